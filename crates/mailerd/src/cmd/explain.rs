@@ -1,0 +1,394 @@
+//! `mailerd explain`: read bounces and say, per recipient, what happened and what to do.
+
+use std::fs;
+use std::io::{self, BufWriter, Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::Context;
+use mailerd_analyze::{Analysis, RecipientReport, Verdict, analyze};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    /// The answer a person wants.
+    Text,
+    /// One JSON object per line per recipient.
+    Json,
+    /// A header, then one row per recipient.
+    Tsv,
+}
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    format: Format,
+    /// Files, directories (walked recursively, e.g. a Maildir), mbox files, or `-` for stdin.
+    /// With no path, stdin is read.
+    paths: Vec<String>,
+}
+
+/// One message to analyse, with the name it is reported under.
+struct Input {
+    name: String,
+    bytes: Vec<u8>,
+}
+
+pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    let paths = if args.paths.is_empty() {
+        vec!["-".to_string()]
+    } else {
+        args.paths
+    };
+    let stdout = io::stdout();
+    let mut out = BufWriter::with_capacity(1 << 16, stdout.lock());
+    let mut failed = 0usize;
+    if args.format == Format::Tsv {
+        writeln!(
+            out,
+            "file\tindex\trecipient\tstatus\treason\thardbounce\treplycode\taction\tcategory\tkind"
+        )?;
+    }
+    let emit = |input: Input, out: &mut BufWriter<io::StdoutLock<'_>>| -> io::Result<()> {
+        let messages = split_mbox(&input.bytes);
+        let many = messages.len() > 1;
+        for (n, msg) in messages.into_iter().enumerate() {
+            let name = if many {
+                format!("{}#{}", input.name, n + 1)
+            } else {
+                input.name.clone()
+            };
+            let a = analyze(msg);
+            match args.format {
+                Format::Tsv => write_tsv(out, &name, &a)?,
+                Format::Json => write_json(out, &name, &a)?,
+                Format::Text => write_text(out, &name, &a)?,
+            }
+        }
+        Ok(())
+    };
+    for p in &paths {
+        let mut inputs = Vec::new();
+        if let Err(e) = collect(p, &mut inputs) {
+            eprintln!("mailerd explain: {e:#}");
+            failed += 1;
+        }
+        for input in inputs {
+            emit(input, &mut out).context("writing output")?;
+        }
+    }
+    out.flush().context("writing output")?;
+    Ok(if failed == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+/// Reads a path: `-` is stdin, a directory is walked (sorted, hidden entries and Maildir `tmp/`
+/// skipped), anything else is read as a file.
+fn collect(p: &str, inputs: &mut Vec<Input>) -> anyhow::Result<()> {
+    if p == "-" {
+        let mut bytes = Vec::new();
+        io::stdin()
+            .read_to_end(&mut bytes)
+            .context("reading stdin")?;
+        inputs.push(Input {
+            name: "-".into(),
+            bytes,
+        });
+        return Ok(());
+    }
+    let path = Path::new(p);
+    let meta = fs::metadata(path).with_context(|| format!("cannot read {p}"))?;
+    if meta.is_dir() {
+        let mut errors = Vec::new();
+        walk(path, p.trim_end_matches('/'), inputs, &mut errors);
+        if let Some(first) = errors.first() {
+            for e in &errors {
+                eprintln!("mailerd explain: {e}");
+            }
+            anyhow::bail!(
+                "{} unreadable entries under {p} (first: {first})",
+                errors.len()
+            );
+        }
+        return Ok(());
+    }
+    let bytes = fs::read(path).with_context(|| format!("cannot read {p}"))?;
+    inputs.push(Input {
+        name: p.to_string(),
+        bytes,
+    });
+    Ok(())
+}
+
+fn walk(dir: &Path, shown: &str, inputs: &mut Vec<Input>, errors: &mut Vec<String>) {
+    let entries = match fs::read_dir(dir) {
+        Ok(rd) => rd,
+        Err(e) => {
+            errors.push(format!("cannot read directory {shown}: {e}"));
+            return;
+        }
+    };
+    let mut names: Vec<(String, PathBuf)> = entries
+        .filter_map(|e| e.ok())
+        .map(|e| (e.file_name().to_string_lossy().into_owned(), e.path()))
+        .filter(|(n, _)| !n.starts_with('.'))
+        .collect();
+    names.sort();
+    // A Maildir's tmp/ holds messages still being written: not mail yet.
+    let is_maildir = names.iter().any(|(n, _)| n == "cur") && names.iter().any(|(n, _)| n == "new");
+    for (name, path) in names {
+        let shown_child = format!("{shown}/{name}");
+        if is_maildir && name == "tmp" {
+            continue;
+        }
+        match fs::metadata(&path) {
+            Ok(m) if m.is_dir() => walk(&path, &shown_child, inputs, errors),
+            Ok(_) => match fs::read(&path) {
+                Ok(bytes) => inputs.push(Input {
+                    name: shown_child,
+                    bytes,
+                }),
+                Err(e) => errors.push(format!("cannot read {shown_child}: {e}")),
+            },
+            Err(e) => errors.push(format!("cannot read {shown_child}: {e}")),
+        }
+    }
+}
+
+/// Splits an mbox (messages separated by `From ` lines) into messages. A file that does not
+/// start with a `From ` line, or holds a single message, is returned whole.
+fn split_mbox(b: &[u8]) -> Vec<&[u8]> {
+    if !b.starts_with(b"From ") {
+        return vec![b];
+    }
+    let mut starts = vec![0usize];
+    let mut i = 0;
+    while let Some(off) = memchr_nl(&b[i..]) {
+        let line = i + off + 1;
+        if b[line..].starts_with(b"From ") && looks_like_from_line(&b[line..]) {
+            starts.push(line);
+        }
+        i = line;
+    }
+    if starts.len() == 1 {
+        return vec![b];
+    }
+    starts.push(b.len());
+    starts.windows(2).map(|w| &b[w[0]..w[1]]).collect()
+}
+
+fn memchr_nl(b: &[u8]) -> Option<usize> {
+    b.iter().position(|&c| c == b'\n')
+}
+
+/// `From sender date` lines of an mbox have at least three words; a body line that merely
+/// begins with "From " ("From what I heard") rarely has a year in it.
+fn looks_like_from_line(b: &[u8]) -> bool {
+    let end = b.iter().position(|&c| c == b'\n').unwrap_or(b.len());
+    let line = String::from_utf8_lossy(&b[..end]);
+    let words: Vec<&str> = line.split_whitespace().collect();
+    words.len() >= 3
+        && words.iter().any(|w| {
+            w.len() == 4
+                && w.chars().all(|c| c.is_ascii_digit())
+                && (w.starts_with("19") || w.starts_with("20"))
+        })
+}
+
+fn tsv_field(s: &str) -> String {
+    s.replace(['\t', '\r', '\n'], " ")
+}
+
+fn write_tsv(out: &mut impl Write, name: &str, a: &Analysis) -> io::Result<()> {
+    let name = tsv_field(name);
+    if a.recipients.is_empty() {
+        return writeln!(out, "{name}\t0\t\t\t\t\t\t\t\t{}", a.kind.as_str());
+    }
+    for (i, r) in a.recipients.iter().enumerate() {
+        writeln!(
+            out,
+            "{name}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}",
+            i + 1,
+            tsv_field(&r.recipient),
+            r.status.map(|s| s.to_string()).unwrap_or_default(),
+            r.reason,
+            u8::from(r.hard_bounce),
+            r.reply_code.map(|c| c.to_string()).unwrap_or_default(),
+            r.action.map(|a| a.as_str()).unwrap_or(""),
+            r.category.key(),
+            a.kind.as_str(),
+        )?;
+    }
+    Ok(())
+}
+
+fn write_json(out: &mut impl Write, name: &str, a: &Analysis) -> io::Result<()> {
+    use serde_json::{Value, json};
+    let common = json!({
+        "file": name,
+        "kind": a.kind.as_str(),
+        "reporting_mta": a.reporting_mta,
+        "subject": a.subject,
+        "from": a.from,
+        "original": a.original,
+        "authenticity": a.authenticity,
+    });
+    let rows: Vec<Value> = if a.recipients.is_empty() {
+        vec![json!({ "index": 0 })]
+    } else {
+        a.recipients
+            .iter()
+            .enumerate()
+            .map(|(i, r)| recipient_json(i + 1, r))
+            .collect()
+    };
+    for mut row in rows {
+        if let (Value::Object(m), Value::Object(c)) = (&mut row, &common) {
+            for (k, v) in c {
+                m.insert(k.clone(), v.clone());
+            }
+        }
+        serde_json::to_writer(&mut *out, &row)?;
+        out.write_all(b"\n")?;
+    }
+    Ok(())
+}
+
+fn recipient_json(index: usize, r: &RecipientReport) -> serde_json::Value {
+    serde_json::json!({
+        "index": index,
+        "recipient": r.recipient,
+        "original_recipient": r.original_recipient,
+        "action": r.action,
+        "status": r.status,
+        "status_meaning": r.status.map(|s| s.meaning()),
+        "reply_code": r.reply_code,
+        "diagnostic": r.diagnostic,
+        "remote_mta": r.remote_mta,
+        "last_attempt": r.last_attempt,
+        "reason": r.reason,
+        "hard_bounce": r.hard_bounce,
+        "permanent": r.permanent,
+        "category": r.category.key(),
+        "headline": r.category.headline(),
+        "meaning": r.category.meaning(),
+        "advice": r.category.advice(),
+        "decoded_by": r.decoded_by,
+    })
+}
+
+fn write_text(out: &mut impl Write, name: &str, a: &Analysis) -> io::Result<()> {
+    writeln!(out, "{name}")?;
+    let what = match a.kind {
+        mailerd_analyze::Kind::Bounce => "a delivery failure notice (bounce)",
+        mailerd_analyze::Kind::Delay => "a delivery delay warning",
+        mailerd_analyze::Kind::Success => "a delivery success notice",
+        mailerd_analyze::Kind::AutoReply => {
+            "an automatic reply (e.g. out of office), not a failure"
+        }
+        mailerd_analyze::Kind::Feedback => "a feedback (abuse) report, not a failure",
+        mailerd_analyze::Kind::NotABounce => "not a bounce: no delivery report found in it",
+    };
+    write!(out, "  This is {what}")?;
+    match &a.reporting_mta {
+        Some(m) => writeln!(out, ", written by {m}.")?,
+        None => writeln!(out, ".")?,
+    }
+    for r in &a.recipients {
+        writeln!(out)?;
+        let when = if !r.reason.is_failure() {
+            ""
+        } else if r.permanent {
+            " (permanent)"
+        } else {
+            " (temporary)"
+        };
+        writeln!(out, "  {}: {}{}", r.recipient, r.category.headline(), when)?;
+        writeln!(out, "    What it means: {}", r.category.meaning())?;
+        if r.reason.is_failure() {
+            let t = if r.permanent {
+                "Permanent: this will not succeed by retrying unchanged."
+            } else {
+                "Temporary: the sending server keeps retrying for a while."
+            };
+            writeln!(out, "    {t}")?;
+        }
+        writeln!(out, "    What to do: {}", r.category.advice())?;
+        if let Some(d) = &r.diagnostic {
+            let who = if r.remote_mta.is_some() {
+                "the remote server"
+            } else {
+                "the server"
+            };
+            writeln!(out, "    The response from {who} was:")?;
+            writeln!(out, "      {}", d.trim())?;
+        }
+        let mut facts = Vec::new();
+        if let Some(s) = r.status {
+            facts.push(format!("status {s} ({})", s.meaning()));
+        }
+        if let Some(c) = r.reply_code {
+            facts.push(format!("reply code {c}"));
+        }
+        facts.push(format!("reason {}", r.reason));
+        if r.hard_bounce {
+            facts.push("hard bounce: stop sending to this address".into());
+        }
+        if let Some(m) = &r.remote_mta {
+            facts.push(format!("remote server {m}"));
+        }
+        writeln!(out, "    Details: {}.", facts.join(", "))?;
+    }
+    if let Some(o) = &a.original {
+        let mut parts = Vec::new();
+        if let Some(s) = &o.subject {
+            parts.push(format!("subject \"{s}\""));
+        }
+        if let Some(t) = &o.to {
+            parts.push(format!("to {t}"));
+        }
+        if let Some(d) = &o.date {
+            parts.push(format!("sent {d}"));
+        }
+        if let Some(m) = &o.message_id {
+            parts.push(format!("Message-ID {m}"));
+        }
+        if !parts.is_empty() {
+            writeln!(out)?;
+            writeln!(out, "  Your original message: {}.", parts.join(", "))?;
+        }
+    }
+    writeln!(out)?;
+    let v = match a.authenticity.verdict {
+        Verdict::Genuine => "looks genuine",
+        Verdict::Suspicious => {
+            "is SUSPICIOUS: it may not be a real bounce; do not click links in it"
+        }
+        Verdict::Unknown => "cannot be confirmed genuine or fake",
+    };
+    writeln!(out, "  Authenticity: this notice {v}.")?;
+    for reason in &a.authenticity.reasons {
+        writeln!(out, "    - {reason}")?;
+    }
+    writeln!(out)?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mbox_split_needs_real_from_lines() {
+        let one = b"From MAILER-DAEMON Thu Jan  1 00:00:00 2015\nSubject: x\n\nFrom what I hear\n";
+        assert_eq!(split_mbox(one).len(), 1);
+        let two = b"From a Thu Jan  1 00:00:00 2015\nSubject: x\n\nbody\nFrom b Fri Jan  2 00:00:00 2015\nSubject: y\n\n";
+        let parts = split_mbox(two);
+        assert_eq!(parts.len(), 2);
+        assert!(parts[1].starts_with(b"From b"));
+        assert_eq!(split_mbox(b"Subject: x\n\n").len(), 1);
+    }
+}

@@ -1,0 +1,30 @@
+//! The one vocabulary of mailerd.
+//!
+//! Every role (receive, queue, deliver, notify, analyze) speaks about mail outcomes with the
+//! types defined here, so that the notices mailerd writes use exactly the words the analyzer
+//! reads back:
+//!
+//! - [`EnhancedStatus`]: RFC 3463 enhanced status codes (`5.1.1`), parsed and printed, with the
+//!   IANA registry meanings (RFC 5248) and the "fall back to X.Y.0, then to the class" rule.
+//! - [`SmtpReply`]: an SMTP reply (RFC 5321 section 4.2): code, optional enhanced status and
+//!   every line of text, parsed from wire form or from a `Diagnostic-Code` value.
+//! - [`Reason`]: why a message was not delivered, in Sisimai's vocabulary (`userunknown`,
+//!   `mailboxfull`, ...), with its hard/soft nature and pseudo status.
+//! - [`Category`]: what a person sees ("Address not found", "Recipient inbox full", ...), with a
+//!   one-sentence meaning and what to do about it.
+//! - [`DsnAction`]: the RFC 3464 `Action` values.
+//!
+//! This crate does no I/O and has no knowledge of any protocol state machine; it is data and
+//! small pure functions only.
+
+mod category;
+mod dsn;
+mod reason;
+mod reply;
+mod status;
+
+pub use category::Category;
+pub use dsn::DsnAction;
+pub use reason::Reason;
+pub use reply::{ReplyParseError, SmtpReply};
+pub use status::{EnhancedStatus, StatusClass, StatusParseError};
