@@ -15,7 +15,11 @@
 //! we write is one we understand. What this crate does not do: decide *whether* a notice is
 //! due (NOTIFY rules, null sender: see [`policy`]), send it, or read a clock (times are
 //! parameters).
+//!
+//! [`batv`] signs our users' envelope senders (`prvs=` tags) and validates the tag on a bounce's
+//! recipient, which is how backscatter caused by spoofers is refused.
 
+pub mod batv;
 mod date;
 pub mod dsn;
 pub mod policy;
