@@ -13,7 +13,8 @@
 //! - [`Category`]: what a person sees ("Address not found", "Recipient inbox full", ...), with a
 //!   one-sentence meaning and what to do about it.
 //! - [`DsnAction`]: the RFC 3464 `Action` values.
-//! - [`Envelope`], [`RecipientSpec`], [`QueueId`]: what the queue stores about a message.
+//! - [`Envelope`], [`RecipientSpec`], [`QueueId`]: what the queue stores about a message;
+//!   [`RecipientState`], [`DeliveryReport`]: how a delivery attempt changes a recipient.
 //!
 //! This crate does no I/O and has no knowledge of any protocol state machine; it is data and
 //! small pure functions only.
@@ -27,7 +28,9 @@ mod status;
 
 pub use category::Category;
 pub use dsn::DsnAction;
-pub use envelope::{Envelope, Notify, QueueId, RecipientSpec, Ret};
+pub use envelope::{
+    DeliveryReport, Envelope, Notify, QueueId, RecipientSpec, RecipientState, RecipientUpdate, Ret,
+};
 pub use reason::Reason;
 pub use reply::{ReplyParseError, SmtpReply};
 pub use status::{EnhancedStatus, StatusClass, StatusParseError};
