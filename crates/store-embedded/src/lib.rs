@@ -61,6 +61,10 @@ pub struct Options {
     /// Write requests that may wait for the writer; further callers wait for room
     /// (back-pressure, bounded memory).
     pub queue_depth: usize,
+    /// Open in redb's `SingleWriter` mode so that other processes can read the store while
+    /// this one writes ([`EmbeddedStore::open_read_only`]). redb then commits in two phases
+    /// (two fsyncs per group commit instead of one). `false` locks the file exclusively.
+    pub shared_readers: bool,
 }
 
 impl Default for Options {
@@ -70,6 +74,7 @@ impl Default for Options {
             max_batch_ops: 1024,
             max_batch_bytes: 32 << 20,
             queue_depth: 4096,
+            shared_readers: true,
         }
     }
 }
@@ -143,7 +148,11 @@ impl EmbeddedStore {
         let path = path.as_ref().to_path_buf();
         let db = Builder::new()
             .set_cache_size(options.cache_bytes)
-            .set_concurrency_mode(ConcurrencyMode::SingleWriter)
+            .set_concurrency_mode(if options.shared_readers {
+                ConcurrencyMode::SingleWriter
+            } else {
+                ConcurrencyMode::ExclusiveWriter
+            })
             .create(&path)
             .map_err(|e| open_error(&path, e))?;
         let db = Arc::new(db);
