@@ -458,3 +458,125 @@ impl Store for EmbeddedStore {
         }
     }
 }
+
+#[cfg(test)]
+mod corruption_tests {
+    //! Corrupt records are reported and quarantined, never a panic, never silently deleted.
+    //! These tests damage the file through redb directly, below the store's API.
+
+    use mailerd_store::conformance::{T0, message};
+    use redb::ReadableTable;
+
+    use super::*;
+    use crate::record::QUARANTINE;
+
+    fn raw_db(path: &Path) -> Database {
+        Builder::new()
+            .set_concurrency_mode(ConcurrencyMode::SingleWriter)
+            .open(path)
+            .expect("raw open")
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn corrupt_records_are_reported_and_quarantined() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("q.redb");
+        let (a, b, c) = {
+            let s = EmbeddedStore::open(&path).expect("open");
+            let a = s
+                .commit(message(1, &["x@example.net"], 500))
+                .await
+                .expect("a");
+            let b = s
+                .commit(message(2, &["y@example.net"], 500))
+                .await
+                .expect("b");
+            let c = s
+                .commit(message(3, &["z@example.net"], 500))
+                .await
+                .expect("c");
+            (a, b, c)
+        };
+        {
+            let db = raw_db(&path);
+            let txn = db.begin_write().expect("txn");
+            {
+                let mut m = txn.open_table(MESSAGES).expect("messages");
+                m.insert(a.0.as_str(), &b"{not json"[..]).expect("damage a");
+                let mut content = txn.open_table(CONTENT).expect("content");
+                let mut bytes = content
+                    .get(b.0.as_str())
+                    .expect("get")
+                    .expect("b content")
+                    .value()
+                    .to_vec();
+                bytes[100] ^= 0x20;
+                content
+                    .insert(b.0.as_str(), bytes.as_slice())
+                    .expect("damage b");
+                let mut log = txn.open_table(LOG).expect("log");
+                log.insert((c.0.as_str(), 0u32), &b"\xff"[..])
+                    .expect("damage c's log");
+            }
+            txn.commit().expect("commit damage");
+        }
+
+        let s = EmbeddedStore::open(&path).expect("reopen");
+        assert!(matches!(s.get(&a).await, Err(StoreError::Corrupt { .. })));
+        match s.get(&b).await {
+            Err(StoreError::Corrupt { detail, .. }) => assert!(detail.contains("checksum")),
+            other => panic!("tampered content must be reported, got {other:?}"),
+        }
+        assert!(s.get(&c).await.expect("c readable").is_some());
+        assert!(matches!(
+            s.status_log(&c).await,
+            Err(StoreError::Corrupt { .. })
+        ));
+
+        let listed = s.list(&ListFilter::default()).await.expect("list");
+        let ids: Vec<_> = listed.messages.iter().map(|m| m.id.clone()).collect();
+        assert_eq!(ids, vec![b.clone(), c.clone()], "corrupt record skipped");
+        assert_eq!(listed.corrupt.len(), 1);
+        assert_eq!(listed.corrupt[0].id, a.0);
+
+        // Claiming walks past the corrupt record and moves it aside.
+        let claimed = s.claim("n1", T0, 10, 60).await.expect("claim");
+        assert_eq!(claimed.len(), 2);
+        assert!(claimed.iter().all(|c| c.lease.id != a));
+        match s.get(&a).await {
+            Err(StoreError::Corrupt { detail, .. }) => assert!(detail.contains("quarantined")),
+            other => panic!("quarantined record must be reported, got {other:?}"),
+        }
+        assert!(matches!(s.hold(&a).await, Err(StoreError::Corrupt { .. })));
+        let listed = s.list(&ListFilter::default()).await.expect("list");
+        assert_eq!(listed.corrupt.len(), 1, "quarantined record still reported");
+        assert!(
+            s.claim("n1", T0 + 1000, 10, 60)
+                .await
+                .expect("claim")
+                .iter()
+                .all(|c| c.lease.id != a)
+        );
+        drop(s);
+
+        // Kept, byte for byte, with its content.
+        {
+            let db = raw_db(&path);
+            let txn = db.begin_read().expect("read");
+            let q = txn.open_table(QUARANTINE).expect("quarantine");
+            let g = q.get(a.0.as_str()).expect("get").expect("quarantined a");
+            let (why, raw) = g.value();
+            assert_eq!(raw, b"{not json");
+            assert!(!why.is_empty());
+            let content = txn.open_table(CONTENT).expect("content");
+            assert!(content.get(a.0.as_str()).expect("get").is_some());
+        }
+
+        // Only an explicit delete removes it.
+        let s = EmbeddedStore::open(&path).expect("reopen");
+        assert!(s.delete(&a).await.expect("delete"));
+        assert!(s.get(&a).await.expect("get").is_none());
+        let listed = s.list(&ListFilter::default()).await.expect("list");
+        assert!(listed.corrupt.is_empty());
+    }
+}

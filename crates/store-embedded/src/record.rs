@@ -4,7 +4,7 @@
 //! fields); content is stored raw. Every decode failure is a [`StoreError::Corrupt`], never a
 //! panic.
 
-use mailerd_store::{Lease, RecipientRecord, StatusRecord, StoreError};
+use mailerd_store::{Lease, RecipientRecord, StatusRecord, StoreError, rules};
 use mailerd_types::Envelope;
 use redb::TableDefinition;
 use serde::{Deserialize, Serialize};
@@ -49,26 +49,10 @@ pub(crate) struct MessageMeta {
 
 impl MessageMeta {
     pub fn new(envelope: Envelope, content: &[u8]) -> MessageMeta {
-        let at = envelope.received_at;
-        let recipients = envelope
-            .recipients
-            .iter()
-            .enumerate()
-            .map(|(index, r)| RecipientRecord {
-                index,
-                address: r.address.clone(),
-                state: mailerd_types::RecipientState::Pending,
-                attempts: 0,
-                next_attempt: at,
-                last_reply: None,
-                remote_mta: None,
-                updated_at: at,
-            })
-            .collect();
         MessageMeta {
             v: META_VERSION,
+            recipients: rules::initial_recipients(&envelope),
             envelope,
-            recipients,
             held: false,
             lease: None,
             content_len: content.len() as u64,
@@ -79,23 +63,12 @@ impl MessageMeta {
 
     /// The earliest next attempt of a live recipient; `None` when all are final.
     pub fn next_attempt(&self) -> Option<u64> {
-        self.recipients
-            .iter()
-            .filter(|r| !r.state.is_final())
-            .map(|r| r.next_attempt)
-            .min()
+        rules::next_attempt(&self.recipients)
     }
 
     /// The key of this message in [`DUE`], if it belongs there.
     pub fn due(&self) -> Option<u64> {
-        if self.held {
-            return None;
-        }
-        let next = self.next_attempt()?;
-        Some(match &self.lease {
-            Some(l) => next.max(l.expires_at),
-            None => next,
-        })
+        rules::due_at(&self.recipients, self.held, self.lease.as_ref())
     }
 
     pub fn encode(&self) -> Result<Vec<u8>, StoreError> {

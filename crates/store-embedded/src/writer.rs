@@ -9,8 +9,8 @@
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
-use mailerd_store::{Claimed, Lease, NewMessage, RecipientRecord, StatusRecord, StoreError};
-use mailerd_types::{DeliveryReport, QueueId, RecipientState};
+use mailerd_store::{Claimed, Lease, NewMessage, RecipientRecord, StoreError, rules};
+use mailerd_types::{DeliveryReport, QueueId};
 use redb::{Database, ReadableTable, Table, WriteTransaction};
 use tokio::sync::{mpsc, oneshot};
 
@@ -263,19 +263,9 @@ fn commit(t: &mut Tables<'_>, counters: &mut Counters, msg: NewMessage) -> OpRes
     counters.next_seq += 1;
     let mut meta = MessageMeta::new(envelope, &content);
     t.content.insert(id.as_str(), content.as_slice())?;
-    for r in &meta.recipients {
-        let rec = StatusRecord {
-            seq: meta.log_len,
-            at,
-            index: r.index,
-            recipient: r.address.clone(),
-            state: RecipientState::Pending,
-            reply: None,
-            remote_mta: None,
-            attempts: 0,
-        };
+    for rec in rules::reception_log(&meta.recipients, at) {
         let raw = refuse!(encode_status(&rec));
-        t.log.insert((id.as_str(), meta.log_len), raw.as_slice())?;
+        t.log.insert((id.as_str(), rec.seq), raw.as_slice())?;
         meta.log_len += 1;
     }
     refuse!(save(t, &id, None, &meta)?);
@@ -406,53 +396,12 @@ fn apply(t: &mut Tables<'_>, lease: &Lease, report: DeliveryReport, now: u64) ->
     }
     let mut meta = refuse!(load_leased(t, lease)?);
     // Validate everything before changing anything.
-    let mut seen = BTreeSet::new();
-    for u in &report.updates {
-        let Some(r) = meta.recipients.get(u.index) else {
-            return invalid(format!("no recipient #{}", u.index));
-        };
-        if !seen.insert(u.index) {
-            return invalid(format!("recipient #{} updated twice", u.index));
-        }
-        if r.state.is_final() {
-            return invalid(format!(
-                "recipient #{} ({}) is already {}",
-                u.index, r.address, r.state
-            ));
-        }
-        if u.state == RecipientState::Deferred && u.next_attempt.is_none() {
-            return invalid(format!(
-                "recipient #{} deferred without a next attempt time",
-                u.index
-            ));
-        }
+    if let Err(detail) = rules::check_report(&meta.recipients, &report) {
+        return invalid(detail);
     }
     let old_due = meta.due();
-    let mut log = Vec::with_capacity(report.updates.len());
-    for u in report.updates {
-        let Some(r) = meta.recipients.get_mut(u.index) else {
-            return invalid(format!("no recipient #{}", u.index));
-        };
-        r.state = u.state;
-        r.attempts = u.attempts;
-        r.last_reply = u.reply;
-        r.remote_mta = u.remote_mta;
-        r.updated_at = now;
-        if !u.state.is_final() {
-            r.next_attempt = u.next_attempt.unwrap_or(now);
-        }
-        log.push(StatusRecord {
-            seq: meta.log_len,
-            at: now,
-            index: r.index,
-            recipient: r.address.clone(),
-            state: r.state,
-            reply: r.last_reply.clone(),
-            remote_mta: r.remote_mta.clone(),
-            attempts: r.attempts,
-        });
-        meta.log_len += 1;
-    }
+    let log = rules::apply_report(&mut meta.recipients, report, now, meta.log_len);
+    meta.log_len += log.len() as u32;
     let mut encoded = Vec::with_capacity(log.len());
     for rec in &log {
         encoded.push((rec.seq, refuse!(encode_status(rec))));

@@ -744,7 +744,7 @@ pub async fn run_all<F: Factory>(f: &F) {
 /// Expands to one `#[tokio::test]` per suite function, each calling it with the factory
 /// expression given (evaluated afresh in every test).
 ///
-/// ```ignore
+/// ```text
 /// mailerd_store::all_tests!(MyFactory::new());
 /// ```
 #[macro_export]

@@ -34,8 +34,10 @@ use std::future::Future;
 use mailerd_types::{DeliveryReport, Envelope, QueueId, RecipientState};
 use serde::{Deserialize, Serialize};
 
-#[cfg(feature = "conformance")]
+#[cfg(any(test, feature = "conformance"))]
 pub mod conformance;
+pub mod memory;
+pub mod rules;
 
 /// A message ready to be queued.
 #[derive(Debug, Clone, PartialEq, Eq)]
