@@ -110,7 +110,7 @@ pub struct RecipientOutcome {
 
 /// What `deliver` answers for one request; `queue` applies it to the store atomically.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct DeliveryReport {
+pub struct AttemptReport {
     pub queue_id: QueueId,
     pub recipients: Vec<RecipientOutcome>,
 }

@@ -13,9 +13,11 @@
 //! - [`Category`]: what a person sees ("Address not found", "Recipient inbox full", ...), with a
 //!   one-sentence meaning and what to do about it.
 //! - [`DsnAction`]: the RFC 3464 `Action` values.
-//! - [`DeliveryRequest`], [`DeliveryReport`], [`Outcome`]: what queue asks deliver and what
+//! - [`DeliveryRequest`], [`AttemptReport`], [`Outcome`]: what queue asks deliver and what
 //!   deliver answers (outcomes are values, not errors).
-//! - [`Envelope`], [`RecipientSpec`], [`QueueId`]: what the queue stores about a message.
+//! - [`Envelope`], [`RecipientSpec`], [`QueueId`]: what the queue stores about a message;
+//!   [`RecipientState`], [`DeliveryReport`]: how a delivery attempt changes a recipient in the
+//!   store (the queue turns an `AttemptReport` into a `DeliveryReport`).
 //!
 //! This crate does no I/O and has no knowledge of any protocol state machine; it is data and
 //! small pure functions only.
@@ -30,11 +32,13 @@ mod status;
 
 pub use category::Category;
 pub use delivery::{
-    DeliveryReport, DeliveryRequest, Detail, NextHop, Outcome, RecipientOutcome, RemoteMta,
+    AttemptReport, DeliveryRequest, Detail, NextHop, Outcome, RecipientOutcome, RemoteMta,
     RequestRecipient, Stage,
 };
 pub use dsn::DsnAction;
-pub use envelope::{Envelope, Notify, QueueId, RecipientSpec, Ret};
+pub use envelope::{
+    DeliveryReport, Envelope, Notify, QueueId, RecipientSpec, RecipientState, RecipientUpdate, Ret,
+};
 pub use reason::Reason;
 pub use reply::{ReplyParseError, SmtpReply};
 pub use status::{EnhancedStatus, StatusClass, StatusParseError};
