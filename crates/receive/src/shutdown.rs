@@ -26,10 +26,8 @@ impl ShutdownTrigger {
 impl Shutdown {
     /// A signal that never fires (for tests and one-off sessions).
     pub fn never() -> Shutdown {
-        let (tx, rx) = watch::channel(false);
-        // Keep the sender alive forever by leaking nothing: a dropped sender makes `wait`
-        // pend forever, which is what "never" means.
-        drop(tx);
+        // With the sender gone, `wait` pends forever, which is what "never" means.
+        let (_, rx) = watch::channel(false);
         Shutdown(rx)
     }
 

@@ -200,6 +200,7 @@ async fn bad_parameters_get_501_or_555() {
 async fn too_many_recipients_get_452() {
     let mut cfg = config();
     cfg.limits.max_recipients = 3;
+    cfg.limits.max_errors = 3;
     let h = harness(cfg);
     let (mut c, _) = h.connect(Role::Mx, "192.0.2.1", Shutdown::never());
     c.expect_reply("220").await;
@@ -208,7 +209,14 @@ async fn too_many_recipients_get_452() {
     for _ in 0..3 {
         c.expect("RCPT TO:<alice@example.test>", "250").await;
     }
-    c.expect("RCPT TO:<alice@example.test>", "452 4.5.3").await;
+    // Transient refusals do not count as errors: the client sends the rest later.
+    for _ in 0..10 {
+        c.expect("RCPT TO:<alice@example.test>", "452 4.5.3").await;
+    }
+    c.expect("DATA", "354").await;
+    c.send(b"\r\nx\r\n.\r\n").await;
+    c.expect_reply("250 2.0.0").await;
+    assert_eq!(h.store.taken()[0].1.envelope.recipients.len(), 3);
 }
 
 #[tokio::test(start_paused = true)]

@@ -110,8 +110,10 @@ impl<'a, S: Store, IO: AsyncRead + AsyncWrite + Unpin + Send> Session<'a, S, IO>
     }
 
     /// Queues a reply (sent at the next flush: before we wait for input, as RFC 2920 asks).
+    /// Permanent errors count towards `max_errors`; transient ones (such as `452 4.5.3` for a
+    /// client that sends more than `max_recipients` and will retry them later) do not.
     pub(crate) fn reply(&mut self, r: Reply) {
-        if r.is_error() {
+        if r.code >= 500 {
             self.errors += 1;
         }
         r.write_to(&mut self.outbuf);

@@ -48,18 +48,36 @@ impl<S: Store, IO: AsyncRead + AsyncWrite + Unpin + Send> Session<'_, S, IO> {
                     if !mb.local.eq_ignore_ascii_case("postmaster")
                         && let Some(refusal) = self.check_mailbox(&address)
                     {
-                        return self.reply(refusal);
+                        return self.refuse(&address, refusal);
                     }
                 } else if self.auth_user.is_none() && !self.server.may_relay_from(self.peer.ip()) {
-                    return self.reply(Reply::new(
+                    let reply = Reply::new(
                         554,
                         status(5, 7, 1),
                         format!("<{address}>: Relay access denied"),
-                    ));
+                    );
+                    return self.refuse(&address, reply);
                 }
                 address
             }
         };
+        self.accept_recipient(address, r);
+    }
+
+    /// Refuses a recipient, with one log line (Postfix's `NOQUEUE: reject`).
+    fn refuse(&mut self, address: &str, reply: Reply) {
+        tracing::info!(
+            client = %self.peer,
+            helo = self.helo.as_deref().unwrap_or(""),
+            sender = self.tx.as_ref().map(|t| t.reverse_path.as_str()).unwrap_or(""),
+            recipient = address,
+            reply = %reply,
+            "recipient refused"
+        );
+        self.reply(reply);
+    }
+
+    fn accept_recipient(&mut self, address: String, r: RcptTo) {
         if let Some(tx) = &mut self.tx {
             tx.recipients.push(RecipientSpec {
                 address,
