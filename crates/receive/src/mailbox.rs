@@ -1,0 +1,70 @@
+//! Recipient checks for local domains: does the mailbox exist, is it disabled, is it full.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use crate::config::UserConfig;
+
+/// The state of a local mailbox, as far as accepting mail goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MailboxStatus {
+    /// Exists and accepts mail.
+    Active,
+    /// No such user: `550 5.1.1`.
+    Unknown,
+    /// The account is disabled: `550 5.2.1`.
+    Disabled,
+    /// Over quota: `552 5.2.2`.
+    OverQuota,
+}
+
+/// Looks up local mailboxes. The binary provides one (it knows where mailboxes live and how
+/// full they are); [`ConfigMailboxes`] serves the `users` of the configuration.
+///
+/// Called from async code: keep it quick (a map lookup, a cached size), never blocking on I/O
+/// for long.
+pub trait MailboxLookup: Send + Sync + 'static {
+    /// `address` is `local@domain` with the domain lower-cased; the domain is one of
+    /// `local_domains`.
+    fn lookup(&self, address: &str) -> MailboxStatus;
+}
+
+/// The current size in bytes of a mailbox, for quota checks.
+pub type UsageFn = Arc<dyn Fn(&str) -> u64 + Send + Sync>;
+
+/// [`MailboxLookup`] over the configured users (addresses compared case-insensitively),
+/// with mailbox usage from a callback.
+pub struct ConfigMailboxes {
+    users: HashMap<String, (bool, Option<u64>)>,
+    usage: UsageFn,
+}
+
+impl ConfigMailboxes {
+    /// `usage` returns how many bytes a mailbox holds (compared with the user's quota).
+    pub fn new(users: &[UserConfig], usage: UsageFn) -> Self {
+        ConfigMailboxes {
+            users: users
+                .iter()
+                .map(|u| (u.address.to_lowercase(), (u.disabled, u.quota)))
+                .collect(),
+            usage,
+        }
+    }
+
+    /// Without quota accounting (every mailbox counts as empty).
+    pub fn without_usage(users: &[UserConfig]) -> Self {
+        Self::new(users, Arc::new(|_| 0))
+    }
+}
+
+impl MailboxLookup for ConfigMailboxes {
+    fn lookup(&self, address: &str) -> MailboxStatus {
+        let key = address.to_lowercase();
+        match self.users.get(&key) {
+            None => MailboxStatus::Unknown,
+            Some((true, _)) => MailboxStatus::Disabled,
+            Some((false, Some(quota))) if (self.usage)(&key) >= *quota => MailboxStatus::OverQuota,
+            Some(_) => MailboxStatus::Active,
+        }
+    }
+}
