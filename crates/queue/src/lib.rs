@@ -7,9 +7,20 @@
 //!   `[routes]`, or MX of the domain) so one transaction carries all recipients of a message
 //!   for the same next hop.
 //!
-//! What it deliberately does not do: open sockets, parse SMTP or MIME (that is `deliver`), or
-//! read a clock (time is always a parameter, so tests use fake time). The claim/apply loop over
-//! the store with an active window and per-destination concurrency is the next step (issue 4).
+//! - [`manager`]: the loop that claims due messages from the [`Store`](mailerd_store::Store)
+//!   under a lease, groups their live recipients by next hop, hands one [`DeliveryRequest`]
+//!   per group to a [`Transport`](manager::Transport) (the `deliver` role, wired by the binary)
+//!   under per-destination concurrency limits and an active window, and applies each
+//!   [`AttemptReport`] to the store atomically as state changes (delivered, failed, deferred with
+//!   the next attempt time, or expired).
+//!
+//! What it deliberately does not do: open sockets, parse SMTP or MIME (that is `deliver`),
+//! write notices (that is `notify`, from the status log), or read the wall clock directly (a
+//! [`Clock`](manager::Clock) is passed in, so tests use fake time).
+//!
+//! [`DeliveryRequest`]: mailerd_types::DeliveryRequest
+//! [`AttemptReport`]: mailerd_types::AttemptReport
 
+pub mod manager;
 pub mod route;
 pub mod schedule;
