@@ -16,12 +16,17 @@
 //! due (NOTIFY rules, null sender: see [`policy`]), send it, or read a clock (times are
 //! parameters).
 //!
+//! [`notifier`] is the role's task: when every recipient of a message is final it writes the
+//! notices due (from the store's recipient records and status log, classified with the
+//! analyzer's rules), queues them with the null sender, and only then removes the original.
+//!
 //! [`batv`] signs our users' envelope senders (`prvs=` tags) and validates the tag on a bounce's
 //! recipient, which is how backscatter caused by spoofers is refused.
 
 pub mod batv;
 mod date;
 pub mod dsn;
+pub mod notifier;
 pub mod policy;
 
 pub use date::rfc5322_date;
