@@ -24,8 +24,7 @@
 //! report), keeps no retry schedule and no per-destination concurrency limit (the queue
 //! manager's job: [`destination_key`] says which requests share a destination), does not
 //! verify certificates (no DANE, MTA-STS), does not convert 8-bit content to 7-bit, does no
-//! DKIM signing, no SMTP AUTH to a relay, no LMTP, and does not reuse connections across
-//! requests.
+//! DKIM signing, no SMTP AUTH to a relay, no LMTP.
 
 pub mod client;
 pub mod maildir;
@@ -68,6 +67,13 @@ pub struct DeliverConfig {
     pub tls_policies: HashMap<String, TlsPolicy>,
     /// Over quota defers (`452 4.2.2`) instead of bouncing (`552 5.2.2`).
     pub over_quota_is_temporary: bool,
+    /// How long an SMTP connection stays open after a transaction for the next request to
+    /// the same target (RSET, then MAIL); zero (the default) closes it with QUIT at once.
+    /// Call [`Deliverer::close_idle`] at shutdown when enabled.
+    pub connection_reuse_time: std::time::Duration,
+    /// Most addresses tried per request, over all MX hosts (Postfix's
+    /// `smtp_mx_address_limit`).
+    pub max_addresses: usize,
 }
 
 impl Default for DeliverConfig {
@@ -80,6 +86,8 @@ impl Default for DeliverConfig {
             tls_policy: TlsPolicy::May,
             tls_policies: HashMap::new(),
             over_quota_is_temporary: false,
+            connection_reuse_time: std::time::Duration::ZERO,
+            max_addresses: 5,
         }
     }
 }
@@ -102,6 +110,7 @@ pub struct Deliverer {
     resolver: Arc<dyn MxResolver>,
     mailboxes: Arc<dyn MailboxMap>,
     tls: TlsClient,
+    cache: client::ConnCache,
 }
 
 impl Deliverer {
@@ -115,7 +124,18 @@ impl Deliverer {
             resolver,
             mailboxes,
             tls: TlsClient::opportunistic(),
+            cache: client::ConnCache::default(),
         }
+    }
+
+    /// Says QUIT on the idle connections kept for reuse (at shutdown).
+    pub async fn close_idle(&self) {
+        self.cache.close_all(self.config.timeouts.quit).await;
+    }
+
+    /// Idle SMTP connections kept for reuse.
+    pub fn idle_connections(&self) -> usize {
+        self.cache.idle_count()
     }
 
     pub fn config(&self) -> &DeliverConfig {
@@ -208,10 +228,11 @@ impl Deliverer {
         targets: Result<Vec<Target>, route::RouteFailure>,
         relay: &mut String,
     ) -> Vec<Outcome> {
-        let targets = match targets {
+        let mut targets = match targets {
             Ok(t) => t,
             Err(o) => return vec![*o; req.recipients.len()],
         };
+        targets.truncate(self.config.max_addresses.max(1));
         let policy = self
             .config
             .tls_policies
@@ -221,11 +242,13 @@ impl Deliverer {
         let settings = ClientSettings {
             helo_name: self.config.hostname.clone(),
             timeouts: self.config.timeouts.clone(),
+            reuse_time: self.config.connection_reuse_time,
         };
         let c = client::Client {
             settings: &settings,
             tls: &self.tls,
             policy,
+            cache: &self.cache,
         };
         let (outcomes, _info) = c.deliver(req, &targets).await;
         // The relay of the log line: the server that gave the last answer.

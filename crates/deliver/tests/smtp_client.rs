@@ -713,3 +713,84 @@ async fn garbage_and_oversized_replies_never_panic() {
         );
     }
 }
+
+#[tokio::test]
+async fn connection_is_reused_with_rset_for_the_next_request() {
+    let peer = Peer::start(vec![vec![
+        Step::Send("220 mx.test ESMTP"),
+        Step::Expect("EHLO", ehlo(&["PIPELINING"])),
+        Step::Expect("MAIL FROM:", "250 Ok"),
+        Step::Expect("RCPT TO:<a@", "250 Ok"),
+        Step::Expect("DATA", "354 go"),
+        Step::Data("250 2.0.0 first"),
+        Step::Expect("RSET", "250 2.0.0 Ok"),
+        Step::Expect("MAIL FROM:", "250 Ok"),
+        Step::Expect("RCPT TO:<b@", "250 Ok"),
+        Step::Expect("DATA", "354 go"),
+        Step::Data("250 2.0.0 second"),
+    ]])
+    .await;
+    let mut cfg = config();
+    cfg.connection_reuse_time = Duration::from_secs(5);
+    let d = deliverer(cfg, StaticResolver::new());
+    let r1 = d
+        .deliver(&request(
+            static_hop(peer.addr),
+            &["a@example.test"],
+            "1\r\n",
+        ))
+        .await;
+    assert_eq!(d.idle_connections(), 1);
+    let r2 = d
+        .deliver(&request(
+            static_hop(peer.addr),
+            &["b@example.test"],
+            "2\r\n",
+        ))
+        .await;
+    d.close_idle().await;
+    assert_eq!(d.idle_connections(), 0);
+    let t = peer.finish().await;
+    assert_eq!(t.len(), 1, "one connection for both requests");
+    assert!(t[0].errors.is_empty(), "{:?}", t[0].errors);
+    assert_eq!(t[0].commands.last().map(String::as_str), Some("QUIT"));
+    for (r, text) in [(r1, "2.0.0 first"), (r2, "2.0.0 second")] {
+        let Outcome::Delivered { reply, .. } = &r.recipients[0].outcome else {
+            panic!("delivered expected: {:?}", r.recipients[0].outcome);
+        };
+        assert_eq!(reply.as_ref().map(|r| r.lines[0].as_str()), Some(text));
+    }
+}
+
+#[tokio::test]
+async fn a_dead_idle_connection_is_replaced_by_a_new_one() {
+    let peer = Peer::start(vec![
+        vec![
+            Step::Send("220 mx.test ESMTP"),
+            Step::Expect("EHLO", ehlo(&[])),
+            Step::Expect("MAIL FROM:", "250 Ok"),
+            Step::Expect("RCPT TO:", "250 Ok"),
+            Step::Expect("DATA", "354 go"),
+            Step::Data("250 2.0.0 first"),
+            // The server closes the idle connection on the RSET probe.
+            Step::CloseAfterCommand,
+        ],
+        full_success(1),
+    ])
+    .await;
+    let mut cfg = config();
+    cfg.connection_reuse_time = Duration::from_secs(5);
+    let d = deliverer(cfg, StaticResolver::new());
+    let hop = static_hop(peer.addr);
+    let r1 = d
+        .deliver(&request(hop.clone(), &["a@example.test"], "1\r\n"))
+        .await;
+    let r2 = d.deliver(&request(hop, &["b@example.test"], "2\r\n")).await;
+    d.close_idle().await;
+    let t = peer.finish().await;
+    assert_eq!(t.len(), 2);
+    assert_eq!(t[0].commands.last().map(String::as_str), Some("RSET"));
+    for r in [r1, r2] {
+        assert!(matches!(r.recipients[0].outcome, Outcome::Delivered { .. }));
+    }
+}

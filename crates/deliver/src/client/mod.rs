@@ -13,7 +13,9 @@
 
 pub mod proto;
 
+use std::collections::HashMap;
 use std::net::SocketAddr;
+use std::sync::Mutex;
 use std::time::Duration;
 
 use mailerd_types::{
@@ -21,7 +23,7 @@ use mailerd_types::{
 };
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
-use tokio::time::timeout;
+use tokio::time::{Instant, timeout};
 use tokio_rustls::client::TlsStream;
 
 use crate::route::Target;
@@ -77,6 +79,9 @@ pub struct ClientSettings {
     /// The name we give in EHLO/HELO.
     pub helo_name: String,
     pub timeouts: Timeouts,
+    /// How long an idle connection is kept for the next request to the same target;
+    /// zero disables connection reuse.
+    pub reuse_time: Duration,
 }
 
 /// What went wrong on the connection itself (as opposed to a reply).
@@ -227,6 +232,7 @@ pub(crate) struct Client<'a> {
     pub settings: &'a ClientSettings,
     pub tls: &'a TlsClient,
     pub policy: TlsPolicy,
+    pub cache: &'a ConnCache,
 }
 
 /// What the session learned, for logs.
@@ -290,6 +296,32 @@ impl Client<'_> {
             name: t.name.clone(),
             addr: Some(t.addr),
         };
+        let key = CacheKey {
+            name: t.name.clone(),
+            addr: t.addr,
+            policy,
+        };
+        let reuse = self.settings.reuse_time > Duration::ZERO;
+        if reuse && let Some(idle) = self.cache.take(&key, self.settings.reuse_time) {
+            let mut conn = idle.conn;
+            // RSET probes the idle connection and clears any transaction state.
+            let alive = conn.write_all(b"RSET\r\n", to.quit).await.is_ok()
+                && matches!(conn.read_reply(to.quit).await, Ok(r) if r.is_success());
+            if alive {
+                info.tls = idle.tls.clone();
+                let mut phase = Phase::Mail;
+                let mut s = Session {
+                    conn: &mut conn,
+                    t,
+                    mta: &mta,
+                    to,
+                };
+                let r = s.after_hello(req, &idle.caps, out, &mut phase).await;
+                return self
+                    .finish(conn, key, idle.caps, info, r, t, &mta, phase)
+                    .await;
+            }
+        }
         let tcp = match timeout(to.connect, TcpStream::connect(t.addr)).await {
             Ok(Ok(s)) => s,
             Ok(Err(e)) => return Flow::Next(connect_fail(t, &mta, &e.to_string())),
@@ -307,10 +339,127 @@ impl Client<'_> {
             mta: &mta,
             to,
         };
-        let r = s.run(self, req, policy, out, info, &mut phase).await;
+        let caps = match s.open(self, policy, info, &mut phase).await {
+            Ok(Ok(caps)) => caps,
+            Ok(Err(flow)) => return flow,
+            Err(e) => return Flow::Next(session_fail(t, &mta, phase, &e)),
+        };
+        let r = s.after_hello(req, &caps, out, &mut phase).await;
+        self.finish(conn, key, caps, info, r, t, &mta, phase).await
+    }
+
+    /// After a transaction: keep a clean connection for reuse, or say QUIT.
+    #[allow(clippy::too_many_arguments)]
+    async fn finish(
+        &self,
+        mut conn: Conn,
+        key: CacheKey,
+        caps: Capabilities,
+        info: &SessionInfo,
+        r: Result<Flow, SessionError>,
+        t: &Target,
+        mta: &RemoteMta,
+        phase: Phase,
+    ) -> Flow {
         match r {
-            Ok(flow) => flow,
-            Err(e) => Flow::Next(session_fail(t, &mta, phase, &e)),
+            Ok(Flow::Done) if self.settings.reuse_time > Duration::ZERO => {
+                self.cache.put(
+                    key,
+                    Idle {
+                        conn,
+                        caps,
+                        tls: info.tls.clone(),
+                        since: Instant::now(),
+                    },
+                );
+                Flow::Done
+            }
+            Ok(flow) => {
+                if conn
+                    .write_all(b"QUIT\r\n", self.settings.timeouts.quit)
+                    .await
+                    .is_ok()
+                {
+                    let _ = conn.read_reply(self.settings.timeouts.quit).await;
+                }
+                flow
+            }
+            Err(e) => Flow::Next(session_fail(t, mta, phase, &e)),
+        }
+    }
+}
+
+/// Identifies connections that may be reused for another request.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+struct CacheKey {
+    name: String,
+    addr: SocketAddr,
+    policy: TlsPolicy,
+}
+
+/// An idle connection after a completed transaction.
+struct Idle {
+    conn: Conn,
+    caps: Capabilities,
+    tls: Option<TlsInfo>,
+    since: Instant,
+}
+
+/// Most idle connections kept per target.
+const MAX_IDLE_PER_TARGET: usize = 4;
+
+/// Idle SMTP connections kept for a short time after a transaction, so that the next
+/// request to the same target skips connect, greeting, EHLO and TLS (Postfix's
+/// `smtp_connection_cache_time_limit`). A reused connection is probed with RSET first.
+#[derive(Default)]
+pub struct ConnCache {
+    idle: Mutex<HashMap<CacheKey, Vec<Idle>>>,
+}
+
+impl std::fmt::Debug for ConnCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ConnCache")
+    }
+}
+
+impl ConnCache {
+    fn take(&self, key: &CacheKey, max_age: Duration) -> Option<Idle> {
+        let mut idle = self.idle.lock().unwrap_or_else(|p| p.into_inner());
+        let list = idle.get_mut(key)?;
+        // Expired connections are dropped (closed without QUIT; the server times them out).
+        list.retain(|i| i.since.elapsed() < max_age);
+        let found = list.pop();
+        if list.is_empty() {
+            idle.remove(key);
+        }
+        found
+    }
+
+    fn put(&self, key: CacheKey, conn: Idle) {
+        let mut idle = self.idle.lock().unwrap_or_else(|p| p.into_inner());
+        let list = idle.entry(key).or_default();
+        if list.len() >= MAX_IDLE_PER_TARGET {
+            list.remove(0);
+        }
+        list.push(conn);
+    }
+
+    /// Number of idle connections held.
+    pub fn idle_count(&self) -> usize {
+        let idle = self.idle.lock().unwrap_or_else(|p| p.into_inner());
+        idle.values().map(Vec::len).sum()
+    }
+
+    /// Says QUIT on every idle connection and forgets them (for shutdown).
+    pub async fn close_all(&self, limit: Duration) {
+        let all: Vec<Idle> = {
+            let mut idle = self.idle.lock().unwrap_or_else(|p| p.into_inner());
+            idle.drain().flat_map(|(_, v)| v).collect()
+        };
+        for mut i in all {
+            if i.conn.write_all(b"QUIT\r\n", limit).await.is_ok() {
+                let _ = i.conn.read_reply(limit).await;
+            }
         }
     }
 }
@@ -489,28 +638,28 @@ impl Session<'_> {
         d
     }
 
-    async fn run(
+    /// Greeting, EHLO/HELO, STARTTLS per policy. `Err(flow)` when this target cannot be used
+    /// (QUIT already sent).
+    async fn open(
         &mut self,
         client: &Client<'_>,
-        req: &DeliveryRequest,
         policy: TlsPolicy,
-        out: &mut [Option<Outcome>],
         info: &mut SessionInfo,
         phase: &mut Phase,
-    ) -> Result<Flow, SessionError> {
+    ) -> Result<Result<Capabilities, Flow>, SessionError> {
         let host = hostname(self.t);
         *phase = Phase::Greeting;
         let r = self.conn.read_reply(self.to.greeting).await?;
         if !r.is_success() {
             let d = self.reply_detail(&r, *phase);
             self.quit().await;
-            return Ok(Flow::Next(d));
+            return Ok(Err(Flow::Next(d)));
         }
         let mut caps = match self.ehlo(client, phase).await? {
             Ok(c) => c,
             Err(flow) => {
                 self.quit().await;
-                return Ok(flow);
+                return Ok(Err(flow));
             }
         };
 
@@ -551,11 +700,11 @@ impl Session<'_> {
                             *phase,
                             format!("Cannot start TLS: handshake failure with {host}: {e}"),
                         );
-                        return Ok(if policy == TlsPolicy::May {
+                        return Ok(Err(if policy == TlsPolicy::May {
                             Flow::RetryPlain(d)
                         } else {
                             Flow::Next(d)
-                        });
+                        }));
                     }
                     Err(_) => return Err(SessionError::Timeout),
                 }
@@ -563,7 +712,7 @@ impl Session<'_> {
                     Ok(c) => c,
                     Err(flow) => {
                         self.quit().await;
-                        return Ok(flow);
+                        return Ok(Err(flow));
                     }
                 };
             } else if policy == TlsPolicy::Encrypt {
@@ -572,7 +721,7 @@ impl Session<'_> {
                 d.diagnostic =
                     format!("TLS is required, but host {host} refused to start TLS: {r}");
                 self.quit().await;
-                return Ok(Flow::Next(d));
+                return Ok(Err(Flow::Next(d)));
             }
             // Opportunistic: a refused STARTTLS leaves the session usable in plain text.
         }
@@ -585,9 +734,22 @@ impl Session<'_> {
                 format!("TLS is required, but was not offered by host {host}"),
             );
             self.quit().await;
-            return Ok(Flow::Next(d));
+            return Ok(Err(Flow::Next(d)));
         }
+        Ok(Ok(caps))
+    }
 
+    /// After EHLO (and TLS), on a fresh or a reused connection: the checks that need no
+    /// command, then the mail transaction. Leaves the connection open (the caller sends
+    /// QUIT or keeps it for reuse).
+    async fn after_hello(
+        &mut self,
+        req: &DeliveryRequest,
+        caps: &Capabilities,
+        out: &mut [Option<Outcome>],
+        phase: &mut Phase,
+    ) -> Result<Flow, SessionError> {
+        let host = hostname(self.t);
         let pending: Vec<usize> = (0..req.recipients.len())
             .filter(|&i| out[i].is_none())
             .collect();
@@ -605,7 +767,6 @@ impl Session<'_> {
                 ),
             );
             self.fail_all(out, &pending, Outcome::Permanent(d));
-            self.quit().await;
             return Ok(Flow::Done);
         }
         if req.smtputf8 && !caps.smtputf8 {
@@ -617,11 +778,10 @@ impl Session<'_> {
                 format!("SMTPUTF8 is required, but was not offered by host {host}"),
             );
             self.fail_all(out, &pending, Outcome::Permanent(d));
-            self.quit().await;
             return Ok(Flow::Done);
         }
 
-        self.transaction(req, &caps, &pending, out, phase).await
+        self.transaction(req, caps, &pending, out, phase).await
     }
 
     fn fail_all(&self, out: &mut [Option<Outcome>], which: &[usize], o: Outcome) {
@@ -667,7 +827,6 @@ impl Session<'_> {
         let mail_ok = mail_reply.is_success();
         if !mail_ok && !pipelining {
             self.fail_all(out, pending, self.reply_outcome(&mail_reply, Phase::Mail));
-            self.quit().await;
             return Ok(Flow::Done);
         }
 
@@ -704,7 +863,6 @@ impl Session<'_> {
                 self.send(b".\r\n", Phase::Body).await?;
                 let _ = self.conn.read_reply(self.to.data_done).await?;
             }
-            self.quit().await;
             return Ok(Flow::Done);
         }
         if accepted.is_empty() {
@@ -717,7 +875,6 @@ impl Session<'_> {
                     let _ = self.conn.read_reply(self.to.data_done).await?;
                 }
             }
-            self.quit().await;
             return Ok(Flow::Done);
         }
         if !pipelining {
@@ -744,7 +901,6 @@ impl Session<'_> {
                 self.reply_outcome(&r, *phase)
             };
             self.fail_all(out, &accepted, o);
-            self.quit().await;
             return Ok(Flow::Done);
         }
 
@@ -768,7 +924,6 @@ impl Session<'_> {
             self.reply_outcome(&r, *phase)
         };
         self.fail_all(out, &accepted, o);
-        self.quit().await;
         Ok(Flow::Done)
     }
 }
