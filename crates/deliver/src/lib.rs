@@ -146,15 +146,11 @@ impl Deliverer {
     /// problem is an [`Outcome`] in the report, in the order of `req.recipients`.
     pub async fn deliver(&self, req: &DeliveryRequest) -> DeliveryReport {
         let start = Instant::now();
-        let mut relay = String::from("none");
         let outcomes: Vec<Outcome> = if req.recipients.is_empty() {
             Vec::new()
         } else {
             match &req.next_hop {
-                NextHop::Local => {
-                    relay = "local".into();
-                    self.deliver_local(req).await
-                }
+                NextHop::Local => self.deliver_local(req).await,
                 NextHop::Mx { domain } => {
                     let me = LocalIdentity {
                         hostname: self.config.hostname.clone(),
@@ -167,11 +163,11 @@ impl Deliverer {
                         &me,
                     )
                     .await;
-                    self.deliver_smtp(req, domain, targets, &mut relay).await
+                    self.deliver_smtp(req, domain, targets).await
                 }
                 NextHop::Static { host, port } => {
                     let targets = self.static_targets(host, *port).await;
-                    self.deliver_smtp(req, host, targets, &mut relay).await
+                    self.deliver_smtp(req, host, targets).await
                 }
             }
         };
@@ -181,6 +177,7 @@ impl Deliverer {
             .iter()
             .zip(outcomes)
             .map(|(r, outcome)| {
+                let relay = relay_of(&req.next_hop, &outcome);
                 log_outcome(req, &r.spec.address, &relay, delay, &outcome);
                 RecipientOutcome {
                     index: r.index,
@@ -226,7 +223,6 @@ impl Deliverer {
         req: &DeliveryRequest,
         dest: &str,
         targets: Result<Vec<Target>, route::RouteFailure>,
-        relay: &mut String,
     ) -> Vec<Outcome> {
         let mut targets = match targets {
             Ok(t) => t,
@@ -251,16 +247,6 @@ impl Deliverer {
             cache: &self.cache,
         };
         let (outcomes, _info) = c.deliver(req, &targets).await;
-        // The relay of the log line: the server that gave the last answer.
-        if let Some(m) = outcomes.iter().rev().find_map(|o| match o {
-            Outcome::Delivered { remote_mta, .. } => remote_mta.clone(),
-            Outcome::Temporary(d) | Outcome::Permanent(d) => d.remote_mta.clone(),
-        }) {
-            *relay = match m.addr {
-                Some(a) => client::relay_name(&m.name, a),
-                None => m.name,
-            };
-        }
         outcomes
     }
 
@@ -342,6 +328,22 @@ fn local_fail(class: StatusClass, code: u16, (s, d): (u16, u16), text: String) -
     match class {
         StatusClass::Permanent => Outcome::Permanent(detail),
         _ => Outcome::Temporary(detail),
+    }
+}
+
+/// The `relay=` of the log line: the server that gave this recipient's answer.
+fn relay_of(hop: &NextHop, o: &Outcome) -> String {
+    let mta = match o {
+        Outcome::Delivered { remote_mta, .. } => remote_mta.as_ref(),
+        Outcome::Temporary(d) | Outcome::Permanent(d) => d.remote_mta.as_ref(),
+    };
+    match (mta, hop) {
+        (Some(m), _) => match m.addr {
+            Some(a) => client::relay_name(&m.name, a),
+            None => m.name.clone(),
+        },
+        (None, NextHop::Local) => "local".into(),
+        (None, _) => "none".into(),
     }
 }
 
