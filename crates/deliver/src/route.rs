@@ -458,6 +458,9 @@ pub fn plan_targets(
         }
     }
     if !targets.is_empty() {
+        // Two MX names for one address: try the address once, at its best place.
+        let mut seen = std::collections::HashSet::new();
+        targets.retain(|t| seen.insert(t.addr));
         return Ok(targets);
     }
     if cut.is_some() {

@@ -50,7 +50,7 @@ async fn dns_server() -> (Server<Catalog>, SocketAddr) {
         rec("multi.dns.test.", mx(10, "mx-b.dns.test.")),
         rec("multi.dns.test.", mx(20, "mx-c.dns.test.")),
         rec("mx-a.dns.test.", a("127.0.0.1")),
-        rec("mx-b.dns.test.", a("127.0.0.1")),
+        rec("mx-b.dns.test.", a("127.0.0.2")),
         rec("mx-c.dns.test.", a("127.0.0.3")),
         // A/AAAA only: implicit MX.
         rec("implicit.dns.test.", a("127.0.0.1")),

@@ -794,3 +794,71 @@ async fn a_dead_idle_connection_is_replaced_by_a_new_one() {
         assert!(matches!(r.recipients[0].outcome, Outcome::Delivered { .. }));
     }
 }
+
+#[tokio::test]
+async fn failed_opportunistic_handshake_retries_the_target_in_plain_text() {
+    let peer = Peer::start(vec![
+        vec![
+            Step::Send("220 mx.test ESMTP"),
+            Step::Expect("EHLO", ehlo(&["STARTTLS"])),
+            Step::Expect("STARTTLS", "220 2.0.0 Go ahead"),
+            Step::Close,
+        ],
+        vec![
+            Step::Send("220 mx.test ESMTP"),
+            Step::Expect("EHLO", ehlo(&["STARTTLS"])),
+            Step::Expect("MAIL FROM:", "250 Ok"),
+            Step::Expect("RCPT TO:", "250 Ok"),
+            Step::Expect("DATA", "354 go"),
+            Step::Data("250 2.0.0 Ok: plain"),
+        ],
+    ])
+    .await;
+    let d = deliverer(config(), StaticResolver::new());
+    let report = d
+        .deliver(&request(
+            static_hop(peer.addr),
+            &["a@example.test"],
+            "x\r\n",
+        ))
+        .await;
+    let t = peer.finish().await;
+    assert_eq!(t.len(), 2);
+    assert!(t[1].errors.is_empty(), "{:?}", t[1].errors);
+    assert_eq!(
+        summary(&report.recipients[0].outcome),
+        ("delivered", "2.0.0".into(), Some(250))
+    );
+}
+
+#[tokio::test]
+async fn required_tls_refused_by_the_server_defers_4_7_4() {
+    let peer = Peer::start(vec![vec![
+        Step::Send("220 mx.test ESMTP"),
+        Step::Expect("EHLO", ehlo(&["STARTTLS"])),
+        Step::Expect(
+            "STARTTLS",
+            "454 4.7.0 TLS not available due to local problem",
+        ),
+    ]])
+    .await;
+    let mut cfg = config();
+    cfg.tls_policy = TlsPolicy::Encrypt;
+    let d = deliverer(cfg, StaticResolver::new());
+    let report = d
+        .deliver(&request(
+            static_hop(peer.addr),
+            &["a@example.test"],
+            "x\r\n",
+        ))
+        .await;
+    let t = peer.finish().await;
+    assert!(!t[0].commands.iter().any(|c| c.starts_with("MAIL")));
+    let o = &report.recipients[0].outcome;
+    assert_eq!(summary(o), ("temporary", "4.7.4".into(), Some(454)));
+    assert!(
+        diagnostic(o).starts_with(
+            "TLS is required, but host 127.0.0.1[127.0.0.1] refused to start TLS: 454"
+        )
+    );
+}

@@ -371,6 +371,7 @@ impl Client<'_> {
                         tls: info.tls.clone(),
                         since: Instant::now(),
                     },
+                    self.settings.reuse_time,
                 );
                 Flow::Done
             }
@@ -435,8 +436,13 @@ impl ConnCache {
         found
     }
 
-    fn put(&self, key: CacheKey, conn: Idle) {
+    fn put(&self, key: CacheKey, conn: Idle, max_age: Duration) {
         let mut idle = self.idle.lock().unwrap_or_else(|p| p.into_inner());
+        // Forget expired connections of every target, so none is held forever.
+        idle.retain(|_, v| {
+            v.retain(|i| i.since.elapsed() < max_age);
+            !v.is_empty()
+        });
         let list = idle.entry(key).or_default();
         if list.len() >= MAX_IDLE_PER_TARGET {
             list.remove(0);

@@ -28,6 +28,8 @@ pub enum Step {
     CloseAfterCommand,
     /// Read one command line and never answer.
     HangAfterCommand,
+    /// Close the connection now.
+    Close,
 }
 
 /// What the server saw on one connection.
@@ -190,6 +192,7 @@ async fn serve(io: Box<dyn Io>, script: Vec<Step>) -> Transcript {
                 }
                 return t;
             }
+            Step::Close => return t,
             Step::HangAfterCommand => {
                 if let Some(l) = c.line().await {
                     t.commands.push(l);
