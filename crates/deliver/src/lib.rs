@@ -387,3 +387,37 @@ fn log_outcome(
         req.queue_id
     );
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The queue manager shares one `Deliverer` between tasks and spawns `deliver` futures.
+    #[allow(dead_code)]
+    fn deliverer_is_shareable_and_its_future_is_send(d: &Deliverer, r: &DeliveryRequest) {
+        fn send_sync<T: Send + Sync>() {}
+        fn send<T: Send>(_: &T) {}
+        send_sync::<Deliverer>();
+        let f = d.deliver(r);
+        send(&f);
+    }
+
+    #[test]
+    fn destination_keys() {
+        let k = |h: NextHop| destination_key(&h);
+        assert_eq!(
+            k(NextHop::Mx {
+                domain: "Example.ORG".into()
+            }),
+            "mx:example.org"
+        );
+        assert_eq!(
+            k(NextHop::Static {
+                host: "relay.test".into(),
+                port: 587
+            }),
+            "static:relay.test:587"
+        );
+        assert_eq!(k(NextHop::Local), "local");
+    }
+}

@@ -657,6 +657,25 @@ mod tests {
         .expect("targets");
         assert_eq!(t.len(), 2);
         assert_eq!(t[1].addr.to_string(), "[2001:db8::7]:2525");
+        // Two names for one address: tried once.
+        let t = plan_targets(
+            "d.test",
+            25,
+            &me,
+            vec![
+                (
+                    host("a.d.test", 10),
+                    DnsAnswer::Records(vec![ip("192.0.2.7")]),
+                ),
+                (
+                    host("b.d.test", 20),
+                    DnsAnswer::Records(vec![ip("192.0.2.7")]),
+                ),
+            ],
+        )
+        .expect("targets");
+        assert_eq!(t.len(), 1);
+        assert_eq!(t[0].name, "a.d.test");
     }
 
     #[tokio::test]

@@ -862,3 +862,37 @@ async fn required_tls_refused_by_the_server_defers_4_7_4() {
         )
     );
 }
+
+#[tokio::test]
+async fn more_than_100_recipients_go_in_two_transactions_on_one_connection() {
+    let mut script = vec![
+        Step::Send("220 mx.test ESMTP"),
+        Step::Expect("EHLO", ehlo(&["PIPELINING"])),
+    ];
+    for n in [100, 5] {
+        script.push(Step::Expect("MAIL FROM:", "250 Ok"));
+        for _ in 0..n {
+            script.push(Step::Expect("RCPT TO:", "250 Ok"));
+        }
+        script.push(Step::Expect("DATA", "354 go"));
+        script.push(Step::Data("250 2.0.0 Ok"));
+    }
+    let peer = Peer::start(vec![script]).await;
+    let rcpts: Vec<String> = (0..105).map(|i| format!("r{i}@example.test")).collect();
+    let refs: Vec<&str> = rcpts.iter().map(String::as_str).collect();
+    let d = deliverer(config(), StaticResolver::new());
+    let report = d
+        .deliver(&request(static_hop(peer.addr), &refs, "x\r\n"))
+        .await;
+    let t = peer.finish().await;
+    assert_eq!(t.len(), 1);
+    assert!(t[0].errors.is_empty(), "{:?}", t[0].errors);
+    assert_eq!(t[0].data.len(), 2);
+    assert_eq!(report.recipients.len(), 105);
+    assert!(
+        report
+            .recipients
+            .iter()
+            .all(|r| matches!(r.outcome, Outcome::Delivered { .. }))
+    );
+}

@@ -406,6 +406,9 @@ struct Idle {
     since: Instant,
 }
 
+/// Most recipients per transaction (RFC 5321 4.5.3.1.8).
+pub const MAX_RCPT_PER_TRANSACTION: usize = 100;
+
 /// Most idle connections kept per target.
 const MAX_IDLE_PER_TARGET: usize = 4;
 
@@ -787,7 +790,15 @@ impl Session<'_> {
             return Ok(Flow::Done);
         }
 
-        self.transaction(req, caps, &pending, out, phase).await
+        // RFC 5321 4.5.3.1.8: servers need buffer no more than 100 recipients; larger
+        // requests go in several transactions on the same connection.
+        for chunk in pending.chunks(MAX_RCPT_PER_TRANSACTION) {
+            match self.transaction(req, caps, chunk, out, phase).await? {
+                Flow::Done => {}
+                other => return Ok(other),
+            }
+        }
+        Ok(Flow::Done)
     }
 
     fn fail_all(&self, out: &mut [Option<Outcome>], which: &[usize], o: Outcome) {

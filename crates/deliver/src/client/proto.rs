@@ -311,6 +311,42 @@ mod tests {
         assert_eq!(res, Err(ReplyError::TooLong));
     }
 
+    proptest::proptest! {
+        #[test]
+        fn reply_builder_never_panics(lines in proptest::collection::vec(
+            proptest::collection::vec(proptest::num::u8::ANY, 0..600), 0..20)) {
+            let mut b = ReplyBuilder::default();
+            for l in &lines {
+                match b.push(l) {
+                    Ok(Some(r)) => {
+                        proptest::prop_assert!((200..600).contains(&r.code));
+                        b = ReplyBuilder::default();
+                    }
+                    Ok(None) => {}
+                    Err(_) => b = ReplyBuilder::default(),
+                }
+            }
+        }
+
+        #[test]
+        fn dot_stuffing_round_trips(body in "[.a\r\n]{0,60}") {
+            // Unstuff what we send: the receiver gets the body back, CRLF-terminated.
+            let wire = dot_stuff(body.as_bytes());
+            proptest::prop_assert!(wire.ends_with(b".\r\n"));
+            let text = String::from_utf8(wire).expect("ascii");
+            let inner = &text[..text.len() - 3];
+            let mut back = String::new();
+            for line in inner.split_inclusive('\n') {
+                back.push_str(line.strip_prefix('.').unwrap_or(line));
+            }
+            let mut expected = body.clone();
+            if !(expected.is_empty() || expected.ends_with("\r\n")) {
+                expected.push_str("\r\n");
+            }
+            proptest::prop_assert_eq!(back, expected);
+        }
+    }
+
     #[test]
     fn ehlo_capabilities() {
         let r = SmtpReply {
