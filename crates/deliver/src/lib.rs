@@ -8,23 +8,32 @@
 //!
 //! What it does:
 //! - [`route`]: MX routing (RFC 5321 section 5.1): preference order, random among equals,
-//!   implicit MX on NODATA, null MX (RFC 7505, `5.1.10`), NXDOMAIN (`5.1.2`), DNS trouble
-//!   (`4.4.3`), an MX pointing back at us (`5.4.6`); static routes bypass MX.
-//! - [`client`]: the SMTP client (RFC 5321) with EHLO/HELO, PIPELINING (RFC 2920), SIZE
-//!   (RFC 1870), 8BITMIME (RFC 6152), SMTPUTF8 (RFC 6531), DSN parameter pass-through
-//!   (RFC 3461), dot-stuffing, RFC 5321 4.5.3.2 timeouts, next MX on connection failure or
-//!   421.
-//! - [`tls`]: STARTTLS (RFC 3207), opportunistic by default (RFC 7435), required per
-//!   destination.
-//! - [`maildir`]: local delivery into Maildir with `Return-Path`/`Delivered-To` and quotas.
+//!   implicit MX on NODATA, null MX (RFC 7505, `5.1.10`), NXDOMAIN (`5.1.2`, with Postfix's
+//!   "Host or domain name not found" wording), SERVFAIL/timeout (`4.4.3`), an MX pointing
+//!   back at us (`5.4.6`), no address for any MX (`5.4.4`); domain literals need no DNS;
+//!   static routes ([`NextHop::Static`]) bypass MX. DNS goes through the [`MxResolver`]
+//!   trait ([`HickoryResolver`], or [`StaticResolver`] for tests).
+//! - [`client`]: our own SMTP client (RFC 5321): EHLO with HELO fallback, PIPELINING
+//!   (RFC 2920), SIZE (RFC 1870, `5.3.4` before sending), 8BITMIME (RFC 6152), SMTPUTF8
+//!   (RFC 6531, `5.6.7` when missing), DSN parameters (RFC 3461) passed only to a next hop
+//!   that offers DSN, dot-stuffing (RFC 5321 4.5.2), the RFC 5321 4.5.3.2 timeouts, at most
+//!   100 recipients per transaction, next MX on a failed connect, a lost connection, a
+//!   timeout or a 421; replies are bounded in size and never trusted to be well formed. An
+//!   optional small per-target connection cache (RSET between transactions).
+//! - [`tls`]: STARTTLS (RFC 3207), opportunistic by default (RFC 7435: any certificate,
+//!   fingerprint logged), required per destination ([`TlsPolicy::Encrypt`], `4.7.4`/`4.7.5`).
+//! - [`maildir`]: local delivery into Maildir: `tmp/` → fsync → rename into `new/` → fsync
+//!   of `new/`; `Return-Path` and `Delivered-To` prepended; quotas (`552 5.2.2`, or
+//!   `452 4.2.2` when configured); `Delivered-To` loop detection (`5.4.6`).
 //! - One Postfix-style log line per recipient and attempt (`tracing`, target
 //!   `mailerd::deliver`): queue id, to, relay, delay, dsn, status, reply.
 //!
 //! What it does not do: it never writes the queue store (the queue manager applies the
 //! report), keeps no retry schedule and no per-destination concurrency limit (the queue
 //! manager's job: [`destination_key`] says which requests share a destination), does not
-//! verify certificates (no DANE, MTA-STS), does not convert 8-bit content to 7-bit, does no
-//! DKIM signing, no SMTP AUTH to a relay, no LMTP.
+//! verify certificates (no DANE, MTA-STS), does not convert 8-bit content to 7-bit for a
+//! server without 8BITMIME (it sends as is, like Postfix), does no DKIM signing, no SMTP AUTH
+//! to a relay, no LMTP, no BDAT/CHUNKING.
 
 pub mod client;
 pub mod maildir;
@@ -267,6 +276,15 @@ impl Deliverer {
                 ));
                 continue;
             };
+            if maildir::has_delivered_to(&req.content, &rcpt) {
+                out.push(local_fail(
+                    StatusClass::Permanent,
+                    554,
+                    (4, 6),
+                    format!("mail forwarding loop for {rcpt}"),
+                ));
+                continue;
+            }
             let settings = settings.clone();
             let sender = req.reverse_path.clone();
             let content = req.content.clone();

@@ -139,6 +139,29 @@ pub fn usage(maildir: &Path) -> Result<u64, MaildirError> {
     Ok(total)
 }
 
+/// `true` when the message's header already has `Delivered-To: <rcpt>`: it has been
+/// delivered to this mailbox before and came back (a forwarding loop, as Postfix's local
+/// delivery detects it).
+pub fn has_delivered_to(content: &[u8], rcpt: &str) -> bool {
+    for line in content.split(|&b| b == b'\n') {
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        if line.is_empty() {
+            break; // end of the header section
+        }
+        let Some(colon) = line.iter().position(|&b| b == b':') else {
+            continue;
+        };
+        if line[..colon].eq_ignore_ascii_case(b"Delivered-To")
+            && String::from_utf8_lossy(&line[colon + 1..])
+                .trim()
+                .eq_ignore_ascii_case(rcpt)
+        {
+            return true;
+        }
+    }
+    false
+}
+
 /// The headers prepended to the message.
 pub fn delivery_headers(sender: &str, rcpt: &str) -> String {
     format!("Return-Path: <{sender}>\r\nDelivered-To: {rcpt}\r\n")
@@ -204,6 +227,17 @@ pub fn deliver_blocking(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn delivered_to_loop_detection() {
+        let m = b"Received: x\r\nDelivered-To: Bob@Local.test\r\n\r\nDelivered-To: other\r\n";
+        assert!(has_delivered_to(m, "bob@local.test"));
+        assert!(
+            !has_delivered_to(m, "other"),
+            "only the header section counts"
+        );
+        assert!(!has_delivered_to(b"Subject: x\r\n\r\n", "bob@local.test"));
+    }
 
     #[test]
     fn sizes_from_names() {

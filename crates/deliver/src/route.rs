@@ -398,6 +398,20 @@ pub async fn resolve_targets(
     port: u16,
     me: &LocalIdentity,
 ) -> Result<Vec<Target>, RouteFailure> {
+    if let Some(ip) = address_literal(domain) {
+        // `user@[192.0.2.1]`: no DNS (RFC 5321 4.1.3).
+        if me.is_us_addr(&ip) {
+            return Err(perm(
+                4,
+                6,
+                format!("mail for {domain} loops back to myself"),
+            ));
+        }
+        return Ok(vec![Target {
+            name: domain.to_string(),
+            addr: SocketAddr::new(ip, port),
+        }]);
+    }
     let answer = resolver.mx(domain).await;
     let hosts = classify_mx(domain, answer, &mut rand::rng())?;
     let mut looked_up = Vec::with_capacity(hosts.len());
@@ -410,6 +424,16 @@ pub async fn resolve_targets(
         looked_up.push((h.clone(), a));
     }
     plan_targets(domain, port, me, looked_up)
+}
+
+/// The address of a domain literal: `[192.0.2.1]` or `[IPv6:2001:db8::1]`.
+pub fn address_literal(domain: &str) -> Option<IpAddr> {
+    let inner = domain.strip_prefix('[')?.strip_suffix(']')?;
+    let inner = inner
+        .strip_prefix("IPv6:")
+        .or_else(|| inner.strip_prefix("ipv6:"))
+        .unwrap_or(inner);
+    inner.parse().ok()
 }
 
 /// Sans-IO part of [`resolve_targets`]: given the ordered MX hosts and the answers to their
@@ -676,6 +700,34 @@ mod tests {
         .expect("targets");
         assert_eq!(t.len(), 1);
         assert_eq!(t[0].name, "a.d.test");
+    }
+
+    #[test]
+    fn address_literals() {
+        assert_eq!(address_literal("[192.0.2.1]"), Some(ip("192.0.2.1")));
+        assert_eq!(
+            address_literal("[IPv6:2001:db8::1]"),
+            Some(ip("2001:db8::1"))
+        );
+        assert_eq!(address_literal("example.org"), None);
+        assert_eq!(address_literal("[example.org]"), None);
+    }
+
+    #[tokio::test]
+    async fn address_literal_needs_no_dns_but_may_loop() {
+        let me = LocalIdentity {
+            hostname: "me.test".into(),
+            addrs: vec![ip("192.0.2.25")],
+        };
+        let r = StaticResolver::new();
+        let t = resolve_targets(&r, "[192.0.2.1]", 25, &me)
+            .await
+            .expect("target");
+        assert_eq!(t[0].addr.to_string(), "192.0.2.1:25");
+        let o = resolve_targets(&r, "[192.0.2.25]", 25, &me)
+            .await
+            .expect_err("loop");
+        assert_eq!(status(&o), "5.4.6");
     }
 
     #[tokio::test]
