@@ -324,7 +324,7 @@ impl Client<'_> {
         }
         let tcp = match timeout(to.connect, TcpStream::connect(t.addr)).await {
             Ok(Ok(s)) => s,
-            Ok(Err(e)) => return Flow::Next(connect_fail(t, &mta, &e.to_string())),
+            Ok(Err(e)) => return Flow::Next(connect_fail(t, &mta, &io_text(&e))),
             Err(_) => return Flow::Next(connect_fail(t, &mta, "Connection timed out")),
         };
         let _ = tcp.set_nodelay(true);
@@ -484,6 +484,15 @@ fn hostname(t: &Target) -> String {
     format!("{}[{}]", t.name, t.addr.ip())
 }
 
+/// An I/O error as a person reads it: `Connection refused`, without `(os error 111)`.
+fn io_text(e: &std::io::Error) -> String {
+    let t = e.to_string();
+    match t.find(" (os error") {
+        Some(i) => t[..i].to_string(),
+        None => t,
+    }
+}
+
 fn connect_fail(t: &Target, mta: &RemoteMta, why: &str) -> Detail {
     Detail {
         status: EnhancedStatus::new(StatusClass::Transient, 4, 1),
@@ -518,8 +527,9 @@ fn session_fail(t: &Target, mta: &RemoteMta, phase: Phase, e: &SessionError) -> 
         SessionError::Io(io) => (
             2,
             format!(
-                "lost connection with {host} while {}: {io}",
-                phase.while_text()
+                "lost connection with {host} while {}: {}",
+                phase.while_text(),
+                io_text(io)
             ),
         ),
     };
