@@ -133,3 +133,17 @@ async fn unknown_local_user_is_5_1_1_and_others_still_delivered() {
     ));
     assert_eq!(files(&md.join("new")).len(), 1);
 }
+
+#[tokio::test]
+async fn a_message_already_delivered_to_the_recipient_is_a_loop() {
+    let (_dir, d, md) = setup(None, false);
+    let looped = format!("Delivered-To: bob@local.test\r\n{MSG}");
+    let rep = d
+        .deliver(&request(NextHop::Local, &["bob@local.test"], &looped))
+        .await;
+    assert_eq!(
+        summary(&rep.recipients[0].outcome),
+        ("permanent", "5.4.6".into(), Some(554))
+    );
+    assert!(files(&md.join("new")).is_empty());
+}

@@ -895,3 +895,60 @@ async fn more_than_100_recipients_go_in_two_transactions_on_one_connection() {
             .all(|r| matches!(r.outcome, Outcome::Delivered { .. }))
     );
 }
+
+#[tokio::test(start_paused = true)]
+async fn greeting_and_end_of_data_timeouts_are_configurable() {
+    // A server that accepts the connection and never greets.
+    let peer = Peer::start(vec![vec![Step::Hang]]).await;
+    let mut cfg = config();
+    cfg.timeouts.greeting = Duration::from_secs(42);
+    cfg.timeouts.data_done = Duration::from_secs(77);
+    let d = deliverer(cfg, StaticResolver::new());
+    let started = tokio::time::Instant::now();
+    let report = d
+        .deliver(&request(
+            static_hop(peer.addr),
+            &["a@example.test"],
+            "x\r\n",
+        ))
+        .await;
+    assert!(started.elapsed() >= Duration::from_secs(42));
+    assert!(started.elapsed() < Duration::from_secs(60));
+    peer.abort();
+    let o = &report.recipients[0].outcome;
+    assert_eq!(summary(o), ("temporary", "4.4.2".into(), None));
+    assert_eq!(
+        diagnostic(o),
+        "conversation with 127.0.0.1[127.0.0.1] timed out while receiving the initial server greeting"
+    );
+
+    // A server that takes the message and never confirms it.
+    let peer = Peer::start(vec![vec![
+        Step::Send("220 mx.test ESMTP"),
+        Step::Expect("EHLO", ehlo(&["PIPELINING"])),
+        Step::Expect("MAIL FROM:", "250 Ok"),
+        Step::Expect("RCPT TO:", "250 Ok"),
+        Step::Expect("DATA", "354 go"),
+        Step::Data(""),
+        Step::Hang,
+    ]])
+    .await;
+    let started = tokio::time::Instant::now();
+    let report = d
+        .deliver(&request(
+            static_hop(peer.addr),
+            &["a@example.test"],
+            "x\r\n",
+        ))
+        .await;
+    assert!(started.elapsed() >= Duration::from_secs(77));
+    peer.abort();
+    let o = &report.recipients[0].outcome;
+    assert_eq!(summary(o), ("temporary", "4.4.2".into(), None));
+    assert!(
+        diagnostic(o)
+            .ends_with("timed out while sending end of data -- message may be sent more than once"),
+        "{}",
+        diagnostic(o)
+    );
+}

@@ -20,7 +20,8 @@ pub enum Step {
     Send(&'static str),
     /// Read one command line, check it starts with the prefix (case-insensitive), reply.
     Expect(&'static str, &'static str),
-    /// Read the message up to `\r\n.\r\n` (or `.\r\n` at the very start), then reply.
+    /// Read the message up to `\r\n.\r\n` (or `.\r\n` at the very start), then reply
+    /// (nothing when the reply is empty).
     Data(&'static str),
     /// Expect STARTTLS, reply 220 and run the TLS handshake with this config.
     StartTls(Arc<rustls::ServerConfig>),
@@ -30,6 +31,8 @@ pub enum Step {
     HangAfterCommand,
     /// Close the connection now.
     Close,
+    /// Never answer again.
+    Hang,
 }
 
 /// What the server saw on one connection.
@@ -60,6 +63,9 @@ impl Peer {
                 let Ok((tcp, _)) = listener.accept().await else {
                     break;
                 };
+                // Without Nagle, every reply reaches the client at once: with paused time,
+                // a reply held back by the kernel would let the clock jump to a timeout.
+                let _ = tcp.set_nodelay(true);
                 out.push(serve(Box::new(tcp), script).await);
             }
             out
@@ -162,7 +168,9 @@ async fn serve(io: Box<dyn Io>, script: Vec<Step>) -> Transcript {
                     return t;
                 };
                 t.data.push(d);
-                c.reply(r).await;
+                if !r.is_empty() {
+                    c.reply(r).await;
+                }
             }
             Step::StartTls(cfg) => {
                 let Some(l) = c.line().await else {
@@ -193,6 +201,7 @@ async fn serve(io: Box<dyn Io>, script: Vec<Step>) -> Transcript {
                 return t;
             }
             Step::Close => return t,
+            Step::Hang => std::future::pending::<()>().await,
             Step::HangAfterCommand => {
                 if let Some(l) = c.line().await {
                     t.commands.push(l);
