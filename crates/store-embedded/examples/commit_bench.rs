@@ -6,7 +6,9 @@
 //! Defaults: 20 committers, 20 000 messages of 5 000 bytes, in a temporary directory under
 //! the current one (so on the disk being measured, not a tmpfs). Prints commits/s and the
 //! latency of one commit as the committers see it (median, p99). `EXCLUSIVE=1` opens the
-//! store with `shared_readers: false` (one fsync per group commit instead of two).
+//! store with `shared_readers: false` (one fsync per group commit instead of two). `REUSE=1`
+//! first fills and empties the store, so the measured commits reuse free pages instead of
+//! growing the file (the steady state of a queue that delivers as fast as it receives).
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -56,6 +58,17 @@ fn main() {
         let shared = options.shared_readers;
         let store = Arc::new(EmbeddedStore::open_with(&path, options).expect("open"));
         let per = messages / committers;
+        if std::env::var("REUSE").is_ok_and(|v| v == "1") {
+            // Steady state of a running queue: the file already has room (messages delivered
+            // and deleted), so commits reuse pages instead of growing the file.
+            let mut ids = Vec::new();
+            for i in 0..per * committers {
+                ids.push(store.commit(message(i, size)).await.expect("prefill"));
+            }
+            for id in &ids {
+                store.delete(id).await.expect("delete");
+            }
+        }
         let start = Instant::now();
         let mut tasks = Vec::new();
         for c in 0..committers {

@@ -65,6 +65,11 @@ pub struct Options {
     /// this one writes ([`EmbeddedStore::open_read_only`]). redb then commits in two phases
     /// (two fsyncs per group commit instead of one). `false` locks the file exclusively.
     pub shared_readers: bool,
+    /// Verify the checksum of every page when opening (reads the whole file). Without it a
+    /// file damaged below redb (disk, another program) is only noticed when the damaged page
+    /// is read, as an error or a panic of the writer thread (commits then fail with
+    /// [`StoreError::Closed`]; the process goes on).
+    pub verify_on_open: bool,
 }
 
 impl Default for Options {
@@ -75,6 +80,7 @@ impl Default for Options {
             max_batch_bytes: 32 << 20,
             queue_depth: 4096,
             shared_readers: true,
+            verify_on_open: false,
         }
     }
 }
@@ -127,6 +133,11 @@ fn open_error(path: &Path, e: DatabaseError) -> StoreError {
             "{} is open for writing in another process",
             path.display()
         )),
+        DatabaseError::RepairAborted => StoreError::Backend(format!(
+            "{} was not closed cleanly and no server has it open: it needs one read-write open \
+             (starting the server) to recover",
+            path.display()
+        )),
         DatabaseError::Storage(redb::StorageError::Io(io)) => StoreError::Io(io),
         e => StoreError::Backend(format!("opening {}: {e}", path.display())),
     }
@@ -148,6 +159,7 @@ impl EmbeddedStore {
         let path = path.as_ref().to_path_buf();
         let db = Builder::new()
             .set_cache_size(options.cache_bytes)
+            .set_check_integrity_on_open(options.verify_on_open)
             .set_concurrency_mode(if options.shared_readers {
                 ConcurrencyMode::SingleWriter
             } else {

@@ -146,6 +146,11 @@ async fn sigkill_keeps_every_acknowledged_message() {
             acked.len() - before
         );
 
+        // A crashed writer's file is recovered by the next writer, not by a reader.
+        match EmbeddedStore::open_read_only(&path) {
+            Err(StoreError::Backend(e)) => assert!(e.contains("not closed cleanly"), "{e}"),
+            other => panic!("read-only open of a crashed store: {other:?}"),
+        }
         let t = Instant::now();
         let store = EmbeddedStore::open(&path).expect("reopen after SIGKILL");
         let reopen = t.elapsed();
