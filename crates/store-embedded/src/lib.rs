@@ -444,6 +444,13 @@ impl Store for EmbeddedStore {
         }
     }
 
+    async fn release_node(&self, node: &str) -> Result<usize, StoreError> {
+        match self.write(Op::ReleaseNode(node.to_string())).await? {
+            Reply::Count(n) => Ok(n),
+            _ => Err(unexpected("release_node")),
+        }
+    }
+
     async fn status_log(&self, id: &QueueId) -> Result<Vec<StatusRecord>, StoreError> {
         let id = id.0.clone();
         self.read(move |txn| read_log(txn, &id)).await

@@ -39,6 +39,7 @@ pub(crate) enum Op {
         now: u64,
     },
     Release(Lease),
+    ReleaseNode(String),
     Delete(QueueId),
     Hold(QueueId, bool),
 }
@@ -61,6 +62,7 @@ pub(crate) enum Reply {
     Records(Vec<RecipientRecord>),
     Done,
     Found(bool),
+    Count(usize),
 }
 
 pub(crate) struct Request {
@@ -186,6 +188,7 @@ fn run_batch(
                 } => renew(&mut t, &lease, now, lease_duration),
                 Op::Apply { lease, report, now } => apply(&mut t, &lease, report, now),
                 Op::Release(lease) => release(&mut t, &lease),
+                Op::ReleaseNode(node) => release_node(&mut t, &node),
                 Op::Delete(id) => delete(&mut t, &id),
                 Op::Hold(id, on) => hold(&mut t, &id, on),
             };
@@ -420,6 +423,28 @@ fn release(t: &mut Tables<'_>, lease: &Lease) -> OpResult {
     meta.lease = None;
     refuse!(save(t, &lease.id.0, old_due, &meta)?);
     Ok(Ok(Reply::Done))
+}
+
+fn release_node(t: &mut Tables<'_>, node: &str) -> OpResult {
+    // A full scan: this runs once when a node starts.
+    let mut owned = Vec::new();
+    for entry in t.messages.iter()? {
+        let (k, v) = entry?;
+        let id = k.value();
+        // Corrupt records are skipped here; claim quarantines them.
+        if let Ok(m) = MessageMeta::decode(id, v.value())
+            && m.lease.as_ref().is_some_and(|l| l.node == node)
+        {
+            owned.push((id.to_string(), m));
+        }
+    }
+    let n = owned.len();
+    for (id, mut meta) in owned {
+        let old_due = meta.due();
+        meta.lease = None;
+        refuse!(save(t, &id, old_due, &meta)?);
+    }
+    Ok(Ok(Reply::Count(n)))
 }
 
 fn delete(t: &mut Tables<'_>, id: &QueueId) -> OpResult {
