@@ -32,7 +32,7 @@
 //! tests of the roles that use a store.
 //!
 //! This crate defines the trait, the record types and (feature `conformance`) the
-//! [`conformance`] suite every backend's tests run. Backends live in their own crates
+//! `conformance` suite every backend's tests run. Backends live in their own crates
 //! (`store-embedded` for one node, later `store-postgres` for several). It does no I/O itself.
 //! It does not schedule: retry times, expiry and the active window are the queue manager's.
 
