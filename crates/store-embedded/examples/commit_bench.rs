@@ -5,8 +5,8 @@
 //! ```
 //! Defaults: 20 committers, 20 000 messages of 5 000 bytes, in a temporary directory under
 //! the current one (so on the disk being measured, not a tmpfs). Prints commits/s and the
-//! latency of one commit as the committers see it (median, p99). `EXCLUSIVE=1` opens the
-//! store with `shared_readers: false` (one fsync per group commit instead of two). `REUSE=1`
+//! latency of one commit as the committers see it (median, p99). `SHARED=1` opens the store
+//! with `shared_readers: true` (two fsyncs per group commit instead of one). `REUSE=1`
 //! first fills and empties the store, so the measured commits reuse free pages instead of
 //! growing the file (the steady state of a queue that delivers as fast as it receives).
 
@@ -52,7 +52,7 @@ fn main() {
         .expect("runtime");
     rt.block_on(async {
         let options = Options {
-            shared_readers: std::env::var("EXCLUSIVE").map_or(true, |v| v != "1"),
+            shared_readers: std::env::var("SHARED").is_ok_and(|v| v == "1"),
             ..Options::default()
         };
         let shared = options.shared_readers;

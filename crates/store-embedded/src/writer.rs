@@ -19,6 +19,10 @@ use crate::record::{
     encode_status, queue_id,
 };
 
+/// The largest content the store accepts (redb values stop at 3 GiB; receive's SIZE limit is
+/// far below).
+const MAX_CONTENT: usize = 1 << 30;
+
 /// A write operation.
 pub(crate) enum Op {
     Commit(NewMessage),
@@ -261,6 +265,13 @@ macro_rules! refuse {
 
 fn commit(t: &mut Tables<'_>, counters: &mut Counters, msg: NewMessage) -> OpResult {
     let NewMessage { envelope, content } = msg;
+    if content.len() > MAX_CONTENT {
+        // Refused here: a value redb cannot store would fail the whole batch.
+        return Ok(Err(StoreError::Backend(format!(
+            "message of {} bytes exceeds the store's limit of {MAX_CONTENT}",
+            content.len()
+        ))));
+    }
     let at = envelope.received_at;
     let id = queue_id(at, counters.next_seq);
     counters.next_seq += 1;
