@@ -9,13 +9,15 @@
 //! with `shared_readers: true` (two fsyncs per group commit instead of one). `REUSE=1`
 //! first fills and empties the store, so the measured commits reuse free pages instead of
 //! growing the file (the steady state of a queue that delivers as fast as it receives).
+//! `LIFECYCLE=1` runs a queue manager at the same time (claim 200 at a time; per message: get,
+//! apply a delivered report, delete), as a server delivering what it receives does.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use mailerd_store::{NewMessage, Store};
 use mailerd_store_embedded::{EmbeddedStore, Options};
-use mailerd_types::{Envelope, RecipientSpec};
+use mailerd_types::{DeliveryReport, Envelope, RecipientSpec, RecipientState, RecipientUpdate};
 
 fn message(seed: u64, size: usize) -> NewMessage {
     let mut content = format!("X-Seed: {seed}\r\nSubject: bench\r\n\r\n").into_bytes();
@@ -84,11 +86,74 @@ fn main() {
                 lat
             }));
         }
+        // LIFECYCLE=1: a queue manager works at the same time, like a server delivering what
+        // it receives: claim what is due, report each delivered, release, delete.
+        let lifecycle = std::env::var("LIFECYCLE").is_ok_and(|v| v == "1");
+        let total = per * committers;
+        let delivered = if lifecycle {
+            let store = Arc::clone(&store);
+            Some(tokio::spawn(async move {
+                let mut done = 0u64;
+                let mut idle = 0;
+                while done < total && idle < 2000 {
+                    let claimed = store
+                        .claim("bench", 1_800_000_000, 200, 300)
+                        .await
+                        .expect("claim");
+                    if claimed.is_empty() {
+                        idle += 1;
+                        tokio::time::sleep(Duration::from_millis(1)).await;
+                        continue;
+                    }
+                    idle = 0;
+                    let mut work = Vec::new();
+                    for c in claimed {
+                        let store = Arc::clone(&store);
+                        work.push(tokio::spawn(async move {
+                            let report = DeliveryReport {
+                                id: c.lease.id.clone(),
+                                updates: vec![RecipientUpdate {
+                                    index: 0,
+                                    state: RecipientState::Delivered,
+                                    reply: Some("250 2.0.0 ok".into()),
+                                    remote_mta: Some("mx.example.net".into()),
+                                    attempts: 1,
+                                    next_attempt: None,
+                                }],
+                            };
+                            store.get(&c.lease.id).await.expect("get");
+                            store
+                                .apply(&c.lease, report, 1_800_000_001)
+                                .await
+                                .expect("apply");
+                            store.delete(&c.lease.id).await.expect("delete");
+                        }));
+                    }
+                    for w in work {
+                        w.await.expect("delivery task");
+                        done += 1;
+                    }
+                }
+                done
+            }))
+        } else {
+            None
+        };
         let mut lat: Vec<Duration> = Vec::new();
         for t in tasks {
             lat.extend(t.await.expect("task"));
         }
-        let secs = start.elapsed().as_secs_f64();
+        let received_secs = start.elapsed().as_secs_f64();
+        if let Some(d) = delivered {
+            let n = d.await.expect("queue task");
+            let secs = start.elapsed().as_secs_f64();
+            println!(
+                "lifecycle: received {} in {received_secs:.2}s, delivered+deleted {n} in {secs:.2}s ({:.0}/s)",
+                lat.len(),
+                n as f64 / secs
+            );
+        }
+        let secs = received_secs;
         lat.sort();
         let q = |p: f64| lat[((lat.len() - 1) as f64 * p) as usize].as_secs_f64() * 1000.0;
         let file = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
