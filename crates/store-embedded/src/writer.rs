@@ -216,7 +216,8 @@ fn load(t: &Tables<'_>, id: &str) -> Result<Option<Result<MessageMeta, StoreErro
         .map(|raw| MessageMeta::decode(id, raw.value())))
 }
 
-/// Writes a message record and moves its schedule entry from `old_due` to its new due time.
+/// Encodes, then writes a message record and moves its schedule entry from `old_due` to its
+/// new due time. Refused (nothing written) only if the record cannot be encoded.
 fn save(
     t: &mut Tables<'_>,
     id: &str,
@@ -227,7 +228,19 @@ fn save(
         Ok(raw) => raw,
         Err(e) => return Ok(Err(e)),
     };
-    t.messages.insert(id, raw.as_slice())?;
+    put(t, id, old_due, meta, &raw)?;
+    Ok(Ok(()))
+}
+
+/// Writes an encoded message record and moves its schedule entry.
+fn put(
+    t: &mut Tables<'_>,
+    id: &str,
+    old_due: Option<u64>,
+    meta: &MessageMeta,
+    raw: &[u8],
+) -> Result<(), redb::Error> {
+    t.messages.insert(id, raw)?;
     let new_due = meta.due();
     if old_due != new_due {
         if let Some(d) = old_due {
@@ -237,7 +250,7 @@ fn save(
             t.due.insert((d, id), ())?;
         }
     }
-    Ok(Ok(()))
+    Ok(())
 }
 
 /// The message leased by `lease`, if the lease is still its lease.
@@ -276,13 +289,18 @@ fn commit(t: &mut Tables<'_>, counters: &mut Counters, msg: NewMessage) -> OpRes
     let id = queue_id(at, counters.next_seq);
     counters.next_seq += 1;
     let mut meta = MessageMeta::new(envelope, &content);
-    t.content.insert(id.as_str(), content.as_slice())?;
+    // Encode everything before writing anything: a refusal must leave no trace.
+    let mut log = Vec::with_capacity(meta.recipients.len());
     for rec in rules::reception_log(&meta.recipients, at) {
-        let raw = refuse!(encode_status(&rec));
-        t.log.insert((id.as_str(), rec.seq), raw.as_slice())?;
-        meta.log_len += 1;
+        log.push((rec.seq, refuse!(encode_status(&rec))));
     }
-    refuse!(save(t, &id, None, &meta)?);
+    meta.log_len = log.len() as u32;
+    let raw = refuse!(meta.encode());
+    t.content.insert(id.as_str(), content.as_slice())?;
+    for (seq, rec) in &log {
+        t.log.insert((id.as_str(), *seq), rec.as_slice())?;
+    }
+    put(t, &id, None, &meta, &raw)?;
     Ok(Ok(Reply::Id(QueueId(id))))
 }
 
@@ -368,7 +386,14 @@ fn claim(
             };
             counters.next_token += 1;
             meta.lease = Some(lease.clone());
-            refuse!(save(t, &id, old_due, &meta)?);
+            let raw = match meta.encode() {
+                Ok(raw) => raw,
+                Err(e) => {
+                    tracing::error!(queue_id = %id, error = %e, "cannot encode a claim; skipped");
+                    continue;
+                }
+            };
+            put(t, &id, old_due, &meta, &raw)?;
             taken.insert(id.clone());
             out.push(Claimed {
                 lease,
@@ -450,10 +475,15 @@ fn release_node(t: &mut Tables<'_>, node: &str) -> OpResult {
         }
     }
     let n = owned.len();
+    let mut encoded = Vec::with_capacity(n);
     for (id, mut meta) in owned {
         let old_due = meta.due();
         meta.lease = None;
-        refuse!(save(t, &id, old_due, &meta)?);
+        let raw = refuse!(meta.encode());
+        encoded.push((id, old_due, meta, raw));
+    }
+    for (id, old_due, meta, raw) in &encoded {
+        put(t, id, *old_due, meta, raw)?;
     }
     Ok(Ok(Reply::Count(n)))
 }
