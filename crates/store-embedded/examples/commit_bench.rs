@@ -157,6 +157,14 @@ fn main() {
         lat.sort();
         let q = |p: f64| lat[((lat.len() - 1) as f64 * p) as usize].as_secs_f64() * 1000.0;
         let file = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
+        let st = store.writer_stats();
+        println!(
+            "writer: {} group commits for {} ops (mean {:.1}, largest {})",
+            st.batches,
+            st.ops,
+            st.ops as f64 / st.batches.max(1) as f64,
+            st.largest_batch
+        );
         println!(
             "shared_readers={shared} committers={committers} messages={} size={size} time={secs:.2}s commits/s={:.0} MB/s={:.1} latency_ms p50={:.2} p99={:.2} max={:.2} file_mb={:.0}",
             lat.len(),

@@ -51,7 +51,7 @@ use redb::{
 use tokio::sync::{mpsc, oneshot};
 
 use record::{CONTENT, LOG, MESSAGES, MessageMeta, QUARANTINE, corrupt, decode_status};
-use writer::{BatchLimits, Op, Reply, Request};
+use writer::{BatchLimits, Op, Reply, Request, StatsCell};
 
 /// Tuning of an [`EmbeddedStore`]. The defaults suit a single server.
 #[derive(Debug, Clone)]
@@ -111,6 +111,20 @@ impl Db {
 struct Writer {
     tx: Option<mpsc::Sender<Request>>,
     thread: Option<JoinHandle<()>>,
+    stats: Arc<StatsCell>,
+}
+
+/// Counters of the group-commit writer since the store was opened (for metrics and benches).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct WriterStats {
+    /// Transactions run, each ending with one durable commit (fsync).
+    pub batches: u64,
+    /// Write operations (commits, claims, reports, ...) in them.
+    pub ops: u64,
+    /// Batches whose transaction failed (every operation in it failed).
+    pub failed_batches: u64,
+    /// The most operations one batch held.
+    pub largest_batch: u64,
 }
 
 /// The embedded queue store. Share it as `Arc<EmbeddedStore>`; dropping the last handle
@@ -182,15 +196,18 @@ impl EmbeddedStore {
             max_bytes: options.max_batch_bytes,
         };
         let wdb = Arc::clone(&db);
+        let stats = Arc::new(StatsCell::default());
+        let wstats = Arc::clone(&stats);
         let thread = std::thread::Builder::new()
             .name("store-writer".into())
-            .spawn(move || writer::run(wdb, rx, counters, limits))?;
+            .spawn(move || writer::run(wdb, rx, counters, limits, wstats))?;
         Ok(EmbeddedStore {
             path,
             db: Arc::new(Db::ReadWrite(db)),
             writer: Some(Writer {
                 tx: Some(tx),
                 thread: Some(thread),
+                stats,
             }),
         })
     }
@@ -221,6 +238,20 @@ impl EmbeddedStore {
 
     pub fn is_read_only(&self) -> bool {
         self.writer.is_none()
+    }
+
+    /// What the group-commit writer did so far (zeros when read-only).
+    pub fn writer_stats(&self) -> WriterStats {
+        let Some(w) = &self.writer else {
+            return WriterStats::default();
+        };
+        let get = |a: &std::sync::atomic::AtomicU64| a.load(std::sync::atomic::Ordering::Relaxed);
+        WriterStats {
+            batches: get(&w.stats.batches),
+            ops: get(&w.stats.ops),
+            failed_batches: get(&w.stats.failed_batches),
+            largest_batch: get(&w.stats.largest_batch),
+        }
     }
 
     async fn write(&self, op: Op) -> Result<Reply, StoreError> {

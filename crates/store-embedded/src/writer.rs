@@ -8,6 +8,7 @@
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use mailerd_store::{Claimed, Lease, NewMessage, RecipientRecord, StoreError, rules};
 use mailerd_types::{DeliveryReport, QueueId};
@@ -110,12 +111,22 @@ pub(crate) fn load_counters(db: &Database) -> Result<Counters, redb::Error> {
     Ok(counters)
 }
 
+/// What the writer has done since the store was opened.
+#[derive(Debug, Default)]
+pub(crate) struct StatsCell {
+    pub batches: AtomicU64,
+    pub ops: AtomicU64,
+    pub failed_batches: AtomicU64,
+    pub largest_batch: AtomicU64,
+}
+
 /// The writer thread's loop: runs until every sender is gone and the channel is drained.
 pub(crate) fn run(
     db: Arc<Database>,
     mut rx: mpsc::Receiver<Request>,
     mut counters: Counters,
     limits: BatchLimits,
+    stats: Arc<StatsCell>,
 ) {
     while let Some(first) = rx.blocking_recv() {
         let mut bytes = first.op.weight();
@@ -130,6 +141,10 @@ pub(crate) fn run(
             }
         }
         let (ops, replies): (Vec<Op>, Vec<_>) = batch.into_iter().map(|r| (r.op, r.reply)).unzip();
+        let n = ops.len() as u64;
+        stats.batches.fetch_add(1, Ordering::Relaxed);
+        stats.ops.fetch_add(n, Ordering::Relaxed);
+        stats.largest_batch.fetch_max(n, Ordering::Relaxed);
         match run_batch(&db, &mut counters, ops) {
             Ok(results) => {
                 for (reply, result) in replies.into_iter().zip(results) {
@@ -138,6 +153,7 @@ pub(crate) fn run(
                 }
             }
             Err(e) => {
+                stats.failed_batches.fetch_add(1, Ordering::Relaxed);
                 tracing::error!(error = %e, ops = replies.len(), "store batch failed");
                 let detail = e.to_string();
                 for reply in replies {
