@@ -9,7 +9,8 @@
 //! with `shared_readers: true` (two fsyncs per group commit instead of one). `REUSE=1`
 //! first fills and empties the store, so the measured commits reuse free pages instead of
 //! growing the file (the steady state of a queue that delivers as fast as it receives).
-//! `LIFECYCLE=1` runs a queue manager at the same time (claim 200 at a time; per message: get,
+//! `LINGER=0` turns off the writer's linger. `THINK_US=n` pauses n µs before each commit (a
+//! client's turnaround). `LIFECYCLE=1` runs a queue manager at the same time (claim 200 at a time; per message: get,
 //! apply a delivered report, delete), as a server delivering what it receives does.
 
 use std::sync::Arc;
@@ -45,6 +46,11 @@ fn main() {
     let messages = arg(1, 20_000);
     let size = arg(2, 5_000) as usize;
     let base = args.get(3).cloned().unwrap_or_else(|| ".".into());
+    // THINK_US: a pause before each commit, like an SMTP client sending its next message.
+    let think: u64 = std::env::var("THINK_US")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
     let dir = tempfile::tempdir_in(&base).expect("temp dir");
     let path = dir.path().join("queue.redb");
 
@@ -55,6 +61,11 @@ fn main() {
     rt.block_on(async {
         let options = Options {
             shared_readers: std::env::var("SHARED").is_ok_and(|v| v == "1"),
+            linger: if std::env::var("LINGER").is_ok_and(|v| v == "0") {
+                None
+            } else {
+                Options::default().linger
+            },
             ..Options::default()
         };
         let shared = options.shared_readers;
@@ -78,6 +89,9 @@ fn main() {
             tasks.push(tokio::spawn(async move {
                 let mut lat = Vec::with_capacity(per as usize);
                 for i in 0..per {
+                    if think > 0 {
+                        tokio::time::sleep(Duration::from_micros(think)).await;
+                    }
                     let m = message(c * 1_000_000 + i, size);
                     let t = Instant::now();
                     store.commit(m).await.expect("commit");

@@ -38,6 +38,7 @@ mod writer;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::thread::JoinHandle;
+use std::time::Duration;
 
 use mailerd_store::{
     Claimed, CorruptRecord, Lease, ListFilter, MessageList, MessageSummary, NewMessage,
@@ -77,6 +78,11 @@ pub struct Options {
     /// is read, as an error or a panic of the writer thread (commits then fail with
     /// [`StoreError::Closed`]; the process goes on).
     pub verify_on_open: bool,
+    /// When a group commit took over a millisecond (slow flushes), the writer waits up to
+    /// this long (and at most half the last commit's time) for more requests, as long as
+    /// they keep arriving, so that callers just answered share the next flush instead of
+    /// alternating in two half-size groups. `None` never waits.
+    pub linger: Option<Duration>,
 }
 
 impl Default for Options {
@@ -88,6 +94,7 @@ impl Default for Options {
             queue_depth: 4096,
             shared_readers: false,
             verify_on_open: false,
+            linger: Some(Duration::from_millis(2)),
         }
     }
 }
@@ -194,6 +201,7 @@ impl EmbeddedStore {
         let limits = BatchLimits {
             max_ops: options.max_batch_ops.max(1),
             max_bytes: options.max_batch_bytes,
+            linger: options.linger,
         };
         let wdb = Arc::clone(&db);
         let stats = Arc::new(StatsCell::default());

@@ -9,6 +9,7 @@
 use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
 
 use mailerd_store::{Claimed, Lease, NewMessage, RecipientRecord, StoreError, rules};
 use mailerd_types::{DeliveryReport, QueueId};
@@ -80,7 +81,14 @@ pub(crate) struct Request {
 pub(crate) struct BatchLimits {
     pub max_ops: usize,
     pub max_bytes: usize,
+    /// Longest wait for more requests before a transaction; `None`: never wait.
+    pub linger: Option<Duration>,
 }
+
+/// Linger only when the last transaction took at least this long (a slow flush).
+const LINGER_ABOVE: Duration = Duration::from_millis(1);
+/// Granularity of the linger.
+const LINGER_STEP: Duration = Duration::from_micros(100);
 
 /// The store-wide counters, cached by the writer and saved with every batch that used them.
 pub(crate) struct Counters {
@@ -128,16 +136,38 @@ pub(crate) fn run(
     limits: BatchLimits,
     stats: Arc<StatsCell>,
 ) {
+    let mut last_commit = Duration::ZERO;
     while let Some(first) = rx.blocking_recv() {
         let mut bytes = first.op.weight();
         let mut batch = vec![first];
-        while batch.len() < limits.max_ops && bytes < limits.max_bytes {
-            match rx.try_recv() {
-                Ok(r) => {
-                    bytes += r.op.weight();
-                    batch.push(r);
+        let full = |batch: &Vec<Request>, bytes: usize| {
+            batch.len() >= limits.max_ops || bytes >= limits.max_bytes
+        };
+        let drain =
+            |batch: &mut Vec<Request>, bytes: &mut usize, rx: &mut mpsc::Receiver<Request>| {
+                let before = batch.len();
+                while !full(batch, *bytes) {
+                    match rx.try_recv() {
+                        Ok(r) => {
+                            *bytes += r.op.weight();
+                            batch.push(r);
+                        }
+                        Err(_) => break,
+                    }
                 }
-                Err(_) => break,
+                batch.len() > before
+            };
+        drain(&mut batch, &mut bytes, &mut rx);
+        // When the disk's flushes are slow, callers answered by the previous batch are about
+        // to come back: wait a little while they keep arriving, so that they share this
+        // flush instead of waiting for the next one (PostgreSQL's commit_delay, adaptive).
+        if let Some(max) = limits.linger.filter(|_| last_commit >= LINGER_ABOVE) {
+            let deadline = Instant::now() + max.min(last_commit / 2);
+            while !full(&batch, bytes) && Instant::now() < deadline {
+                std::thread::sleep(LINGER_STEP);
+                if !drain(&mut batch, &mut bytes, &mut rx) {
+                    break;
+                }
             }
         }
         let (ops, replies): (Vec<Op>, Vec<_>) = batch.into_iter().map(|r| (r.op, r.reply)).unzip();
@@ -145,7 +175,10 @@ pub(crate) fn run(
         stats.batches.fetch_add(1, Ordering::Relaxed);
         stats.ops.fetch_add(n, Ordering::Relaxed);
         stats.largest_batch.fetch_max(n, Ordering::Relaxed);
-        match run_batch(&db, &mut counters, ops) {
+        let started = Instant::now();
+        let result = run_batch(&db, &mut counters, ops);
+        last_commit = started.elapsed();
+        match result {
             Ok(results) => {
                 for (reply, result) in replies.into_iter().zip(results) {
                     // The caller may have gone away (cancelled); its write stands regardless.
