@@ -8,6 +8,8 @@
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
 
 use mailerd_store::{Claimed, Lease, NewMessage, RecipientRecord, StoreError, rules};
 use mailerd_types::{DeliveryReport, QueueId};
@@ -18,6 +20,10 @@ use crate::record::{
     CONTENT, COUNTERS, DUE, LOG, MESSAGES, MessageMeta, NEXT_SEQ, NEXT_TOKEN, QUARANTINE, corrupt,
     encode_status, queue_id,
 };
+
+/// The largest content the store accepts (redb values stop at 3 GiB; receive's SIZE limit is
+/// far below).
+const MAX_CONTENT: usize = 1 << 30;
 
 /// A write operation.
 pub(crate) enum Op {
@@ -39,6 +45,7 @@ pub(crate) enum Op {
         now: u64,
     },
     Release(Lease),
+    ReleaseNode(String),
     Delete(QueueId),
     Hold(QueueId, bool),
 }
@@ -61,6 +68,7 @@ pub(crate) enum Reply {
     Records(Vec<RecipientRecord>),
     Done,
     Found(bool),
+    Count(usize),
 }
 
 pub(crate) struct Request {
@@ -73,7 +81,14 @@ pub(crate) struct Request {
 pub(crate) struct BatchLimits {
     pub max_ops: usize,
     pub max_bytes: usize,
+    /// Longest wait for more requests before a transaction; `None`: never wait.
+    pub linger: Option<Duration>,
 }
+
+/// Linger only when the last transaction took at least this long (a slow flush).
+const LINGER_ABOVE: Duration = Duration::from_millis(1);
+/// Granularity of the linger.
+const LINGER_STEP: Duration = Duration::from_micros(100);
 
 /// The store-wide counters, cached by the writer and saved with every batch that used them.
 pub(crate) struct Counters {
@@ -104,27 +119,66 @@ pub(crate) fn load_counters(db: &Database) -> Result<Counters, redb::Error> {
     Ok(counters)
 }
 
+/// What the writer has done since the store was opened.
+#[derive(Debug, Default)]
+pub(crate) struct StatsCell {
+    pub batches: AtomicU64,
+    pub ops: AtomicU64,
+    pub failed_batches: AtomicU64,
+    pub largest_batch: AtomicU64,
+}
+
 /// The writer thread's loop: runs until every sender is gone and the channel is drained.
 pub(crate) fn run(
     db: Arc<Database>,
     mut rx: mpsc::Receiver<Request>,
     mut counters: Counters,
     limits: BatchLimits,
+    stats: Arc<StatsCell>,
 ) {
+    let mut last_commit = Duration::ZERO;
     while let Some(first) = rx.blocking_recv() {
         let mut bytes = first.op.weight();
         let mut batch = vec![first];
-        while batch.len() < limits.max_ops && bytes < limits.max_bytes {
-            match rx.try_recv() {
-                Ok(r) => {
-                    bytes += r.op.weight();
-                    batch.push(r);
+        let full = |batch: &Vec<Request>, bytes: usize| {
+            batch.len() >= limits.max_ops || bytes >= limits.max_bytes
+        };
+        let drain =
+            |batch: &mut Vec<Request>, bytes: &mut usize, rx: &mut mpsc::Receiver<Request>| {
+                let before = batch.len();
+                while !full(batch, *bytes) {
+                    match rx.try_recv() {
+                        Ok(r) => {
+                            *bytes += r.op.weight();
+                            batch.push(r);
+                        }
+                        Err(_) => break,
+                    }
                 }
-                Err(_) => break,
+                batch.len() > before
+            };
+        drain(&mut batch, &mut bytes, &mut rx);
+        // When the disk's flushes are slow, callers answered by the previous batch are about
+        // to come back: wait a little while they keep arriving, so that they share this
+        // flush instead of waiting for the next one (PostgreSQL's commit_delay, adaptive).
+        if let Some(max) = limits.linger.filter(|_| last_commit >= LINGER_ABOVE) {
+            let deadline = Instant::now() + max.min(last_commit / 2);
+            while !full(&batch, bytes) && Instant::now() < deadline {
+                std::thread::sleep(LINGER_STEP);
+                if !drain(&mut batch, &mut bytes, &mut rx) {
+                    break;
+                }
             }
         }
         let (ops, replies): (Vec<Op>, Vec<_>) = batch.into_iter().map(|r| (r.op, r.reply)).unzip();
-        match run_batch(&db, &mut counters, ops) {
+        let n = ops.len() as u64;
+        stats.batches.fetch_add(1, Ordering::Relaxed);
+        stats.ops.fetch_add(n, Ordering::Relaxed);
+        stats.largest_batch.fetch_max(n, Ordering::Relaxed);
+        let started = Instant::now();
+        let result = run_batch(&db, &mut counters, ops);
+        last_commit = started.elapsed();
+        match result {
             Ok(results) => {
                 for (reply, result) in replies.into_iter().zip(results) {
                     // The caller may have gone away (cancelled); its write stands regardless.
@@ -132,6 +186,7 @@ pub(crate) fn run(
                 }
             }
             Err(e) => {
+                stats.failed_batches.fetch_add(1, Ordering::Relaxed);
                 tracing::error!(error = %e, ops = replies.len(), "store batch failed");
                 let detail = e.to_string();
                 for reply in replies {
@@ -186,6 +241,7 @@ fn run_batch(
                 } => renew(&mut t, &lease, now, lease_duration),
                 Op::Apply { lease, report, now } => apply(&mut t, &lease, report, now),
                 Op::Release(lease) => release(&mut t, &lease),
+                Op::ReleaseNode(node) => release_node(&mut t, &node),
                 Op::Delete(id) => delete(&mut t, &id),
                 Op::Hold(id, on) => hold(&mut t, &id, on),
             };
@@ -209,7 +265,8 @@ fn load(t: &Tables<'_>, id: &str) -> Result<Option<Result<MessageMeta, StoreErro
         .map(|raw| MessageMeta::decode(id, raw.value())))
 }
 
-/// Writes a message record and moves its schedule entry from `old_due` to its new due time.
+/// Encodes, then writes a message record and moves its schedule entry from `old_due` to its
+/// new due time. Refused (nothing written) only if the record cannot be encoded.
 fn save(
     t: &mut Tables<'_>,
     id: &str,
@@ -220,7 +277,19 @@ fn save(
         Ok(raw) => raw,
         Err(e) => return Ok(Err(e)),
     };
-    t.messages.insert(id, raw.as_slice())?;
+    put(t, id, old_due, meta, &raw)?;
+    Ok(Ok(()))
+}
+
+/// Writes an encoded message record and moves its schedule entry.
+fn put(
+    t: &mut Tables<'_>,
+    id: &str,
+    old_due: Option<u64>,
+    meta: &MessageMeta,
+    raw: &[u8],
+) -> Result<(), redb::Error> {
+    t.messages.insert(id, raw)?;
     let new_due = meta.due();
     if old_due != new_due {
         if let Some(d) = old_due {
@@ -230,7 +299,7 @@ fn save(
             t.due.insert((d, id), ())?;
         }
     }
-    Ok(Ok(()))
+    Ok(())
 }
 
 /// The message leased by `lease`, if the lease is still its lease.
@@ -258,17 +327,29 @@ macro_rules! refuse {
 
 fn commit(t: &mut Tables<'_>, counters: &mut Counters, msg: NewMessage) -> OpResult {
     let NewMessage { envelope, content } = msg;
+    if content.len() > MAX_CONTENT {
+        // Refused here: a value redb cannot store would fail the whole batch.
+        return Ok(Err(StoreError::Backend(format!(
+            "message of {} bytes exceeds the store's limit of {MAX_CONTENT}",
+            content.len()
+        ))));
+    }
     let at = envelope.received_at;
     let id = queue_id(at, counters.next_seq);
     counters.next_seq += 1;
     let mut meta = MessageMeta::new(envelope, &content);
-    t.content.insert(id.as_str(), content.as_slice())?;
+    // Encode everything before writing anything: a refusal must leave no trace.
+    let mut log = Vec::with_capacity(meta.recipients.len());
     for rec in rules::reception_log(&meta.recipients, at) {
-        let raw = refuse!(encode_status(&rec));
-        t.log.insert((id.as_str(), rec.seq), raw.as_slice())?;
-        meta.log_len += 1;
+        log.push((rec.seq, refuse!(encode_status(&rec))));
     }
-    refuse!(save(t, &id, None, &meta)?);
+    meta.log_len = log.len() as u32;
+    let raw = refuse!(meta.encode());
+    t.content.insert(id.as_str(), content.as_slice())?;
+    for (seq, rec) in &log {
+        t.log.insert((id.as_str(), *seq), rec.as_slice())?;
+    }
+    put(t, &id, None, &meta, &raw)?;
     Ok(Ok(Reply::Id(QueueId(id))))
 }
 
@@ -354,7 +435,14 @@ fn claim(
             };
             counters.next_token += 1;
             meta.lease = Some(lease.clone());
-            refuse!(save(t, &id, old_due, &meta)?);
+            let raw = match meta.encode() {
+                Ok(raw) => raw,
+                Err(e) => {
+                    tracing::error!(queue_id = %id, error = %e, "cannot encode a claim; skipped");
+                    continue;
+                }
+            };
+            put(t, &id, old_due, &meta, &raw)?;
             taken.insert(id.clone());
             out.push(Claimed {
                 lease,
@@ -420,6 +508,33 @@ fn release(t: &mut Tables<'_>, lease: &Lease) -> OpResult {
     meta.lease = None;
     refuse!(save(t, &lease.id.0, old_due, &meta)?);
     Ok(Ok(Reply::Done))
+}
+
+fn release_node(t: &mut Tables<'_>, node: &str) -> OpResult {
+    // A full scan: this runs once when a node starts.
+    let mut owned = Vec::new();
+    for entry in t.messages.iter()? {
+        let (k, v) = entry?;
+        let id = k.value();
+        // Corrupt records are skipped here; claim quarantines them.
+        if let Ok(m) = MessageMeta::decode(id, v.value())
+            && m.lease.as_ref().is_some_and(|l| l.node == node)
+        {
+            owned.push((id.to_string(), m));
+        }
+    }
+    let n = owned.len();
+    let mut encoded = Vec::with_capacity(n);
+    for (id, mut meta) in owned {
+        let old_due = meta.due();
+        meta.lease = None;
+        let raw = refuse!(meta.encode());
+        encoded.push((id, old_due, meta, raw));
+    }
+    for (id, old_due, meta, raw) in &encoded {
+        put(t, id, *old_due, meta, raw)?;
+    }
+    Ok(Ok(Reply::Count(n)))
 }
 
 fn delete(t: &mut Tables<'_>, id: &QueueId) -> OpResult {

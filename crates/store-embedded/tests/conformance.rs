@@ -43,3 +43,37 @@ impl Factory for Embedded {
 }
 
 mailerd_store::all_tests!(Embedded::new());
+
+/// Concurrent commits share transactions: fewer fsyncs than commits.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_commits_are_grouped() {
+    use std::sync::Arc;
+
+    use mailerd_store::Store;
+    use mailerd_store::conformance::message;
+
+    let f = Embedded::new();
+    let s = Arc::new(EmbeddedStore::open(f.path("grouped")).expect("open"));
+    let base = s.writer_stats();
+    let mut tasks = Vec::new();
+    for t in 0..20u64 {
+        let s = Arc::clone(&s);
+        tasks.push(tokio::spawn(async move {
+            for i in 0..10 {
+                s.commit(message(t * 100 + i, &["bob@example.net"], 5000))
+                    .await
+                    .expect("commit");
+            }
+        }));
+    }
+    for t in tasks {
+        t.await.expect("task");
+    }
+    let st = s.writer_stats();
+    assert_eq!(st.ops - base.ops, 200);
+    assert_eq!(st.failed_batches, 0);
+    assert!(
+        st.batches - base.batches < 200 && st.largest_batch > 1,
+        "group commit shares transactions: {st:?}"
+    );
+}

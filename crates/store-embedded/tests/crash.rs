@@ -6,10 +6,12 @@
 //! tasks in a loop and prints `ACK <seed> <queue id>` after each `commit` returns. The parent
 //! kills it with SIGKILL after a varying number of acknowledgements, reads every line the child
 //! managed to print, reopens the store and checks each message. Three rounds on the same file,
-//! so later rounds also recover a store that was itself recovered after a kill.
+//! so later rounds also recover a store that was itself recovered after a kill; the second
+//! round's child uses `shared_readers` (redb's two-phase commit).
 //!
 //! The same two-part trick checks that a second process can read the store while the first
-//! writes (`reader_process_sees_writer_commits`).
+//! writes with `shared_readers` (`reader_process_sees_shared_writer_commits`), and is refused
+//! while it writes with the default exclusive lock.
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Write};
@@ -21,7 +23,7 @@ use std::time::{Duration, Instant};
 
 use mailerd_store::conformance::{content, message};
 use mailerd_store::{ListFilter, Store, StoreError};
-use mailerd_store_embedded::EmbeddedStore;
+use mailerd_store_embedded::{EmbeddedStore, Options};
 use mailerd_types::QueueId;
 
 const CHILD_ENV: &str = "CRASH_CHILD_STORE";
@@ -53,7 +55,11 @@ fn crash_child() {
         .build()
         .expect("runtime");
     rt.block_on(async move {
-        let store = Arc::new(EmbeddedStore::open(&path).expect("child opens store"));
+        let options = Options {
+            shared_readers: std::env::var_os("CRASH_CHILD_SHARED").is_some(),
+            ..Options::default()
+        };
+        let store = Arc::new(EmbeddedStore::open_with(&path, options).expect("child opens store"));
         let mut tasks = Vec::new();
         for t in 0..20u64 {
             let store = Arc::clone(&store);
@@ -105,12 +111,12 @@ async fn sigkill_keeps_every_acknowledged_message() {
     for (round, kill_after) in [150usize, 400, 75].into_iter().enumerate() {
         let base = ((round as u64) + 1) * 100_000_000;
         let base_s = base.to_string();
-        let mut c = child(
-            "crash_child",
-            &[(CHILD_ENV, &path_s), ("CRASH_CHILD_BASE", &base_s)],
-        )
-        .spawn()
-        .expect("spawn child");
+        let mut env = vec![(CHILD_ENV, path_s.as_str()), ("CRASH_CHILD_BASE", &base_s)];
+        if round == 1 {
+            // redb's two-phase commit, used when readers may share the file.
+            env.push(("CRASH_CHILD_SHARED", "1"));
+        }
+        let mut c = child("crash_child", &env).spawn().expect("spawn child");
         let stdout = c.stdout.take().expect("child stdout");
         let (tx, rx) = mpsc::channel::<String>();
         let reader = std::thread::spawn(move || {
@@ -146,6 +152,11 @@ async fn sigkill_keeps_every_acknowledged_message() {
             acked.len() - before
         );
 
+        // A crashed writer's file is recovered by the next writer, not by a reader.
+        match EmbeddedStore::open_read_only(&path) {
+            Err(StoreError::Backend(e)) => assert!(e.contains("not closed cleanly"), "{e}"),
+            other => panic!("read-only open of a crashed store: {other:?}"),
+        }
         let t = Instant::now();
         let store = EmbeddedStore::open(&path).expect("reopen after SIGKILL");
         let reopen = t.elapsed();
@@ -211,7 +222,14 @@ fn reader_child() {
         .build()
         .expect("runtime");
     rt.block_on(async move {
-        let store = EmbeddedStore::open_read_only(&path).expect("read-only open");
+        let store = match EmbeddedStore::open_read_only(&path) {
+            Ok(s) => s,
+            Err(StoreError::InUse(_)) => {
+                println!("OPEN in-use");
+                return;
+            }
+            Err(e) => panic!("read-only open: {e}"),
+        };
         let listed = store.list(&ListFilter::default()).await.expect("list");
         let mut out = std::io::stdout().lock();
         for m in &listed.messages {
@@ -233,10 +251,46 @@ fn reader_child() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn reader_process_sees_writer_commits() {
+async fn exclusive_server_refuses_other_processes() {
     let dir = tempfile::tempdir().expect("temp dir");
     let path = dir.path().join("queue.redb");
     let store = EmbeddedStore::open(&path).expect("open");
+    store
+        .commit(message(1, &["bob@example.net"], 10))
+        .await
+        .expect("commit");
+    let path_s = path.to_str().expect("utf-8 path").to_string();
+    let out = tokio::task::spawn_blocking(move || {
+        child("reader_child", &[(READER_ENV, &path_s)])
+            .output()
+            .expect("run reader")
+    })
+    .await
+    .expect("reader");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("OPEN in-use"), "{stdout}");
+    drop(store);
+    // Once the server is gone, the command line reads the file itself.
+    let ro = EmbeddedStore::open_read_only(&path).expect("read-only open of a closed store");
+    assert_eq!(
+        ro.list(&ListFilter::default())
+            .await
+            .expect("list")
+            .messages
+            .len(),
+        1
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reader_process_sees_shared_writer_commits() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("queue.redb");
+    let options = Options {
+        shared_readers: true,
+        ..Options::default()
+    };
+    let store = EmbeddedStore::open_with(&path, options).expect("open");
     let mut ids = Vec::new();
     for i in 0..5 {
         ids.push(

@@ -374,6 +374,37 @@ pub async fn lease_exclusivity_and_takeover<F: Factory>(f: &F) {
     assert_eq!(c[0].recipients[1].state, RecipientState::Pending);
 }
 
+/// A restarting node ends its own leases; other nodes' leases stay.
+pub async fn release_node_ends_its_leases<F: Factory>(f: &F) {
+    let s = f.open("release_node_ends_its_leases").await;
+    for i in 0..3 {
+        s.commit(message(i, &["bob@example.net"], 10))
+            .await
+            .expect("commit");
+    }
+    let a = s.claim("node-a", T0, 2, 600).await.expect("claim a");
+    let b = s.claim("node-b", T0, 10, 600).await.expect("claim b");
+    assert_eq!((a.len(), b.len()), (2, 1));
+    assert_eq!(s.release_node("node-a").await.expect("release node"), 2);
+    assert_eq!(s.release_node("node-a").await.expect("again"), 0);
+    for c in &a {
+        assert!(matches!(
+            s.renew(&c.lease, T0 + 1, 60).await,
+            Err(StoreError::LeaseLost(_))
+        ));
+    }
+    let again = s.claim("node-a2", T0 + 1, 10, 600).await.expect("claim");
+    let got: BTreeSet<_> = again.iter().map(|c| c.lease.id.clone()).collect();
+    let want: BTreeSet<_> = a.iter().map(|c| c.lease.id.clone()).collect();
+    assert_eq!(
+        got, want,
+        "released messages are due at once; node-b's is not"
+    );
+    s.renew(&b[0].lease, T0 + 1, 60)
+        .await
+        .expect("node-b keeps its lease");
+}
+
 /// Apply changes every recipient of the report or none, and appends one status record per
 /// update with all its facts.
 pub async fn apply_is_atomic_and_logs<F: Factory>(f: &F) {
@@ -734,6 +765,7 @@ pub async fn run_all<F: Factory>(f: &F) {
     list_filters_and_pages(f).await;
     claim_respects_due_time_and_max(f).await;
     lease_exclusivity_and_takeover(f).await;
+    release_node_ends_its_leases(f).await;
     apply_is_atomic_and_logs(f).await;
     delete_removes_everything(f).await;
     hold_blocks_claims(f).await;
@@ -755,6 +787,7 @@ macro_rules! all_tests {
             list_filters_and_pages,
             claim_respects_due_time_and_max,
             lease_exclusivity_and_takeover,
+            release_node_ends_its_leases,
             apply_is_atomic_and_logs,
             delete_removes_everything,
             hold_blocks_claims,

@@ -11,6 +11,8 @@
 //!   lease's `token` then changes, so the old owner's later [`Store::apply`] or
 //!   [`Store::release`] fails with [`StoreError::LeaseLost`] instead of clobbering the new
 //!   owner's work (fencing).
+//! - [`Store::release_node`] lets a restarting node end the leases it held before, so its
+//!   messages in flight are retried at once instead of after the leases expire.
 //! - [`Store::apply`] applies a [`DeliveryReport`] atomically, every update or none, and appends
 //!   one [`StatusRecord`] per recipient update (invariant 2). Delivery status notifications are
 //!   built from [`Store::status_log`] only.
@@ -25,9 +27,14 @@
 //! reported ([`StoreError::Corrupt`], [`MessageList::corrupt`]) and quarantined, never deleted
 //! and never a panic (invariant 7).
 //!
+//! [`rules`] holds the state rules every backend shares (what is due, which reports are
+//! valid, what they change); [`memory::MemoryStore`] is the whole contract in memory, for the
+//! tests of the roles that use a store.
+//!
 //! This crate defines the trait, the record types and (feature `conformance`) the
-//! [`conformance`] suite every backend's tests run. Backends live in their own crates
+//! `conformance` suite every backend's tests run. Backends live in their own crates
 //! (`store-embedded` for one node, later `store-postgres` for several). It does no I/O itself.
+//! It does not schedule: retry times, expiry and the active window are the queue manager's.
 
 use std::future::Future;
 
@@ -264,6 +271,12 @@ pub trait Store: Send + Sync + 'static {
 
     /// Ends ownership; the message is due again at its earliest live recipient's next attempt.
     fn release(&self, lease: &Lease) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Ends every lease held by `node`, expired or not, and returns how many. A node calls it
+    /// when it starts, so that the deliveries it had in flight when it stopped are retried at
+    /// once rather than after their leases expire. Node names must therefore be unique per
+    /// running instance.
+    fn release_node(&self, node: &str) -> impl Future<Output = Result<usize, StoreError>> + Send;
 
     /// The status log of a message in order; empty if there is no such message.
     fn status_log(

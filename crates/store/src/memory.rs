@@ -229,6 +229,18 @@ impl Store for MemoryStore {
         Ok(())
     }
 
+    async fn release_node(&self, node: &str) -> Result<usize, StoreError> {
+        let mut st = self.write()?;
+        let mut n = 0;
+        for e in st.messages.values_mut() {
+            if e.lease.as_ref().is_some_and(|l| l.node == node) {
+                e.lease = None;
+                n += 1;
+            }
+        }
+        Ok(n)
+    }
+
     async fn status_log(&self, id: &QueueId) -> Result<Vec<StatusRecord>, StoreError> {
         Ok(self
             .lock()

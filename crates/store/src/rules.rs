@@ -128,3 +128,113 @@ pub fn apply_report(
     }
     log
 }
+
+#[cfg(test)]
+mod tests {
+    use mailerd_types::{QueueId, RecipientSpec, RecipientUpdate};
+
+    use super::*;
+
+    fn env(n: usize) -> Envelope {
+        Envelope {
+            reverse_path: "a@example.org".into(),
+            recipients: (0..n)
+                .map(|i| RecipientSpec::new(format!("r{i}@example.net")))
+                .collect(),
+            ret: None,
+            envid: None,
+            smtputf8: false,
+            eight_bit: false,
+            received_at: 100,
+            client: None,
+            auth_user: None,
+        }
+    }
+
+    fn update(index: usize, state: RecipientState, next: Option<u64>) -> RecipientUpdate {
+        RecipientUpdate {
+            index,
+            state,
+            reply: Some("r".into()),
+            remote_mta: None,
+            attempts: 1,
+            next_attempt: next,
+        }
+    }
+
+    fn report(updates: Vec<RecipientUpdate>) -> DeliveryReport {
+        DeliveryReport {
+            id: QueueId("X".into()),
+            updates,
+        }
+    }
+
+    #[test]
+    fn due_at_follows_hold_lease_and_final_states() {
+        let mut r = initial_recipients(&env(2));
+        assert_eq!(due_at(&r, false, None), Some(100));
+        assert_eq!(due_at(&r, true, None), None, "held is never due");
+        let lease = Lease {
+            id: QueueId("X".into()),
+            node: "n".into(),
+            token: 1,
+            expires_at: 160,
+        };
+        assert_eq!(
+            due_at(&r, false, Some(&lease)),
+            Some(160),
+            "due when the lease ends"
+        );
+        r[0].state = RecipientState::Delivered;
+        r[1].state = RecipientState::Deferred;
+        r[1].next_attempt = 500;
+        assert_eq!(due_at(&r, false, Some(&lease)), Some(500));
+        r[1].state = RecipientState::Failed;
+        assert_eq!(due_at(&r, false, None), None, "all final: never due");
+    }
+
+    #[test]
+    fn check_report_refuses_what_cannot_apply() {
+        let mut r = initial_recipients(&env(2));
+        let ok = report(vec![update(0, RecipientState::Delivered, None)]);
+        assert!(check_report(&r, &ok).is_ok());
+        for bad in [
+            report(vec![update(2, RecipientState::Delivered, None)]),
+            report(vec![
+                update(1, RecipientState::Delivered, None),
+                update(1, RecipientState::Failed, None),
+            ]),
+            report(vec![update(1, RecipientState::Deferred, None)]),
+        ] {
+            assert!(check_report(&r, &bad).is_err(), "{bad:?}");
+        }
+        r[0].state = RecipientState::Expired;
+        assert!(
+            check_report(&r, &ok).is_err(),
+            "final recipients never change"
+        );
+    }
+
+    #[test]
+    fn apply_report_numbers_records_and_schedules() {
+        let mut r = initial_recipients(&env(3));
+        let log = apply_report(
+            &mut r,
+            report(vec![
+                update(2, RecipientState::Deferred, Some(900)),
+                update(0, RecipientState::Pending, None),
+            ]),
+            200,
+            3,
+        );
+        assert_eq!(
+            log.iter().map(|l| (l.seq, l.index)).collect::<Vec<_>>(),
+            [(3, 2), (4, 0)]
+        );
+        assert_eq!(r[2].next_attempt, 900);
+        assert_eq!(r[0].next_attempt, 200, "pending without a time: due now");
+        assert_eq!(r[0].updated_at, 200);
+        assert_eq!(r[1].updated_at, 100, "untouched recipient unchanged");
+        assert_eq!(reception_log(&r, 100).len(), 3);
+    }
+}
