@@ -6,6 +6,7 @@
 
 mod cmd;
 mod config;
+mod control;
 mod logging;
 
 use std::process::ExitCode;

@@ -1,17 +1,18 @@
-//! `mailerd queue list|show`: read the queue of a running or stopped server.
+//! `mailerd queue list|show|delete|hold|release`: the queue of a running or stopped server.
 //!
-//! The store file is opened read-only, which works while the server holds it open for
-//! writing (redb's single-writer mode), so these commands never disturb delivery.
+//! With a server running, requests go over its control socket (the server owns the queue
+//! file); otherwise the queue file is opened directly.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context;
-use mailerd_store::{ListFilter, Store};
+use mailerd_store::{MessageList, RecipientRecord, StatusRecord};
 use mailerd_store_embedded::EmbeddedStore;
-use mailerd_types::QueueId;
+use mailerd_types::Envelope;
 
 use crate::config::{self, Config};
+use crate::control::{self, Request};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -28,14 +29,23 @@ enum Command {
     List {
         #[arg(long)]
         json: bool,
+        /// Also messages whose recipients are all final (awaiting their notices).
+        #[arg(long)]
+        all: bool,
     },
-    /// A message's envelope and every recipient's state and last reply.
+    /// A message's envelope, every recipient's state and last reply, and its status log.
     Show {
         /// The queue id, as printed by `list` and in the 250 reply.
         id: String,
         #[arg(long)]
         json: bool,
     },
+    /// Remove a message from the queue (no notice is sent).
+    Delete { id: String },
+    /// Keep a message from being delivered until `release`.
+    Hold { id: String },
+    /// Let a held message be delivered again.
+    Release { id: String },
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
@@ -43,117 +53,151 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         Some(p) => config::load(p)?,
         None => Config::default(),
     };
-    let path = config.queue_path();
-    if !path.exists() {
-        anyhow::bail!(
-            "no queue at {} (is data_dir right? pass --config)",
-            path.display()
-        );
-    }
-    let store = EmbeddedStore::open_read_only(&path)
-        .with_context(|| format!("opening {}", path.display()))?;
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .context("runtime")?;
-    rt.block_on(async {
-        match args.command {
-            Command::List { json } => list(&store, json).await,
-            Command::Show { id, json } => show(&store, &id, json).await,
-        }
+    rt.block_on(async move {
+        let (req, json) = match &args.command {
+            Command::List { json, all } => (Request::List { include_done: *all }, *json),
+            Command::Show { id, json } => (Request::Show { id: id.clone() }, *json),
+            Command::Delete { id } => (Request::Delete { id: id.clone() }, false),
+            Command::Hold { id } => (Request::Hold { id: id.clone() }, false),
+            Command::Release { id } => (Request::Release { id: id.clone() }, false),
+        };
+        let value = match control::ask(&config.data_dir, &req).await? {
+            Some(v) => v,
+            None => direct(&config, req).await?,
+        };
+        print(&args.command, value, json)
     })
 }
 
-async fn list(store: &EmbeddedStore, json: bool) -> anyhow::Result<ExitCode> {
-    let list = store
-        .list(&ListFilter::default())
-        .await
-        .context("listing the queue")?;
-    if json {
-        for m in &list.messages {
-            println!("{}", serde_json::to_string(m).context("json")?);
-        }
-    } else {
-        println!(
-            "{:<28} {:>9} {:<32} RECIPIENTS (state)",
-            "QUEUE ID", "SIZE", "SENDER"
-        );
-        for m in &list.messages {
-            let sender = if m.reverse_path.is_empty() {
-                "<>"
+/// No server running: open the queue file ourselves.
+async fn direct(config: &Config, req: Request) -> anyhow::Result<serde_json::Value> {
+    let path = config.queue_path();
+    anyhow::ensure!(
+        path.exists(),
+        "no queue at {} (is data_dir right? pass --config)",
+        path.display()
+    );
+    let store = {
+        let p = path.clone();
+        tokio::task::spawn_blocking(move || EmbeddedStore::open(p))
+            .await
+            .context("opening the queue")?
+    }
+    .with_context(|| format!("opening {}", path.display()))?;
+    control::handle(&store, req).await
+}
+
+#[derive(serde::Deserialize)]
+struct Shown {
+    id: String,
+    envelope: Envelope,
+    size: usize,
+    held: bool,
+    recipients: Vec<RecipientRecord>,
+    status_log: Vec<StatusRecord>,
+}
+
+fn print(cmd: &Command, value: serde_json::Value, json: bool) -> anyhow::Result<ExitCode> {
+    match cmd {
+        Command::List { .. } => {
+            let list: MessageList = serde_json::from_value(value).context("decoding the list")?;
+            if json {
+                for m in &list.messages {
+                    println!("{}", serde_json::to_string(m)?);
+                }
             } else {
-                m.reverse_path.as_str()
-            };
-            println!(
-                "{:<28} {:>9} {:<32} {}",
-                m.id.to_string(),
-                m.size,
-                sender,
-                summary(m)
-            );
+                println!(
+                    "{:<24} {:>9} {:<32} RECIPIENTS (state)",
+                    "QUEUE ID", "SIZE", "SENDER"
+                );
+                for m in &list.messages {
+                    let sender = if m.reverse_path.is_empty() {
+                        "<>"
+                    } else {
+                        m.reverse_path.as_str()
+                    };
+                    let held = if m.held { " [held]" } else { "" };
+                    let rcpts = m
+                        .recipients
+                        .iter()
+                        .map(|r| format!("{} ({})", r.address, r.state))
+                        .collect::<Vec<_>>()
+                        .join(", ");
+                    println!(
+                        "{:<24} {:>9} {:<32} {rcpts}{held}",
+                        m.id.to_string(),
+                        m.size,
+                        sender
+                    );
+                }
+                println!("{} message(s)", list.messages.len());
+            }
+            for c in &list.corrupt {
+                eprintln!(
+                    "corrupt record {}: {} (quarantined, not deleted)",
+                    c.id, c.detail
+                );
+            }
         }
-        println!("{} message(s)", list.messages.len());
-    }
-    for c in &list.corrupt {
-        eprintln!(
-            "corrupt record {}: {} (quarantined, not deleted)",
-            c.id, c.detail
-        );
-    }
-    Ok(ExitCode::SUCCESS)
-}
-
-fn summary(m: &mailerd_store::MessageSummary) -> String {
-    m.recipients
-        .iter()
-        .map(|r| format!("{} ({})", r.address, r.state))
-        .collect::<Vec<_>>()
-        .join(", ")
-}
-
-async fn show(store: &EmbeddedStore, id: &str, json: bool) -> anyhow::Result<ExitCode> {
-    let qid = QueueId(id.to_string());
-    let Some(m) = store
-        .get(&qid)
-        .await
-        .with_context(|| format!("reading {id}"))?
-    else {
-        eprintln!("mailerd queue show: no message {id} in the queue");
-        return Ok(ExitCode::from(1));
-    };
-    let log = store
-        .status_log(&qid)
-        .await
-        .with_context(|| format!("reading the status log of {id}"))?;
-    if json {
-        let v = serde_json::json!({ "id": id, "envelope": m.envelope, "recipients": m.recipients, "size": m.content.len(), "status_log": log });
-        println!("{}", serde_json::to_string_pretty(&v).context("json")?);
-        return Ok(ExitCode::SUCCESS);
-    }
-    let e = &m.envelope;
-    println!("Queue ID:   {id}");
-    println!("Sender:     <{}>", e.reverse_path);
-    println!("Size:       {} bytes", m.content.len());
-    if let Some(c) = &e.client {
-        println!("Client:     {c}");
-    }
-    if let Some(u) = &e.auth_user {
-        println!("AUTH user:  {u}");
-    }
-    if let Some(envid) = &e.envid {
-        println!("ENVID:      {envid}");
-    }
-    if let Some(ret) = e.ret {
-        println!("RET:        {ret:?}");
-    }
-    println!("Recipients:");
-    for r in &m.recipients {
-        println!("  {}", serde_json::to_string(r).context("json")?);
-    }
-    if !log.is_empty() {
-        println!("Status log:");
-        for s in &log {
-            println!("  {}", serde_json::to_string(s).context("json")?);
+        Command::Show { id, .. } => {
+            if value.is_null() {
+                eprintln!("mailerd queue show: no message {id} in the queue");
+                return Ok(ExitCode::from(1));
+            }
+            if json {
+                println!("{}", serde_json::to_string_pretty(&value)?);
+                return Ok(ExitCode::SUCCESS);
+            }
+            let m: Shown = serde_json::from_value(value).context("decoding the message")?;
+            let e = &m.envelope;
+            println!(
+                "Queue ID:   {}{}",
+                m.id,
+                if m.held { " (held)" } else { "" }
+            );
+            println!("Sender:     <{}>", e.reverse_path);
+            println!("Size:       {} bytes", m.size);
+            if let Some(c) = &e.client {
+                println!("Client:     {c}");
+            }
+            if let Some(u) = &e.auth_user {
+                println!("AUTH user:  {u}");
+            }
+            if let Some(envid) = &e.envid {
+                println!("ENVID:      {envid}");
+            }
+            println!("Recipients:");
+            for r in &m.recipients {
+                println!(
+                    "  {:<32} {:<9} attempts={} {}",
+                    r.address,
+                    r.state.as_str(),
+                    r.attempts,
+                    r.last_reply.as_deref().unwrap_or("")
+                );
+            }
+            println!("Status log:");
+            for s in &m.status_log {
+                println!(
+                    "  #{} at {} {} -> {} {}",
+                    s.seq,
+                    s.at,
+                    s.recipient,
+                    s.state.as_str(),
+                    s.reply.as_deref().unwrap_or("")
+                );
+            }
+        }
+        Command::Delete { id } | Command::Hold { id } | Command::Release { id } => {
+            if value.as_bool() != Some(true) {
+                eprintln!("mailerd queue: no message {id} in the queue");
+                return Ok(ExitCode::from(1));
+            }
+            println!("{id}: ok");
         }
     }
     Ok(ExitCode::SUCCESS)

@@ -61,14 +61,26 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     let receiver =
         Receiver::new(receive, store.clone(), mailboxes).context("starting the SMTP server")?;
     let (trigger, shutdown) = shutdown_channel();
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     tokio::spawn(async move {
         wait_for_signal().await;
         tracing::info!("shutting down: no new connections; sessions finish their transaction");
         trigger.trigger();
+        let _ = stop_tx.send(true);
     });
+    let control = tokio::spawn(crate::control::serve(
+        crate::control::socket_path(&config.data_dir),
+        store.clone(),
+        stop_rx,
+    ));
     tracing::info!(hostname = %config.hostname, queue = %path.display(), "mailerd started");
     receiver.serve(shutdown).await.context("SMTP server")?;
     drop(receiver);
+    match control.await {
+        Ok(Err(e)) => tracing::warn!(error = %e, "control socket"),
+        Err(e) => tracing::warn!(error = %e, "control socket task"),
+        Ok(Ok(())) => {}
+    }
     // The last handle: finishes writes in flight and closes the file.
     drop(store);
     tracing::info!("mailerd stopped");
