@@ -30,28 +30,40 @@ use crate::route::Target;
 use crate::tls::{TlsClient, TlsInfo, TlsPolicy};
 use proto::{Capabilities, ReplyBuilder, ReplyError, dot_stuff, mail_command, rcpt_command};
 
-/// Client timeouts (RFC 5321 section 4.5.3.2 gives the minimums used as defaults).
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Client timeouts (RFC 5321 section 4.5.3.2 gives the minimums used as defaults). In the
+/// configuration file each is human text (`"5m"`, `"30s"`).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct Timeouts {
     /// TCP connect.
+    #[serde(with = "crate::config::duration")]
     pub connect: Duration,
     /// Initial 220 greeting (RFC: 5 min).
+    #[serde(with = "crate::config::duration")]
     pub greeting: Duration,
     /// Reply to EHLO/HELO.
+    #[serde(with = "crate::config::duration")]
     pub helo: Duration,
     /// Reply to STARTTLS and the TLS handshake.
+    #[serde(with = "crate::config::duration")]
     pub starttls: Duration,
     /// Reply to MAIL (RFC: 5 min).
+    #[serde(with = "crate::config::duration")]
     pub mail: Duration,
     /// Reply to each RCPT (RFC: 5 min).
+    #[serde(with = "crate::config::duration")]
     pub rcpt: Duration,
     /// Reply to DATA (RFC: 2 min).
+    #[serde(with = "crate::config::duration")]
     pub data_init: Duration,
     /// Writing each block of the message (RFC: 3 min).
+    #[serde(with = "crate::config::duration")]
     pub data_block: Duration,
     /// Reply after the final `.` (RFC: 10 min).
+    #[serde(with = "crate::config::duration")]
     pub data_done: Duration,
     /// Reply to RSET and QUIT.
+    #[serde(with = "crate::config::duration")]
     pub quit: Duration,
 }
 
