@@ -52,7 +52,7 @@ use mailerd_types::{
 };
 
 pub use client::{ClientSettings, Timeouts};
-pub use maildir::{Mailbox, MailboxMap, MaildirSettings};
+pub use maildir::{Mailbox, MailboxMap, MailboxTable, MaildirSettings};
 pub use route::{
     DnsAnswer, HickoryResolver, LocalIdentity, MxRecord, MxResolver, ResolverSettings,
     StaticResolver, Target,
