@@ -814,7 +814,16 @@ impl Session<'_> {
 
         // RFC 5321 4.5.3.1.8: servers need buffer no more than 100 recipients; larger
         // requests go in several transactions on the same connection.
-        for chunk in pending.chunks(MAX_RCPT_PER_TRANSACTION) {
+        for (n, chunk) in pending.chunks(MAX_RCPT_PER_TRANSACTION).enumerate() {
+            if n > 0 {
+                // The previous transaction may be left open (every RCPT refused).
+                *phase = Phase::Mail;
+                self.send(b"RSET\r\n", *phase).await?;
+                let r = self.conn.read_reply(self.to.mail).await?;
+                if !r.is_success() {
+                    return Ok(self.defer_next(&r, *phase));
+                }
+            }
             match self.transaction(req, caps, chunk, out, phase).await? {
                 Flow::Done => {}
                 other => return Ok(other),
