@@ -265,6 +265,9 @@ impl Client<'_> {
         let mut last: Option<Detail> = None;
         let mut info = SessionInfo::default();
         'targets: for t in targets {
+            if out.iter().all(Option::is_some) {
+                break;
+            }
             let mut policy = self.policy;
             loop {
                 let flow = self.attempt(t, req, policy, &mut out, &mut info).await;
@@ -873,9 +876,13 @@ impl Session<'_> {
             return Ok(self.defer_next(&mail_reply, *phase));
         }
         let mail_ok = mail_reply.is_success();
-        if !mail_ok && !pipelining {
+        if !mail_ok {
+            // Decided now: a lost connection while draining the pipelined replies below
+            // must not turn this answer into a deferral.
             self.fail_all(out, pending, self.reply_outcome(&mail_reply, Phase::Mail));
-            return Ok(Flow::Done);
+            if !pipelining {
+                return Ok(Flow::Done);
+            }
         }
 
         *phase = Phase::Rcpt;
@@ -887,7 +894,6 @@ impl Session<'_> {
             let r = self.conn.read_reply(self.to.rcpt).await?;
             if r.code == 421 {
                 if !mail_ok {
-                    self.fail_all(out, pending, self.reply_outcome(&mail_reply, Phase::Mail));
                     return Ok(Flow::Done);
                 }
                 return Ok(self.defer_next(&r, *phase));
@@ -905,7 +911,6 @@ impl Session<'_> {
         *phase = Phase::DataCmd;
         if !mail_ok {
             // Pipelined: the replies to RCPT and DATA are consequences of the MAIL refusal.
-            self.fail_all(out, pending, self.reply_outcome(&mail_reply, Phase::Mail));
             let r = self.conn.read_reply(self.to.data_init).await?;
             if r.code == 354 {
                 self.send(b".\r\n", Phase::Body).await?;
