@@ -803,7 +803,7 @@ impl Session<'_> {
             self.fail_all(out, &pending, Outcome::Permanent(d));
             return Ok(Flow::Done);
         }
-        if req.smtputf8 && !caps.smtputf8 {
+        if !caps.smtputf8 && proto::needs_smtputf8(req) {
             let d = self.detail(
                 StatusClass::Permanent,
                 6,
