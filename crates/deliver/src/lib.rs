@@ -36,6 +36,7 @@
 //! to a relay, no LMTP, no BDAT/CHUNKING.
 
 pub mod client;
+pub mod config;
 pub mod maildir;
 pub mod route;
 pub mod tls;
@@ -51,15 +52,17 @@ use mailerd_types::{
 };
 
 pub use client::{ClientSettings, Timeouts};
-pub use maildir::{Mailbox, MailboxMap, MaildirSettings};
+pub use maildir::{Mailbox, MailboxMap, MailboxTable, MaildirSettings};
 pub use route::{
     DnsAnswer, HickoryResolver, LocalIdentity, MxRecord, MxResolver, ResolverSettings,
     StaticResolver, Target,
 };
 pub use tls::{TlsClient, TlsPolicy};
 
-/// Configuration of the deliver role.
-#[derive(Debug, Clone)]
+/// Configuration of the deliver role (the `[deliver]` table of the configuration file; every
+/// field has a default).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct DeliverConfig {
     /// Our host name: the EHLO name, and an MX with this name is us (mail loop).
     pub hostname: String,
@@ -69,6 +72,8 @@ pub struct DeliverConfig {
     pub smtp_port: u16,
     /// SMTP client timeouts.
     pub timeouts: Timeouts,
+    /// The DNS resolver (for [`HickoryResolver::new`]).
+    pub dns: ResolverSettings,
     /// TLS policy when none is set for the destination.
     pub tls_policy: TlsPolicy,
     /// TLS policy per destination: the recipient domain for MX routes, the host for static
@@ -79,6 +84,7 @@ pub struct DeliverConfig {
     /// How long an SMTP connection stays open after a transaction for the next request to
     /// the same target (RSET, then MAIL); zero (the default) closes it with QUIT at once.
     /// Call [`Deliverer::close_idle`] at shutdown when enabled.
+    #[serde(with = "config::duration")]
     pub connection_reuse_time: std::time::Duration,
     /// Most addresses tried per request, over all MX hosts (Postfix's
     /// `smtp_mx_address_limit`).
@@ -92,6 +98,7 @@ impl Default for DeliverConfig {
             listen_addrs: Vec::new(),
             smtp_port: 25,
             timeouts: Timeouts::default(),
+            dns: ResolverSettings::default(),
             tls_policy: TlsPolicy::May,
             tls_policies: HashMap::new(),
             over_quota_is_temporary: false,
@@ -418,6 +425,38 @@ mod tests {
         send_sync::<Deliverer>();
         let f = d.deliver(r);
         send(&f);
+    }
+
+    #[test]
+    fn config_from_toml_with_defaults() {
+        let cfg: DeliverConfig = toml::from_str(
+            r#"
+            hostname = "mx.example.org"
+            listen_addrs = ["192.0.2.25"]
+            tls_policy = "may"
+            connection_reuse_time = "2s"
+            [tls_policies]
+            "bank.example" = "encrypt"
+            [timeouts]
+            data_done = "15m"
+            [dns]
+            name_servers = ["127.0.0.1:5353"]
+            timeout = "3s"
+            "#,
+        )
+        .expect("config");
+        assert_eq!(cfg.hostname, "mx.example.org");
+        assert_eq!(cfg.tls_policies["bank.example"], TlsPolicy::Encrypt);
+        assert_eq!(cfg.timeouts.data_done, std::time::Duration::from_secs(900));
+        assert_eq!(cfg.timeouts.mail, Timeouts::default().mail);
+        assert_eq!(cfg.connection_reuse_time, std::time::Duration::from_secs(2));
+        assert_eq!(cfg.dns.timeout, std::time::Duration::from_secs(3));
+        assert_eq!(cfg.smtp_port, 25);
+        // Round trip through the printed defaults (`mailerd config defaults`).
+        let text = toml::to_string(&DeliverConfig::default()).expect("print");
+        let back: DeliverConfig = toml::from_str(&text).expect("parse");
+        assert_eq!(back, DeliverConfig::default());
+        assert!(toml::from_str::<DeliverConfig>("smtp_prot = 25").is_err());
     }
 
     #[test]

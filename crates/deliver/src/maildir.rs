@@ -28,6 +28,30 @@ pub trait MailboxMap: Send + Sync {
     fn mailbox(&self, address: &str) -> Option<Mailbox>;
 }
 
+/// A fixed table of local addresses (compared without regard to case), for a binary whose
+/// users are listed in its configuration, and for tests.
+#[derive(Debug, Clone, Default)]
+pub struct MailboxTable {
+    boxes: std::collections::HashMap<String, Mailbox>,
+}
+
+impl MailboxTable {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds (or replaces) the mailbox of `address`.
+    pub fn insert(&mut self, address: &str, mailbox: Mailbox) {
+        self.boxes.insert(address.to_ascii_lowercase(), mailbox);
+    }
+}
+
+impl MailboxMap for MailboxTable {
+    fn mailbox(&self, address: &str) -> Option<Mailbox> {
+        self.boxes.get(&address.to_ascii_lowercase()).cloned()
+    }
+}
+
 /// Settings of local delivery.
 #[derive(Debug, Clone, Default)]
 pub struct MaildirSettings {

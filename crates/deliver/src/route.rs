@@ -136,11 +136,13 @@ fn norm(name: &str) -> String {
 }
 
 /// Settings of the real resolver.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct ResolverSettings {
     /// Name servers to ask (ip:port); empty means the system configuration (`/etc/resolv.conf`).
     pub name_servers: Vec<SocketAddr>,
     /// Time to wait for one answer.
+    #[serde(with = "crate::config::duration")]
     pub timeout: Duration,
     /// How many times to ask each name server.
     pub attempts: usize,

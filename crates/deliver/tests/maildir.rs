@@ -2,21 +2,12 @@
 
 mod common;
 
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use common::*;
-use mailerd_deliver::{DeliverConfig, Deliverer, Mailbox, MailboxMap, StaticResolver};
+use mailerd_deliver::{DeliverConfig, Deliverer, Mailbox, MailboxTable, StaticResolver};
 use mailerd_types::{NextHop, Outcome, Stage};
-
-struct Users(HashMap<String, Mailbox>);
-
-impl MailboxMap for Users {
-    fn mailbox(&self, address: &str) -> Option<Mailbox> {
-        self.0.get(&address.to_ascii_lowercase()).cloned()
-    }
-}
 
 fn files(dir: &Path) -> Vec<PathBuf> {
     match std::fs::read_dir(dir) {
@@ -28,13 +19,14 @@ fn files(dir: &Path) -> Vec<PathBuf> {
 fn setup(quota: Option<u64>, temporary: bool) -> (tempfile::TempDir, Deliverer, PathBuf) {
     let dir = tempfile::tempdir().expect("tempdir");
     let md = dir.path().join("bob").join("Maildir");
-    let users = Users(HashMap::from([(
-        "bob@local.test".to_string(),
+    let mut users = MailboxTable::new();
+    users.insert(
+        "Bob@local.test",
         Mailbox {
             path: md.clone(),
             quota,
         },
-    )]));
+    );
     let cfg = DeliverConfig {
         hostname: "mail.local.test".into(),
         over_quota_is_temporary: temporary,

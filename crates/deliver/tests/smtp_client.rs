@@ -869,6 +869,9 @@ async fn more_than_100_recipients_go_in_two_transactions_on_one_connection() {
         Step::Expect("EHLO", ehlo(&["PIPELINING"])),
     ];
     for n in [100, 5] {
+        if n == 5 {
+            script.push(Step::Expect("RSET", "250 Ok"));
+        }
         script.push(Step::Expect("MAIL FROM:", "250 Ok"));
         for _ in 0..n {
             script.push(Step::Expect("RCPT TO:", "250 Ok"));
@@ -950,5 +953,41 @@ async fn greeting_and_end_of_data_timeouts_are_configurable() {
             .ends_with("timed out while sending end of data -- message may be sent more than once"),
         "{}",
         diagnostic(o)
+    );
+}
+
+#[tokio::test]
+async fn pipelined_mail_refusal_then_hang_up_still_bounces_without_trying_the_next_mx() {
+    let (p1, p2) = two_peers(
+        vec![vec![
+            Step::Send("220 mx1.test ESMTP"),
+            Step::Expect("EHLO", ehlo(&["PIPELINING"])),
+            Step::Expect("MAIL FROM:", "554 5.7.1 You are not welcome here"),
+            Step::Close,
+        ]],
+        vec![full_success(1)],
+    )
+    .await;
+    let mut cfg = config();
+    cfg.smtp_port = p1.addr.port();
+    let d = deliverer(cfg, two_mx());
+    let req = request(
+        NextHop::Mx {
+            domain: "example.test".into(),
+        },
+        &["a@example.test"],
+        "x\r\n",
+    );
+    let report = d.deliver(&req).await;
+    let _ = p1.finish().await;
+    assert!(
+        tokio::time::timeout(Duration::from_millis(100), p2.finish())
+            .await
+            .is_err(),
+        "mx2 must not be contacted"
+    );
+    assert_eq!(
+        summary(&report.recipients[0].outcome),
+        ("permanent", "5.7.1".into(), Some(554))
     );
 }

@@ -30,28 +30,40 @@ use crate::route::Target;
 use crate::tls::{TlsClient, TlsInfo, TlsPolicy};
 use proto::{Capabilities, ReplyBuilder, ReplyError, dot_stuff, mail_command, rcpt_command};
 
-/// Client timeouts (RFC 5321 section 4.5.3.2 gives the minimums used as defaults).
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Client timeouts (RFC 5321 section 4.5.3.2 gives the minimums used as defaults). In the
+/// configuration file each is human text (`"5m"`, `"30s"`).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct Timeouts {
     /// TCP connect.
+    #[serde(with = "crate::config::duration")]
     pub connect: Duration,
     /// Initial 220 greeting (RFC: 5 min).
+    #[serde(with = "crate::config::duration")]
     pub greeting: Duration,
     /// Reply to EHLO/HELO.
+    #[serde(with = "crate::config::duration")]
     pub helo: Duration,
     /// Reply to STARTTLS and the TLS handshake.
+    #[serde(with = "crate::config::duration")]
     pub starttls: Duration,
     /// Reply to MAIL (RFC: 5 min).
+    #[serde(with = "crate::config::duration")]
     pub mail: Duration,
     /// Reply to each RCPT (RFC: 5 min).
+    #[serde(with = "crate::config::duration")]
     pub rcpt: Duration,
     /// Reply to DATA (RFC: 2 min).
+    #[serde(with = "crate::config::duration")]
     pub data_init: Duration,
     /// Writing each block of the message (RFC: 3 min).
+    #[serde(with = "crate::config::duration")]
     pub data_block: Duration,
     /// Reply after the final `.` (RFC: 10 min).
+    #[serde(with = "crate::config::duration")]
     pub data_done: Duration,
     /// Reply to RSET and QUIT.
+    #[serde(with = "crate::config::duration")]
     pub quit: Duration,
 }
 
@@ -253,6 +265,9 @@ impl Client<'_> {
         let mut last: Option<Detail> = None;
         let mut info = SessionInfo::default();
         'targets: for t in targets {
+            if out.iter().all(Option::is_some) {
+                break;
+            }
             let mut policy = self.policy;
             loop {
                 let flow = self.attempt(t, req, policy, &mut out, &mut info).await;
@@ -788,7 +803,7 @@ impl Session<'_> {
             self.fail_all(out, &pending, Outcome::Permanent(d));
             return Ok(Flow::Done);
         }
-        if req.smtputf8 && !caps.smtputf8 {
+        if !caps.smtputf8 && proto::needs_smtputf8(req) {
             let d = self.detail(
                 StatusClass::Permanent,
                 6,
@@ -802,7 +817,16 @@ impl Session<'_> {
 
         // RFC 5321 4.5.3.1.8: servers need buffer no more than 100 recipients; larger
         // requests go in several transactions on the same connection.
-        for chunk in pending.chunks(MAX_RCPT_PER_TRANSACTION) {
+        for (n, chunk) in pending.chunks(MAX_RCPT_PER_TRANSACTION).enumerate() {
+            if n > 0 {
+                // The previous transaction may be left open (every RCPT refused).
+                *phase = Phase::Mail;
+                self.send(b"RSET\r\n", *phase).await?;
+                let r = self.conn.read_reply(self.to.mail).await?;
+                if !r.is_success() {
+                    return Ok(self.defer_next(&r, *phase));
+                }
+            }
             match self.transaction(req, caps, chunk, out, phase).await? {
                 Flow::Done => {}
                 other => return Ok(other),
@@ -852,9 +876,13 @@ impl Session<'_> {
             return Ok(self.defer_next(&mail_reply, *phase));
         }
         let mail_ok = mail_reply.is_success();
-        if !mail_ok && !pipelining {
+        if !mail_ok {
+            // Decided now: a lost connection while draining the pipelined replies below
+            // must not turn this answer into a deferral.
             self.fail_all(out, pending, self.reply_outcome(&mail_reply, Phase::Mail));
-            return Ok(Flow::Done);
+            if !pipelining {
+                return Ok(Flow::Done);
+            }
         }
 
         *phase = Phase::Rcpt;
@@ -866,7 +894,6 @@ impl Session<'_> {
             let r = self.conn.read_reply(self.to.rcpt).await?;
             if r.code == 421 {
                 if !mail_ok {
-                    self.fail_all(out, pending, self.reply_outcome(&mail_reply, Phase::Mail));
                     return Ok(Flow::Done);
                 }
                 return Ok(self.defer_next(&r, *phase));
@@ -884,7 +911,6 @@ impl Session<'_> {
         *phase = Phase::DataCmd;
         if !mail_ok {
             // Pipelined: the replies to RCPT and DATA are consequences of the MAIL refusal.
-            self.fail_all(out, pending, self.reply_outcome(&mail_reply, Phase::Mail));
             let r = self.conn.read_reply(self.to.data_init).await?;
             if r.code == 354 {
                 self.send(b".\r\n", Phase::Body).await?;

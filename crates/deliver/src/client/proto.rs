@@ -179,6 +179,23 @@ fn notify_param(n: &Notify) -> Option<String> {
     (!v.is_empty()).then(|| v.join(","))
 }
 
+/// The message cannot go to a server without SMTPUTF8 (RFC 6531): the sender asked for
+/// SMTPUTF8 and an address or the header section really holds non-ASCII text. A message
+/// flagged SMTPUTF8 that is all ASCII is sent without the parameter (as Postfix does).
+pub fn needs_smtputf8(req: &DeliveryRequest) -> bool {
+    if !req.smtputf8 {
+        return false;
+    }
+    let header_end = req
+        .content
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .unwrap_or(req.content.len());
+    !req.reverse_path.is_ascii()
+        || req.recipients.iter().any(|r| !r.spec.address.is_ascii())
+        || !req.content[..header_end].is_ascii()
+}
+
 /// `MAIL FROM:<...>` with the parameters the server supports.
 pub fn mail_command(req: &DeliveryRequest, caps: &Capabilities) -> String {
     let mut cmd = format!("MAIL FROM:<{}>", req.reverse_path);
@@ -391,6 +408,40 @@ mod tests {
         check_stuff("a\r\n.\r\n..b\r\n", "a\r\n..\r\n...b\r\n.\r\n");
         check_stuff("a.b\r\n", "a.b\r\n.\r\n");
         check_stuff("a\r\n.", "a\r\n..\r\n.\r\n");
+    }
+
+    #[test]
+    fn smtputf8_needed_only_for_non_ascii_envelope_or_headers() {
+        let req = |from: &str, to: &str, content: &str, flag: bool| DeliveryRequest {
+            queue_id: mailerd_types::QueueId("q".into()),
+            reverse_path: from.into(),
+            ret: None,
+            envid: None,
+            smtputf8: flag,
+            eight_bit: false,
+            next_hop: mailerd_types::NextHop::Local,
+            recipients: vec![mailerd_types::RequestRecipient {
+                index: 0,
+                spec: RecipientSpec::new(to),
+            }],
+            content: std::sync::Arc::from(content.as_bytes()),
+            attempts: 0,
+        };
+        assert!(!needs_smtputf8(&req(
+            "a@x",
+            "b@y",
+            "S: x\r\n\r\nbody é\r\n",
+            true
+        )));
+        assert!(needs_smtputf8(&req("a@x", "bé@y", "S: x\r\n\r\n", true)));
+        assert!(needs_smtputf8(&req("é@x", "b@y", "S: x\r\n\r\n", true)));
+        assert!(needs_smtputf8(&req(
+            "a@x",
+            "b@y",
+            "Subject: é\r\n\r\n",
+            true
+        )));
+        assert!(!needs_smtputf8(&req("a@x", "bé@y", "S: x\r\n\r\n", false)));
     }
 
     #[test]
