@@ -8,10 +8,10 @@ use std::time::Duration;
 
 use mailerd_store::{Claimed, Lease, RecipientRecord, Store, StoreError};
 use mailerd_types::{
-    AttemptReport, DeliveryReport, DeliveryRequest, NextHop, Outcome, RecipientState,
+    AttemptReport, DeliveryReport, DeliveryRequest, NextHop, Outcome, QueueId, RecipientState,
     RecipientUpdate, RemoteMta,
 };
-use tokio::sync::{Notify, Semaphore, watch};
+use tokio::sync::{Notify, Semaphore, mpsc, watch};
 use tokio::task::JoinSet;
 
 use crate::route::Routes;
@@ -114,6 +114,7 @@ pub struct Manager<S, T, C> {
     kick: Kick,
     per_destination: Arc<Mutex<HashMap<NextHop, Arc<Semaphore>>>>,
     rng: Arc<AtomicU64>,
+    done: Option<mpsc::Sender<QueueId>>,
 }
 
 impl<S: Store, T: Transport, C: Clock> Manager<S, T, C> {
@@ -134,7 +135,15 @@ impl<S: Store, T: Transport, C: Clock> Manager<S, T, C> {
             kick: Kick::default(),
             per_destination: Arc::new(Mutex::new(HashMap::new())),
             rng: Arc::new(AtomicU64::new(seed)),
+            done: None,
         }
+    }
+
+    /// Sends the id of every message whose recipients all reached a final state (after its
+    /// lease is released), for the notify role.
+    pub fn with_done(mut self, done: mpsc::Sender<QueueId>) -> Self {
+        self.done = Some(done);
+        self
     }
 
     /// A handle that wakes the loop.
@@ -207,6 +216,7 @@ impl<S: Store, T: Transport, C: Clock> Manager<S, T, C> {
             config: self.config.clone(),
             per_destination: self.per_destination.clone(),
             rng: self.rng.clone(),
+            done: self.done.clone(),
         }
     }
 }
@@ -220,14 +230,19 @@ struct Worker<S, T, C> {
     config: Arc<ManagerConfig>,
     per_destination: Arc<Mutex<HashMap<NextHop, Arc<Semaphore>>>>,
     rng: Arc<AtomicU64>,
+    done: Option<mpsc::Sender<QueueId>>,
 }
 
 impl<S: Store, T: Transport, C: Clock> Worker<S, T, C> {
     async fn process(&self, claimed: Claimed) {
         let lease = claimed.lease.clone();
-        if let Err(e) = self.deliver_message(claimed).await {
-            tracing::warn!(queue_id = %lease.id, error = %e, "queue: delivery round ended early");
-        }
+        let finished = match self.deliver_message(claimed).await {
+            Ok(f) => f,
+            Err(e) => {
+                tracing::warn!(queue_id = %lease.id, error = %e, "queue: delivery round ended early");
+                false
+            }
+        };
         if let Err(e) = self.store.release(&lease).await {
             match e {
                 StoreError::LeaseLost(_) => {}
@@ -236,9 +251,14 @@ impl<S: Store, T: Transport, C: Clock> Worker<S, T, C> {
                 }
             }
         }
+        if finished && let Some(done) = &self.done {
+            // Bounded: when notify is behind, delivery waits (back-pressure, bounded memory).
+            let _ = done.send(lease.id.clone()).await;
+        }
     }
 
-    async fn deliver_message(&self, claimed: Claimed) -> Result<(), StoreError> {
+    /// Delivers the due recipients; `Ok(true)` when every recipient is now final.
+    async fn deliver_message(&self, claimed: Claimed) -> Result<bool, StoreError> {
         let Claimed {
             lease,
             envelope,
@@ -250,10 +270,10 @@ impl<S: Store, T: Transport, C: Clock> Worker<S, T, C> {
             .filter(|r| !r.state.is_final() && r.next_attempt <= now)
             .collect();
         if due.is_empty() {
-            return Ok(());
+            return Ok(recipients.iter().all(|r| r.state.is_final()));
         }
         let Some(stored) = self.store.get(&lease.id).await? else {
-            return Ok(());
+            return Ok(false);
         };
         let content: Arc<[u8]> = Arc::from(stored.content.into_boxed_slice());
         let attempts: HashMap<usize, u32> = due.iter().map(|r| (r.index, r.attempts)).collect();
@@ -288,6 +308,7 @@ impl<S: Store, T: Transport, C: Clock> Worker<S, T, C> {
                 transport.deliver(request).await
             });
         }
+        let mut finished = false;
         while let Some(done) = set.join_next().await {
             let report = match done {
                 Ok(r) => r,
@@ -296,16 +317,20 @@ impl<S: Store, T: Transport, C: Clock> Worker<S, T, C> {
                     continue;
                 }
             };
-            self.apply(
-                &lease,
-                &envelope.reverse_path,
-                envelope.received_at,
-                &attempts,
-                report,
-            )
-            .await?;
+            if let Some(records) = self
+                .apply(
+                    &lease,
+                    &envelope.reverse_path,
+                    envelope.received_at,
+                    &attempts,
+                    report,
+                )
+                .await?
+            {
+                finished = records.iter().all(|r| r.state.is_final());
+            }
         }
-        Ok(())
+        Ok(finished)
     }
 
     fn destination(&self, hop: &NextHop) -> Arc<Semaphore> {
@@ -326,7 +351,7 @@ impl<S: Store, T: Transport, C: Clock> Worker<S, T, C> {
         arrived: u64,
         attempts: &HashMap<usize, u32>,
         report: AttemptReport,
-    ) -> Result<(), StoreError> {
+    ) -> Result<Option<Vec<RecipientRecord>>, StoreError> {
         let now = self.clock.now();
         let mut updates = Vec::with_capacity(report.recipients.len());
         for r in report.recipients {
@@ -383,7 +408,7 @@ impl<S: Store, T: Transport, C: Clock> Worker<S, T, C> {
             });
         }
         if updates.is_empty() {
-            return Ok(());
+            return Ok(None);
         }
         match self
             .store
@@ -397,10 +422,10 @@ impl<S: Store, T: Transport, C: Clock> Worker<S, T, C> {
             )
             .await
         {
-            Ok(_) => Ok(()),
+            Ok(records) => Ok(Some(records)),
             Err(StoreError::InvalidReport { id, detail }) => {
                 tracing::error!(queue_id = %id, %detail, "queue: transport report rejected by the store");
-                Ok(())
+                Ok(None)
             }
             Err(e) => Err(e),
         }

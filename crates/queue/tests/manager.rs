@@ -415,3 +415,46 @@ async fn active_window_bounds_messages_in_flight_whatever_the_backlog() {
     );
     h.stop().await;
 }
+
+#[tokio::test(start_paused = true)]
+async fn finished_messages_are_announced_once_their_lease_is_released() {
+    let store = Arc::new(MemoryStore::new());
+    let clock = FakeClock::new(T0);
+    let mut script = Script::default();
+    script.answers.insert(
+        "later@x.org".into(),
+        vec!["451 4.3.0 try later", "250 2.0.0 Ok"],
+    );
+    let routes = Routes::new(["example.test"], []).expect("routes");
+    let (tx, mut rx) = tokio::sync::mpsc::channel(8);
+    let manager = Manager::new(
+        store.clone(),
+        Arc::new(ScriptedTransport(Arc::new(script))),
+        Arc::new(clock.clone()),
+        routes,
+        ManagerConfig::default(),
+    )
+    .with_done(tx);
+    let (stop, stop_rx) = watch::channel(false);
+    let task = tokio::spawn(async move { manager.run(stop_rx).await });
+    let a = commit(&store, "alice@example.test", &["now@x.org"], T0).await;
+    let b = commit(&store, "alice@example.test", &["later@x.org"], T0).await;
+    run_for(3).await;
+    assert_eq!(
+        rx.try_recv().ok(),
+        Some(a.clone()),
+        "the delivered message is announced"
+    );
+    assert!(rx.try_recv().is_err(), "the deferred one is not finished");
+    let m = store
+        .get(&a)
+        .await
+        .expect("get")
+        .expect("still stored until notify removes it");
+    assert!(m.lease.is_none(), "announced after its lease is released");
+    clock.advance(400);
+    run_for(3).await;
+    assert_eq!(rx.try_recv().ok(), Some(b));
+    let _ = stop.send(true);
+    let _ = task.await;
+}
