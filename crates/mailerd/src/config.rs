@@ -27,6 +27,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
+use mailerd_deliver::DeliverConfig;
 use mailerd_queue::route::Routes;
 use mailerd_queue::schedule::RetryPolicy;
 use mailerd_receive::{
@@ -64,6 +65,33 @@ pub struct Config {
     pub auth_throttle: AuthThrottleConfig,
     /// Retry schedule and queue lifetime.
     pub retry: RetryPolicy,
+    /// The queue manager: how much is in delivery at once.
+    pub queue: QueueSection,
+    /// The SMTP client and local delivery (`hostname` and `listen_addrs` here are ignored:
+    /// they come from the top-level `hostname` and `listen`).
+    pub deliver: DeliverConfig,
+}
+
+/// `[queue]`: the queue manager's limits.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct QueueSection {
+    /// Messages in delivery at once, whatever the backlog (bounded memory). Default 1000.
+    pub active_window: usize,
+    /// Simultaneous SMTP transactions per next hop. Default 20.
+    pub per_destination: usize,
+    /// This node's name in leases; unique per running instance. Default: the hostname.
+    pub node: Option<String>,
+}
+
+impl Default for QueueSection {
+    fn default() -> Self {
+        QueueSection {
+            active_window: 1000,
+            per_destination: 20,
+            node: None,
+        }
+    }
 }
 
 /// A local account.
@@ -159,6 +187,8 @@ impl Default for Config {
             limits: Limits::default(),
             auth_throttle: AuthThrottleConfig::default(),
             retry: RetryPolicy::default(),
+            queue: QueueSection::default(),
+            deliver: DeliverConfig::default(),
         }
     }
 }
@@ -185,6 +215,35 @@ impl Config {
             limits: self.limits.clone(),
             auth_throttle: self.auth_throttle.clone(),
         }
+    }
+
+    /// The deliver role's view: our host name and listening addresses from the top level.
+    pub fn deliver(&self) -> DeliverConfig {
+        let mut d = self.deliver.clone();
+        d.hostname = self.hostname.clone();
+        d.listen_addrs = self
+            .listen
+            .iter()
+            .map(|l| l.address.ip())
+            .filter(|ip| !ip.is_unspecified())
+            .collect();
+        d
+    }
+
+    /// The Maildir of a local user: `data_dir/mail/<address>/`.
+    pub fn maildir(&self, address: &str) -> PathBuf {
+        let safe: String = address
+            .to_ascii_lowercase()
+            .chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || matches!(c, '@' | '.' | '-' | '_' | '+') {
+                    c
+                } else {
+                    '_'
+                }
+            })
+            .collect();
+        self.data_dir.join("mail").join(safe)
     }
 
     /// The queue file inside `data_dir`.
@@ -268,6 +327,9 @@ impl Config {
         if let Err(e) = self.retry.validate() {
             p.push(e.to_string());
         }
+        if self.queue.active_window == 0 || self.queue.per_destination == 0 {
+            p.push("queue: active_window and per_destination must be positive".into());
+        }
         let l = &self.limits;
         if l.max_line_length < 512 {
             p.push("limits.max_line_length: must be at least 512 (RFC 5321)".into());
@@ -318,6 +380,8 @@ pub fn parse(text: &str) -> Result<Config, Vec<String>> {
         "limits",
         "auth_throttle",
         "retry",
+        "queue",
+        "deliver",
     ];
     for key in table.keys() {
         if !known.contains(&key.as_str()) {

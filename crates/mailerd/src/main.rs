@@ -7,6 +7,7 @@
 mod cmd;
 mod config;
 mod control;
+mod kick;
 mod logging;
 
 use std::process::ExitCode;

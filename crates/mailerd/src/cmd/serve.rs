@@ -1,14 +1,26 @@
 //! `mailerd serve`: run the mail system until SIGTERM or SIGINT.
+//!
+//! Wiring, in the order of the flow: the store (queue file), the queue manager with the
+//! deliver role as its transport, the notify role fed by the manager's "finished" channel,
+//! the SMTP server, and the control socket. Receive and notify commit through a store wrapper
+//! that wakes the manager, so new mail is tried at once.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 
 use anyhow::Context;
+use mailerd_deliver::{Deliverer, HickoryResolver, Mailbox, MailboxTable};
+use mailerd_notify::notifier::{Notifier, NotifierConfig};
+use mailerd_queue::manager::{Clock, Manager, ManagerConfig, SystemClock, Transport};
+use mailerd_queue::route::Routes;
 use mailerd_receive::{ConfigMailboxes, Receiver, shutdown_channel};
+use mailerd_store::Store;
 use mailerd_store_embedded::EmbeddedStore;
+use mailerd_types::{AttemptReport, DeliveryRequest};
 
 use crate::config::{self, Config};
+use crate::kick::KickStore;
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -44,6 +56,15 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// The deliver role as the queue manager's transport.
+struct DeliverTransport(Arc<Deliverer>);
+
+impl Transport for DeliverTransport {
+    async fn deliver(&self, request: DeliveryRequest) -> AttemptReport {
+        self.0.deliver(&request).await
+    }
+}
+
 async fn serve(config: Config) -> anyhow::Result<()> {
     std::fs::create_dir_all(&config.data_dir)
         .with_context(|| format!("creating data_dir {}", config.data_dir.display()))?;
@@ -56,31 +77,135 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     }
     .with_context(|| format!("opening the queue {}", path.display()))?;
     let store = Arc::new(store);
+    let node = config
+        .queue
+        .node
+        .clone()
+        .unwrap_or_else(|| config.hostname.clone());
+    let released = store
+        .release_node(&node)
+        .await
+        .context("releasing this node's old leases")?;
+    if released > 0 {
+        tracing::info!(
+            released,
+            "queue: deliveries interrupted by the last stop are due again"
+        );
+    }
+
+    // deliver
+    let mut mailboxes = MailboxTable::new();
+    for u in &config.user {
+        mailboxes.insert(
+            &u.address,
+            Mailbox {
+                path: config.maildir(&u.address),
+                quota: u.quota.map(|q| q.0),
+            },
+        );
+    }
+    let deliver_config = config.deliver();
+    let resolver =
+        HickoryResolver::new(&deliver_config.dns).context("setting up the DNS resolver")?;
+    let deliverer = Arc::new(Deliverer::new(
+        deliver_config,
+        Arc::new(resolver),
+        Arc::new(mailboxes),
+    ));
+
+    // queue
+    let routes = Routes::new(
+        config.local_domains.iter().map(String::as_str),
+        config.routes.iter().map(|(d, t)| (d.as_str(), t.as_str())),
+    )
+    .context("routes")?;
+    let manager_config = ManagerConfig {
+        node,
+        active_window: config.queue.active_window,
+        per_destination: config.queue.per_destination,
+        retry: config.retry.clone(),
+        ..ManagerConfig::default()
+    };
+    let (done_tx, done_rx) = tokio::sync::mpsc::channel(1024);
+    let clock = Arc::new(SystemClock);
+    let manager = Manager::new(
+        store.clone(),
+        Arc::new(DeliverTransport(deliverer.clone())),
+        clock.clone(),
+        routes,
+        manager_config,
+    )
+    .with_done(done_tx);
+    let kstore = Arc::new(KickStore::new(store.clone(), manager.kick_handle()));
+
+    // notify
+    let notifier = Notifier::new(
+        kstore.clone(),
+        NotifierConfig {
+            hostname: config.hostname.clone(),
+            ..NotifierConfig::default()
+        },
+        Arc::new(move || clock.now()),
+    );
+
+    // receive
     let receive = config.receive();
-    let mailboxes = Arc::new(ConfigMailboxes::without_usage(&receive.users));
-    let receiver =
-        Receiver::new(receive, store.clone(), mailboxes).context("starting the SMTP server")?;
+    let maildirs: std::collections::HashMap<String, PathBuf> = config
+        .user
+        .iter()
+        .map(|u| (u.address.to_ascii_lowercase(), config.maildir(&u.address)))
+        .collect();
+    let usage = Arc::new(move |address: &str| {
+        maildirs
+            .get(&address.to_ascii_lowercase())
+            .and_then(|p| mailerd_deliver::maildir::usage(p).ok())
+            .unwrap_or(0)
+    });
+    let receiver = Receiver::new(
+        receive,
+        kstore.clone(),
+        Arc::new(ConfigMailboxes::new(&config.receive().users, usage)),
+    )
+    .context("starting the SMTP server")?;
+
     let (trigger, shutdown) = shutdown_channel();
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let manager_task = {
+        let rx = stop_rx.clone();
+        tokio::spawn(async move { manager.run(rx).await })
+    };
+    let notify_task = {
+        let rx = stop_rx.clone();
+        tokio::spawn(async move { notifier.run(done_rx, rx).await })
+    };
+    let control = tokio::spawn(crate::control::serve(
+        crate::control::socket_path(&config.data_dir),
+        kstore.clone(),
+        stop_rx,
+    ));
     tokio::spawn(async move {
         wait_for_signal().await;
-        tracing::info!("shutting down: no new connections; sessions finish their transaction");
+        tracing::info!(
+            "shutting down: no new connections; sessions and deliveries in flight finish"
+        );
         trigger.trigger();
         let _ = stop_tx.send(true);
     });
-    let control = tokio::spawn(crate::control::serve(
-        crate::control::socket_path(&config.data_dir),
-        store.clone(),
-        stop_rx,
-    ));
     tracing::info!(hostname = %config.hostname, queue = %path.display(), "mailerd started");
     receiver.serve(shutdown).await.context("SMTP server")?;
     drop(receiver);
+    for (name, task) in [("queue manager", manager_task), ("notify", notify_task)] {
+        if let Err(e) = task.await {
+            tracing::warn!(error = %e, "{name} task ended abnormally");
+        }
+    }
     match control.await {
         Ok(Err(e)) => tracing::warn!(error = %e, "control socket"),
         Err(e) => tracing::warn!(error = %e, "control socket task"),
         Ok(Ok(())) => {}
     }
+    deliverer.close_idle().await;
+    drop(kstore);
     // The last handle: finishes writes in flight and closes the file.
     drop(store);
     tracing::info!("mailerd stopped");

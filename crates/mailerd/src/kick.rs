@@ -1,0 +1,81 @@
+//! A store that wakes the queue manager after every commit and release of a hold, so new
+//! mail is tried at once instead of at the next idle poll. Everything else is delegation.
+
+use std::sync::Arc;
+
+use mailerd_queue::manager::Kick;
+use mailerd_store::{
+    Claimed, Lease, ListFilter, MessageList, NewMessage, RecipientRecord, StatusRecord, Store,
+    StoreError, StoredMessage,
+};
+use mailerd_types::{DeliveryReport, QueueId};
+
+pub struct KickStore<S> {
+    inner: Arc<S>,
+    kick: Kick,
+}
+
+impl<S> KickStore<S> {
+    pub fn new(inner: Arc<S>, kick: Kick) -> Self {
+        KickStore { inner, kick }
+    }
+}
+
+impl<S: Store> Store for KickStore<S> {
+    async fn commit(&self, msg: NewMessage) -> Result<QueueId, StoreError> {
+        let id = self.inner.commit(msg).await?;
+        self.kick.kick();
+        Ok(id)
+    }
+    async fn get(&self, id: &QueueId) -> Result<Option<StoredMessage>, StoreError> {
+        self.inner.get(id).await
+    }
+    async fn list(&self, filter: &ListFilter) -> Result<MessageList, StoreError> {
+        self.inner.list(filter).await
+    }
+    async fn claim(
+        &self,
+        node: &str,
+        now: u64,
+        max: usize,
+        lease_duration: u64,
+    ) -> Result<Vec<Claimed>, StoreError> {
+        self.inner.claim(node, now, max, lease_duration).await
+    }
+    async fn renew(
+        &self,
+        lease: &Lease,
+        now: u64,
+        lease_duration: u64,
+    ) -> Result<Lease, StoreError> {
+        self.inner.renew(lease, now, lease_duration).await
+    }
+    async fn apply(
+        &self,
+        lease: &Lease,
+        report: DeliveryReport,
+        now: u64,
+    ) -> Result<Vec<RecipientRecord>, StoreError> {
+        self.inner.apply(lease, report, now).await
+    }
+    async fn release(&self, lease: &Lease) -> Result<(), StoreError> {
+        self.inner.release(lease).await
+    }
+    async fn release_node(&self, node: &str) -> Result<usize, StoreError> {
+        self.inner.release_node(node).await
+    }
+    async fn status_log(&self, id: &QueueId) -> Result<Vec<StatusRecord>, StoreError> {
+        self.inner.status_log(id).await
+    }
+    async fn delete(&self, id: &QueueId) -> Result<bool, StoreError> {
+        self.inner.delete(id).await
+    }
+    async fn hold(&self, id: &QueueId) -> Result<bool, StoreError> {
+        self.inner.hold(id).await
+    }
+    async fn release_hold(&self, id: &QueueId) -> Result<bool, StoreError> {
+        let r = self.inner.release_hold(id).await?;
+        self.kick.kick();
+        Ok(r)
+    }
+}
