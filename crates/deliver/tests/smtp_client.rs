@@ -82,7 +82,8 @@ async fn mixed_rcpt_replies_in_one_transaction() {
             "RCPT TO:<nobody@example.test>",
             "550-5.1.1 The email account that you tried to reach does not exist.\r\n550 5.1.1 Please check the address.",
         ),
-        Step::Expect("RCPT TO:<old@example.test>", "552 5.2.2 too many recipients"),
+        Step::Expect("RCPT TO:<old@example.test>", "552 Too many recipients"),
+        Step::Expect("RCPT TO:<full@example.test>", "552 5.2.2 <full@example.test>: user is over quota"),
         Step::Expect("DATA", "354 go ahead"),
         Step::Data("250 2.0.0 Ok: queued"),
     ]])
@@ -95,6 +96,7 @@ async fn mixed_rcpt_replies_in_one_transaction() {
             "busy@example.test",
             "nobody@example.test",
             "old@example.test",
+            "full@example.test",
         ],
         "x\r\n",
     );
@@ -112,8 +114,10 @@ async fn mixed_rcpt_replies_in_one_transaction() {
             ("delivered", "2.0.0".into(), Some(250)),
             ("temporary", "4.2.1".into(), Some(450)),
             ("permanent", "5.1.1".into(), Some(550)),
-            // RFC 5321 4.5.3.1.10: 552 to RCPT is read as 452.
-            ("temporary", "4.2.2".into(), Some(552)),
+            // RFC 5321 4.5.3.1.10: a bare 552 to RCPT is read as 452.
+            ("temporary", "4.0.0".into(), Some(552)),
+            // ...but an explicit 5.2.2 is the server's word: permanent.
+            ("permanent", "5.2.2".into(), Some(552)),
         ]
     );
     let Outcome::Permanent(detail) = &report.recipients[2].outcome else {
@@ -136,7 +140,7 @@ async fn mixed_rcpt_replies_in_one_transaction() {
             .iter()
             .map(|r| r.index)
             .collect::<Vec<_>>(),
-        vec![0, 1, 2, 3]
+        vec![0, 1, 2, 3, 4]
     );
 }
 

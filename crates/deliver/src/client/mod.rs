@@ -6,7 +6,8 @@
 //! - EHLO, HELO when EHLO is refused; STARTTLS per [`TlsPolicy`]; EHLO again after TLS.
 //! - PIPELINING (RFC 2920): MAIL, every RCPT and DATA in one write when offered.
 //! - A reply to MAIL or DATA applies to every recipient of the transaction; a reply to RCPT
-//!   to that recipient only; 552 to RCPT is read as 452 (RFC 5321 4.5.3.1.10).
+//!   to that recipient only; a bare 552 to RCPT (or 552 5.5.3) is read as 452 (RFC 5321
+//!   4.5.3.1.10), while `552 5.2.2` and other explicit enhanced codes keep their class.
 //! - 421 at any point, a failed connect, a lost connection or a timeout: the recipients
 //!   without a final answer are deferred and the next target is tried.
 //! - Timeouts per RFC 5321 4.5.3.2, configurable in [`Timeouts`].
@@ -569,8 +570,12 @@ impl Session<'_> {
         let mut code = reply.code;
         let mut status = reply.status;
         let mut note = "";
-        if phase == Phase::Rcpt && code == 552 {
-            // RFC 5321 4.5.3.1.10: old servers say 552 for "too many recipients".
+        // RFC 5321 4.5.3.1.10: RFC 821 servers said 552 for "too many recipients", so a bare
+        // 552 to RCPT (or one whose enhanced code says X.5.3) is read as 452. A server that
+        // gives another enhanced code (`552 5.2.2 ... over quota`) states its meaning and is
+        // taken at its word.
+        let legacy_552 = reply.status.is_none_or(|s| (s.subject, s.detail) == (5, 3));
+        if phase == Phase::Rcpt && code == 552 && legacy_552 {
             code = 452;
             status = status.map(|s| s.with_class(StatusClass::Transient));
             note = " (552 to RCPT treated as temporary, RFC 5321 4.5.3.1.10)";
