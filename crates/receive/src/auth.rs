@@ -1,11 +1,13 @@
 //! Password verification (argon2 PHC hashes) and throttling of failed AUTH attempts.
 
 use std::collections::HashMap;
+use std::hash::{BuildHasher, Hasher};
 use std::net::IpAddr;
-use std::sync::Mutex;
+use std::sync::{Mutex, OnceLock};
 use std::time::Duration;
 
-use argon2::{Argon2, PasswordHash, PasswordVerifier};
+use argon2::password_hash::SaltString;
+use argon2::{Argon2, PasswordHash, PasswordHasher, PasswordVerifier};
 use tokio::time::Instant;
 
 use crate::config::{AuthThrottleConfig, UserConfig};
@@ -31,28 +33,58 @@ impl Accounts {
 
     /// The password checker for a user; `None` for unknown and disabled users (they fail
     /// like a wrong password).
-    pub(crate) fn snapshot(&self, username: &str) -> Option<PasswordCheck> {
+    ///
+    /// For those, a check against a dummy hash (argon2 default parameters) is returned, so
+    /// that the time of an answer does not tell which accounts exist.
+    pub(crate) fn snapshot(&self, username: &str) -> PasswordCheck {
         match self.users.get(&username.to_lowercase()) {
-            Some((hash, false)) => Some(PasswordCheck { hash: hash.clone() }),
-            _ => None,
+            Some((hash, false)) => PasswordCheck {
+                hash: Some(hash.clone()),
+            },
+            _ => PasswordCheck { hash: None },
         }
     }
 }
 
-/// One user's password hash, movable to a blocking thread.
+/// A hash of a random password with argon2's default parameters, made once.
+fn dummy_hash() -> Option<&'static str> {
+    static DUMMY: OnceLock<Option<String>> = OnceLock::new();
+    DUMMY
+        .get_or_init(|| {
+            let mut rnd = std::collections::hash_map::RandomState::new().build_hasher();
+            rnd.write_u64(0x006d_6169_6c65_7264);
+            let secret = format!("{:016x}", rnd.finish());
+            let salt = SaltString::encode_b64(secret.as_bytes()).ok()?;
+            Argon2::default()
+                .hash_password(secret.as_bytes(), &salt)
+                .ok()
+                .map(|h| h.to_string())
+        })
+        .as_deref()
+}
+
+/// One user's password hash (`None`: no usable account), movable to a blocking thread.
 pub(crate) struct PasswordCheck {
-    hash: String,
+    hash: Option<String>,
 }
 
 impl PasswordCheck {
     /// Checks a password; slow on purpose (argon2), so call it from a blocking thread.
     pub(crate) fn verify(&self, password: &str) -> bool {
-        match PasswordHash::new(&self.hash) {
+        let (hash, real) = match &self.hash {
+            Some(h) => (h.as_str(), true),
+            None => match dummy_hash() {
+                Some(h) => (h, false),
+                None => return false,
+            },
+        };
+        let ok = match PasswordHash::new(hash) {
             Ok(h) => Argon2::default()
                 .verify_password(password.as_bytes(), &h)
                 .is_ok(),
             Err(_) => false,
-        }
+        };
+        ok && real
     }
 }
 

@@ -122,6 +122,11 @@ impl<S: Store> Receiver<S> {
                 "receive.limits: max_connections, max_connections_per_ip and max_recipients must be positive".into(),
             ));
         }
+        if tls.is_none() && config.listeners.iter().any(|l| l.role == Role::Submission) {
+            tracing::warn!(
+                "TLS is disabled: AUTH is never offered, so submission listeners accept no mail"
+            );
+        }
         let inner = Inner {
             accounts: Accounts::new(&config.users),
             throttle: AuthThrottle::new(config.auth_throttle.clone()),

@@ -607,3 +607,72 @@ async fn too_many_errors_close_the_session() {
     c.expect_reply("421 4.7.0").await;
     assert!(c.closed().await);
 }
+
+/// Deterministic pseudo-random client input built from SMTP fragments and noise: the session
+/// must answer and end without panicking, whatever arrives.
+#[tokio::test(start_paused = true)]
+async fn arbitrary_client_bytes_never_break_the_session() {
+    const PIECES: &[&[u8]] = &[
+        b"EHLO x\r\n",
+        b"HELO \xff\r\n",
+        b"MAIL FROM:<a@remote.test> SIZE=9 RET=FULL\r\n",
+        b"MAIL FROM:<\"q\\\"x\"@r.test> ENVID=+41\r\n",
+        b"RCPT TO:<alice@example.test> NOTIFY=SUCCESS ORCPT=rfc822;a+40b\r\n",
+        b"RCPT TO:<Postmaster>\r\n",
+        b"RCPT TO:<x@elsewhere.test>\r\n",
+        b"DATA\r\n",
+        b"BDAT 7\r\n",
+        b"BDAT 3 LAST\r\n",
+        b"AUTH PLAIN\r\n",
+        b"AUTH LOGIN Zm9v\r\n",
+        b"STARTTLS\r\n",
+        b".\r\n",
+        b"..\r\n",
+        b"\r\n",
+        b"\n",
+        b"\r",
+        b".",
+        b"\0\x01\x7f",
+        b"RSET\r\n",
+        b"NOOP\r\n",
+    ];
+    let h = harness(config());
+    let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut next = move || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed
+    };
+    for _ in 0..40 {
+        let mut input = Vec::new();
+        for _ in 0..(next() % 60) {
+            let r = next();
+            if r % 7 == 0 {
+                input.extend((0..(r % 40)).map(|_| (next() & 0xff) as u8));
+            } else {
+                input.extend_from_slice(PIECES[(r as usize / 7) % PIECES.len()]);
+            }
+        }
+        input.extend_from_slice(b"\r\n.\r\nQUIT\r\n");
+        let (mut c, task) = h.connect(Role::Mx, "192.0.2.1", Shutdown::never());
+        c.expect_reply("220").await;
+        // Write in a task: the server may close before reading everything.
+        let (mut rd, mut wr) = tokio::io::split(c.io);
+        let writer = tokio::spawn(async move {
+            use tokio::io::AsyncWriteExt;
+            let _ = wr.write_all(&input).await;
+            wr
+        });
+        let mut sink = Vec::new();
+        use tokio::io::AsyncReadExt;
+        let _ = rd.read_to_end(&mut sink).await;
+        let _ = writer.await;
+        task.await.expect("session task must not panic");
+        let text = String::from_utf8_lossy(&sink);
+        for line in text.lines() {
+            let code: u16 = line.get(..3).and_then(|c| c.parse().ok()).unwrap_or(0);
+            assert!((200..600).contains(&code), "malformed reply line {line:?}");
+        }
+    }
+}

@@ -330,3 +330,21 @@ async fn smuggling_payloads_over_tcp_are_refused() {
     }
     srv.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_over_tcp_sends_421_and_stops_serving() {
+    let srv = TcpServer::start(config()).await;
+    let mut s = TcpStream::connect(srv.mx).await.expect("connect");
+    assert!(read_replies(&mut s, 1).await.starts_with("220"));
+    s.write_all(b"EHLO raw.test\r\n").await.expect("write");
+    assert!(read_replies(&mut s, 1).await.starts_with("250"));
+    let mx = srv.mx;
+    srv.trigger.trigger();
+    let r = read_replies(&mut s, 1).await;
+    assert!(r.starts_with("421 4.3.2"), "{r}");
+    tokio::time::timeout(Duration::from_secs(10), srv.task)
+        .await
+        .expect("server stops")
+        .expect("server task");
+    assert!(TcpStream::connect(mx).await.is_err(), "listener closed");
+}

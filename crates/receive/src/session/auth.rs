@@ -181,7 +181,7 @@ impl<S: Store, IO: AsyncRead + AsyncWrite + Unpin + Send> Session<'_, S, IO> {
         // argon2 is deliberately slow: keep it off the async threads.
         let password = password.to_string();
         let check = accounts.snapshot(user);
-        tokio::task::spawn_blocking(move || check.is_some_and(|c| c.verify(&password)))
+        tokio::task::spawn_blocking(move || check.verify(&password))
             .await
             .unwrap_or(false)
     }
