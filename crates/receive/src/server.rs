@@ -155,6 +155,14 @@ impl<S: Store> Receiver<S> {
 
     /// Binds every configured listener and serves until `shutdown` fires, then drains.
     pub async fn serve(&self, shutdown: Shutdown) -> Result<(), ReceiveError> {
+        let bound = self.bind().await?;
+        self.serve_on(bound, shutdown).await;
+        Ok(())
+    }
+
+    /// Binds every configured listener without serving yet (so the caller can learn the
+    /// actual ports, e.g. with port 0, or drop privileges) — then call [`Receiver::serve_on`].
+    pub async fn bind(&self) -> Result<Vec<(TcpListener, ListenerConfig)>, ReceiveError> {
         let mut bound = Vec::new();
         for l in &self.inner.config.listeners {
             let sock = TcpListener::bind(l.address)
@@ -163,11 +171,11 @@ impl<S: Store> Receiver<S> {
                     addr: l.address,
                     source,
                 })?;
-            tracing::info!(address = %l.address, role = %l.role, "listening");
+            let local = sock.local_addr().unwrap_or(l.address);
+            tracing::info!(address = %local, role = %l.role, "listening");
             bound.push((sock, l.clone()));
         }
-        self.serve_on(bound, shutdown).await;
-        Ok(())
+        Ok(bound)
     }
 
     /// Serves already-bound listeners (tests bind port 0) until `shutdown` fires. Then stops
