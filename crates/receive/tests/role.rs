@@ -506,6 +506,29 @@ async fn disabled_account_cannot_authenticate() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn reply_250_waits_for_the_durable_commit() {
+    let h = harness(config());
+    h.store.hold.store(true, Ordering::SeqCst);
+    let (mut c, _) = h.connect(Role::Mx, "192.0.2.1", Shutdown::never());
+    c.expect_reply("220").await;
+    c.expect("EHLO client.test", "250").await;
+    c.expect("MAIL FROM:<a@remote.test>", "250").await;
+    c.expect("RCPT TO:<alice@example.test>", "250").await;
+    c.expect("DATA", "354").await;
+    c.send(MSG.as_bytes()).await;
+    c.send(b".\r\n").await;
+    let early = tokio::time::timeout(Duration::from_secs(60), c.reply()).await;
+    assert!(
+        early.is_err(),
+        "no reply before the commit returned: {early:?}"
+    );
+    assert_eq!(h.store.count(), 0);
+    h.store.release.notify_one();
+    c.expect_reply("250 2.0.0 Ok: queued as Q00001").await;
+    assert_eq!(h.store.count(), 1);
+}
+
+#[tokio::test(start_paused = true)]
 async fn store_failure_gives_451_and_no_250() {
     let h = harness(config());
     h.store.fail.store(true, Ordering::SeqCst);

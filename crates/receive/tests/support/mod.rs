@@ -24,6 +24,9 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 pub struct MemStore {
     pub messages: Mutex<Vec<(QueueId, NewMessage)>>,
     pub fail: AtomicBool,
+    /// When set, each commit waits for `release.notify_one()` (a slow fsync).
+    pub hold: AtomicBool,
+    pub release: tokio::sync::Notify,
     next: AtomicU64,
 }
 
@@ -39,6 +42,9 @@ impl MemStore {
 
 impl Store for MemStore {
     async fn commit(&self, msg: NewMessage) -> Result<QueueId, StoreError> {
+        if self.hold.load(Ordering::SeqCst) {
+            self.release.notified().await;
+        }
         if self.fail.load(Ordering::SeqCst) {
             return Err(StoreError::Backend("disk on fire".into()));
         }
