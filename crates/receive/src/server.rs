@@ -32,6 +32,8 @@ pub(crate) struct Inner<S> {
     pub(crate) accounts: Accounts,
     pub(crate) throttle: AuthThrottle,
     pub(crate) relay_networks: Vec<Cidr>,
+    /// Bounds concurrent argon2 checks (CPU and memory heavy) to the number of cores.
+    pub(crate) password_checks: Arc<Semaphore>,
     pub(crate) local_domains: Vec<String>,
     connections: Arc<Semaphore>,
     per_ip: Mutex<HashMap<IpAddr, usize>>,
@@ -137,6 +139,9 @@ impl<S: Store> Receiver<S> {
                 .collect(),
             connections: Arc::new(Semaphore::new(config.limits.max_connections)),
             per_ip: Mutex::new(HashMap::new()),
+            password_checks: Arc::new(Semaphore::new(
+                std::thread::available_parallelism().map_or(2, |n| n.get()),
+            )),
             tls: tls.map(TlsAcceptor::from),
             relay_networks,
             config,
@@ -266,7 +271,7 @@ impl<S: Store> Receiver<S> {
             .await;
             return;
         };
-        let ip = peer.ip().to_canonical();
+        let ip = crate::net::client_key(peer.ip());
         let admitted = {
             let mut m = inner.per_ip.lock().unwrap_or_else(|e| e.into_inner());
             let n = m.entry(ip).or_insert(0);

@@ -389,7 +389,9 @@ async fn submission_requires_starttls_then_auth_then_relays_and_fixes_headers() 
     )
     .await;
     c.expect("AUTH PLAIN", "503 5.5.1").await;
-    c.expect("MAIL FROM:<bob@example.test>", "250").await;
+    c.expect("MAIL FROM:<alice@example.test>", "553 5.7.1")
+        .await;
+    c.expect("MAIL FROM:<Bob@Example.test>", "250").await;
     c.expect("RCPT TO:<friend@elsewhere.test>", "250 2.1.5")
         .await;
     c.expect("DATA", "354").await;

@@ -145,7 +145,7 @@ impl<S: Store, IO: AsyncRead + AsyncWrite + Unpin + Send> Session<'_, S, IO> {
     }
 
     async fn check_credentials(&mut self, creds: Credentials) {
-        let ip = self.peer.ip().to_canonical();
+        let ip = crate::net::client_key(self.peer.ip());
         let throttle = &self.server.throttle;
         // A different authorization identity is not supported: only "act as yourself".
         let authz_ok =
@@ -181,6 +181,9 @@ impl<S: Store, IO: AsyncRead + AsyncWrite + Unpin + Send> Session<'_, S, IO> {
         // argon2 is deliberately slow: keep it off the async threads.
         let password = password.to_string();
         let check = accounts.snapshot(user);
+        let Ok(_permit) = self.server.password_checks.clone().acquire_owned().await else {
+            return false;
+        };
         tokio::task::spawn_blocking(move || check.verify(&password))
             .await
             .unwrap_or(false)

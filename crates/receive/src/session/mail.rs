@@ -53,7 +53,19 @@ impl<S: Store, IO: AsyncRead + AsyncWrite + Unpin + Send> Session<'_, S, IO> {
                         "Error: non-ASCII address requires SMTPUTF8",
                     ));
                 }
-                mb.address()
+                let address = mb.address();
+                if self.role == Role::Submission
+                    && self.server.config.sender_login_match
+                    && let Some(user) = &self.auth_user
+                    && !address.eq_ignore_ascii_case(user)
+                {
+                    return self.reply(Reply::new(
+                        553,
+                        status(5, 7, 1),
+                        format!("<{address}>: Sender address rejected: not owned by user {user}"),
+                    ));
+                }
+                address
             }
         };
         self.tx = Some(Transaction {
