@@ -225,7 +225,12 @@ impl<S: Store> Receiver<S> {
                     let sd = shutdown.clone();
                     sessions.spawn(async move { this.handle_connection(stream, peer, &l, sd).await });
                 }
-                Some(_) = sessions.join_next(), if !sessions.is_empty() => {}
+                Some(done) = sessions.join_next(), if !sessions.is_empty() => {
+                    // A panic is a bug; it ends that session only (invariant 7).
+                    if let Err(e) = done && e.is_panic() {
+                        tracing::error!(error = %e, "session task panicked");
+                    }
+                }
             }
         }
         accepters.abort_all();
