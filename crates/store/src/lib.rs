@@ -2,14 +2,42 @@
 //!
 //! A [`Store`] keeps messages (envelope + content) and the state of every recipient. Its first
 //! promise: when [`Store::commit`] returns `Ok`, the message, its envelope and every
-//! recipient's initial state are on stable storage (fsync), so the SMTP server may answer 250.
+//! recipient's initial state are on stable storage (fsync), so the SMTP server may answer 250
+//! (invariant 1).
 //!
-//! This crate defines the trait and the record types only; backends live in their own crates
+//! The rest of the contract serves the queue manager:
+//! - [`Store::claim`] hands out messages that are due, each owned by one node through a
+//!   [`Lease`] with an expiry (invariant 5). An expired lease may be taken over by anyone; the
+//!   lease's `token` then changes, so the old owner's later [`Store::apply`] or
+//!   [`Store::release`] fails with [`StoreError::LeaseLost`] instead of clobbering the new
+//!   owner's work (fencing).
+//! - [`Store::apply`] applies a [`DeliveryReport`] atomically, every update or none, and appends
+//!   one [`StatusRecord`] per recipient update (invariant 2). Delivery status notifications are
+//!   built from [`Store::status_log`] only.
+//! - [`Store::list`], [`Store::get`], [`Store::hold`], [`Store::release_hold`] and
+//!   [`Store::delete`] serve the operator (`mailerd queue ...`).
+//!
+//! Time is always a parameter (seconds since the Unix epoch): a store has no clock, so tests
+//! and the queue manager drive it with fake time.
+//!
+//! A store never deletes a message by itself, not even when every recipient is final: the
+//! queue manager deletes it once notifications are sent. Records that cannot be decoded are
+//! reported ([`StoreError::Corrupt`], [`MessageList::corrupt`]) and quarantined, never deleted
+//! and never a panic (invariant 7).
+//!
+//! This crate defines the trait, the record types and (feature `conformance`) the
+//! [`conformance`] suite every backend's tests run. Backends live in their own crates
 //! (`store-embedded` for one node, later `store-postgres` for several). It does no I/O itself.
 
 use std::future::Future;
 
-use mailerd_types::{Envelope, QueueId};
+use mailerd_types::{DeliveryReport, Envelope, QueueId, RecipientState};
+use serde::{Deserialize, Serialize};
+
+#[cfg(any(test, feature = "conformance"))]
+pub mod conformance;
+pub mod memory;
+pub mod rules;
 
 /// A message ready to be queued.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -31,11 +59,226 @@ pub enum StoreError {
     Corrupt { id: String, detail: String },
     #[error("store is shutting down")]
     Closed,
+    /// The caller's lease on the message expired and was taken over, or was released, or the
+    /// message was deleted: the caller no longer owns it.
+    #[error("lease on {0} lost")]
+    LeaseLost(QueueId),
+    /// A delivery report that cannot be applied (unknown recipient, a recipient already in a
+    /// final state, a deferral without a next attempt time, ...). Nothing was changed.
+    #[error("invalid delivery report for {id}: {detail}")]
+    InvalidReport { id: QueueId, detail: String },
+    /// The store was opened read-only (for example by `mailerd queue list` next to a running
+    /// server) and cannot change anything.
+    #[error("store is open read-only")]
+    ReadOnly,
+    /// Another process has the store open for writing.
+    #[error("store is in use by another process: {0}")]
+    InUse(String),
 }
 
-/// The queue store. Implementations must be safe to share between tasks.
+/// One recipient of a queued message and where its delivery stands.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RecipientRecord {
+    /// Position in [`Envelope::recipients`]; [`mailerd_types::RecipientUpdate::index`] refers
+    /// to it.
+    pub index: usize,
+    /// The forward-path (`bob@example.org`); the DSN parameters stay in the envelope.
+    pub address: String,
+    pub state: RecipientState,
+    /// Delivery attempts made so far.
+    pub attempts: u32,
+    /// Seconds since the epoch before which this recipient is not tried (meaningful while
+    /// pending or deferred).
+    pub next_attempt: u64,
+    /// The reply of the last attempt, if any.
+    pub last_reply: Option<String>,
+    /// The host that gave [`Self::last_reply`].
+    pub remote_mta: Option<String>,
+    /// When the state last changed (seconds since the epoch).
+    pub updated_at: u64,
+}
+
+/// One entry of a message's status log: one recipient changed state (or was tried again).
+/// Notifications (DSNs) and delivery logs are built from these records only.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StatusRecord {
+    /// Position in the log of this message, from 0, in order of appending.
+    pub seq: u32,
+    /// Seconds since the epoch: the `now` of the operation that appended it.
+    pub at: u64,
+    /// Position of the recipient in the envelope.
+    pub index: usize,
+    pub recipient: String,
+    pub state: RecipientState,
+    pub reply: Option<String>,
+    pub remote_mta: Option<String>,
+    pub attempts: u32,
+}
+
+/// Ownership of one message by one node until `expires_at` (invariant 5).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Lease {
+    pub id: QueueId,
+    /// The owning node, as given to [`Store::claim`].
+    pub node: String,
+    /// Changes at every claim of the message: proves which claim a later call comes from.
+    pub token: u64,
+    /// Seconds since the epoch; at and after this time anyone may claim the message again.
+    pub expires_at: u64,
+}
+
+/// A message handed out by [`Store::claim`]. The content is fetched with [`Store::get`] when
+/// the delivery actually starts, so claiming many messages keeps memory bounded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Claimed {
+    pub lease: Lease,
+    pub envelope: Envelope,
+    pub recipients: Vec<RecipientRecord>,
+}
+
+/// Everything the store knows about one message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredMessage {
+    pub id: QueueId,
+    pub envelope: Envelope,
+    /// The exact bytes given to [`Store::commit`].
+    pub content: Vec<u8>,
+    pub recipients: Vec<RecipientRecord>,
+    pub held: bool,
+    /// The current lease, expired or not, if the message was claimed and not released.
+    pub lease: Option<Lease>,
+}
+
+/// One line of `mailerd queue list`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MessageSummary {
+    pub id: QueueId,
+    /// The reverse-path; empty for the null sender.
+    pub reverse_path: String,
+    /// Seconds since the epoch when the message was accepted.
+    pub received_at: u64,
+    /// Content size in bytes.
+    pub size: u64,
+    pub held: bool,
+    pub lease: Option<Lease>,
+    /// The earliest next attempt among live recipients; `None` when every recipient is final.
+    pub next_attempt: Option<u64>,
+    pub recipients: Vec<RecipientRecord>,
+}
+
+impl MessageSummary {
+    /// `true` when every recipient is delivered, failed or expired.
+    pub fn is_done(&self) -> bool {
+        self.recipients.iter().all(|r| r.state.is_final())
+    }
+}
+
+/// Which messages [`Store::list`] returns.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct ListFilter {
+    /// `Some(true)`: held messages only; `Some(false)`: not held only; `None`: both.
+    pub held: Option<bool>,
+    /// Include messages whose recipients are all final (kept until the queue manager deletes
+    /// them).
+    pub include_done: bool,
+    /// Only messages whose id sorts strictly after this one (pagination).
+    pub after: Option<QueueId>,
+    /// At most this many messages.
+    pub limit: Option<usize>,
+}
+
+/// A record the store could not decode; it is kept aside, not deleted.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CorruptRecord {
+    pub id: String,
+    pub detail: String,
+}
+
+/// The answer to [`Store::list`]: messages in id order (which is arrival order), and the
+/// records that could not be read.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct MessageList {
+    pub messages: Vec<MessageSummary>,
+    pub corrupt: Vec<CorruptRecord>,
+}
+
+/// The queue store. Implementations must be safe to share between tasks (`Arc<S>`).
+///
+/// Every method that changes something is durable when it returns `Ok`; a backend may share
+/// one fsync between concurrent calls (group commit). Calls that return `Err` changed nothing.
 pub trait Store: Send + Sync + 'static {
-    /// Durably stores a new message with every recipient pending. Returns only once the data
-    /// is on stable storage; concurrent commits may share one fsync (group commit).
+    /// Durably stores a new message with every recipient pending and due at
+    /// `envelope.received_at`, and appends one `Pending` status record per recipient (the
+    /// reception). Returns only once the data is on stable storage; concurrent commits may
+    /// share one fsync (group commit).
     fn commit(&self, msg: NewMessage) -> impl Future<Output = Result<QueueId, StoreError>> + Send;
+
+    /// The message, its content and recipients; `Ok(None)` if there is no such message.
+    /// [`StoreError::Corrupt`] if its records cannot be read back intact.
+    fn get(
+        &self,
+        id: &QueueId,
+    ) -> impl Future<Output = Result<Option<StoredMessage>, StoreError>> + Send;
+
+    /// Messages matching `filter`, in id order. Unreadable records are skipped and reported
+    /// in [`MessageList::corrupt`].
+    fn list(
+        &self,
+        filter: &ListFilter,
+    ) -> impl Future<Output = Result<MessageList, StoreError>> + Send;
+
+    /// Up to `max` messages due at `now`, leased to `node` until `now + lease_duration`.
+    ///
+    /// Due means: not held, at least one live recipient whose next attempt is `<= now`, and
+    /// no lease or an expired one (`expires_at <= now`). Earliest due first. Each claim gives
+    /// the lease a new token, so a previous owner's lease is void.
+    fn claim(
+        &self,
+        node: &str,
+        now: u64,
+        max: usize,
+        lease_duration: u64,
+    ) -> impl Future<Output = Result<Vec<Claimed>, StoreError>> + Send;
+
+    /// Extends a lease still held to `now + lease_duration`.
+    fn renew(
+        &self,
+        lease: &Lease,
+        now: u64,
+        lease_duration: u64,
+    ) -> impl Future<Output = Result<Lease, StoreError>> + Send;
+
+    /// Applies a delivery report atomically under `lease`: every update or none. Appends one
+    /// [`StatusRecord`] per update, stamped `now`. The lease is kept (a message may get
+    /// several reports, one per destination); end it with [`Store::release`].
+    ///
+    /// Fails with [`StoreError::LeaseLost`] if `lease` is no longer the message's lease, and
+    /// [`StoreError::InvalidReport`] if an update names an unknown recipient or one already
+    /// final, names a recipient twice, or defers without a next attempt time.
+    fn apply(
+        &self,
+        lease: &Lease,
+        report: DeliveryReport,
+        now: u64,
+    ) -> impl Future<Output = Result<Vec<RecipientRecord>, StoreError>> + Send;
+
+    /// Ends ownership; the message is due again at its earliest live recipient's next attempt.
+    fn release(&self, lease: &Lease) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// The status log of a message in order; empty if there is no such message.
+    fn status_log(
+        &self,
+        id: &QueueId,
+    ) -> impl Future<Output = Result<Vec<StatusRecord>, StoreError>> + Send;
+
+    /// Removes the message, its content and its status log. `Ok(false)` if there was no such
+    /// message. A lease on it is void afterwards.
+    fn delete(&self, id: &QueueId) -> impl Future<Output = Result<bool, StoreError>> + Send;
+
+    /// Puts the message on hold: it is not claimed until [`Store::release_hold`]. A current
+    /// lease stays valid (the delivery in flight finishes). `Ok(false)` if no such message.
+    fn hold(&self, id: &QueueId) -> impl Future<Output = Result<bool, StoreError>> + Send;
+
+    /// Takes the message off hold. `Ok(false)` if no such message.
+    fn release_hold(&self, id: &QueueId) -> impl Future<Output = Result<bool, StoreError>> + Send;
 }

@@ -79,3 +79,76 @@ impl Envelope {
         self.reverse_path.is_empty()
     }
 }
+
+/// The state of one recipient of a queued message (invariant 2: exactly one at a time).
+///
+/// `Pending` and `Deferred` are live (the message will be tried again); `Delivered`, `Failed`
+/// and `Expired` are final.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RecipientState {
+    /// Not tried yet (or to be tried again as soon as possible).
+    Pending,
+    /// A temporary failure; tried again at the recipient's next attempt time.
+    Deferred,
+    /// Accepted by the next hop or placed in a mailbox.
+    Delivered,
+    /// A permanent failure.
+    Failed,
+    /// Retries ran out.
+    Expired,
+}
+
+impl RecipientState {
+    /// `true` for the states a recipient never leaves: delivered, failed, expired.
+    pub fn is_final(self) -> bool {
+        matches!(
+            self,
+            RecipientState::Delivered | RecipientState::Failed | RecipientState::Expired
+        )
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RecipientState::Pending => "pending",
+            RecipientState::Deferred => "deferred",
+            RecipientState::Delivered => "delivered",
+            RecipientState::Failed => "failed",
+            RecipientState::Expired => "expired",
+        }
+    }
+}
+
+impl fmt::Display for RecipientState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// What one delivery attempt did to one recipient, as `deliver` reports it and `queue` applies
+/// it to the store.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct RecipientUpdate {
+    /// The recipient's position in [`Envelope::recipients`] (addresses may repeat; positions
+    /// do not).
+    pub index: usize,
+    pub state: RecipientState,
+    /// The reply that decided it (`550 5.1.1 <bob@example.org>: user unknown`) or a local
+    /// explanation (`connection refused by mx.example.org`).
+    pub reply: Option<String>,
+    /// The host that answered (`mx.example.org [192.0.2.1]`), if any.
+    pub remote_mta: Option<String>,
+    /// Delivery attempts made for this recipient so far, this one included.
+    pub attempts: u32,
+    /// Seconds since the Unix epoch before which the recipient is not tried again; required
+    /// for `Deferred`, ignored for final states.
+    pub next_attempt: Option<u64>,
+}
+
+/// The outcome of a delivery attempt for some recipients of one message. The store applies it
+/// atomically: every update or none (invariant 3).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct DeliveryReport {
+    pub id: QueueId,
+    pub updates: Vec<RecipientUpdate>,
+}

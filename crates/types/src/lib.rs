@@ -13,12 +13,17 @@
 //! - [`Category`]: what a person sees ("Address not found", "Recipient inbox full", ...), with a
 //!   one-sentence meaning and what to do about it.
 //! - [`DsnAction`]: the RFC 3464 `Action` values.
-//! - [`Envelope`], [`RecipientSpec`], [`QueueId`]: what the queue stores about a message.
+//! - [`DeliveryRequest`], [`AttemptReport`], [`Outcome`]: what queue asks deliver and what
+//!   deliver answers (outcomes are values, not errors).
+//! - [`Envelope`], [`RecipientSpec`], [`QueueId`]: what the queue stores about a message;
+//!   [`RecipientState`], [`DeliveryReport`]: how a delivery attempt changes a recipient in the
+//!   store (the queue turns an `AttemptReport` into a `DeliveryReport`).
 //!
 //! This crate does no I/O and has no knowledge of any protocol state machine; it is data and
 //! small pure functions only.
 
 mod category;
+mod delivery;
 mod dsn;
 mod envelope;
 mod reason;
@@ -26,8 +31,14 @@ mod reply;
 mod status;
 
 pub use category::Category;
+pub use delivery::{
+    AttemptReport, DeliveryRequest, Detail, NextHop, Outcome, RecipientOutcome, RemoteMta,
+    RequestRecipient, Stage,
+};
 pub use dsn::DsnAction;
-pub use envelope::{Envelope, Notify, QueueId, RecipientSpec, Ret};
+pub use envelope::{
+    DeliveryReport, Envelope, Notify, QueueId, RecipientSpec, RecipientState, RecipientUpdate, Ret,
+};
 pub use reason::Reason;
 pub use reply::{ReplyParseError, SmtpReply};
 pub use status::{EnhancedStatus, StatusClass, StatusParseError};

@@ -55,14 +55,14 @@ impl SmtpReply {
             let l = raw.trim_start();
             match leading_code(l) {
                 Some((c, rest)) => {
-                    if let Some(first) = code {
-                        if first != c {
-                            return Err(ReplyParseError::MixedCodes {
-                                line: n + 1,
-                                expected: first,
-                                found: c,
-                            });
-                        }
+                    if let Some(first) = code
+                        && first != c
+                    {
+                        return Err(ReplyParseError::MixedCodes {
+                            line: n + 1,
+                            expected: first,
+                            found: c,
+                        });
                     }
                     code = Some(c);
                     lines.push(rest.to_string());
@@ -91,13 +91,11 @@ impl SmtpReply {
         let mut out = String::new();
         for (i, l) in self.lines.iter().enumerate() {
             let mut l = l.trim();
-            if i > 0 {
-                if let Some(s) = self.status {
-                    let p = s.to_string();
-                    if let Some(rest) = l.strip_prefix(p.as_str()) {
-                        l = rest.trim_start();
-                    }
-                }
+            if i > 0
+                && let Some(s) = self.status
+                && let Some(rest) = l.strip_prefix(s.to_string().as_str())
+            {
+                l = rest.trim_start();
             }
             if l.is_empty() {
                 continue;

@@ -127,13 +127,14 @@ impl EnhancedStatus {
                     }
                     let after_ok = match b.get(j) {
                         None => true,
-                        Some(&n) if n == b'.' => !b.get(j + 1).is_some_and(|d| d.is_ascii_digit()),
+                        Some(&b'.') => !b.get(j + 1).is_some_and(|d| d.is_ascii_digit()),
                         Some(&n) => !(n.is_ascii_alphanumeric() || n == b'-' || n == b'_'),
                     };
-                    if (1..=3).contains(&(j - d0)) && after_ok {
-                        if let Some(s) = Self::parse_bytes(&b[i..j]) {
-                            return Some((s, i));
-                        }
+                    if (1..=3).contains(&(j - d0))
+                        && after_ok
+                        && let Some(s) = Self::parse_bytes(&b[i..j])
+                    {
+                        return Some((s, i));
                     }
                 }
             }

@@ -1,3 +1,7 @@
 //! One module per subcommand.
 
+pub mod config;
 pub mod explain;
+pub mod passwd;
+pub mod queue;
+pub mod serve;

@@ -1,0 +1,436 @@
+//! The queue manager loop: claim, route, deliver, apply, release.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use mailerd_store::{Claimed, Lease, RecipientRecord, Store, StoreError};
+use mailerd_types::{
+    AttemptReport, DeliveryReport, DeliveryRequest, NextHop, Outcome, RecipientState,
+    RecipientUpdate, RemoteMta,
+};
+use tokio::sync::{Notify, Semaphore, watch};
+use tokio::task::JoinSet;
+
+use crate::route::Routes;
+use crate::schedule::{Next, RetryPolicy};
+
+/// Delivers one request; the `deliver` role implements it (wired by the binary). Outcomes are
+/// values: it always answers, with one outcome per recipient of the request.
+pub trait Transport: Send + Sync + 'static {
+    fn deliver(&self, request: DeliveryRequest) -> impl Future<Output = AttemptReport> + Send;
+}
+
+/// Seconds since the epoch. The system clock in production, a settable one in tests.
+pub trait Clock: Send + Sync + 'static {
+    fn now(&self) -> u64;
+}
+
+/// The wall clock.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> u64 {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0)
+    }
+}
+
+/// A clock tests move by hand.
+#[derive(Debug, Default, Clone)]
+pub struct FakeClock(Arc<AtomicU64>);
+
+impl FakeClock {
+    pub fn new(now: u64) -> Self {
+        FakeClock(Arc::new(AtomicU64::new(now)))
+    }
+    pub fn set(&self, now: u64) {
+        self.0.store(now, Ordering::SeqCst);
+    }
+    pub fn advance(&self, secs: u64) {
+        self.0.fetch_add(secs, Ordering::SeqCst);
+    }
+}
+
+impl Clock for FakeClock {
+    fn now(&self) -> u64 {
+        self.0.load(Ordering::SeqCst)
+    }
+}
+
+/// Tuning of the queue manager. Every field has a default.
+#[derive(Debug, Clone)]
+pub struct ManagerConfig {
+    /// This node's name in leases.
+    pub node: String,
+    /// Messages in delivery at once, whatever the backlog (bounded memory: only these
+    /// messages' contents are loaded). Default 1000.
+    pub active_window: usize,
+    /// Simultaneous transactions per next hop. Default 20.
+    pub per_destination: usize,
+    /// Lease length in seconds; a crashed node's messages are claimable again after it.
+    /// Default 600.
+    pub lease_secs: u64,
+    /// How long to sleep when nothing is due and nobody kicks. Default 1 s.
+    pub idle_poll: Duration,
+    pub retry: RetryPolicy,
+}
+
+impl Default for ManagerConfig {
+    fn default() -> Self {
+        ManagerConfig {
+            node: "local".into(),
+            active_window: 1000,
+            per_destination: 20,
+            lease_secs: 600,
+            idle_poll: Duration::from_secs(1),
+            retry: RetryPolicy::default(),
+        }
+    }
+}
+
+/// Wakes the manager early (after a commit, an administrator's retry).
+#[derive(Debug, Clone, Default)]
+pub struct Kick(Arc<Notify>);
+
+impl Kick {
+    pub fn kick(&self) {
+        self.0.notify_one();
+    }
+}
+
+/// The queue manager.
+pub struct Manager<S, T, C> {
+    store: Arc<S>,
+    transport: Arc<T>,
+    clock: Arc<C>,
+    routes: Arc<Routes>,
+    config: Arc<ManagerConfig>,
+    kick: Kick,
+    per_destination: Arc<Mutex<HashMap<NextHop, Arc<Semaphore>>>>,
+    rng: Arc<AtomicU64>,
+}
+
+impl<S: Store, T: Transport, C: Clock> Manager<S, T, C> {
+    pub fn new(
+        store: Arc<S>,
+        transport: Arc<T>,
+        clock: Arc<C>,
+        routes: Routes,
+        config: ManagerConfig,
+    ) -> Self {
+        let seed = clock.now() ^ 0x9e37_79b9_7f4a_7c15;
+        Manager {
+            store,
+            transport,
+            clock,
+            routes: Arc::new(routes),
+            config: Arc::new(config),
+            kick: Kick::default(),
+            per_destination: Arc::new(Mutex::new(HashMap::new())),
+            rng: Arc::new(AtomicU64::new(seed)),
+        }
+    }
+
+    /// A handle that wakes the loop.
+    pub fn kick_handle(&self) -> Kick {
+        self.kick.clone()
+    }
+
+    /// Runs until `shutdown` becomes true; then stops claiming and waits for the deliveries in
+    /// flight to finish and release their leases.
+    pub async fn run(&self, mut shutdown: watch::Receiver<bool>) {
+        let window = Arc::new(Semaphore::new(self.config.active_window.max(1)));
+        let mut tasks = JoinSet::new();
+        loop {
+            if *shutdown.borrow() {
+                break;
+            }
+            while tasks.try_join_next().is_some() {}
+            let free = window.available_permits();
+            let mut claimed = Vec::new();
+            if free > 0 {
+                match self
+                    .store
+                    .claim(
+                        &self.config.node,
+                        self.clock.now(),
+                        free,
+                        self.config.lease_secs,
+                    )
+                    .await
+                {
+                    Ok(c) => claimed = c,
+                    Err(e) => tracing::error!(error = %e, "queue: claiming due messages failed"),
+                }
+            }
+            let full_batch = free > 0 && claimed.len() == free;
+            for c in claimed {
+                let Ok(permit) = window.clone().acquire_owned().await else {
+                    break;
+                };
+                let this = self.worker();
+                tasks.spawn(async move {
+                    this.process(c).await;
+                    drop(permit);
+                });
+            }
+            if full_batch {
+                // More may be due: come back as soon as a slot frees up.
+                tokio::select! {
+                    _ = tasks.join_next(), if !tasks.is_empty() => {}
+                    _ = shutdown.changed() => {}
+                }
+                continue;
+            }
+            tokio::select! {
+                _ = self.kick.0.notified() => {}
+                _ = tokio::time::sleep(self.config.idle_poll) => {}
+                _ = shutdown.changed() => {}
+                _ = tasks.join_next(), if !tasks.is_empty() => {}
+            }
+        }
+        while tasks.join_next().await.is_some() {}
+    }
+
+    fn worker(&self) -> Worker<S, T, C> {
+        Worker {
+            store: self.store.clone(),
+            transport: self.transport.clone(),
+            clock: self.clock.clone(),
+            routes: self.routes.clone(),
+            config: self.config.clone(),
+            per_destination: self.per_destination.clone(),
+            rng: self.rng.clone(),
+        }
+    }
+}
+
+/// What one message's delivery task holds.
+struct Worker<S, T, C> {
+    store: Arc<S>,
+    transport: Arc<T>,
+    clock: Arc<C>,
+    routes: Arc<Routes>,
+    config: Arc<ManagerConfig>,
+    per_destination: Arc<Mutex<HashMap<NextHop, Arc<Semaphore>>>>,
+    rng: Arc<AtomicU64>,
+}
+
+impl<S: Store, T: Transport, C: Clock> Worker<S, T, C> {
+    async fn process(&self, claimed: Claimed) {
+        let lease = claimed.lease.clone();
+        if let Err(e) = self.deliver_message(claimed).await {
+            tracing::warn!(queue_id = %lease.id, error = %e, "queue: delivery round ended early");
+        }
+        if let Err(e) = self.store.release(&lease).await {
+            match e {
+                StoreError::LeaseLost(_) => {}
+                e => {
+                    tracing::warn!(queue_id = %lease.id, error = %e, "queue: releasing the lease failed")
+                }
+            }
+        }
+    }
+
+    async fn deliver_message(&self, claimed: Claimed) -> Result<(), StoreError> {
+        let Claimed {
+            lease,
+            envelope,
+            recipients,
+        } = claimed;
+        let now = self.clock.now();
+        let due: Vec<&RecipientRecord> = recipients
+            .iter()
+            .filter(|r| !r.state.is_final() && r.next_attempt <= now)
+            .collect();
+        if due.is_empty() {
+            return Ok(());
+        }
+        let Some(stored) = self.store.get(&lease.id).await? else {
+            return Ok(());
+        };
+        let content: Arc<[u8]> = Arc::from(stored.content.into_boxed_slice());
+        let attempts: HashMap<usize, u32> = due.iter().map(|r| (r.index, r.attempts)).collect();
+        let specs: Vec<_> = due
+            .iter()
+            .filter_map(|r| envelope.recipients.get(r.index).map(|s| (r.index, s)))
+            .collect();
+        let groups = self.routes.group(specs);
+        let mut set = JoinSet::new();
+        for (hop, recipients) in groups {
+            let request = DeliveryRequest {
+                queue_id: lease.id.clone(),
+                reverse_path: envelope.reverse_path.clone(),
+                ret: envelope.ret,
+                envid: envelope.envid.clone(),
+                smtputf8: envelope.smtputf8,
+                eight_bit: envelope.eight_bit,
+                next_hop: hop.clone(),
+                attempts: recipients
+                    .iter()
+                    .filter_map(|r| attempts.get(&r.index))
+                    .copied()
+                    .max()
+                    .unwrap_or(0),
+                recipients,
+                content: content.clone(),
+            };
+            let sem = self.destination(&hop);
+            let transport = self.transport.clone();
+            set.spawn(async move {
+                let _permit = sem.acquire_owned().await;
+                transport.deliver(request).await
+            });
+        }
+        while let Some(done) = set.join_next().await {
+            let report = match done {
+                Ok(r) => r,
+                Err(e) => {
+                    tracing::error!(queue_id = %lease.id, error = %e, "queue: a delivery task failed; its recipients stay due");
+                    continue;
+                }
+            };
+            self.apply(
+                &lease,
+                &envelope.reverse_path,
+                envelope.received_at,
+                &attempts,
+                report,
+            )
+            .await?;
+        }
+        Ok(())
+    }
+
+    fn destination(&self, hop: &NextHop) -> Arc<Semaphore> {
+        let mut m = self
+            .per_destination
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        m.entry(hop.clone())
+            .or_insert_with(|| Arc::new(Semaphore::new(self.config.per_destination.max(1))))
+            .clone()
+    }
+
+    /// Turns outcomes into state changes and applies them in one atomic report.
+    async fn apply(
+        &self,
+        lease: &Lease,
+        reverse_path: &str,
+        arrived: u64,
+        attempts: &HashMap<usize, u32>,
+        report: AttemptReport,
+    ) -> Result<(), StoreError> {
+        let now = self.clock.now();
+        let mut updates = Vec::with_capacity(report.recipients.len());
+        for r in report.recipients {
+            let tried = attempts.get(&r.index).copied().unwrap_or(0) + 1;
+            let (state, reply, remote, next_attempt) = match r.outcome {
+                Outcome::Delivered {
+                    reply, remote_mta, ..
+                } => (
+                    RecipientState::Delivered,
+                    reply.map(|r| r.to_string()),
+                    remote_mta,
+                    None,
+                ),
+                Outcome::Permanent(d) => (
+                    RecipientState::Failed,
+                    Some(detail_text(&d)),
+                    d.remote_mta,
+                    None,
+                ),
+                Outcome::Temporary(d) => {
+                    let random = self.random();
+                    match self.config.retry.after_temporary_failure(
+                        arrived,
+                        now,
+                        tried,
+                        reverse_path.is_empty(),
+                        random,
+                    ) {
+                        Next::RetryAt(t) => (
+                            RecipientState::Deferred,
+                            Some(detail_text(&d)),
+                            d.remote_mta,
+                            Some(t),
+                        ),
+                        Next::Expire => {
+                            tracing::info!(queue_id = %lease.id, index = r.index, "queue: expired after {tried} attempts");
+                            (
+                                RecipientState::Expired,
+                                Some(detail_text(&d)),
+                                d.remote_mta,
+                                None,
+                            )
+                        }
+                    }
+                }
+            };
+            updates.push(RecipientUpdate {
+                index: r.index,
+                state,
+                reply,
+                remote_mta: remote.map(|m| remote_text(&m)),
+                attempts: tried,
+                next_attempt,
+            });
+        }
+        if updates.is_empty() {
+            return Ok(());
+        }
+        match self
+            .store
+            .apply(
+                lease,
+                DeliveryReport {
+                    id: lease.id.clone(),
+                    updates,
+                },
+                now,
+            )
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(StoreError::InvalidReport { id, detail }) => {
+                tracing::error!(queue_id = %id, %detail, "queue: transport report rejected by the store");
+                Ok(())
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// A uniform value in [0, 1) for jitter (splitmix64; no need for a cryptographic source).
+    fn random(&self) -> f64 {
+        let mut z = self
+            .rng
+            .fetch_add(0x9e37_79b9_7f4a_7c15, Ordering::Relaxed)
+            .wrapping_add(0x9e37_79b9_7f4a_7c15);
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^= z >> 31;
+        (z >> 11) as f64 / (1u64 << 53) as f64
+    }
+}
+
+/// The words kept in the status log: the remote reply verbatim (one line), else our status
+/// and diagnosis.
+fn detail_text(d: &mailerd_types::Detail) -> String {
+    match &d.reply {
+        Some(r) => r.to_string(),
+        None => format!("{} {}", d.status, d.diagnostic),
+    }
+}
+
+fn remote_text(m: &RemoteMta) -> String {
+    match m.addr {
+        Some(a) => format!("{} [{}]", m.name, a.ip()),
+        None => m.name.clone(),
+    }
+}

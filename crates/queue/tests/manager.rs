@@ -1,0 +1,417 @@
+//! The queue manager over the in-memory store, with a scripted transport and fake time:
+//! delivery, retry with backoff, expiry, permanent failure, per-destination concurrency and
+//! the active window.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use mailerd_queue::manager::{Clock, FakeClock, Manager, ManagerConfig, Transport};
+use mailerd_queue::route::Routes;
+use mailerd_store::memory::MemoryStore;
+use mailerd_store::{ListFilter, NewMessage, Store};
+use mailerd_types::{
+    AttemptReport, DeliveryRequest, Detail, EnhancedStatus, Envelope, NextHop, Outcome, QueueId,
+    RecipientOutcome, RecipientSpec, RecipientState, RemoteMta, SmtpReply, Stage,
+};
+use tokio::sync::watch;
+
+const T0: u64 = 1_800_000_000;
+
+/// What the scripted next hop answers, per recipient address, attempt by attempt (the last
+/// answer repeats).
+#[derive(Default)]
+struct Script {
+    answers: HashMap<String, Vec<&'static str>>,
+    calls: Mutex<Vec<(NextHop, Vec<String>)>>,
+    tries: Mutex<HashMap<String, usize>>,
+    in_flight: AtomicUsize,
+    max_in_flight: AtomicUsize,
+    delay: Duration,
+}
+
+impl Script {
+    fn answer(&self, rcpt: &str) -> Outcome {
+        let mut tries = self.tries.lock().expect("lock");
+        let n = tries.entry(rcpt.to_string()).or_default();
+        let list = self
+            .answers
+            .get(rcpt)
+            .cloned()
+            .unwrap_or_else(|| vec!["250 2.0.0 Ok"]);
+        let text = list
+            .get(*n)
+            .or(list.last())
+            .copied()
+            .unwrap_or("250 2.0.0 Ok");
+        *n += 1;
+        let reply = SmtpReply::parse(text).expect("scripted reply");
+        let remote = Some(RemoteMta {
+            name: "mx.example.org".into(),
+            addr: None,
+        });
+        let detail = |reply: SmtpReply| Detail {
+            status: reply.status.unwrap_or(
+                EnhancedStatus::parse(if reply.is_permanent() {
+                    "5.0.0"
+                } else {
+                    "4.0.0"
+                })
+                .expect("status"),
+            ),
+            reply: Some(reply),
+            remote_mta: remote.clone(),
+            diagnostic: String::new(),
+            stage: Stage::Rcpt,
+        };
+        if reply.is_success() {
+            Outcome::Delivered {
+                reply: Some(reply),
+                remote_mta: remote,
+                next_hop_dsn: true,
+            }
+        } else if reply.is_transient() {
+            Outcome::Temporary(detail(reply))
+        } else {
+            Outcome::Permanent(detail(reply))
+        }
+    }
+}
+
+struct ScriptedTransport(Arc<Script>);
+
+impl Transport for ScriptedTransport {
+    async fn deliver(&self, request: DeliveryRequest) -> AttemptReport {
+        let s = &self.0;
+        let now = s.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+        s.max_in_flight.fetch_max(now, Ordering::SeqCst);
+        s.calls.lock().expect("lock").push((
+            request.next_hop.clone(),
+            request
+                .recipients
+                .iter()
+                .map(|r| r.spec.address.clone())
+                .collect(),
+        ));
+        if !s.delay.is_zero() {
+            tokio::time::sleep(s.delay).await;
+        }
+        let recipients = request
+            .recipients
+            .iter()
+            .map(|r| RecipientOutcome {
+                index: r.index,
+                outcome: s.answer(&r.spec.address),
+            })
+            .collect();
+        s.in_flight.fetch_sub(1, Ordering::SeqCst);
+        AttemptReport {
+            queue_id: request.queue_id,
+            recipients,
+        }
+    }
+}
+
+struct Harness {
+    store: Arc<MemoryStore>,
+    clock: FakeClock,
+    script: Arc<Script>,
+    stop: watch::Sender<bool>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+async fn start(script: Script, config: ManagerConfig) -> Harness {
+    let store = Arc::new(MemoryStore::new());
+    let clock = FakeClock::new(T0);
+    let script = Arc::new(script);
+    let routes = Routes::new(["example.test"], []).expect("routes");
+    let manager = Manager::new(
+        store.clone(),
+        Arc::new(ScriptedTransport(script.clone())),
+        Arc::new(clock.clone()),
+        routes,
+        config,
+    );
+    let (stop, rx) = watch::channel(false);
+    let task = tokio::spawn(async move { manager.run(rx).await });
+    Harness {
+        store,
+        clock,
+        script,
+        stop,
+        task,
+    }
+}
+
+async fn commit(store: &MemoryStore, sender: &str, rcpts: &[&str], at: u64) -> QueueId {
+    let envelope = Envelope {
+        reverse_path: sender.into(),
+        recipients: rcpts.iter().map(|r| RecipientSpec::new(*r)).collect(),
+        ret: None,
+        envid: None,
+        smtputf8: false,
+        eight_bit: false,
+        received_at: at,
+        client: None,
+        auth_user: None,
+    };
+    store
+        .commit(NewMessage {
+            envelope,
+            content: b"Subject: t\r\n\r\nbody\r\n".to_vec(),
+        })
+        .await
+        .expect("commit")
+}
+
+async fn states(store: &MemoryStore, id: &QueueId) -> Vec<RecipientState> {
+    store
+        .get(id)
+        .await
+        .expect("get")
+        .expect("message")
+        .recipients
+        .iter()
+        .map(|r| r.state)
+        .collect()
+}
+
+/// Lets the manager run for `secs` of (paused, auto-advancing) tokio time.
+async fn run_for(secs: u64) {
+    tokio::time::sleep(Duration::from_secs(secs)).await;
+}
+
+impl Harness {
+    async fn stop(self) {
+        let _ = self.stop.send(true);
+        let _ = self.task.await;
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn delivers_and_groups_recipients_by_next_hop() {
+    let h = start(Script::default(), ManagerConfig::default()).await;
+    let id = commit(
+        &h.store,
+        "alice@example.test",
+        &["a@x.org", "b@y.org", "c@x.org"],
+        T0,
+    )
+    .await;
+    run_for(3).await;
+    assert_eq!(
+        states(&h.store, &id).await,
+        vec![RecipientState::Delivered; 3]
+    );
+    let calls = h.script.calls.lock().expect("lock").clone();
+    assert_eq!(calls.len(), 2, "one transaction per next hop: {calls:?}");
+    let x = calls
+        .iter()
+        .find(|(hop, _)| {
+            *hop == NextHop::Mx {
+                domain: "x.org".into(),
+            }
+        })
+        .expect("x.org");
+    assert_eq!(x.1, vec!["a@x.org".to_string(), "c@x.org".to_string()]);
+    let log = h.store.status_log(&id).await.expect("log");
+    assert_eq!(
+        log.iter()
+            .filter(|r| r.state == RecipientState::Delivered)
+            .count(),
+        3
+    );
+    h.stop().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn temporary_failure_is_retried_after_backoff() {
+    let mut script = Script::default();
+    script.answers.insert(
+        "bob@x.org".into(),
+        vec![
+            "451 4.3.0 Temporary System Problem. Try again later.",
+            "250 2.0.0 Ok",
+        ],
+    );
+    let h = start(script, ManagerConfig::default()).await;
+    let id = commit(&h.store, "alice@example.test", &["bob@x.org"], T0).await;
+    run_for(3).await;
+    let m = h.store.get(&id).await.expect("get").expect("message");
+    let r = &m.recipients[0];
+    assert_eq!(r.state, RecipientState::Deferred);
+    assert!(
+        (T0 + 270..=T0 + 330).contains(&r.next_attempt),
+        "first retry in 5 min +-10%: {}",
+        r.next_attempt - T0
+    );
+    assert_eq!(
+        r.last_reply.as_deref(),
+        Some("451 4.3.0 Temporary System Problem. Try again later.")
+    );
+    // Not before its time...
+    h.clock.advance(60);
+    run_for(3).await;
+    assert_eq!(states(&h.store, &id).await, vec![RecipientState::Deferred]);
+    // ...but after it.
+    h.clock.advance(300);
+    run_for(3).await;
+    assert_eq!(states(&h.store, &id).await, vec![RecipientState::Delivered]);
+    assert_eq!(
+        h.store.get(&id).await.expect("get").expect("m").recipients[0].attempts,
+        2
+    );
+    h.stop().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn permanent_failure_and_expiry_are_final() {
+    let mut script = Script::default();
+    script.answers.insert(
+        "gone@x.org".into(),
+        vec!["550 5.1.1 <gone@x.org>: Recipient address rejected: User unknown"],
+    );
+    script.answers.insert(
+        "slow@y.org".into(),
+        vec!["421 4.7.0 Try again later, closing connection."],
+    );
+    let h = start(script, ManagerConfig::default()).await;
+    let id = commit(
+        &h.store,
+        "alice@example.test",
+        &["gone@x.org", "slow@y.org"],
+        T0,
+    )
+    .await;
+    run_for(3).await;
+    assert_eq!(
+        states(&h.store, &id).await,
+        vec![RecipientState::Failed, RecipientState::Deferred]
+    );
+    // Keep failing temporarily for five days: retried, then expired.
+    for _ in 0..200 {
+        h.clock.advance(3600);
+        run_for(2).await;
+        if states(&h.store, &id).await[1] == RecipientState::Expired {
+            break;
+        }
+    }
+    let m = h.store.get(&id).await.expect("get").expect("message");
+    assert_eq!(m.recipients[1].state, RecipientState::Expired);
+    let age = h.clock.now() - T0;
+    assert!(
+        (5 * 86_400..5 * 86_400 + 2 * 3600).contains(&age),
+        "expired after about 5 days, got {age} s"
+    );
+    assert!(m.recipients[1].attempts > 5);
+    h.stop().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn null_sender_expires_after_two_days() {
+    let mut script = Script::default();
+    script
+        .answers
+        .insert("alice@x.org".into(), vec!["450 4.2.0 Greylisted"]);
+    let h = start(script, ManagerConfig::default()).await;
+    let id = commit(&h.store, "", &["alice@x.org"], T0).await;
+    for _ in 0..100 {
+        h.clock.advance(3600);
+        run_for(2).await;
+        if states(&h.store, &id).await[0] == RecipientState::Expired {
+            break;
+        }
+    }
+    let age = h.clock.now() - T0;
+    assert_eq!(states(&h.store, &id).await, vec![RecipientState::Expired]);
+    assert!(
+        (2 * 86_400..2 * 86_400 + 2 * 3600).contains(&age),
+        "null sender expires after 2 days, got {age} s"
+    );
+    h.stop().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn concurrency_per_destination_and_active_window_are_bounded() {
+    let script = Script {
+        delay: Duration::from_secs(5),
+        ..Script::default()
+    };
+    let config = ManagerConfig {
+        per_destination: 3,
+        active_window: 8,
+        ..ManagerConfig::default()
+    };
+    let h = start(script, config).await;
+    let mut ids = Vec::new();
+    for i in 0..30 {
+        ids.push(
+            commit(
+                &h.store,
+                "alice@example.test",
+                &[&format!("r{i}@x.org")],
+                T0,
+            )
+            .await,
+        );
+    }
+    run_for(120).await;
+    for id in &ids {
+        assert_eq!(states(&h.store, id).await, vec![RecipientState::Delivered]);
+    }
+    assert_eq!(
+        h.script.max_in_flight.load(Ordering::SeqCst),
+        3,
+        "at most 3 transactions to x.org at once"
+    );
+    let list = h
+        .store
+        .list(&ListFilter {
+            include_done: true,
+            ..ListFilter::default()
+        })
+        .await
+        .expect("list");
+    assert!(
+        list.messages.iter().all(|m| m.lease.is_none()),
+        "every lease is released"
+    );
+    h.stop().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn active_window_bounds_messages_in_flight_whatever_the_backlog() {
+    let script = Script {
+        delay: Duration::from_secs(5),
+        ..Script::default()
+    };
+    let config = ManagerConfig {
+        per_destination: 20,
+        active_window: 4,
+        ..ManagerConfig::default()
+    };
+    let h = start(script, config).await;
+    let mut ids = Vec::new();
+    for i in 0..40 {
+        ids.push(
+            commit(
+                &h.store,
+                "alice@example.test",
+                &[&format!("r@d{i}.org")],
+                T0,
+            )
+            .await,
+        );
+    }
+    run_for(200).await;
+    for id in &ids {
+        assert_eq!(states(&h.store, id).await, vec![RecipientState::Delivered]);
+    }
+    assert_eq!(
+        h.script.max_in_flight.load(Ordering::SeqCst),
+        4,
+        "never more than the window in delivery"
+    );
+    h.stop().await;
+}

@@ -1,0 +1,582 @@
+//! The single-node queue store: one [redb] file, one writer thread, group commit.
+//!
+//! [`EmbeddedStore`] implements [`mailerd_store::Store`] and passes its conformance suite.
+//!
+//! - **Durability.** Every change runs in a redb write transaction committed with
+//!   `Durability::Immediate`: the call returns after the fsync. redb's commit is atomic (a
+//!   checksummed, copy-on-write root switch), so a crash or SIGKILL leaves either the whole
+//!   transaction or none of it; there are no torn messages. A crash test kills a committing
+//!   child process with SIGKILL and checks every acknowledged message (`tests/crash.rs`).
+//! - **Group commit.** All writes (commits, claims, reports, holds, deletes) go to one thread
+//!   over a bounded channel. The thread takes everything waiting (up to a count and byte
+//!   limit), runs it in one transaction with one fsync, then answers every caller. With 20
+//!   concurrent committers this turns ~1 500 fsyncs/s into well over 10 000 commits/s (see
+//!   `examples/commit_bench.rs`).
+//! - **Reads** (`get`, `list`, `status_log`) run on tokio's blocking pool in their own read
+//!   transactions (snapshots), concurrently with the writer.
+//! - **Integrity.** Records are JSON; the content carries a length and a 64-bit checksum in
+//!   its message record. A record that does not decode or check is reported as
+//!   [`StoreError::Corrupt`] (by `get`), listed in `MessageList::corrupt` (by `list`) and moved
+//!   to a quarantine table (by `claim`, so it stops being scheduled). Nothing corrupt is ever
+//!   deleted except by an explicit `delete`.
+//! - **Several processes.** The file is opened in redb's `SingleWriter` mode: the server's
+//!   handle writes, and any number of other processes may [`EmbeddedStore::open_read_only`]
+//!   the same file at the same time (`mailerd queue list`, `mailerd queue show`) and see its
+//!   commits. A second writer is refused with [`StoreError::InUse`]; changes from the command
+//!   line while the server runs must go through the server (control socket / admin API).
+//!
+//! It does not: share a queue between nodes (that is `store-postgres`), schedule deliveries
+//! (the queue manager decides `now`, `max` and retry times), or have a clock.
+
+mod record;
+mod writer;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+
+use mailerd_store::{
+    Claimed, CorruptRecord, Lease, ListFilter, MessageList, MessageSummary, NewMessage,
+    RecipientRecord, StatusRecord, Store, StoreError, StoredMessage,
+};
+use mailerd_types::{DeliveryReport, QueueId};
+use redb::{
+    Builder, ConcurrencyMode, Database, DatabaseError, ReadOnlyDatabase, ReadTransaction,
+    ReadableDatabase, ReadableTable,
+};
+use tokio::sync::{mpsc, oneshot};
+
+use record::{CONTENT, LOG, MESSAGES, MessageMeta, QUARANTINE, corrupt, decode_status};
+use writer::{BatchLimits, Op, Reply, Request};
+
+/// Tuning of an [`EmbeddedStore`]. The defaults suit a single server.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Memory redb may use to cache pages.
+    pub cache_bytes: usize,
+    /// Most operations in one group commit.
+    pub max_batch_ops: usize,
+    /// Most content bytes in one group commit (a batch holds at least one operation).
+    pub max_batch_bytes: usize,
+    /// Write requests that may wait for the writer; further callers wait for room
+    /// (back-pressure, bounded memory).
+    pub queue_depth: usize,
+    /// Open in redb's `SingleWriter` mode so that other processes can read the store while
+    /// this one writes ([`EmbeddedStore::open_read_only`]). redb then commits in two phases
+    /// (two fsyncs per group commit instead of one). `false` locks the file exclusively.
+    pub shared_readers: bool,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            cache_bytes: 256 << 20,
+            max_batch_ops: 1024,
+            max_batch_bytes: 32 << 20,
+            queue_depth: 4096,
+            shared_readers: true,
+        }
+    }
+}
+
+enum Db {
+    ReadWrite(Arc<Database>),
+    ReadOnly(Arc<ReadOnlyDatabase>),
+}
+
+impl Db {
+    fn begin_read(&self) -> Result<ReadTransaction, StoreError> {
+        match self {
+            Db::ReadWrite(db) => db.begin_read(),
+            Db::ReadOnly(db) => db.begin_read(),
+        }
+        .map_err(backend)
+    }
+}
+
+/// The writer thread and the way to reach it.
+struct Writer {
+    tx: Option<mpsc::Sender<Request>>,
+    thread: Option<JoinHandle<()>>,
+}
+
+/// The embedded queue store. Share it as `Arc<EmbeddedStore>`; dropping the last handle
+/// finishes the writes in flight, stops the writer thread and closes the file.
+pub struct EmbeddedStore {
+    path: PathBuf,
+    db: Arc<Db>,
+    writer: Option<Writer>,
+}
+
+impl std::fmt::Debug for EmbeddedStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EmbeddedStore")
+            .field("path", &self.path)
+            .field("read_only", &self.writer.is_none())
+            .finish()
+    }
+}
+
+fn backend(e: impl std::fmt::Display) -> StoreError {
+    StoreError::Backend(e.to_string())
+}
+
+fn open_error(path: &Path, e: DatabaseError) -> StoreError {
+    match e {
+        DatabaseError::DatabaseAlreadyOpen => StoreError::InUse(format!(
+            "{} is open for writing in another process",
+            path.display()
+        )),
+        DatabaseError::Storage(redb::StorageError::Io(io)) => StoreError::Io(io),
+        e => StoreError::Backend(format!("opening {}: {e}", path.display())),
+    }
+}
+
+impl EmbeddedStore {
+    /// Opens (creating if needed) the store file at `path` for reading and writing, with
+    /// default [`Options`]. After a crash, redb repairs its allocator state here (time grows
+    /// with the file size).
+    pub fn open(path: impl AsRef<Path>) -> Result<EmbeddedStore, StoreError> {
+        Self::open_with(path, Options::default())
+    }
+
+    /// [`EmbeddedStore::open`] with explicit tuning.
+    pub fn open_with(
+        path: impl AsRef<Path>,
+        options: Options,
+    ) -> Result<EmbeddedStore, StoreError> {
+        let path = path.as_ref().to_path_buf();
+        let db = Builder::new()
+            .set_cache_size(options.cache_bytes)
+            .set_concurrency_mode(if options.shared_readers {
+                ConcurrencyMode::SingleWriter
+            } else {
+                ConcurrencyMode::ExclusiveWriter
+            })
+            .create(&path)
+            .map_err(|e| open_error(&path, e))?;
+        let db = Arc::new(db);
+        let counters = writer::load_counters(&db).map_err(backend)?;
+        let (tx, rx) = mpsc::channel(options.queue_depth.max(1));
+        let limits = BatchLimits {
+            max_ops: options.max_batch_ops.max(1),
+            max_bytes: options.max_batch_bytes,
+        };
+        let wdb = Arc::clone(&db);
+        let thread = std::thread::Builder::new()
+            .name("store-writer".into())
+            .spawn(move || writer::run(wdb, rx, counters, limits))?;
+        Ok(EmbeddedStore {
+            path,
+            db: Arc::new(Db::ReadWrite(db)),
+            writer: Some(Writer {
+                tx: Some(tx),
+                thread: Some(thread),
+            }),
+        })
+    }
+
+    /// Opens an existing store file read-only, alongside a server that may have it open for
+    /// writing (or none). Every read sees the latest commit. Changes fail with
+    /// [`StoreError::ReadOnly`]. A file left by a crash needs one read-write open (the server
+    /// starting) to be repaired before it can be opened read-only.
+    pub fn open_read_only(path: impl AsRef<Path>) -> Result<EmbeddedStore, StoreError> {
+        let path = path.as_ref().to_path_buf();
+        let db = Builder::new()
+            .set_cache_size(64 << 20)
+            .set_concurrency_mode(ConcurrencyMode::SingleWriter)
+            .open_read_only(&path)
+            .map_err(|e| open_error(&path, e))?;
+        Ok(EmbeddedStore {
+            path,
+            db: Arc::new(Db::ReadOnly(Arc::new(db))),
+            writer: None,
+        })
+    }
+
+    /// The store file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    pub fn is_read_only(&self) -> bool {
+        self.writer.is_none()
+    }
+
+    async fn write(&self, op: Op) -> Result<Reply, StoreError> {
+        let tx = self
+            .writer
+            .as_ref()
+            .ok_or(StoreError::ReadOnly)?
+            .tx
+            .as_ref()
+            .ok_or(StoreError::Closed)?;
+        let (reply, rx) = oneshot::channel();
+        tx.send(Request { op, reply })
+            .await
+            .map_err(|_| StoreError::Closed)?;
+        rx.await.map_err(|_| StoreError::Closed)?
+    }
+
+    async fn read<T, F>(&self, f: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&ReadTransaction) -> Result<T, StoreError> + Send + 'static,
+    {
+        let db = Arc::clone(&self.db);
+        tokio::task::spawn_blocking(move || {
+            let txn = db.begin_read()?;
+            f(&txn)
+        })
+        .await
+        .map_err(|e| StoreError::Backend(format!("read task failed: {e}")))?
+    }
+}
+
+impl Drop for EmbeddedStore {
+    fn drop(&mut self) {
+        if let Some(w) = &mut self.writer {
+            // Closing the channel lets the writer drain what is queued and stop.
+            w.tx.take();
+            if let Some(t) = w.thread.take()
+                && t.join().is_err()
+            {
+                tracing::error!("store writer thread panicked");
+            }
+        }
+    }
+}
+
+fn unexpected(what: &str) -> StoreError {
+    StoreError::Backend(format!(
+        "writer answered {what} with the wrong kind of reply"
+    ))
+}
+
+fn read_message(txn: &ReadTransaction, id: &str) -> Result<Option<StoredMessage>, StoreError> {
+    let messages = txn.open_table(MESSAGES).map_err(backend)?;
+    let raw = messages.get(id).map_err(backend)?;
+    let Some(raw) = raw else {
+        let q = txn.open_table(QUARANTINE).map_err(backend)?;
+        if let Some(g) = q.get(id).map_err(backend)? {
+            let (why, _) = g.value();
+            return Err(corrupt(id, format!("quarantined: {why}")));
+        }
+        return Ok(None);
+    };
+    let meta = MessageMeta::decode(id, raw.value())?;
+    let contents = txn.open_table(CONTENT).map_err(backend)?;
+    let content = contents
+        .get(id)
+        .map_err(backend)?
+        .ok_or_else(|| corrupt(id, "content record missing"))?
+        .value()
+        .to_vec();
+    meta.check_content(id, &content)?;
+    Ok(Some(StoredMessage {
+        id: QueueId(id.to_string()),
+        envelope: meta.envelope,
+        content,
+        recipients: meta.recipients,
+        held: meta.held,
+        lease: meta.lease,
+    }))
+}
+
+fn summary(id: &str, meta: MessageMeta) -> MessageSummary {
+    MessageSummary {
+        id: QueueId(id.to_string()),
+        next_attempt: meta.next_attempt(),
+        reverse_path: meta.envelope.reverse_path,
+        received_at: meta.envelope.received_at,
+        size: meta.content_len,
+        held: meta.held,
+        lease: meta.lease,
+        recipients: meta.recipients,
+    }
+}
+
+fn list_messages(txn: &ReadTransaction, filter: &ListFilter) -> Result<MessageList, StoreError> {
+    let messages = txn.open_table(MESSAGES).map_err(backend)?;
+    let quarantine = txn.open_table(QUARANTINE).map_err(backend)?;
+    let after = filter.after.as_ref().map(|q| q.0.as_str()).unwrap_or("");
+    let limit = filter.limit.unwrap_or(usize::MAX);
+    let mut out = MessageList::default();
+    for entry in messages.range(after..).map_err(backend)? {
+        if out.messages.len() >= limit {
+            break;
+        }
+        let (k, v) = entry.map_err(backend)?;
+        let id = k.value();
+        if filter.after.is_some() && id == after {
+            continue;
+        }
+        let meta = match MessageMeta::decode(id, v.value()) {
+            Ok(m) => m,
+            Err(e) => {
+                tracing::warn!(queue_id = %id, error = %e, "corrupt message record skipped");
+                out.corrupt.push(CorruptRecord {
+                    id: id.to_string(),
+                    detail: e.to_string(),
+                });
+                continue;
+            }
+        };
+        if filter.held.is_some_and(|h| h != meta.held) {
+            continue;
+        }
+        if !filter.include_done && meta.next_attempt().is_none() {
+            continue;
+        }
+        out.messages.push(summary(id, meta));
+    }
+    for entry in quarantine.iter().map_err(backend)? {
+        let (k, v) = entry.map_err(backend)?;
+        let (why, _) = v.value();
+        out.corrupt.push(CorruptRecord {
+            id: k.value().to_string(),
+            detail: format!("quarantined: {why}"),
+        });
+    }
+    Ok(out)
+}
+
+fn read_log(txn: &ReadTransaction, id: &str) -> Result<Vec<StatusRecord>, StoreError> {
+    let log = txn.open_table(LOG).map_err(backend)?;
+    let mut out = Vec::new();
+    for entry in log.range((id, 0u32)..=(id, u32::MAX)).map_err(backend)? {
+        let (_, v) = entry.map_err(backend)?;
+        out.push(decode_status(id, v.value())?);
+    }
+    Ok(out)
+}
+
+impl Store for EmbeddedStore {
+    async fn commit(&self, msg: NewMessage) -> Result<QueueId, StoreError> {
+        match self.write(Op::Commit(msg)).await? {
+            Reply::Id(id) => Ok(id),
+            _ => Err(unexpected("commit")),
+        }
+    }
+
+    async fn get(&self, id: &QueueId) -> Result<Option<StoredMessage>, StoreError> {
+        let id = id.0.clone();
+        self.read(move |txn| read_message(txn, &id)).await
+    }
+
+    async fn list(&self, filter: &ListFilter) -> Result<MessageList, StoreError> {
+        let filter = filter.clone();
+        self.read(move |txn| list_messages(txn, &filter)).await
+    }
+
+    async fn claim(
+        &self,
+        node: &str,
+        now: u64,
+        max: usize,
+        lease_duration: u64,
+    ) -> Result<Vec<Claimed>, StoreError> {
+        if max == 0 {
+            return Ok(Vec::new());
+        }
+        let op = Op::Claim {
+            node: node.to_string(),
+            now,
+            max,
+            lease_duration,
+        };
+        match self.write(op).await? {
+            Reply::Claimed(c) => Ok(c),
+            _ => Err(unexpected("claim")),
+        }
+    }
+
+    async fn renew(
+        &self,
+        lease: &Lease,
+        now: u64,
+        lease_duration: u64,
+    ) -> Result<Lease, StoreError> {
+        let op = Op::Renew {
+            lease: lease.clone(),
+            now,
+            lease_duration,
+        };
+        match self.write(op).await? {
+            Reply::Lease(l) => Ok(l),
+            _ => Err(unexpected("renew")),
+        }
+    }
+
+    async fn apply(
+        &self,
+        lease: &Lease,
+        report: DeliveryReport,
+        now: u64,
+    ) -> Result<Vec<RecipientRecord>, StoreError> {
+        let op = Op::Apply {
+            lease: lease.clone(),
+            report,
+            now,
+        };
+        match self.write(op).await? {
+            Reply::Records(r) => Ok(r),
+            _ => Err(unexpected("apply")),
+        }
+    }
+
+    async fn release(&self, lease: &Lease) -> Result<(), StoreError> {
+        match self.write(Op::Release(lease.clone())).await? {
+            Reply::Done => Ok(()),
+            _ => Err(unexpected("release")),
+        }
+    }
+
+    async fn status_log(&self, id: &QueueId) -> Result<Vec<StatusRecord>, StoreError> {
+        let id = id.0.clone();
+        self.read(move |txn| read_log(txn, &id)).await
+    }
+
+    async fn delete(&self, id: &QueueId) -> Result<bool, StoreError> {
+        match self.write(Op::Delete(id.clone())).await? {
+            Reply::Found(f) => Ok(f),
+            _ => Err(unexpected("delete")),
+        }
+    }
+
+    async fn hold(&self, id: &QueueId) -> Result<bool, StoreError> {
+        match self.write(Op::Hold(id.clone(), true)).await? {
+            Reply::Found(f) => Ok(f),
+            _ => Err(unexpected("hold")),
+        }
+    }
+
+    async fn release_hold(&self, id: &QueueId) -> Result<bool, StoreError> {
+        match self.write(Op::Hold(id.clone(), false)).await? {
+            Reply::Found(f) => Ok(f),
+            _ => Err(unexpected("release_hold")),
+        }
+    }
+}
+
+#[cfg(test)]
+mod corruption_tests {
+    //! Corrupt records are reported and quarantined, never a panic, never silently deleted.
+    //! These tests damage the file through redb directly, below the store's API.
+
+    use mailerd_store::conformance::{T0, message};
+    use redb::ReadableTable;
+
+    use super::*;
+    use crate::record::QUARANTINE;
+
+    fn raw_db(path: &Path) -> Database {
+        Builder::new()
+            .set_concurrency_mode(ConcurrencyMode::SingleWriter)
+            .open(path)
+            .expect("raw open")
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn corrupt_records_are_reported_and_quarantined() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("q.redb");
+        let (a, b, c) = {
+            let s = EmbeddedStore::open(&path).expect("open");
+            let a = s
+                .commit(message(1, &["x@example.net"], 500))
+                .await
+                .expect("a");
+            let b = s
+                .commit(message(2, &["y@example.net"], 500))
+                .await
+                .expect("b");
+            let c = s
+                .commit(message(3, &["z@example.net"], 500))
+                .await
+                .expect("c");
+            (a, b, c)
+        };
+        {
+            let db = raw_db(&path);
+            let txn = db.begin_write().expect("txn");
+            {
+                let mut m = txn.open_table(MESSAGES).expect("messages");
+                m.insert(a.0.as_str(), &b"{not json"[..]).expect("damage a");
+                let mut content = txn.open_table(CONTENT).expect("content");
+                let mut bytes = content
+                    .get(b.0.as_str())
+                    .expect("get")
+                    .expect("b content")
+                    .value()
+                    .to_vec();
+                bytes[100] ^= 0x20;
+                content
+                    .insert(b.0.as_str(), bytes.as_slice())
+                    .expect("damage b");
+                let mut log = txn.open_table(LOG).expect("log");
+                log.insert((c.0.as_str(), 0u32), &b"\xff"[..])
+                    .expect("damage c's log");
+            }
+            txn.commit().expect("commit damage");
+        }
+
+        let s = EmbeddedStore::open(&path).expect("reopen");
+        assert!(matches!(s.get(&a).await, Err(StoreError::Corrupt { .. })));
+        match s.get(&b).await {
+            Err(StoreError::Corrupt { detail, .. }) => assert!(detail.contains("checksum")),
+            other => panic!("tampered content must be reported, got {other:?}"),
+        }
+        assert!(s.get(&c).await.expect("c readable").is_some());
+        assert!(matches!(
+            s.status_log(&c).await,
+            Err(StoreError::Corrupt { .. })
+        ));
+
+        let listed = s.list(&ListFilter::default()).await.expect("list");
+        let ids: Vec<_> = listed.messages.iter().map(|m| m.id.clone()).collect();
+        assert_eq!(ids, vec![b.clone(), c.clone()], "corrupt record skipped");
+        assert_eq!(listed.corrupt.len(), 1);
+        assert_eq!(listed.corrupt[0].id, a.0);
+
+        // Claiming walks past the corrupt record and moves it aside.
+        let claimed = s.claim("n1", T0, 10, 60).await.expect("claim");
+        assert_eq!(claimed.len(), 2);
+        assert!(claimed.iter().all(|c| c.lease.id != a));
+        match s.get(&a).await {
+            Err(StoreError::Corrupt { detail, .. }) => assert!(detail.contains("quarantined")),
+            other => panic!("quarantined record must be reported, got {other:?}"),
+        }
+        assert!(matches!(s.hold(&a).await, Err(StoreError::Corrupt { .. })));
+        let listed = s.list(&ListFilter::default()).await.expect("list");
+        assert_eq!(listed.corrupt.len(), 1, "quarantined record still reported");
+        assert!(
+            s.claim("n1", T0 + 1000, 10, 60)
+                .await
+                .expect("claim")
+                .iter()
+                .all(|c| c.lease.id != a)
+        );
+        drop(s);
+
+        // Kept, byte for byte, with its content.
+        {
+            let db = raw_db(&path);
+            let txn = db.begin_read().expect("read");
+            let q = txn.open_table(QUARANTINE).expect("quarantine");
+            let g = q.get(a.0.as_str()).expect("get").expect("quarantined a");
+            let (why, raw) = g.value();
+            assert_eq!(raw, b"{not json");
+            assert!(!why.is_empty());
+            let content = txn.open_table(CONTENT).expect("content");
+            assert!(content.get(a.0.as_str()).expect("get").is_some());
+        }
+
+        // Only an explicit delete removes it.
+        let s = EmbeddedStore::open(&path).expect("reopen");
+        assert!(s.delete(&a).await.expect("delete"));
+        assert!(s.get(&a).await.expect("get").is_none());
+        let listed = s.list(&ListFilter::default()).await.expect("list");
+        assert!(listed.corrupt.is_empty());
+    }
+}

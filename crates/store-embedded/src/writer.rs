@@ -1,0 +1,468 @@
+//! The single writer: one thread owns every write transaction and batches whatever requests
+//! are waiting into one transaction and one fsync (group commit).
+//!
+//! Each operation validates before it writes, so an operation refused (lease lost, invalid
+//! report, ...) changes nothing and does not disturb the others of its batch. A failure of the
+//! transaction itself (i/o, commit) fails every operation of the batch: none of them was
+//! acknowledged, none is visible.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use mailerd_store::{Claimed, Lease, NewMessage, RecipientRecord, StoreError, rules};
+use mailerd_types::{DeliveryReport, QueueId};
+use redb::{Database, ReadableTable, Table, WriteTransaction};
+use tokio::sync::{mpsc, oneshot};
+
+use crate::record::{
+    CONTENT, COUNTERS, DUE, LOG, MESSAGES, MessageMeta, NEXT_SEQ, NEXT_TOKEN, QUARANTINE, corrupt,
+    encode_status, queue_id,
+};
+
+/// A write operation.
+pub(crate) enum Op {
+    Commit(NewMessage),
+    Claim {
+        node: String,
+        now: u64,
+        max: usize,
+        lease_duration: u64,
+    },
+    Renew {
+        lease: Lease,
+        now: u64,
+        lease_duration: u64,
+    },
+    Apply {
+        lease: Lease,
+        report: DeliveryReport,
+        now: u64,
+    },
+    Release(Lease),
+    Delete(QueueId),
+    Hold(QueueId, bool),
+}
+
+impl Op {
+    /// Bytes this operation adds to a batch (bounds a transaction's size).
+    fn weight(&self) -> usize {
+        match self {
+            Op::Commit(m) => m.content.len() + 512,
+            _ => 512,
+        }
+    }
+}
+
+/// What an operation answers.
+pub(crate) enum Reply {
+    Id(QueueId),
+    Claimed(Vec<Claimed>),
+    Lease(Lease),
+    Records(Vec<RecipientRecord>),
+    Done,
+    Found(bool),
+}
+
+pub(crate) struct Request {
+    pub op: Op,
+    pub reply: oneshot::Sender<Result<Reply, StoreError>>,
+}
+
+/// Limits of one group commit.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct BatchLimits {
+    pub max_ops: usize,
+    pub max_bytes: usize,
+}
+
+/// The store-wide counters, cached by the writer and saved with every batch that used them.
+pub(crate) struct Counters {
+    pub next_seq: u64,
+    pub next_token: u64,
+}
+
+pub(crate) fn load_counters(db: &Database) -> Result<Counters, redb::Error> {
+    let txn = db.begin_write()?;
+    let counters = {
+        let mut t = txn.open_table(COUNTERS)?;
+        let seq = t.get(NEXT_SEQ)?.map(|g| g.value()).unwrap_or(1);
+        let token = t.get(NEXT_TOKEN)?.map(|g| g.value()).unwrap_or(1);
+        // Create every table so that readers (also read-only processes) find them.
+        txn.open_table(MESSAGES)?;
+        txn.open_table(CONTENT)?;
+        txn.open_table(DUE)?;
+        txn.open_table(LOG)?;
+        txn.open_table(QUARANTINE)?;
+        t.insert(NEXT_SEQ, seq)?;
+        t.insert(NEXT_TOKEN, token)?;
+        Counters {
+            next_seq: seq,
+            next_token: token,
+        }
+    };
+    txn.commit()?;
+    Ok(counters)
+}
+
+/// The writer thread's loop: runs until every sender is gone and the channel is drained.
+pub(crate) fn run(
+    db: Arc<Database>,
+    mut rx: mpsc::Receiver<Request>,
+    mut counters: Counters,
+    limits: BatchLimits,
+) {
+    while let Some(first) = rx.blocking_recv() {
+        let mut bytes = first.op.weight();
+        let mut batch = vec![first];
+        while batch.len() < limits.max_ops && bytes < limits.max_bytes {
+            match rx.try_recv() {
+                Ok(r) => {
+                    bytes += r.op.weight();
+                    batch.push(r);
+                }
+                Err(_) => break,
+            }
+        }
+        let (ops, replies): (Vec<Op>, Vec<_>) = batch.into_iter().map(|r| (r.op, r.reply)).unzip();
+        match run_batch(&db, &mut counters, ops) {
+            Ok(results) => {
+                for (reply, result) in replies.into_iter().zip(results) {
+                    // The caller may have gone away (cancelled); its write stands regardless.
+                    let _ = reply.send(result);
+                }
+            }
+            Err(e) => {
+                tracing::error!(error = %e, ops = replies.len(), "store batch failed");
+                let detail = e.to_string();
+                for reply in replies {
+                    let _ = reply.send(Err(StoreError::Backend(detail.clone())));
+                }
+            }
+        }
+    }
+}
+
+/// The tables of one write transaction.
+struct Tables<'t> {
+    messages: Table<'t, &'static str, &'static [u8]>,
+    content: Table<'t, &'static str, &'static [u8]>,
+    due: Table<'t, (u64, &'static str), ()>,
+    log: Table<'t, (&'static str, u32), &'static [u8]>,
+    quarantine: Table<'t, &'static str, (&'static str, &'static [u8])>,
+}
+
+type OpResult = Result<Result<Reply, StoreError>, redb::Error>;
+
+fn run_batch(
+    db: &Database,
+    counters: &mut Counters,
+    ops: Vec<Op>,
+) -> Result<Vec<Result<Reply, StoreError>>, redb::Error> {
+    let txn: WriteTransaction = db.begin_write()?;
+    let seq0 = counters.next_seq;
+    let token0 = counters.next_token;
+    let mut results = Vec::with_capacity(ops.len());
+    {
+        let mut t = Tables {
+            messages: txn.open_table(MESSAGES)?,
+            content: txn.open_table(CONTENT)?,
+            due: txn.open_table(DUE)?,
+            log: txn.open_table(LOG)?,
+            quarantine: txn.open_table(QUARANTINE)?,
+        };
+        for op in ops {
+            let r = match op {
+                Op::Commit(msg) => commit(&mut t, counters, msg),
+                Op::Claim {
+                    node,
+                    now,
+                    max,
+                    lease_duration,
+                } => claim(&mut t, counters, &node, now, max, lease_duration),
+                Op::Renew {
+                    lease,
+                    now,
+                    lease_duration,
+                } => renew(&mut t, &lease, now, lease_duration),
+                Op::Apply { lease, report, now } => apply(&mut t, &lease, report, now),
+                Op::Release(lease) => release(&mut t, &lease),
+                Op::Delete(id) => delete(&mut t, &id),
+                Op::Hold(id, on) => hold(&mut t, &id, on),
+            };
+            results.push(r?);
+        }
+        if counters.next_seq != seq0 || counters.next_token != token0 {
+            let mut c = txn.open_table(COUNTERS)?;
+            c.insert(NEXT_SEQ, counters.next_seq)?;
+            c.insert(NEXT_TOKEN, counters.next_token)?;
+        }
+    }
+    // Durability::Immediate (the default): returns after the fsync.
+    txn.commit()?;
+    Ok(results)
+}
+
+/// Reads and decodes a message record. `Ok(Err(..))` for a refusal.
+fn load(t: &Tables<'_>, id: &str) -> Result<Option<Result<MessageMeta, StoreError>>, redb::Error> {
+    Ok(t.messages
+        .get(id)?
+        .map(|raw| MessageMeta::decode(id, raw.value())))
+}
+
+/// Writes a message record and moves its schedule entry from `old_due` to its new due time.
+fn save(
+    t: &mut Tables<'_>,
+    id: &str,
+    old_due: Option<u64>,
+    meta: &MessageMeta,
+) -> Result<Result<(), StoreError>, redb::Error> {
+    let raw = match meta.encode() {
+        Ok(raw) => raw,
+        Err(e) => return Ok(Err(e)),
+    };
+    t.messages.insert(id, raw.as_slice())?;
+    let new_due = meta.due();
+    if old_due != new_due {
+        if let Some(d) = old_due {
+            t.due.remove((d, id))?;
+        }
+        if let Some(d) = new_due {
+            t.due.insert((d, id), ())?;
+        }
+    }
+    Ok(Ok(()))
+}
+
+/// The message leased by `lease`, if the lease is still its lease.
+fn load_leased(
+    t: &Tables<'_>,
+    lease: &Lease,
+) -> Result<Result<MessageMeta, StoreError>, redb::Error> {
+    let lost = || StoreError::LeaseLost(lease.id.clone());
+    Ok(match load(t, &lease.id.0)? {
+        None => Err(lost()),
+        Some(Err(e)) => Err(e),
+        Some(Ok(m)) if m.lease.as_ref().map(|l| l.token) == Some(lease.token) => Ok(m),
+        Some(Ok(_)) => Err(lost()),
+    })
+}
+
+macro_rules! refuse {
+    ($e:expr) => {
+        match $e {
+            Ok(v) => v,
+            Err(e) => return Ok(Err(e)),
+        }
+    };
+}
+
+fn commit(t: &mut Tables<'_>, counters: &mut Counters, msg: NewMessage) -> OpResult {
+    let NewMessage { envelope, content } = msg;
+    let at = envelope.received_at;
+    let id = queue_id(at, counters.next_seq);
+    counters.next_seq += 1;
+    let mut meta = MessageMeta::new(envelope, &content);
+    t.content.insert(id.as_str(), content.as_slice())?;
+    for rec in rules::reception_log(&meta.recipients, at) {
+        let raw = refuse!(encode_status(&rec));
+        t.log.insert((id.as_str(), rec.seq), raw.as_slice())?;
+        meta.log_len += 1;
+    }
+    refuse!(save(t, &id, None, &meta)?);
+    Ok(Ok(Reply::Id(QueueId(id))))
+}
+
+fn claim(
+    t: &mut Tables<'_>,
+    counters: &mut Counters,
+    node: &str,
+    now: u64,
+    max: usize,
+    lease_duration: u64,
+) -> OpResult {
+    let mut out = Vec::new();
+    let mut taken = BTreeSet::new();
+    // Walk the schedule in chunks: entries found stale or corrupt are fixed as we go and do
+    // not count against `max`.
+    let mut from: Option<(u64, String)> = None;
+    while out.len() < max {
+        let mut candidates: Vec<(u64, String)> = Vec::new();
+        {
+            let range = match &from {
+                None => t.due.range((0u64, "")..(now.saturating_add(1), ""))?,
+                Some((d, id)) => t
+                    .due
+                    .range((*d, id.as_str())..(now.saturating_add(1), ""))?,
+            };
+            for entry in range {
+                let (k, _) = entry?;
+                let (d, id) = k.value();
+                if from.as_ref().is_some_and(|(fd, fid)| *fd == d && fid == id) {
+                    continue;
+                }
+                candidates.push((d, id.to_string()));
+                if candidates.len() >= (max - out.len()) + 16 {
+                    break;
+                }
+            }
+        }
+        let Some(last) = candidates.last().cloned() else {
+            break;
+        };
+        for (d, id) in candidates {
+            if out.len() >= max {
+                break;
+            }
+            if taken.contains(&id) {
+                // Claimed earlier in this call with a zero-length lease.
+                continue;
+            }
+            let raw = t.messages.get(id.as_str())?.map(|g| g.value().to_vec());
+            let Some(raw) = raw else {
+                tracing::warn!(queue_id = %id, "schedule entry without a message; dropped");
+                t.due.remove((d, id.as_str()))?;
+                continue;
+            };
+            let mut meta = match MessageMeta::decode(&id, &raw) {
+                Ok(m) => m,
+                Err(e) => {
+                    let why = e.to_string();
+                    tracing::warn!(queue_id = %id, error = %why, "corrupt message record quarantined");
+                    t.quarantine
+                        .insert(id.as_str(), (why.as_str(), raw.as_slice()))?;
+                    t.messages.remove(id.as_str())?;
+                    t.due.remove((d, id.as_str()))?;
+                    continue;
+                }
+            };
+            if meta.due() != Some(d) {
+                tracing::warn!(queue_id = %id, "stale schedule entry repaired");
+                t.due.remove((d, id.as_str()))?;
+                if let Some(nd) = meta.due() {
+                    t.due.insert((nd, id.as_str()), ())?;
+                }
+                if meta.due().is_none_or(|nd| nd > now) {
+                    continue;
+                }
+            }
+            let old_due = meta.due();
+            let lease = Lease {
+                id: QueueId(id.clone()),
+                node: node.to_string(),
+                token: counters.next_token,
+                expires_at: now.saturating_add(lease_duration),
+            };
+            counters.next_token += 1;
+            meta.lease = Some(lease.clone());
+            refuse!(save(t, &id, old_due, &meta)?);
+            taken.insert(id.clone());
+            out.push(Claimed {
+                lease,
+                envelope: meta.envelope,
+                recipients: meta.recipients,
+            });
+        }
+        from = Some(last);
+    }
+    Ok(Ok(Reply::Claimed(out)))
+}
+
+fn renew(t: &mut Tables<'_>, lease: &Lease, now: u64, lease_duration: u64) -> OpResult {
+    let mut meta = refuse!(load_leased(t, lease)?);
+    let old_due = meta.due();
+    let mut new = lease.clone();
+    if let Some(l) = &meta.lease {
+        new.node = l.node.clone();
+    }
+    new.expires_at = now.saturating_add(lease_duration);
+    meta.lease = Some(new.clone());
+    refuse!(save(t, &lease.id.0, old_due, &meta)?);
+    Ok(Ok(Reply::Lease(new)))
+}
+
+fn apply(t: &mut Tables<'_>, lease: &Lease, report: DeliveryReport, now: u64) -> OpResult {
+    let id = lease.id.clone();
+    let invalid = |detail: String| {
+        Ok(Err(StoreError::InvalidReport {
+            id: id.clone(),
+            detail,
+        }))
+    };
+    if report.id != lease.id {
+        return invalid(format!(
+            "report is for {} but the lease for {}",
+            report.id, id
+        ));
+    }
+    let mut meta = refuse!(load_leased(t, lease)?);
+    // Validate everything before changing anything.
+    if let Err(detail) = rules::check_report(&meta.recipients, &report) {
+        return invalid(detail);
+    }
+    let old_due = meta.due();
+    let log = rules::apply_report(&mut meta.recipients, report, now, meta.log_len);
+    meta.log_len += log.len() as u32;
+    let mut encoded = Vec::with_capacity(log.len());
+    for rec in &log {
+        encoded.push((rec.seq, refuse!(encode_status(rec))));
+    }
+    // `save` encodes before it writes; after it, only writes that cannot be refused.
+    refuse!(save(t, &id.0, old_due, &meta)?);
+    for (seq, raw) in &encoded {
+        t.log.insert((id.0.as_str(), *seq), raw.as_slice())?;
+    }
+    Ok(Ok(Reply::Records(meta.recipients)))
+}
+
+fn release(t: &mut Tables<'_>, lease: &Lease) -> OpResult {
+    let mut meta = refuse!(load_leased(t, lease)?);
+    let old_due = meta.due();
+    meta.lease = None;
+    refuse!(save(t, &lease.id.0, old_due, &meta)?);
+    Ok(Ok(Reply::Done))
+}
+
+fn delete(t: &mut Tables<'_>, id: &QueueId) -> OpResult {
+    let id = id.0.as_str();
+    let meta = t
+        .messages
+        .remove(id)?
+        .map(|raw| MessageMeta::decode(id, raw.value()));
+    let quarantined = t.quarantine.remove(id)?.is_some();
+    let found = match meta {
+        None => quarantined,
+        Some(Ok(m)) => {
+            if let Some(d) = m.due() {
+                t.due.remove((d, id))?;
+            }
+            true
+        }
+        Some(Err(_)) => {
+            // The due time cannot be known from a corrupt record: find its entry by scanning.
+            t.due.retain(|(_, k), ()| k != id)?;
+            true
+        }
+    };
+    if found {
+        tracing::info!(queue_id = %id, "message deleted");
+    }
+    t.content.remove(id)?;
+    t.log.retain_in((id, 0u32)..=(id, u32::MAX), |_, _| false)?;
+    Ok(Ok(Reply::Found(found)))
+}
+
+fn hold(t: &mut Tables<'_>, id: &QueueId, on: bool) -> OpResult {
+    let mut meta = match load(t, &id.0)? {
+        None => {
+            if t.quarantine.get(id.0.as_str())?.is_some() {
+                return Ok(Err(corrupt(&id.0, "quarantined")));
+            }
+            return Ok(Ok(Reply::Found(false)));
+        }
+        Some(m) => refuse!(m),
+    };
+    let old_due = meta.due();
+    meta.held = on;
+    refuse!(save(t, &id.0, old_due, &meta)?);
+    Ok(Ok(Reply::Found(true)))
+}

@@ -1,0 +1,774 @@
+//! The conformance suite: what every [`Store`] backend must do, as test functions.
+//!
+//! A backend's tests implement [`Factory`] and call each `pub async fn` here from a
+//! `#[tokio::test]` (multi-threaded runtime), or [`run_all`]. The functions panic on the first
+//! broken promise, with a message naming it. Time is fake: the suite passes `now` values around
+//! 1 000 000.
+//!
+//! Use [`all_tests!`](crate::all_tests) to get one `#[tokio::test]` per function.
+
+use std::collections::BTreeSet;
+use std::future::Future;
+use std::sync::Arc;
+
+use mailerd_types::{
+    DeliveryReport, Envelope, QueueId, RecipientSpec, RecipientState, RecipientUpdate,
+};
+
+use crate::{ListFilter, NewMessage, Store, StoreError};
+
+/// Opens stores for the suite.
+pub trait Factory: Send + Sync {
+    type Store: Store;
+
+    /// Opens the store called `name`, creating it empty on first use. Each suite function uses
+    /// its own name. Opening a name again after every handle to it was dropped must show
+    /// everything committed through the previous handle (that is the durability test).
+    fn open(&self, name: &str) -> impl Future<Output = Self::Store> + Send;
+}
+
+/// The base time of the suite (seconds since the epoch).
+pub const T0: u64 = 1_000_000;
+
+/// An envelope from `alice@example.org` to the given recipients, received at `T0`.
+pub fn envelope(recipients: &[&str]) -> Envelope {
+    Envelope {
+        reverse_path: "alice@example.org".into(),
+        recipients: recipients.iter().map(|r| RecipientSpec::new(*r)).collect(),
+        ret: None,
+        envid: None,
+        smtputf8: false,
+        eight_bit: false,
+        received_at: T0,
+        client: Some("192.0.2.7 client.example".into()),
+        auth_user: None,
+    }
+}
+
+/// A message of `size` bytes whose content depends on `seed` (every byte value appears).
+pub fn message(seed: u64, recipients: &[&str], size: usize) -> NewMessage {
+    NewMessage {
+        envelope: envelope(recipients),
+        content: content(seed, size),
+    }
+}
+
+/// Deterministic content: a header naming the seed, then bytes derived from it, `size` bytes
+/// in all (or just the header if it is longer).
+pub fn content(seed: u64, size: usize) -> Vec<u8> {
+    let mut v = format!("X-Seed: {seed}\r\n\r\n").into_bytes();
+    let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    while v.len() < size {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        v.push(x as u8);
+    }
+    v
+}
+
+fn deferred(index: usize, attempts: u32, next: u64) -> RecipientUpdate {
+    RecipientUpdate {
+        index,
+        state: RecipientState::Deferred,
+        reply: Some("451 4.3.0 try again later".into()),
+        remote_mta: Some("mx.example.net [192.0.2.25]".into()),
+        attempts,
+        next_attempt: Some(next),
+    }
+}
+
+fn final_update(index: usize, state: RecipientState, reply: &str) -> RecipientUpdate {
+    RecipientUpdate {
+        index,
+        state,
+        reply: Some(reply.into()),
+        remote_mta: Some("mx.example.net [192.0.2.25]".into()),
+        attempts: 1,
+        next_attempt: None,
+    }
+}
+
+/// Commit then get returns the exact bytes and envelope, every recipient pending, and one
+/// reception record per recipient in the status log.
+pub async fn commit_get_round_trip<F: Factory>(f: &F) {
+    let s = f.open("commit_get_round_trip").await;
+    let all_bytes: Vec<u8> = (0..=255u8).cycle().take(70_000).collect();
+    let mut env = envelope(&["bob@example.net", "carol@example.net", "bob@example.net"]);
+    env.envid = Some("env-1".into());
+    env.smtputf8 = true;
+    env.recipients[1].orcpt = Some(("rfc822".into(), "carol@example.net".into()));
+    env.recipients[1].notify = Some(mailerd_types::Notify {
+        failure: true,
+        delay: true,
+        ..Default::default()
+    });
+    for body in [all_bytes, Vec::new(), b"Subject: x\r\n\r\n.\r\n".to_vec()] {
+        let id = s
+            .commit(NewMessage {
+                envelope: env.clone(),
+                content: body.clone(),
+            })
+            .await
+            .expect("commit");
+        let m = s.get(&id).await.expect("get").expect("committed message");
+        assert_eq!(m.id, id);
+        assert_eq!(m.content, body, "content bytes round-trip exactly");
+        assert_eq!(m.envelope, env, "envelope round-trips");
+        assert!(!m.held);
+        assert_eq!(m.lease, None);
+        assert_eq!(m.recipients.len(), 3);
+        for (i, r) in m.recipients.iter().enumerate() {
+            assert_eq!(r.index, i);
+            assert_eq!(r.address, env.recipients[i].address);
+            assert_eq!(r.state, RecipientState::Pending);
+            assert_eq!(r.attempts, 0);
+            assert_eq!(r.next_attempt, T0);
+        }
+        let log = s.status_log(&id).await.expect("status log");
+        assert_eq!(log.len(), 3, "one reception record per recipient");
+        for (i, rec) in log.iter().enumerate() {
+            assert_eq!(rec.seq as usize, i);
+            assert_eq!(rec.index, i);
+            assert_eq!(rec.state, RecipientState::Pending);
+            assert_eq!(rec.at, T0);
+        }
+    }
+    let missing = QueueId("NOSUCHID".into());
+    assert!(s.get(&missing).await.expect("get missing").is_none());
+    assert!(s.status_log(&missing).await.expect("log").is_empty());
+}
+
+/// List shows committed messages in id order, filters on hold and done, and paginates.
+pub async fn list_filters_and_pages<F: Factory>(f: &F) {
+    let s = f.open("list_filters_and_pages").await;
+    let mut ids = Vec::new();
+    for i in 0..5 {
+        ids.push(
+            s.commit(message(i, &["bob@example.net"], 100))
+                .await
+                .expect("commit"),
+        );
+    }
+    let unique: BTreeSet<_> = ids.iter().cloned().collect();
+    assert_eq!(unique.len(), 5, "queue ids are unique");
+    let all = s.list(&ListFilter::default()).await.expect("list");
+    assert!(all.corrupt.is_empty());
+    let listed: Vec<_> = all.messages.iter().map(|m| m.id.clone()).collect();
+    let sorted: Vec<_> = unique.iter().cloned().collect();
+    assert_eq!(listed, sorted, "list is in id order and complete");
+    let m0 = &all.messages[0];
+    assert_eq!(m0.reverse_path, "alice@example.org");
+    assert_eq!(m0.size, 100);
+    assert_eq!(m0.received_at, T0);
+    assert_eq!(m0.next_attempt, Some(T0));
+    assert_eq!(m0.recipients.len(), 1);
+
+    assert!(s.hold(&ids[1]).await.expect("hold"));
+    let held = s
+        .list(&ListFilter {
+            held: Some(true),
+            ..Default::default()
+        })
+        .await
+        .expect("list held");
+    assert_eq!(
+        held.messages.iter().map(|m| &m.id).collect::<Vec<_>>(),
+        vec![&ids[1]]
+    );
+    let not_held = s
+        .list(&ListFilter {
+            held: Some(false),
+            ..Default::default()
+        })
+        .await
+        .expect("list not held");
+    assert_eq!(not_held.messages.len(), 4);
+
+    let page1 = s
+        .list(&ListFilter {
+            limit: Some(2),
+            ..Default::default()
+        })
+        .await
+        .expect("page 1");
+    assert_eq!(page1.messages.len(), 2);
+    let page2 = s
+        .list(&ListFilter {
+            limit: Some(10),
+            after: Some(page1.messages[1].id.clone()),
+            ..Default::default()
+        })
+        .await
+        .expect("page 2");
+    assert_eq!(page2.messages.len(), 3);
+    assert_eq!(page2.messages[0].id, sorted[2]);
+
+    // A done message is listed only with include_done.
+    let c = s
+        .claim("n1", T0, 10, 60)
+        .await
+        .expect("claim")
+        .into_iter()
+        .find(|c| c.lease.id == ids[0])
+        .expect("first message claimed");
+    s.apply(
+        &c.lease,
+        DeliveryReport {
+            id: ids[0].clone(),
+            updates: vec![final_update(0, RecipientState::Delivered, "250 ok")],
+        },
+        T0 + 1,
+    )
+    .await
+    .expect("apply");
+    let active = s.list(&ListFilter::default()).await.expect("list");
+    assert!(active.messages.iter().all(|m| m.id != ids[0]));
+    let with_done = s
+        .list(&ListFilter {
+            include_done: true,
+            ..Default::default()
+        })
+        .await
+        .expect("list");
+    let done = with_done
+        .messages
+        .iter()
+        .find(|m| m.id == ids[0])
+        .expect("done message listed with include_done");
+    assert!(done.is_done());
+    assert_eq!(done.next_attempt, None);
+}
+
+/// Claim hands out only messages due at `now`, earliest first, at most `max`.
+pub async fn claim_respects_due_time_and_max<F: Factory>(f: &F) {
+    let s = f.open("claim_respects_due_time_and_max").await;
+    let mut ids = Vec::new();
+    for i in 0..3u64 {
+        let mut m = message(i, &["bob@example.net"], 50);
+        m.envelope.received_at = T0 + 10 * i;
+        ids.push(s.commit(m).await.expect("commit"));
+    }
+    assert!(
+        s.claim("n1", T0 - 1, 10, 60)
+            .await
+            .expect("claim")
+            .is_empty(),
+        "nothing is due before reception"
+    );
+    let c = s.claim("n1", T0 + 10, 1, 60).await.expect("claim");
+    assert_eq!(c.len(), 1, "max is respected");
+    assert_eq!(c[0].lease.id, ids[0], "earliest due first");
+    assert_eq!(c[0].lease.node, "n1");
+    assert_eq!(c[0].lease.expires_at, T0 + 70);
+    assert_eq!(c[0].recipients[0].state, RecipientState::Pending);
+    assert_eq!(c[0].envelope.recipients[0].address, "bob@example.net");
+    let c2 = s.claim("n1", T0 + 10, 10, 10_000).await.expect("claim");
+    assert_eq!(c2.len(), 1, "only the second is due at T0+10");
+    assert_eq!(c2[0].lease.id, ids[1]);
+
+    // A deferral moves the message's due time.
+    s.apply(
+        &c[0].lease,
+        DeliveryReport {
+            id: ids[0].clone(),
+            updates: vec![deferred(0, 1, T0 + 1000)],
+        },
+        T0 + 11,
+    )
+    .await
+    .expect("apply deferral");
+    s.release(&c[0].lease).await.expect("release");
+    let c3 = s.claim("n1", T0 + 500, 10, 60).await.expect("claim");
+    assert_eq!(
+        c3.iter().map(|c| &c.lease.id).collect::<Vec<_>>(),
+        vec![&ids[2]],
+        "deferred message not due before its next attempt; released/leased ones handled"
+    );
+    let c4 = s.claim("n1", T0 + 1000, 10, 60).await.expect("claim");
+    let got: BTreeSet<_> = c4.iter().map(|c| c.lease.id.clone()).collect();
+    assert!(
+        got.contains(&ids[0]),
+        "deferred message due at its next attempt"
+    );
+    let rec = &c4
+        .iter()
+        .find(|c| c.lease.id == ids[0])
+        .expect("claimed")
+        .recipients[0];
+    assert_eq!(rec.state, RecipientState::Deferred);
+    assert_eq!(rec.attempts, 1);
+}
+
+/// One owner at a time: a leased message is not handed out again until the lease expires; then
+/// another node takes it over and the first owner's lease is void.
+pub async fn lease_exclusivity_and_takeover<F: Factory>(f: &F) {
+    let s = f.open("lease_exclusivity_and_takeover").await;
+    let id = s
+        .commit(message(1, &["bob@example.net", "carol@example.net"], 200))
+        .await
+        .expect("commit");
+    let a = s.claim("node-a", T0, 10, 60).await.expect("claim a");
+    assert_eq!(a.len(), 1);
+    let lease_a = a[0].lease.clone();
+    assert!(
+        s.claim("node-b", T0 + 59, 10, 60)
+            .await
+            .expect("claim b")
+            .is_empty(),
+        "a live lease excludes other claims"
+    );
+    assert!(
+        s.claim("node-a", T0 + 30, 10, 60)
+            .await
+            .expect("claim a again")
+            .is_empty(),
+        "a live lease excludes the owner's own second claim too"
+    );
+    let renewed = s.renew(&lease_a, T0 + 50, 60).await.expect("renew");
+    assert_eq!(renewed.expires_at, T0 + 110);
+    assert_eq!(renewed.token, lease_a.token);
+    assert!(
+        s.claim("node-b", T0 + 100, 10, 60)
+            .await
+            .expect("claim b")
+            .is_empty(),
+        "renewal extends exclusivity"
+    );
+    let b = s.claim("node-b", T0 + 110, 10, 60).await.expect("claim b");
+    assert_eq!(b.len(), 1, "an expired lease is taken over");
+    let lease_b = b[0].lease.clone();
+    assert_eq!(lease_b.node, "node-b");
+    assert_ne!(lease_b.token, lease_a.token, "a takeover changes the token");
+    let stale = DeliveryReport {
+        id: id.clone(),
+        updates: vec![final_update(0, RecipientState::Delivered, "250 ok")],
+    };
+    match s.apply(&lease_a, stale.clone(), T0 + 111).await {
+        Err(StoreError::LeaseLost(lost)) => assert_eq!(lost, id),
+        other => panic!("stale owner's apply must fail with LeaseLost, got {other:?}"),
+    }
+    assert!(matches!(
+        s.renew(&lease_a, T0 + 111, 60).await,
+        Err(StoreError::LeaseLost(_))
+    ));
+    assert!(matches!(
+        s.release(&lease_a).await,
+        Err(StoreError::LeaseLost(_))
+    ));
+    let m = s.get(&id).await.expect("get").expect("message");
+    assert_eq!(m.lease.as_ref(), Some(&lease_b));
+    assert_eq!(m.recipients[0].state, RecipientState::Pending);
+    s.apply(&lease_b, stale, T0 + 112)
+        .await
+        .expect("new owner applies");
+    s.release(&lease_b).await.expect("release");
+    assert_eq!(s.get(&id).await.expect("get").expect("message").lease, None);
+    let c = s.claim("node-a", T0 + 112, 10, 60).await.expect("claim");
+    assert_eq!(
+        c.len(),
+        1,
+        "released message with a live recipient is due again"
+    );
+    assert_eq!(c[0].recipients[0].state, RecipientState::Delivered);
+    assert_eq!(c[0].recipients[1].state, RecipientState::Pending);
+}
+
+/// Apply changes every recipient of the report or none, and appends one status record per
+/// update with all its facts.
+pub async fn apply_is_atomic_and_logs<F: Factory>(f: &F) {
+    let s = f.open("apply_is_atomic_and_logs").await;
+    let id = s
+        .commit(message(
+            7,
+            &["bob@example.net", "carol@example.net", "dave@example.net"],
+            300,
+        ))
+        .await
+        .expect("commit");
+    let lease = s.claim("n1", T0, 1, 600).await.expect("claim")[0]
+        .lease
+        .clone();
+    let before = s.get(&id).await.expect("get").expect("message");
+    let log_before = s.status_log(&id).await.expect("log");
+
+    let bad_reports = [
+        vec![
+            final_update(0, RecipientState::Delivered, "250 ok"),
+            final_update(9, RecipientState::Failed, "550 no"),
+        ],
+        vec![
+            final_update(0, RecipientState::Delivered, "250 ok"),
+            final_update(0, RecipientState::Failed, "550 no"),
+        ],
+        vec![
+            final_update(0, RecipientState::Delivered, "250 ok"),
+            RecipientUpdate {
+                next_attempt: None,
+                ..deferred(1, 1, 0)
+            },
+        ],
+    ];
+    for updates in bad_reports {
+        match s
+            .apply(
+                &lease,
+                DeliveryReport {
+                    id: id.clone(),
+                    updates,
+                },
+                T0 + 5,
+            )
+            .await
+        {
+            Err(StoreError::InvalidReport { .. }) => {}
+            other => panic!("invalid report must be refused, got {other:?}"),
+        }
+        assert_eq!(
+            s.get(&id).await.expect("get").expect("message"),
+            before,
+            "a refused report changes nothing"
+        );
+        assert_eq!(s.status_log(&id).await.expect("log"), log_before);
+    }
+
+    let recs = s
+        .apply(
+            &lease,
+            DeliveryReport {
+                id: id.clone(),
+                updates: vec![
+                    final_update(0, RecipientState::Delivered, "250 2.0.0 queued as X"),
+                    final_update(1, RecipientState::Failed, "550 5.1.1 user unknown"),
+                    deferred(2, 1, T0 + 900),
+                ],
+            },
+            T0 + 6,
+        )
+        .await
+        .expect("apply");
+    assert_eq!(recs.len(), 3);
+    let m = s.get(&id).await.expect("get").expect("message");
+    assert_eq!(m.recipients, recs, "apply returns the new records");
+    assert_eq!(m.recipients[0].state, RecipientState::Delivered);
+    assert_eq!(
+        m.recipients[1].last_reply.as_deref(),
+        Some("550 5.1.1 user unknown")
+    );
+    assert_eq!(m.recipients[1].updated_at, T0 + 6);
+    assert_eq!(m.recipients[2].state, RecipientState::Deferred);
+    assert_eq!(m.recipients[2].next_attempt, T0 + 900);
+    assert_eq!(m.recipients[2].attempts, 1);
+    assert_eq!(
+        m.recipients[2].remote_mta.as_deref(),
+        Some("mx.example.net [192.0.2.25]")
+    );
+
+    let log = s.status_log(&id).await.expect("log");
+    assert_eq!(
+        log.len(),
+        3 + 3,
+        "three receptions, then one record per update"
+    );
+    let new = &log[3..];
+    for (i, r) in new.iter().enumerate() {
+        assert_eq!(r.seq as usize, 3 + i);
+        assert_eq!(r.at, T0 + 6);
+        assert_eq!(r.index, i);
+        assert_eq!(r.recipient, m.recipients[i].address);
+        assert_eq!(r.state, m.recipients[i].state);
+        assert_eq!(r.reply, m.recipients[i].last_reply);
+        assert_eq!(r.remote_mta, m.recipients[i].remote_mta);
+        assert_eq!(r.attempts, m.recipients[i].attempts);
+    }
+
+    // A final recipient never changes again.
+    match s
+        .apply(
+            &lease,
+            DeliveryReport {
+                id: id.clone(),
+                updates: vec![deferred(0, 2, T0 + 2000)],
+            },
+            T0 + 7,
+        )
+        .await
+    {
+        Err(StoreError::InvalidReport { .. }) => {}
+        other => panic!("updating a final recipient must be refused, got {other:?}"),
+    }
+    // A deferred recipient may be deferred again: one more record.
+    s.apply(
+        &lease,
+        DeliveryReport {
+            id: id.clone(),
+            updates: vec![deferred(2, 2, T0 + 3000)],
+        },
+        T0 + 8,
+    )
+    .await
+    .expect("second deferral");
+    let log = s.status_log(&id).await.expect("log");
+    assert_eq!(log.len(), 7);
+    assert_eq!(log[6].attempts, 2);
+    // Expiry is final and leaves the message done.
+    s.apply(
+        &lease,
+        DeliveryReport {
+            id: id.clone(),
+            updates: vec![RecipientUpdate {
+                index: 2,
+                state: RecipientState::Expired,
+                reply: Some("retries exhausted".into()),
+                remote_mta: None,
+                attempts: 2,
+                next_attempt: None,
+            }],
+        },
+        T0 + 9,
+    )
+    .await
+    .expect("expire");
+    s.release(&lease).await.expect("release");
+    assert!(
+        s.claim("n1", u64::MAX / 2, 10, 60)
+            .await
+            .expect("claim")
+            .is_empty(),
+        "a message whose recipients are all final is never due"
+    );
+    assert!(
+        s.get(&id).await.expect("get").is_some(),
+        "the store does not delete done messages by itself"
+    );
+}
+
+/// Delete removes message, content and log; the lease on it is void; a second delete says so.
+pub async fn delete_removes_everything<F: Factory>(f: &F) {
+    let s = f.open("delete_removes_everything").await;
+    let keep = s
+        .commit(message(1, &["bob@example.net"], 100))
+        .await
+        .expect("commit");
+    let id = s
+        .commit(message(2, &["bob@example.net"], 100))
+        .await
+        .expect("commit");
+    let claimed = s.claim("n1", T0, 10, 60).await.expect("claim");
+    let lease = claimed
+        .iter()
+        .find(|c| c.lease.id == id)
+        .expect("claimed")
+        .lease
+        .clone();
+    assert!(s.delete(&id).await.expect("delete"));
+    assert!(s.get(&id).await.expect("get").is_none());
+    assert!(s.status_log(&id).await.expect("log").is_empty());
+    let listed = s.list(&ListFilter::default()).await.expect("list");
+    assert_eq!(
+        listed.messages.iter().map(|m| &m.id).collect::<Vec<_>>(),
+        vec![&keep]
+    );
+    assert!(matches!(
+        s.apply(
+            &lease,
+            DeliveryReport {
+                id: id.clone(),
+                updates: vec![final_update(0, RecipientState::Delivered, "250 ok")],
+            },
+            T0 + 1,
+        )
+        .await,
+        Err(StoreError::LeaseLost(_))
+    ));
+    assert!(!s.delete(&id).await.expect("second delete"));
+    assert!(
+        s.claim("n2", T0 + 1000, 10, 60)
+            .await
+            .expect("claim")
+            .iter()
+            .all(|c| c.lease.id != id)
+    );
+}
+
+/// A held message is never claimed; releasing the hold makes it due again.
+pub async fn hold_blocks_claims<F: Factory>(f: &F) {
+    let s = f.open("hold_blocks_claims").await;
+    let id = s
+        .commit(message(1, &["bob@example.net"], 100))
+        .await
+        .expect("commit");
+    assert!(s.hold(&id).await.expect("hold"));
+    assert!(s.hold(&id).await.expect("hold twice is fine"));
+    assert!(s.get(&id).await.expect("get").expect("message").held);
+    assert!(
+        s.claim("n1", T0 + 100, 10, 60)
+            .await
+            .expect("claim")
+            .is_empty()
+    );
+    assert!(s.release_hold(&id).await.expect("release hold"));
+    assert!(!s.get(&id).await.expect("get").expect("message").held);
+    assert_eq!(
+        s.claim("n1", T0 + 100, 10, 60).await.expect("claim").len(),
+        1
+    );
+    let missing = QueueId("NOSUCHID".into());
+    assert!(!s.hold(&missing).await.expect("hold missing"));
+    assert!(!s.release_hold(&missing).await.expect("release missing"));
+}
+
+/// Many tasks committing at once: every commit acknowledged is visible, with its own content.
+pub async fn concurrent_commits_all_visible<F: Factory>(f: &F) {
+    let s = Arc::new(f.open("concurrent_commits_all_visible").await);
+    let tasks = 20u64;
+    let per_task = 15u64;
+    let mut handles = Vec::new();
+    for t in 0..tasks {
+        let s = Arc::clone(&s);
+        handles.push(tokio::spawn(async move {
+            let mut ids = Vec::new();
+            for i in 0..per_task {
+                let seed = t * 1000 + i;
+                let id = s
+                    .commit(message(seed, &["bob@example.net"], 2000))
+                    .await
+                    .expect("commit");
+                ids.push((seed, id));
+            }
+            ids
+        }));
+    }
+    let mut all = Vec::new();
+    for h in handles {
+        all.extend(h.await.expect("task"));
+    }
+    let unique: BTreeSet<_> = all.iter().map(|(_, id)| id.clone()).collect();
+    assert_eq!(unique.len() as u64, tasks * per_task, "ids are unique");
+    for (seed, id) in &all {
+        let m = s.get(id).await.expect("get").expect("acknowledged message");
+        assert_eq!(m.content, content(*seed, 2000));
+    }
+    let listed = s.list(&ListFilter::default()).await.expect("list");
+    assert_eq!(listed.messages.len() as u64, tasks * per_task);
+}
+
+/// Everything survives closing and reopening the store: messages, states, leases, holds, logs.
+pub async fn reopen_keeps_everything<F: Factory>(f: &F) {
+    let name = "reopen_keeps_everything";
+    let (ids, snapshot, logs) = {
+        let s = f.open(name).await;
+        let mut ids = Vec::new();
+        for i in 0..4 {
+            ids.push(
+                s.commit(message(i, &["bob@example.net", "carol@example.net"], 4000))
+                    .await
+                    .expect("commit"),
+            );
+        }
+        let c = s.claim("n1", T0, 2, 600).await.expect("claim");
+        assert_eq!(c.len(), 2);
+        s.apply(
+            &c[0].lease,
+            DeliveryReport {
+                id: c[0].lease.id.clone(),
+                updates: vec![
+                    final_update(0, RecipientState::Delivered, "250 ok"),
+                    deferred(1, 1, T0 + 300),
+                ],
+            },
+            T0 + 2,
+        )
+        .await
+        .expect("apply");
+        s.release(&c[0].lease).await.expect("release");
+        assert!(s.hold(&ids[3]).await.expect("hold"));
+        let mut snapshot = Vec::new();
+        let mut logs = Vec::new();
+        for id in &ids {
+            snapshot.push(s.get(id).await.expect("get").expect("message"));
+            logs.push(s.status_log(id).await.expect("log"));
+        }
+        (ids, snapshot, logs)
+    };
+    let s = f.open(name).await;
+    for (i, id) in ids.iter().enumerate() {
+        let m = s.get(id).await.expect("get after reopen").expect("message");
+        assert_eq!(m, snapshot[i], "message {id} identical after reopen");
+        assert_eq!(s.status_log(id).await.expect("log"), logs[i]);
+    }
+    let lease = snapshot[1]
+        .lease
+        .clone()
+        .expect("second claim still leased");
+    assert!(
+        s.claim("n2", T0 + 10, 10, 600)
+            .await
+            .expect("claim")
+            .iter()
+            .all(|c| c.lease.id != lease.id),
+        "leases survive a restart"
+    );
+    s.renew(&lease, T0 + 10, 60)
+        .await
+        .expect("the owner's lease is still valid after reopen");
+    let c = s.claim("n2", T0 + 10_000, 10, 60).await.expect("claim");
+    let next: BTreeSet<_> = c.iter().map(|c| c.lease.id.clone()).collect();
+    assert!(!next.contains(&ids[3]), "hold survives a restart");
+    let id_new = s
+        .commit(message(99, &["bob@example.net"], 10))
+        .await
+        .expect("commit after reopen");
+    assert!(!ids.contains(&id_new), "ids stay unique across restarts");
+    let c2 = s.claim("n3", T0 + 20_000, 10, 60).await.expect("claim");
+    let tokens: BTreeSet<_> = c.iter().chain(c2.iter()).map(|c| c.lease.token).collect();
+    assert!(
+        !tokens.contains(&lease.token),
+        "lease tokens stay unique across restarts"
+    );
+}
+
+/// Runs every function of the suite, each on its own store name.
+pub async fn run_all<F: Factory>(f: &F) {
+    commit_get_round_trip(f).await;
+    list_filters_and_pages(f).await;
+    claim_respects_due_time_and_max(f).await;
+    lease_exclusivity_and_takeover(f).await;
+    apply_is_atomic_and_logs(f).await;
+    delete_removes_everything(f).await;
+    hold_blocks_claims(f).await;
+    concurrent_commits_all_visible(f).await;
+    reopen_keeps_everything(f).await;
+}
+
+/// Expands to one `#[tokio::test]` per suite function, each calling it with the factory
+/// expression given (evaluated afresh in every test).
+///
+/// ```text
+/// mailerd_store::all_tests!(MyFactory::new());
+/// ```
+#[macro_export]
+macro_rules! all_tests {
+    ($factory:expr) => {
+        $crate::all_tests!(@each $factory;
+            commit_get_round_trip,
+            list_filters_and_pages,
+            claim_respects_due_time_and_max,
+            lease_exclusivity_and_takeover,
+            apply_is_atomic_and_logs,
+            delete_removes_everything,
+            hold_blocks_claims,
+            concurrent_commits_all_visible,
+            reopen_keeps_everything,
+        );
+    };
+    (@each $factory:expr; $($name:ident,)*) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $name() {
+                let f = $factory;
+                $crate::conformance::$name(&f).await;
+            }
+        )*
+    };
+}
