@@ -24,10 +24,6 @@ pub struct ReceiveConfig {
     /// like Postfix's `mynetworks`. Default: empty, so only authenticated clients relay; add
     /// `127.0.0.0/8` and `::1/128` to let local programs relay.
     pub relay_networks: Vec<String>,
-    /// On submission, refuse a MAIL FROM other than the authenticated user's own address
-    /// (or `<>`) with `553 5.7.1`, like Postfix's `reject_sender_login_mismatch`.
-    /// Default: true.
-    pub sender_login_match: bool,
     /// STARTTLS. Default: enabled with a generated self-signed certificate.
     pub tls: TlsConfig,
     /// Size, count and time limits.
@@ -55,7 +51,6 @@ impl Default for ReceiveConfig {
             local_domains: Vec::new(),
             users: Vec::new(),
             relay_networks: Vec::new(),
-            sender_login_match: true,
             tls: TlsConfig::default(),
             limits: Limits::default(),
             auth_throttle: AuthThrottleConfig::default(),
@@ -178,6 +173,10 @@ pub struct Limits {
     pub max_hops: usize,
     /// On shutdown, how long sessions may finish their transaction, seconds. Default: 30.
     pub shutdown_grace_secs: u64,
+    /// On submission, refuse a MAIL FROM other than the authenticated user's own address
+    /// (or `<>`) with `553 5.7.1`, like Postfix's `reject_sender_login_mismatch`.
+    /// Default: true.
+    pub sender_login_match: bool,
 }
 
 impl Default for Limits {
@@ -194,6 +193,7 @@ impl Default for Limits {
             max_errors: 20,
             max_hops: 100,
             shutdown_grace_secs: 30,
+            sender_login_match: true,
         }
     }
 }

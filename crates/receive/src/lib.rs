@@ -22,7 +22,7 @@
 //! - `mx` role: mail for local domains; unknown users `550 5.1.1`, disabled `550 5.2.1`, full
 //!   `552 5.2.2` (via [`MailboxLookup`]); `<Postmaster>` always accepted.
 //! - `submission` role (RFC 6409): STARTTLS, then AUTH PLAIN/LOGIN, before MAIL (`530 5.7.0`);
-//!   MAIL FROM must be the authenticated user's address (`553 5.7.1`, `sender_login_match`);
+//!   MAIL FROM must be the authenticated user's address (`553 5.7.1`, `limits.sender_login_match`);
 //!   missing `Date:` and `Message-ID:` are added.
 //! - Limits: SIZE (`552 5.3.4`), recipients (`452 4.5.3`), connections in total and per IP
 //!   (`421 4.7.0`), RFC 5321 4.5.3.2 timeouts (`421 4.4.2`), line length (`500 5.5.6`),

@@ -55,7 +55,7 @@ impl<S: Store, IO: AsyncRead + AsyncWrite + Unpin + Send> Session<'_, S, IO> {
                 }
                 let address = mb.address();
                 if self.role == Role::Submission
-                    && self.server.config.sender_login_match
+                    && self.server.config.limits.sender_login_match
                     && let Some(user) = &self.auth_user
                     && !address.eq_ignore_ascii_case(user)
                 {
