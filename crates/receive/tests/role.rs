@@ -701,3 +701,18 @@ async fn arbitrary_client_bytes_never_break_the_session() {
         }
     }
 }
+
+#[tokio::test(start_paused = true)]
+async fn announced_size_that_would_overfill_a_mailbox_is_refused_at_rcpt() {
+    let mut cfg = config();
+    cfg.users[0].quota = Some(1000); // alice, whose mailbox is empty
+    let h = harness(cfg);
+    let (mut c, _) = h.connect(Role::Mx, "192.0.2.1", Shutdown::never());
+    c.expect_reply("220").await;
+    c.expect("EHLO client.test", "250").await;
+    c.expect("MAIL FROM:<a@remote.test> SIZE=2000", "250").await;
+    c.expect("RCPT TO:<alice@example.test>", "552 5.2.2").await;
+    c.expect("RSET", "250").await;
+    c.expect("MAIL FROM:<a@remote.test> SIZE=900", "250").await;
+    c.expect("RCPT TO:<alice@example.test>", "250 2.1.5").await;
+}

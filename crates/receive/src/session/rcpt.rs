@@ -89,7 +89,8 @@ impl<S: Store, IO: AsyncRead + AsyncWrite + Unpin + Send> Session<'_, S, IO> {
     }
 
     fn check_mailbox(&self, address: &str) -> Option<Reply> {
-        match self.server.mailboxes.lookup(address) {
+        let size = self.tx.as_ref().and_then(|t| t.mail.size);
+        match self.server.mailboxes.lookup_with_size(address, size) {
             MailboxStatus::Active => None,
             MailboxStatus::Unknown => Some(Reply::new(
                 550,
