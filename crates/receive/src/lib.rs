@@ -1,6 +1,8 @@
 //! mailerd's SMTP server role (Postfix's smtpd + cleanup): listeners, sessions, STARTTLS,
 //! AUTH, relay policy, recipient checks, limits, header fixes, and the durable hand-off to the
-//! store — `250` after DATA only once [`mailerd_store::Store::commit`] returned `Ok`.
+//! store — `250` after DATA only once [`mailerd_store::Store::commit`] returned `Ok`. The
+//! server needs nothing else of the store: it is generic over [`Commit`], which every
+//! [`mailerd_store::Store`] implements.
 //!
 //! How the binary starts it:
 //! ```no_run
@@ -40,6 +42,7 @@
 //! client certificates, REQUIRETLS, BINARYMIME.
 
 mod auth;
+mod commit;
 mod config;
 mod conn;
 mod error;
@@ -51,6 +54,7 @@ mod session;
 mod shutdown;
 pub mod tls;
 
+pub use commit::Commit;
 pub use config::{
     AuthThrottleConfig, Limits, ListenerConfig, ReceiveConfig, Role, TlsConfig, UserConfig,
 };

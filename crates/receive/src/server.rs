@@ -5,8 +5,8 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use crate::commit::Commit;
 use mailerd_smtp::{Reply, status};
-use mailerd_store::Store;
 use rustls::ServerConfig;
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpListener;
@@ -82,7 +82,7 @@ impl<S> Clone for Receiver<S> {
     }
 }
 
-impl<S: Store> Receiver<S> {
+impl<S: Commit> Receiver<S> {
     /// Validates the configuration and prepares TLS (loading the certificate, or generating
     /// a self-signed one when none is configured).
     pub fn new(

@@ -1,9 +1,9 @@
 //! AUTH (RFC 4954) with PLAIN (RFC 4616) and LOGIN, only on submission over TLS; failures are
 //! throttled per client IP and per account.
 
+use crate::commit::Commit;
 use mailerd_smtp::sasl::{self, Credentials, SaslError};
 use mailerd_smtp::{AuthMechanism, Reply, status};
-use mailerd_store::Store;
 use tokio::io::{AsyncRead, AsyncWrite};
 
 use super::{Flow, Input, Session};
@@ -17,7 +17,7 @@ enum Response {
     Close,
 }
 
-impl<S: Store, IO: AsyncRead + AsyncWrite + Unpin + Send> Session<'_, S, IO> {
+impl<S: Commit, IO: AsyncRead + AsyncWrite + Unpin + Send> Session<'_, S, IO> {
     /// Sends a 334 challenge and reads the response.
     async fn challenge(&mut self, text: &str) -> std::io::Result<Response> {
         self.reply(Reply::plain(334, text));

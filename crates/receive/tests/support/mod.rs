@@ -5,34 +5,30 @@
 #![allow(dead_code)]
 
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use argon2::password_hash::{PasswordHasher, SaltString};
 use argon2::{Algorithm, Argon2, Params, Version};
 use mailerd_receive::{
-    ConfigMailboxes, ListenerConfig, MailboxLookup, ReceiveConfig, Receiver, Role, Shutdown,
-    UserConfig,
+    Commit, ConfigMailboxes, ListenerConfig, MailboxLookup, ReceiveConfig, Receiver, Role,
+    Shutdown, UserConfig,
 };
-use mailerd_store::memory::MemoryStore;
-use mailerd_store::{
-    Claimed, Lease, ListFilter, MessageList, NewMessage, RecipientRecord, StatusRecord, Store,
-    StoreError, StoredMessage,
-};
-use mailerd_types::{DeliveryReport, QueueId};
+use mailerd_store::{NewMessage, StoreError};
+use mailerd_types::QueueId;
 use rustls_pki_types::{CertificateDer, ServerName};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
-/// The store crate's in-memory store, recording what receive committed, able to fail and to
-/// hold commits (a slow fsync).
+/// An in-memory store for receive's tests: it implements only [`Commit`] (all receive
+/// needs), records what was committed, and can fail or hold commits (a slow fsync).
 #[derive(Default)]
 pub struct MemStore {
-    inner: MemoryStore,
     pub messages: Mutex<Vec<(QueueId, NewMessage)>>,
     pub fail: AtomicBool,
     /// When set, each commit waits for `release.notify_one()`.
     pub hold: AtomicBool,
     pub release: tokio::sync::Notify,
+    next: AtomicU64,
 }
 
 impl MemStore {
@@ -45,71 +41,18 @@ impl MemStore {
     }
 }
 
-impl Store for MemStore {
+impl Commit for MemStore {
     async fn commit(&self, msg: NewMessage) -> Result<QueueId, StoreError> {
         if self.hold.load(Ordering::SeqCst) {
             self.release.notified().await;
         }
-        self.inner.fail_writes(self.fail.load(Ordering::SeqCst));
-        let id = self.inner.commit(msg.clone()).await?;
+        if self.fail.load(Ordering::SeqCst) {
+            return Err(StoreError::Backend("disk on fire".into()));
+        }
+        let n = self.next.fetch_add(1, Ordering::SeqCst) + 1;
+        let id = QueueId(format!("Q{n:05}"));
         self.messages.lock().expect("lock").push((id.clone(), msg));
         Ok(id)
-    }
-
-    async fn get(&self, id: &QueueId) -> Result<Option<StoredMessage>, StoreError> {
-        self.inner.get(id).await
-    }
-
-    async fn list(&self, filter: &ListFilter) -> Result<MessageList, StoreError> {
-        self.inner.list(filter).await
-    }
-
-    async fn claim(
-        &self,
-        node: &str,
-        now: u64,
-        max: usize,
-        lease_duration: u64,
-    ) -> Result<Vec<Claimed>, StoreError> {
-        self.inner.claim(node, now, max, lease_duration).await
-    }
-
-    async fn renew(
-        &self,
-        lease: &Lease,
-        now: u64,
-        lease_duration: u64,
-    ) -> Result<Lease, StoreError> {
-        self.inner.renew(lease, now, lease_duration).await
-    }
-
-    async fn apply(
-        &self,
-        lease: &Lease,
-        report: DeliveryReport,
-        now: u64,
-    ) -> Result<Vec<RecipientRecord>, StoreError> {
-        self.inner.apply(lease, report, now).await
-    }
-
-    async fn release(&self, lease: &Lease) -> Result<(), StoreError> {
-        self.inner.release(lease).await
-    }
-
-    async fn status_log(&self, id: &QueueId) -> Result<Vec<StatusRecord>, StoreError> {
-        self.inner.status_log(id).await
-    }
-
-    async fn delete(&self, id: &QueueId) -> Result<bool, StoreError> {
-        self.inner.delete(id).await
-    }
-
-    async fn hold(&self, id: &QueueId) -> Result<bool, StoreError> {
-        self.inner.hold(id).await
-    }
-
-    async fn release_hold(&self, id: &QueueId) -> Result<bool, StoreError> {
-        self.inner.release_hold(id).await
     }
 }
 
