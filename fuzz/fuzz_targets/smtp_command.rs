@@ -1,9 +1,9 @@
-//! Command lines: the line reader and the command parser must never panic, and replies to
-//! errors must be well-formed.
+//! Command lines and AUTH responses: the line reader, the command parser and the SASL
+//! decoders must never panic, and replies to errors must be well-formed.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use mailerd_smtp::{LineEvent, LineReader, parse_command};
+use mailerd_smtp::{LineEvent, LineReader, parse_command, sasl};
 
 fuzz_target!(|data: &[u8]| {
     let mut reader = LineReader::new(512);
@@ -21,4 +21,10 @@ fuzz_target!(|data: &[u8]| {
         }
     }
     let _ = parse_command(data);
+    // AUTH responses are network data too.
+    if let Ok(decoded) = sasl::decode_response(data) {
+        let _ = sasl::decode_plain(&decoded);
+        let _ = sasl::decode_login_field(&decoded);
+    }
+    let _ = sasl::decode_plain(data);
 });

@@ -52,7 +52,7 @@ fn dummy_hash() -> Option<&'static str> {
     DUMMY
         .get_or_init(|| {
             let mut rnd = std::collections::hash_map::RandomState::new().build_hasher();
-            rnd.write_u64(0x6d61_696c_6572_64);
+            rnd.write_u64(0x006d_6169_6c65_7264);
             let secret = format!("{:016x}", rnd.finish());
             let salt = SaltString::encode_b64(secret.as_bytes()).ok()?;
             Argon2::default()

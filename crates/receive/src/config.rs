@@ -173,6 +173,10 @@ pub struct Limits {
     pub max_hops: usize,
     /// On shutdown, how long sessions may finish their transaction, seconds. Default: 30.
     pub shutdown_grace_secs: u64,
+    /// On submission, refuse a MAIL FROM other than the authenticated user's own address
+    /// (or `<>`) with `553 5.7.1`, like Postfix's `reject_sender_login_mismatch`.
+    /// Default: true.
+    pub sender_login_match: bool,
 }
 
 impl Default for Limits {
@@ -189,6 +193,7 @@ impl Default for Limits {
             max_errors: 20,
             max_hops: 100,
             shutdown_grace_secs: 30,
+            sender_login_match: true,
         }
     }
 }

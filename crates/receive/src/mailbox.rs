@@ -27,6 +27,14 @@ pub trait MailboxLookup: Send + Sync + 'static {
     /// `address` is `local@domain` with the domain lower-cased; the domain is one of
     /// `local_domains`.
     fn lookup(&self, address: &str) -> MailboxStatus;
+
+    /// Like [`MailboxLookup::lookup`], knowing the message size the client announced with
+    /// `SIZE=` (RFC 1870), so a mailbox that this message would overfill can be refused at
+    /// RCPT. The default ignores the size.
+    fn lookup_with_size(&self, address: &str, size: Option<u64>) -> MailboxStatus {
+        let _ = size;
+        self.lookup(address)
+    }
 }
 
 /// The current size in bytes of a mailbox, for quota checks.
@@ -59,12 +67,24 @@ impl ConfigMailboxes {
 
 impl MailboxLookup for ConfigMailboxes {
     fn lookup(&self, address: &str) -> MailboxStatus {
+        self.lookup_with_size(address, None)
+    }
+
+    /// Over quota when the mailbox is full, or when the announced size would overfill it.
+    fn lookup_with_size(&self, address: &str, size: Option<u64>) -> MailboxStatus {
         let key = address.to_lowercase();
         match self.users.get(&key) {
             None => MailboxStatus::Unknown,
             Some((true, _)) => MailboxStatus::Disabled,
-            Some((false, Some(quota))) if (self.usage)(&key) >= *quota => MailboxStatus::OverQuota,
-            Some(_) => MailboxStatus::Active,
+            Some((false, Some(quota))) => {
+                let used = (self.usage)(&key);
+                if used >= *quota || used.saturating_add(size.unwrap_or(0)) > *quota {
+                    MailboxStatus::OverQuota
+                } else {
+                    MailboxStatus::Active
+                }
+            }
+            Some((false, None)) => MailboxStatus::Active,
         }
     }
 }

@@ -54,6 +54,19 @@ impl Cidr {
     }
 }
 
+/// The key under which a client is counted for per-client limits and AUTH throttling: its
+/// IPv4 address, or its IPv6 /64 (one customer usually holds a whole /64, so counting single
+/// IPv6 addresses would be no limit at all).
+pub(crate) fn client_key(ip: IpAddr) -> IpAddr {
+    match ip.to_canonical() {
+        IpAddr::V4(a) => IpAddr::V4(a),
+        IpAddr::V6(a) => {
+            let masked = u128::from(a) & (u128::MAX << 64);
+            IpAddr::V6(masked.into())
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -77,6 +90,9 @@ mod tests {
         check("2001:db8::/32", "2001:db9::5", false);
         check("10.0.0.0/8", "::1", false);
         assert!(Cidr::parse("10.0.0.0/33").is_err());
+        let k = |s: &str| client_key(s.parse().expect("ip")).to_string();
+        assert_eq!(k("2001:db8:1:2:3:4:5:6"), "2001:db8:1:2::");
+        assert_eq!(k("::ffff:192.0.2.1"), "192.0.2.1");
         assert!(Cidr::parse("example.org").is_err());
     }
 }

@@ -5,8 +5,8 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use crate::commit::Commit;
 use mailerd_smtp::{Reply, status};
-use mailerd_store::Store;
 use rustls::ServerConfig;
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpListener;
@@ -32,6 +32,8 @@ pub(crate) struct Inner<S> {
     pub(crate) accounts: Accounts,
     pub(crate) throttle: AuthThrottle,
     pub(crate) relay_networks: Vec<Cidr>,
+    /// Bounds concurrent argon2 checks (CPU and memory heavy) to the number of cores.
+    pub(crate) password_checks: Arc<Semaphore>,
     pub(crate) local_domains: Vec<String>,
     connections: Arc<Semaphore>,
     per_ip: Mutex<HashMap<IpAddr, usize>>,
@@ -80,7 +82,7 @@ impl<S> Clone for Receiver<S> {
     }
 }
 
-impl<S: Store> Receiver<S> {
+impl<S: Commit> Receiver<S> {
     /// Validates the configuration and prepares TLS (loading the certificate, or generating
     /// a self-signed one when none is configured).
     pub fn new(
@@ -137,6 +139,9 @@ impl<S: Store> Receiver<S> {
                 .collect(),
             connections: Arc::new(Semaphore::new(config.limits.max_connections)),
             per_ip: Mutex::new(HashMap::new()),
+            password_checks: Arc::new(Semaphore::new(
+                std::thread::available_parallelism().map_or(2, |n| n.get()),
+            )),
             tls: tls.map(TlsAcceptor::from),
             relay_networks,
             config,
@@ -155,6 +160,14 @@ impl<S: Store> Receiver<S> {
 
     /// Binds every configured listener and serves until `shutdown` fires, then drains.
     pub async fn serve(&self, shutdown: Shutdown) -> Result<(), ReceiveError> {
+        let bound = self.bind().await?;
+        self.serve_on(bound, shutdown).await;
+        Ok(())
+    }
+
+    /// Binds every configured listener without serving yet (so the caller can learn the
+    /// actual ports, e.g. with port 0, or drop privileges) — then call [`Receiver::serve_on`].
+    pub async fn bind(&self) -> Result<Vec<(TcpListener, ListenerConfig)>, ReceiveError> {
         let mut bound = Vec::new();
         for l in &self.inner.config.listeners {
             let sock = TcpListener::bind(l.address)
@@ -163,11 +176,11 @@ impl<S: Store> Receiver<S> {
                     addr: l.address,
                     source,
                 })?;
-            tracing::info!(address = %l.address, role = %l.role, "listening");
+            let local = sock.local_addr().unwrap_or(l.address);
+            tracing::info!(address = %local, role = %l.role, "listening");
             bound.push((sock, l.clone()));
         }
-        self.serve_on(bound, shutdown).await;
-        Ok(())
+        Ok(bound)
     }
 
     /// Serves already-bound listeners (tests bind port 0) until `shutdown` fires. Then stops
@@ -212,7 +225,12 @@ impl<S: Store> Receiver<S> {
                     let sd = shutdown.clone();
                     sessions.spawn(async move { this.handle_connection(stream, peer, &l, sd).await });
                 }
-                Some(_) = sessions.join_next(), if !sessions.is_empty() => {}
+                Some(done) = sessions.join_next(), if !sessions.is_empty() => {
+                    // A panic is a bug; it ends that session only (invariant 7).
+                    if let Err(e) = done && e.is_panic() {
+                        tracing::error!(error = %e, "session task panicked");
+                    }
+                }
             }
         }
         accepters.abort_all();
@@ -258,7 +276,7 @@ impl<S: Store> Receiver<S> {
             .await;
             return;
         };
-        let ip = peer.ip().to_canonical();
+        let ip = crate::net::client_key(peer.ip());
         let admitted = {
             let mut m = inner.per_ip.lock().unwrap_or_else(|e| e.into_inner());
             let n = m.entry(ip).or_insert(0);

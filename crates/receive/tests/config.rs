@@ -112,4 +112,19 @@ fn config_mailboxes_report_each_state() {
     assert_eq!(m.lookup("nobody@example.test"), MailboxStatus::Unknown);
     assert_eq!(m.lookup("carol@example.test"), MailboxStatus::Disabled);
     assert_eq!(m.lookup("dave@example.test"), MailboxStatus::OverQuota);
+    let mut users = cfg.users.clone();
+    users[0].quota = Some(1500);
+    let m = ConfigMailboxes::new(&users, Arc::new(|_: &str| 1000));
+    assert_eq!(
+        m.lookup_with_size("alice@example.test", Some(500)),
+        MailboxStatus::Active
+    );
+    assert_eq!(
+        m.lookup_with_size("alice@example.test", Some(501)),
+        MailboxStatus::OverQuota
+    );
+    assert_eq!(
+        m.lookup_with_size("bob@example.test", Some(1 << 40)),
+        MailboxStatus::Active
+    );
 }

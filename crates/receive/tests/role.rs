@@ -63,10 +63,10 @@ async fn plain_delivery_to_local_user_is_committed_with_dsn_params_then_250() {
     c.expect("RCPT TO:<bob@example.test>", "250 2.1.5").await;
     c.expect("DATA", "354").await;
     c.send(format!("{MSG}..dotted\r\n.\r\n").as_bytes()).await;
-    let r = c.expect_reply("250 2.0.0 Ok: queued as Q00001").await;
-    assert_eq!(r, "250 2.0.0 Ok: queued as Q00001");
+    let r = c.expect_reply("250 2.0.0 Ok: queued as ").await;
     let stored = h.store.taken();
     assert_eq!(stored.len(), 1);
+    assert_eq!(r, format!("250 2.0.0 Ok: queued as {}", stored[0].0));
     let env = &stored[0].1.envelope;
     assert_eq!(env.reverse_path, "a@remote.test");
     assert_eq!(env.ret, Some(Ret::Hdrs));
@@ -389,7 +389,9 @@ async fn submission_requires_starttls_then_auth_then_relays_and_fixes_headers() 
     )
     .await;
     c.expect("AUTH PLAIN", "503 5.5.1").await;
-    c.expect("MAIL FROM:<bob@example.test>", "250").await;
+    c.expect("MAIL FROM:<alice@example.test>", "553 5.7.1")
+        .await;
+    c.expect("MAIL FROM:<Bob@Example.test>", "250").await;
     c.expect("RCPT TO:<friend@elsewhere.test>", "250 2.1.5")
         .await;
     c.expect("DATA", "354").await;
@@ -503,6 +505,29 @@ async fn disabled_account_cannot_authenticate() {
         "535 5.7.8",
     )
     .await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn reply_250_waits_for_the_durable_commit() {
+    let h = harness(config());
+    h.store.hold.store(true, Ordering::SeqCst);
+    let (mut c, _) = h.connect(Role::Mx, "192.0.2.1", Shutdown::never());
+    c.expect_reply("220").await;
+    c.expect("EHLO client.test", "250").await;
+    c.expect("MAIL FROM:<a@remote.test>", "250").await;
+    c.expect("RCPT TO:<alice@example.test>", "250").await;
+    c.expect("DATA", "354").await;
+    c.send(MSG.as_bytes()).await;
+    c.send(b".\r\n").await;
+    let early = tokio::time::timeout(Duration::from_secs(60), c.reply()).await;
+    assert!(
+        early.is_err(),
+        "no reply before the commit returned: {early:?}"
+    );
+    assert_eq!(h.store.count(), 0);
+    h.store.release.notify_one();
+    c.expect_reply("250 2.0.0 Ok: queued as ").await;
+    assert_eq!(h.store.count(), 1);
 }
 
 #[tokio::test(start_paused = true)]
@@ -675,4 +700,19 @@ async fn arbitrary_client_bytes_never_break_the_session() {
             assert!((200..600).contains(&code), "malformed reply line {line:?}");
         }
     }
+}
+
+#[tokio::test(start_paused = true)]
+async fn announced_size_that_would_overfill_a_mailbox_is_refused_at_rcpt() {
+    let mut cfg = config();
+    cfg.users[0].quota = Some(1000); // alice, whose mailbox is empty
+    let h = harness(cfg);
+    let (mut c, _) = h.connect(Role::Mx, "192.0.2.1", Shutdown::never());
+    c.expect_reply("220").await;
+    c.expect("EHLO client.test", "250").await;
+    c.expect("MAIL FROM:<a@remote.test> SIZE=2000", "250").await;
+    c.expect("RCPT TO:<alice@example.test>", "552 5.2.2").await;
+    c.expect("RSET", "250").await;
+    c.expect("MAIL FROM:<a@remote.test> SIZE=900", "250").await;
+    c.expect("RCPT TO:<alice@example.test>", "250 2.1.5").await;
 }

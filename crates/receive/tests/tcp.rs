@@ -219,7 +219,7 @@ async fn swaks_delivers_relays_and_is_refused() {
     )
     .await;
     assert!(ok, "{out}");
-    assert!(out.contains("250 2.0.0 Ok: queued as Q"), "{out}");
+    assert!(out.contains("250 2.0.0 Ok: queued as "), "{out}");
     assert_eq!(srv.store.taken().len(), 1);
 
     let (ok, out) = swaks(
@@ -347,4 +347,25 @@ async fn shutdown_over_tcp_sends_421_and_stops_serving() {
         .expect("server stops")
         .expect("server task");
     assert!(TcpStream::connect(mx).await.is_err(), "listener closed");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn configured_listeners_are_bound_by_the_receiver() {
+    let mut cfg = config();
+    cfg.listeners = vec![listener_for(Role::Mx, 0)];
+    let h = harness(cfg);
+    let bound = h.receiver.bind().await.expect("bind");
+    let addr = bound[0].0.local_addr().expect("addr");
+    assert_ne!(addr.port(), 0);
+    let (trigger, shutdown) = shutdown_channel();
+    let r = h.receiver.clone();
+    let task = tokio::spawn(async move { r.serve_on(bound, shutdown).await });
+    let mut s = TcpStream::connect(addr).await.expect("connect");
+    assert!(
+        read_replies(&mut s, 1)
+            .await
+            .starts_with("220 mx.example.test")
+    );
+    trigger.trigger();
+    task.await.expect("server task");
 }

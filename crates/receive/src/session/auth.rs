@@ -1,9 +1,9 @@
 //! AUTH (RFC 4954) with PLAIN (RFC 4616) and LOGIN, only on submission over TLS; failures are
 //! throttled per client IP and per account.
 
+use crate::commit::Commit;
 use mailerd_smtp::sasl::{self, Credentials, SaslError};
 use mailerd_smtp::{AuthMechanism, Reply, status};
-use mailerd_store::Store;
 use tokio::io::{AsyncRead, AsyncWrite};
 
 use super::{Flow, Input, Session};
@@ -17,7 +17,7 @@ enum Response {
     Close,
 }
 
-impl<S: Store, IO: AsyncRead + AsyncWrite + Unpin + Send> Session<'_, S, IO> {
+impl<S: Commit, IO: AsyncRead + AsyncWrite + Unpin + Send> Session<'_, S, IO> {
     /// Sends a 334 challenge and reads the response.
     async fn challenge(&mut self, text: &str) -> std::io::Result<Response> {
         self.reply(Reply::plain(334, text));
@@ -145,7 +145,7 @@ impl<S: Store, IO: AsyncRead + AsyncWrite + Unpin + Send> Session<'_, S, IO> {
     }
 
     async fn check_credentials(&mut self, creds: Credentials) {
-        let ip = self.peer.ip().to_canonical();
+        let ip = crate::net::client_key(self.peer.ip());
         let throttle = &self.server.throttle;
         // A different authorization identity is not supported: only "act as yourself".
         let authz_ok =
@@ -181,6 +181,9 @@ impl<S: Store, IO: AsyncRead + AsyncWrite + Unpin + Send> Session<'_, S, IO> {
         // argon2 is deliberately slow: keep it off the async threads.
         let password = password.to_string();
         let check = accounts.snapshot(user);
+        let Ok(_permit) = self.server.password_checks.clone().acquire_owned().await else {
+            return false;
+        };
         tokio::task::spawn_blocking(move || check.verify(&password))
             .await
             .unwrap_or(false)

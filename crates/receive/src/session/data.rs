@@ -3,8 +3,9 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use crate::commit::Commit;
 use mailerd_smtp::{DataError, DataReceiver, Feed, Reply, status};
-use mailerd_store::{NewMessage, Store};
+use mailerd_store::NewMessage;
 use mailerd_types::Envelope;
 use tokio::io::{AsyncRead, AsyncWrite};
 
@@ -21,7 +22,7 @@ pub(crate) struct Chunks {
     bare_newline: bool,
 }
 
-impl<S: Store, IO: AsyncRead + AsyncWrite + Unpin + Send> Session<'_, S, IO> {
+impl<S: Commit, IO: AsyncRead + AsyncWrite + Unpin + Send> Session<'_, S, IO> {
     /// The checks before content may be sent; `Some(reply)` refuses.
     fn content_refusal(&self) -> Option<Reply> {
         match &self.tx {

@@ -1,13 +1,13 @@
 //! EHLO and HELO (RFC 5321 section 4.1.1.1) and the extensions we advertise.
 
+use crate::commit::Commit;
 use mailerd_smtp::Reply;
-use mailerd_store::Store;
 use tokio::io::{AsyncRead, AsyncWrite};
 
 use super::Session;
 use crate::config::Role;
 
-impl<S: Store, IO: AsyncRead + AsyncWrite + Unpin + Send> Session<'_, S, IO> {
+impl<S: Commit, IO: AsyncRead + AsyncWrite + Unpin + Send> Session<'_, S, IO> {
     /// `true` when AUTH may be used now: submission role, over TLS.
     pub(crate) fn auth_offered(&self) -> bool {
         self.role == Role::Submission && self.tls.is_some()

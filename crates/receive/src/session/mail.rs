@@ -1,13 +1,13 @@
 //! MAIL FROM (RFC 5321 section 4.1.1.2) with SIZE, BODY, SMTPUTF8, RET, ENVID.
 
+use crate::commit::Commit;
 use mailerd_smtp::{MailFrom, Reply, ReversePath, status};
-use mailerd_store::Store;
 use tokio::io::{AsyncRead, AsyncWrite};
 
 use super::{Session, Transaction};
 use crate::config::Role;
 
-impl<S: Store, IO: AsyncRead + AsyncWrite + Unpin + Send> Session<'_, S, IO> {
+impl<S: Commit, IO: AsyncRead + AsyncWrite + Unpin + Send> Session<'_, S, IO> {
     pub(crate) fn mail(&mut self, m: MailFrom) {
         if self.helo.is_none() {
             return self.reply(Reply::new(
@@ -53,7 +53,19 @@ impl<S: Store, IO: AsyncRead + AsyncWrite + Unpin + Send> Session<'_, S, IO> {
                         "Error: non-ASCII address requires SMTPUTF8",
                     ));
                 }
-                mb.address()
+                let address = mb.address();
+                if self.role == Role::Submission
+                    && self.server.config.limits.sender_login_match
+                    && let Some(user) = &self.auth_user
+                    && !address.eq_ignore_ascii_case(user)
+                {
+                    return self.reply(Reply::new(
+                        553,
+                        status(5, 7, 1),
+                        format!("<{address}>: Sender address rejected: not owned by user {user}"),
+                    ));
+                }
+                address
             }
         };
         self.tx = Some(Transaction {

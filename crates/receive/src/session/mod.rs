@@ -12,8 +12,8 @@ mod starttls;
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use crate::commit::Commit;
 use mailerd_smtp::{Command, LineEvent, LineReader, MailFrom, Reply, status};
-use mailerd_store::Store;
 use mailerd_types::RecipientSpec;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::time::Instant;
@@ -75,7 +75,7 @@ pub(crate) struct Session<'a, S, IO> {
     started: Instant,
 }
 
-impl<'a, S: Store, IO: AsyncRead + AsyncWrite + Unpin + Send> Session<'a, S, IO> {
+impl<'a, S: Commit, IO: AsyncRead + AsyncWrite + Unpin + Send> Session<'a, S, IO> {
     pub(crate) fn new(
         server: &'a Inner<S>,
         io: IO,

@@ -1,15 +1,15 @@
 //! RCPT TO (RFC 5321 section 4.1.1.3): relay policy, local mailbox checks, recipient limit,
 //! NOTIFY and ORCPT kept for the envelope (RFC 3461).
 
+use crate::commit::Commit;
 use mailerd_smtp::{ForwardPath, RcptTo, Reply, status};
-use mailerd_store::Store;
 use mailerd_types::RecipientSpec;
 use tokio::io::{AsyncRead, AsyncWrite};
 
 use super::Session;
 use crate::mailbox::MailboxStatus;
 
-impl<S: Store, IO: AsyncRead + AsyncWrite + Unpin + Send> Session<'_, S, IO> {
+impl<S: Commit, IO: AsyncRead + AsyncWrite + Unpin + Send> Session<'_, S, IO> {
     pub(crate) fn rcpt(&mut self, r: RcptTo) {
         let Some(tx) = &self.tx else {
             return self.reply(Reply::new(503, status(5, 5, 1), "Error: need MAIL command"));
@@ -89,7 +89,8 @@ impl<S: Store, IO: AsyncRead + AsyncWrite + Unpin + Send> Session<'_, S, IO> {
     }
 
     fn check_mailbox(&self, address: &str) -> Option<Reply> {
-        match self.server.mailboxes.lookup(address) {
+        let size = self.tx.as_ref().and_then(|t| t.mail.size);
+        match self.server.mailboxes.lookup_with_size(address, size) {
             MailboxStatus::Active => None,
             MailboxStatus::Unknown => Some(Reply::new(
                 550,

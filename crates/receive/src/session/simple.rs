@@ -1,12 +1,12 @@
 //! RSET (RFC 5321 section 4.1.1.5).
 
+use crate::commit::Commit;
 use mailerd_smtp::{Reply, status};
-use mailerd_store::Store;
 use tokio::io::{AsyncRead, AsyncWrite};
 
 use super::Session;
 
-impl<S: Store, IO: AsyncRead + AsyncWrite + Unpin + Send> Session<'_, S, IO> {
+impl<S: Commit, IO: AsyncRead + AsyncWrite + Unpin + Send> Session<'_, S, IO> {
     pub(crate) fn rset(&mut self) {
         self.tx = None;
         self.chunks = None;

@@ -2,14 +2,14 @@
 
 use std::time::Duration;
 
+use crate::commit::Commit;
 use mailerd_smtp::{Reply, status};
-use mailerd_store::Store;
 use tokio::io::{AsyncRead, AsyncWrite};
 
 use super::{Flow, Session, TlsInfo};
 use crate::conn::Conn;
 
-impl<S: Store, IO: AsyncRead + AsyncWrite + Unpin + Send> Session<'_, S, IO> {
+impl<S: Commit, IO: AsyncRead + AsyncWrite + Unpin + Send> Session<'_, S, IO> {
     pub(crate) async fn starttls(&mut self) -> std::io::Result<Flow> {
         let Some(acceptor) = self.server.tls.clone() else {
             self.reply(Reply::new(

@@ -11,19 +11,23 @@ use std::sync::{Arc, Mutex};
 use argon2::password_hash::{PasswordHasher, SaltString};
 use argon2::{Algorithm, Argon2, Params, Version};
 use mailerd_receive::{
-    ConfigMailboxes, ListenerConfig, MailboxLookup, ReceiveConfig, Receiver, Role, Shutdown,
-    UserConfig,
+    Commit, ConfigMailboxes, ListenerConfig, MailboxLookup, ReceiveConfig, Receiver, Role,
+    Shutdown, UserConfig,
 };
-use mailerd_store::{NewMessage, Store, StoreError};
+use mailerd_store::{NewMessage, StoreError};
 use mailerd_types::QueueId;
 use rustls_pki_types::{CertificateDer, ServerName};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
-/// A store that keeps messages in memory and can be told to fail.
+/// An in-memory store for receive's tests: it implements only [`Commit`] (all receive
+/// needs), records what was committed, and can fail or hold commits (a slow fsync).
 #[derive(Default)]
 pub struct MemStore {
     pub messages: Mutex<Vec<(QueueId, NewMessage)>>,
     pub fail: AtomicBool,
+    /// When set, each commit waits for `release.notify_one()`.
+    pub hold: AtomicBool,
+    pub release: tokio::sync::Notify,
     next: AtomicU64,
 }
 
@@ -37,15 +41,16 @@ impl MemStore {
     }
 }
 
-impl Store for MemStore {
+impl Commit for MemStore {
     async fn commit(&self, msg: NewMessage) -> Result<QueueId, StoreError> {
+        if self.hold.load(Ordering::SeqCst) {
+            self.release.notified().await;
+        }
         if self.fail.load(Ordering::SeqCst) {
             return Err(StoreError::Backend("disk on fire".into()));
         }
-        let id = QueueId(format!(
-            "Q{:05}",
-            self.next.fetch_add(1, Ordering::SeqCst) + 1
-        ));
+        let n = self.next.fetch_add(1, Ordering::SeqCst) + 1;
+        let id = QueueId(format!("Q{n:05}"));
         self.messages.lock().expect("lock").push((id.clone(), msg));
         Ok(id)
     }
