@@ -283,6 +283,12 @@ const BOUNCE_SUBJECTS: &[&str] = &[
     "fehlgeschlagen",
     "echec",
     "error de entrega",
+    "エラー",
+    "不達",
+    "配信",
+    "送信できません",
+    "mail returned",
+    "delivery notification",
 ];
 
 const BOUNCE_BODY: &[&str] = &[
@@ -324,6 +330,14 @@ const BOUNCE_BODY: &[&str] = &[
     "recipient address rejected",
     "no such user",
     "this is an automatically generated delivery status notification",
+    "could not be delivered",
+    "invalid user",
+    "invalid recipient",
+    "mailbox is full",
+    "mailbox full",
+    "quota exceeded",
+    "over quota",
+    "not a member",
 ];
 
 fn is_mailer_daemon(addr: &str, name: &str) -> bool {
@@ -411,6 +425,21 @@ fn analyze_message(msg: &mail_parser::Message<'_>, depth: u8) -> Analysis {
         found = arf::decode(parts.feedback.as_deref().unwrap_or(""), original.as_ref());
         if !found.is_empty() {
             kind_hint = Some(Kind::Feedback);
+        }
+    }
+
+    // 1b. Amazon SES JSON notifications.
+    if found.is_empty() && kind_hint.is_none() && parts.dsn.is_empty() {
+        if let Some(v) = mta::amazonses::decode(prefix(text_all, 256 << 10)) {
+            if !v.is_empty() {
+                if v.iter().all(|f| f.hint == Some(Reason::Feedback)) {
+                    kind_hint = Some(Kind::Feedback);
+                }
+                found = v;
+                if kind_hint.is_none() {
+                    kind_hint = Some(Kind::NotABounce); // decided below from the rows
+                }
+            }
         }
     }
 
@@ -581,9 +610,9 @@ fn analyze_message(msg: &mail_parser::Message<'_>, depth: u8) -> Analysis {
     }
 
     a.kind = match kind_hint {
-        Some(k) => k,
-        None if a.recipients.is_empty() => Kind::NotABounce,
-        None => {
+        Some(k) if k != Kind::NotABounce => k,
+        _ if a.recipients.is_empty() => Kind::NotABounce,
+        _ => {
             if a.recipients.iter().all(|r| r.reason == Reason::Delivered) {
                 Kind::Success
             } else if a.recipients.iter().all(|r| {

@@ -153,6 +153,20 @@ pub fn collect(msg: &Message<'_>) -> Parts {
             }
         }
     }
+    // A multipart whose boundary is missing or wrong: mail-parser finds no parts; read the
+    // raw body as text so that the decoders still see it.
+    if out.plain.trim().is_empty() && out.html_text.trim().is_empty() && out.dsn.is_empty() {
+        let raw = msg.raw_message();
+        let start = (root.offset_body as usize).min(raw.len());
+        let end = (root.offset_end as usize).clamp(start, raw.len());
+        if let Some(b) = raw.get(start..end) {
+            if !b.is_empty() {
+                let cap = b.len().min(plain_limit);
+                out.plain = String::from_utf8_lossy(&b[..cap]).into_owned();
+                out.foreign.retain(|f| !f.starts_with("multipart/"));
+            }
+        }
+    }
     out
 }
 
@@ -264,7 +278,10 @@ const ORIGINAL_MARKERS: &[&str] = &[
     "------ returned message -----",
     "----- returned message",
     "--- original message ---",
-    "the original message was received at",
+    "original message as received",
+    "a copy of the original message below",
+    "message headers follow",
+    "original message follows",
     "original message headers:",
     "this is a copy of the headers",
     "the message header is enclosed",
@@ -298,6 +315,20 @@ pub fn split_original(text: &str) -> (usize, Option<usize>) {
             if ORIGINAL_MARKERS
                 .iter()
                 .any(|m| starts_with_ci(tt, m) || (m.len() > 24 && contains_ci(tt, m)))
+                || (t.len() < 90
+                    && (t.starts_with('-') || t.starts_with('=') || t.ends_with(':'))
+                    && !contains_ci(t, "received at")
+                    && [
+                        "original message",
+                        "returned message",
+                        "unsent message",
+                        "copy of the message",
+                        "copy of your message",
+                        "message headers",
+                        "original headers",
+                    ]
+                    .iter()
+                    .any(|w| contains_ci(t, w)))
             {
                 best = Some(start);
                 break;
@@ -347,15 +378,15 @@ pub fn inline_original(tail: &str) -> Option<Original> {
             Some((s, l))
         })
         .take(40)
-        .find(|(_, l)| is_header_line(l.trim_start()))
+        .find(|(_, l)| is_header_line(l.trim_start().trim_start_matches('>')))
         .map(|(s, _)| s)?;
     let block = body.get(start..)?;
     // unindent "    Received: ..." style quoted headers
     let cut = find_ci(block, "\n\n").unwrap_or(block.len().min(64 << 10));
     let head = block.get(..cut.min(64 << 10)).unwrap_or(block);
-    let unindented: String = if head.starts_with(' ') || head.starts_with('\t') {
+    let unindented: String = if head.starts_with([' ', '\t', '>']) {
         lines(head)
-            .map(|l| l.trim_start())
+            .map(|l| l.trim_start().trim_start_matches('>'))
             .collect::<Vec<_>>()
             .join("\n")
     } else {

@@ -19,14 +19,59 @@ const MAX_LINES: usize = 3000;
 /// The address that begins a line (after `<`, quotes, bullets or a `Recipient:`-style label),
 /// and the text after it.
 pub fn leading_address(line: &str) -> Option<(String, &str)> {
-    let mut t = line.trim_start();
+    let t = line.trim_start();
+    if let Some(r) = address_at_start(t) {
+        return Some(r);
+    }
+    // `Label: addr` — `Undeliverable Address: a@b`, `Recipient: [SMTP:a@b]`,
+    // `Delivery failed 20 attempts: a@b`.
+    let p = t.get(..t.len().min(64))?.find(':')?;
+    let label = t.get(..p)?;
+    let low = label.to_ascii_lowercase();
+    if label.is_empty()
+        || label.contains('@')
+        || label.contains('<')
+        || low.trim() == "to"
+        || low.trim() == "cc"
+        || [
+            "from",
+            "sender",
+            "reply",
+            "return",
+            "date",
+            "subject",
+            "message-id",
+            "received",
+            "by",
+            "envelope",
+            "contact",
+            "postmaster",
+            "admin",
+            "help",
+            "support",
+            "report",
+        ]
+        .iter()
+        .any(|w| low.contains(w))
+    {
+        return None;
+    }
+    let (a, rest) = address_at_start(t.get(p + 1..)?.trim_start())?;
+    let local = a.split('@').next().unwrap_or("").to_ascii_lowercase();
+    if local == "postmaster" || local == "mailer-daemon" {
+        return None;
+    }
+    Some((a, rest))
+}
+
+fn address_at_start(t: &str) -> Option<(String, &str)> {
+    let mut t = t;
     for p in [
         "recipient address:",
         "recipient:",
         "original recipient:",
         "failed recipient:",
         "address:",
-        "to:",
         "rcpt to:",
         "* ",
         "- ",
@@ -38,7 +83,12 @@ pub fn leading_address(line: &str) -> Option<(String, &str)> {
             break;
         }
     }
-    let t = t.trim_start_matches(['<', '"', '\'', '(', '[']);
+    let mut t = t.trim_start_matches(['<', '"', '\'', '(', '[']);
+    for p in ["smtp:", "smtp=", "rfc822;", "mailto:"] {
+        if let Some(r) = strip_prefix_ci(t, p) {
+            t = r.trim_start().trim_start_matches('<');
+        }
+    }
     let first = find_addresses(t.get(..t.len().min(300))?)
         .into_iter()
         .next()?;
@@ -144,14 +194,29 @@ pub fn transcript(ctx: &Ctx<'_>, decoded_by: &'static str) -> Vec<Found> {
     while i < ls.len() {
         let t = ls[i].trim();
         let cmd = t.trim_start_matches(['>', ' ']);
-        if t.starts_with(">>>") && starts_with_ci(cmd, "rcpt to:") {
-            if let Some(a) = find_addresses(cmd).into_iter().next() {
+        let rcpt_at = find_ci(cmd, "rcpt to:").filter(|&p| p < 24);
+        if let Some(p) = rcpt_at {
+            if let Some(a) = find_addresses(cmd.get(p..).unwrap_or(""))
+                .into_iter()
+                .next()
+            {
                 let mut diag = String::new();
                 let mut j = i + 1;
-                while j < ls.len() && ls[j].trim_start().starts_with("<<<") {
-                    diag.push(' ');
-                    diag.push_str(ls[j].trim().trim_start_matches(['<', ' ']));
-                    j += 1;
+                while j < ls.len() && j < i + 6 {
+                    let n = ls[j].trim();
+                    let body = n.trim_start_matches(['<', '>', ' ']);
+                    let body = strip_prefix_ci(body, "received")
+                        .map(|r| r.trim_start_matches(['<', '>', ' ', ':']))
+                        .unwrap_or(body);
+                    if n.starts_with("<<<")
+                        || (crate::text::leading_reply_code(body).is_some() && diag.is_empty())
+                    {
+                        diag.push(' ');
+                        diag.push_str(body);
+                        j += 1;
+                    } else {
+                        break;
+                    }
                 }
                 if !diag.is_empty() && !ctx.excluded(&a.addr) {
                     let mut f = Found::new(a.addr, decoded_by);
@@ -237,6 +302,52 @@ pub fn near_reply(ctx: &Ctx<'_>, decoded_by: &'static str) -> Vec<Found> {
     out
 }
 
+/// Phrases of running prose after which the failed address follows.
+const PROSE: &[&str] = &[
+    "undeliverable to ",
+    "unable to deliver your message to ",
+    "unable to deliver message to ",
+    "could not be delivered to ",
+    "couldn't be delivered to ",
+    "not be delivered to ",
+    "was not delivered to ",
+    "delivery to ",
+    "failed to deliver to ",
+    "could not deliver mail to ",
+    "your message to ",
+    "message to ",
+    "undeliverable address ",
+    "user unknown ",
+    "no such user ",
+    "mailbox full ",
+    "unknown user ",
+];
+
+/// An address right after one of the [`PROSE`] phrases (`undeliverable to a@b`).
+pub fn prose(ctx: &Ctx<'_>, decoded_by: &'static str) -> Vec<Found> {
+    let mut out = Vec::new();
+    for l in lines(ctx.human).take(MAX_LINES) {
+        for p in PROSE {
+            let Some(at) = find_ci(l, p) else { continue };
+            let rest = l.get(at + p.len()..).unwrap_or("").trim_start();
+            let rest = rest.trim_start_matches(['<', '"', '(', '[']);
+            if let Some(a) = find_addresses(rest.get(..rest.len().min(200)).unwrap_or(""))
+                .into_iter()
+                .next()
+                .filter(|a| a.start == 0)
+            {
+                if !ctx.excluded(&a.addr) && !is_role_of_bounce(&a.addr, ctx) {
+                    let mut f = Found::new(a.addr, decoded_by);
+                    f.set_diagnostic(l);
+                    push_merge(&mut out, f);
+                }
+                break;
+            }
+        }
+    }
+    out
+}
+
 /// The generic decoder: blocks, then transcript lines, then addresses near a reply.
 pub fn decode(ctx: &Ctx<'_>) -> Vec<Found> {
     let mut out = blocks(ctx, "Generic");
@@ -255,6 +366,9 @@ pub fn decode(ctx: &Ctx<'_>) -> Vec<Found> {
     }
     if out.is_empty() {
         out = near_reply(ctx, "Generic");
+    }
+    if out.is_empty() {
+        out = prose(ctx, "Generic");
     }
     // Complete missing codes from the server's words when there is one recipient.
     if out.len() == 1 {

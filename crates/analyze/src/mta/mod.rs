@@ -9,6 +9,7 @@
 //! Decoders never decide a reason unless the format itself says so (an expiry notice), which
 //! they pass as a hint to the classifier.
 
+pub mod amazonses;
 pub mod exchange;
 pub mod exim;
 pub mod generic;
@@ -66,6 +67,7 @@ impl Found {
 }
 
 /// What the decoders know about the message around the text.
+#[derive(Clone, Copy)]
 pub struct Ctx<'a> {
     /// The text before the returned original.
     pub human: &'a str,
@@ -103,6 +105,15 @@ pub fn decode(ctx: &Ctx<'_>) -> Vec<Found> {
     }
     if out.is_empty() {
         out = generic::decode(ctx);
+    }
+    // Someone who wrote to themselves: the bounce's To may be the failed recipient too.
+    if out.is_empty() && ctx.exclude.len() > 1 {
+        let only_from = [ctx.from.to_string()];
+        let relaxed = Ctx {
+            exclude: &only_from,
+            ..*ctx
+        };
+        return decode(&relaxed);
     }
     complete(ctx, &mut out);
     out
