@@ -284,7 +284,7 @@ pub fn find_status(s: &str, reply: Option<u16>) -> Option<EnhancedStatus> {
     let mut base = 0usize;
     for _ in 0..32 {
         let (st, at) = EnhancedStatus::find(rest)?;
-        let ok_class = !st.is_success();
+        let ok_class = !st.is_success() || reply.is_some_and(|c| c / 100 == 2);
         let ok_reply = reply.is_none_or(|c| (c / 100) as u8 == st.class.digit());
         // skip things that look like version numbers `v5.1.1` or IPs handled by find()
         if ok_class && ok_reply {
