@@ -1,29 +1,39 @@
-//! Debug helper: prints how a message's parts are sorted.
+//! Debug helper: prints how a message's parts are sorted and what the text decoders find.
 use mail_parser::MessageParser;
 fn main() {
     for f in std::env::args().skip(1) {
         let raw = std::fs::read(&f).unwrap_or_default();
-        let s = String::from_utf8_lossy(&raw);
-        let (_, cut) = mailerd_analyze::mime::split_original(&s);
-        println!(
-            "cut={cut:?} inline={:?}",
-            cut.and_then(|c| mailerd_analyze::mime::inline_original(&s[c..]))
-                .map(|o| o.info)
-        );
         if let Some(m) = MessageParser::default().parse(&raw[..]) {
             let p = mailerd_analyze::mime::collect(&m);
             println!(
-                "{f}: root={} report={:?} dsn={} plain={:?}\nhtml={:?}\nforeign={:?} orig={:?}",
+                "{f}: root={} report={:?} dsn={} foreign={:?} orig={:?}",
                 p.root_type,
                 p.report_type,
                 p.dsn.len(),
-                p.plain.chars().take(600).collect::<String>(),
-                p.html_text.chars().take(300).collect::<String>(),
                 p.foreign,
-                p.original.map(|o| o.info)
+                p.original.as_ref().map(|o| &o.info)
             );
+            let text = if p.plain.trim().is_empty() {
+                &p.html_text
+            } else {
+                &p.plain
+            };
+            let (_, cut) = mailerd_analyze::mime::split_original(text);
+            let human = &text[..cut.unwrap_or(text.len())];
+            println!(
+                "cut={cut:?} human={:?}",
+                human.chars().take(1500).collect::<String>()
+            );
+            let ctx = mailerd_analyze::mta::Ctx {
+                human,
+                subject: "",
+                from: "",
+                exclude: &[],
+                x_failed: &[],
+            };
+            for r in mailerd_analyze::mta::decode(&ctx) {
+                println!("  {r:?}");
+            }
         }
     }
 }
-#[allow(dead_code)]
-fn t() {}

@@ -381,6 +381,27 @@ fn bounce_like(top: &Top, human: &str) -> bool {
     BOUNCE_BODY.iter().any(|w| text::contains_ci(head, w))
 }
 
+/// Wording of challenge-response and sender-verification systems.
+const CHALLENGE: &[&str] = &[
+    "requires confirmation",
+    "not pre-approved",
+    "pre-approved senders",
+    "challenge-response",
+    "challenge response",
+    "please confirm that you",
+    "verify that you are a real",
+    "confirm your message",
+    "confirm that you sent",
+    "awaiting your confirmation",
+    "spamarrest",
+    "boxbe",
+    "whitelist.aspx",
+];
+
+fn is_challenge(diag: &str) -> bool {
+    CHALLENGE.iter().any(|w| text::contains_ci(diag, w))
+}
+
 /// A char-boundary-safe prefix of at most `n` bytes.
 pub(crate) fn prefix(s: &str, n: usize) -> &str {
     if s.len() <= n {
@@ -481,18 +502,6 @@ fn analyze_message(msg: &mail_parser::Message<'_>, depth: u8) -> Analysis {
                 f.remote_mta = p.remote_mta.clone();
                 f.last_attempt = p.last_attempt.clone();
                 f.diagnostic = p.diagnostic.clone();
-                if let Some(d) = &p.diagnostic {
-                    // a more specific status in the diagnostic than a generic X.0.0
-                    if let Some(ds) = text::find_status(d, f.reply_code) {
-                        match f.status {
-                            None => f.status = Some(ds),
-                            Some(s) if s.subject == 0 && s.detail == 0 && ds.class == s.class => {
-                                f.status = Some(ds)
-                            }
-                            _ => {}
-                        }
-                    }
-                }
                 // The human part often has the remote server's words the report lacks.
                 if let Some(t) = text_found
                     .iter()
@@ -514,6 +523,22 @@ fn analyze_message(msg: &mail_parser::Message<'_>, depth: u8) -> Analysis {
                     }
                     f.hint = f.hint.or(t.hint);
                 }
+                // A more specific status in the diagnostic than a generic X.0.0 / X.Y.0.
+                if let Some(d) = &f.diagnostic {
+                    if let Some(ds) = text::find_status(d, f.reply_code) {
+                        match f.status {
+                            None => f.status = Some(ds),
+                            Some(s)
+                                if s.detail == 0
+                                    && ds.class == s.class
+                                    && (ds.detail != 0 || s.subject == 0) =>
+                            {
+                                f.status = Some(ds)
+                            }
+                            _ => {}
+                        }
+                    }
+                }
                 if matches!(
                     f.action,
                     Some(DsnAction::Delivered | DsnAction::Relayed | DsnAction::Expanded)
@@ -525,6 +550,20 @@ fn analyze_message(msg: &mail_parser::Message<'_>, depth: u8) -> Analysis {
         }
         if found.is_empty() {
             found = text_found;
+        }
+    }
+
+    // 4. A forwarded bounce: the report is inside an attached message.
+    if found.is_empty() && kind_hint.is_none() && depth < 2 {
+        if let Some(raw) = &parts.nested_raw {
+            if let Some(inner) = mail_parser::MessageParser::default().parse(raw.as_slice()) {
+                let mut ia = analyze_message(&inner, depth + 1);
+                if !ia.recipients.is_empty() && ia.kind != Kind::AutoReply {
+                    ia.subject = a.subject.take();
+                    ia.from = a.from.take();
+                    return ia;
+                }
+            }
         }
     }
 
@@ -554,23 +593,11 @@ fn analyze_message(msg: &mail_parser::Message<'_>, depth: u8) -> Analysis {
         }
     }
 
-    // 4. A forwarded bounce: the report is inside an attached message.
-    if found.is_empty() && kind_hint.is_none() && depth < 2 {
-        if let Some(raw) = &parts.nested_raw {
-            if let Some(inner) = mail_parser::MessageParser::default().parse(raw.as_slice()) {
-                let mut ia = analyze_message(&inner, depth + 1);
-                if !ia.recipients.is_empty() && ia.kind != Kind::AutoReply {
-                    ia.subject = a.subject.take();
-                    ia.from = a.from.take();
-                    return ia;
-                }
-            }
-        }
-    }
-
     // 5. RFC 3834 auto-replies.
     if found.is_empty() && kind_hint.is_none() {
-        if let Some(f) = autoreply::decode(msg, &top, human) {
+        let daemon = is_mailer_daemon(&top.from_addr, &top.from_name)
+            || text::starts_with_ci(a.from.as_deref().unwrap_or(""), "mailer-daemon");
+        if let Some(f) = autoreply::decode(msg, &top, human).filter(|_| !daemon) {
             found.push(f);
             kind_hint = Some(Kind::AutoReply);
         }
@@ -580,6 +607,15 @@ fn analyze_message(msg: &mail_parser::Message<'_>, depth: u8) -> Analysis {
         a.reporting_mta = reporting_mta_from_received(top.received_top.as_deref());
     }
     a.original = original.as_ref().map(|o| o.info.clone());
+
+    // Challenge-response systems ("confirm you are a sender") write bounce-shaped notices:
+    // the message is held, not refused. Not a failure (standards sec. 5.3 rule 5).
+    if kind_hint.is_none() {
+        found.retain(|f| !is_challenge(f.diagnostic.as_deref().unwrap_or("")));
+        if found.is_empty() {
+            // keep it from being reported as anything but a notice
+        }
+    }
 
     // Classify each recipient.
     for f in found {

@@ -143,11 +143,11 @@ pub fn find_addresses(s: &str) -> Vec<FoundAddr> {
             continue;
         }
         let tld = domain.rsplit('.').next().unwrap_or("");
-        if !domain.starts_with('[') && (tld.len() < 2 || tld.bytes().all(|c| c.is_ascii_digit())) {
-            // IP-like or a message-id fragment such as `123.456`
-            if !tld.bytes().all(|c| c.is_ascii_digit()) || tld.is_empty() {
-                continue;
-            }
+        if !domain.starts_with('[')
+            && (tld.is_empty() || tld.bytes().all(|c| c.is_ascii_digit()) && !is_ipv4(domain))
+        {
+            // a message-id fragment such as `123.456`
+            continue;
         }
         out.push(FoundAddr {
             addr: format!("{}@{}", local, domain.to_ascii_lowercase()),
@@ -157,6 +157,12 @@ pub fn find_addresses(s: &str) -> Vec<FoundAddr> {
         i = de.max(at + 1);
     }
     out
+}
+
+fn is_ipv4(d: &str) -> bool {
+    d.split('.').count() == 4
+        && d.split('.')
+            .all(|p| !p.is_empty() && p.len() <= 3 && p.bytes().all(|c| c.is_ascii_digit()))
 }
 
 /// Normalises an address written in a report field: drops an address type (`rfc822;`),
@@ -253,8 +259,6 @@ fn is_token(c: u8) -> bool {
         || c == b'+'
         || c == b'='
         || c == b'@'
-        || c == b'['
-        || c == b'('
 }
 
 /// A reply code at the very start of `s` (after whitespace), as in `550 5.1.1 ...`.

@@ -304,6 +304,9 @@ pub fn near_reply(ctx: &Ctx<'_>, decoded_by: &'static str) -> Vec<Found> {
 
 /// Phrases of running prose after which the failed address follows.
 const PROSE: &[&str] = &[
+    "rejected recipient ",
+    "recipient address rejected: ",
+    "following recipient failed: ",
     "undeliverable to ",
     "unable to deliver your message to ",
     "unable to deliver message to ",
@@ -348,6 +351,45 @@ pub fn prose(ctx: &Ctx<'_>, decoded_by: &'static str) -> Vec<Found> {
     out
 }
 
+/// Bare local parts listed under a `... following recipients ...:` line, as AOL writes them
+/// (`\tscreenname`): the address is the local part at the bounce's own domain.
+pub fn bare_names(ctx: &Ctx<'_>, decoded_by: &'static str) -> Vec<Found> {
+    let mut out = Vec::new();
+    let domain = ctx.from.rsplit_once('@').map(|(_, d)| d).unwrap_or("");
+    if domain.is_empty() || !domain.contains('.') {
+        return out;
+    }
+    let mut armed = false;
+    for l in lines(ctx.human).take(MAX_LINES) {
+        let t = l.trim();
+        if t.ends_with(':') && crate::text::contains_ci(t, "following recipient") {
+            armed = true;
+            continue;
+        }
+        if !armed {
+            continue;
+        }
+        if t.is_empty() {
+            if !out.is_empty() {
+                break;
+            }
+            continue;
+        }
+        let bare = (l.starts_with(' ') || l.starts_with('\t'))
+            && t.len() <= 64
+            && t.bytes()
+                .all(|c| c.is_ascii_alphanumeric() || c == b'.' || c == b'_' || c == b'-');
+        if !bare {
+            break;
+        }
+        push_merge(
+            &mut out,
+            Found::new(format!("{t}@{}", domain.to_ascii_lowercase()), decoded_by),
+        );
+    }
+    out
+}
+
 /// The generic decoder: blocks, then transcript lines, then addresses near a reply.
 pub fn decode(ctx: &Ctx<'_>) -> Vec<Found> {
     let mut out = blocks(ctx, "Generic");
@@ -369,6 +411,9 @@ pub fn decode(ctx: &Ctx<'_>) -> Vec<Found> {
     }
     if out.is_empty() {
         out = prose(ctx, "Generic");
+    }
+    if out.is_empty() {
+        out = bare_names(ctx, "Generic");
     }
     // Complete missing codes from the server's words when there is one recipient.
     if out.len() == 1 {
