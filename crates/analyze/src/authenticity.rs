@@ -97,6 +97,14 @@ const INCOMING_CLAIMS: &[&str] = &[
     "stuck in your",
 ];
 
+static ACTION_AC: std::sync::LazyLock<Option<aho_corasick::AhoCorasick>> =
+    std::sync::LazyLock::new(|| {
+        crate::text::phrase_set(ACTION_WORDS.iter().chain(["<button"].iter()))
+    });
+
+static INCOMING_AC: std::sync::LazyLock<Option<aho_corasick::AhoCorasick>> =
+    std::sync::LazyLock::new(|| crate::text::phrase_set(INCOMING_CLAIMS));
+
 fn link_domain(url: &str) -> &str {
     let rest = url.split_once("://").map(|(_, r)| r).unwrap_or(url);
     let host = rest
@@ -192,11 +200,10 @@ pub fn assess(s: &Signals<'_>) -> Authenticity {
         ));
         let html = s.parts.html_raw.as_str();
         let text = s.human;
-        if ACTION_WORDS.iter().any(|w| {
-            contains_ci(crate::prefix(text, 1 << 20), w)
-                || contains_ci(crate::prefix(html, 1 << 20), w)
-        }) || contains_ci(crate::prefix(html, 1 << 20), "<button")
-        {
+        let ac = ACTION_AC.as_ref();
+        if ac.is_some_and(|ac| {
+            ac.is_match(crate::prefix(text, 1 << 20)) || ac.is_match(crate::prefix(html, 1 << 20))
+        }) {
             score += 3;
             reasons.push("It asks you to click to act (retry, release, verify, log in); real bounces never do.".into());
         }
@@ -244,7 +251,11 @@ pub fn assess(s: &Signals<'_>) -> Authenticity {
 
     // Claims about incoming mail.
     let h = crate::prefix(s.human, 64 << 10);
-    if let Some(w) = INCOMING_CLAIMS.iter().find(|w| contains_ci(h, w)) {
+    if let Some(w) = INCOMING_AC
+        .as_ref()
+        .and_then(|ac| ac.find(h))
+        .and_then(|m| INCOMING_CLAIMS.get(m.pattern().as_usize()))
+    {
         score += 3;
         reasons.push(format!(
             "It talks about mail coming to you (\"{w}\"); real bounces only report on mail you sent."

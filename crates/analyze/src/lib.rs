@@ -129,6 +129,18 @@ pub struct Analysis {
     pub from: Option<String>,
 }
 
+/// The message parser: MIME, address, subject and id headers structured; everything else raw
+/// (we never need mail-parser's `Received:` parsing, which is costly).
+pub(crate) static PARSER: std::sync::LazyLock<mail_parser::MessageParser> =
+    std::sync::LazyLock::new(|| {
+        mail_parser::MessageParser::new()
+            .with_mime_headers()
+            .with_address_headers()
+            .header_text(mail_parser::HeaderName::Subject)
+            .header_id(mail_parser::HeaderName::MessageId)
+            .default_header_raw()
+    });
+
 /// Analyses one message. Never panics; any bytes give an answer.
 pub fn analyze(raw: &[u8]) -> Analysis {
     let normalized;
@@ -147,7 +159,7 @@ pub fn analyze(raw: &[u8]) -> Analysis {
             bytes = bytes.get(p + 1..).unwrap_or(b"");
         }
     }
-    match mail_parser::MessageParser::default().parse(bytes) {
+    match PARSER.parse(bytes) {
         Some(msg) => analyze_message(&msg, 0),
         None => empty(),
     }
@@ -340,6 +352,11 @@ const BOUNCE_BODY: &[&str] = &[
     "not a member",
 ];
 
+static BOUNCE_BODY_AC: std::sync::LazyLock<Option<aho_corasick::AhoCorasick>> =
+    std::sync::LazyLock::new(|| text::phrase_set(BOUNCE_BODY));
+static BOUNCE_SUBJECT_AC: std::sync::LazyLock<Option<aho_corasick::AhoCorasick>> =
+    std::sync::LazyLock::new(|| text::phrase_set(BOUNCE_SUBJECTS));
+
 fn is_mailer_daemon(addr: &str, name: &str) -> bool {
     let local = addr.split('@').next().unwrap_or("").to_ascii_lowercase();
     let n = name.to_ascii_lowercase();
@@ -365,20 +382,18 @@ fn is_mailer_daemon(addr: &str, name: &str) -> bool {
         || n.contains("mail system")
 }
 
-fn bounce_like(top: &Top, human: &str) -> bool {
-    let subj = top.subject.to_ascii_lowercase();
+fn bounce_like(top: &Top, low: &str) -> bool {
     if !top.x_failed.is_empty() || is_mailer_daemon(&top.from_addr, &top.from_name) {
         return true;
     }
-    if BOUNCE_SUBJECTS.iter().any(|w| subj.contains(w)) {
+    if BOUNCE_SUBJECT_AC
+        .as_ref()
+        .is_some_and(|ac| ac.is_match(top.subject.as_str()))
+    {
         return true;
     }
-    let head = human.get(..human.len().min(8192)).unwrap_or(human);
-    let head = match head.char_indices().last() {
-        Some(_) => head,
-        None => "",
-    };
-    BOUNCE_BODY.iter().any(|w| text::contains_ci(head, w))
+    let head = prefix(low, 8192);
+    BOUNCE_BODY_AC.as_ref().is_some_and(|ac| ac.is_match(head))
 }
 
 /// Wording of challenge-response and sender-verification systems.
@@ -434,6 +449,10 @@ fn analyze_message(msg: &mail_parser::Message<'_>, depth: u8) -> Analysis {
         }
     }
 
+    if original.is_none() {
+        original = mime::summary_original(human);
+    }
+
     let mut a = empty();
     a.subject = msg.subject().map(|s| s.to_string());
     a.from = msg.header_raw("From").map(text::squash);
@@ -473,14 +492,16 @@ fn analyze_message(msg: &mail_parser::Message<'_>, depth: u8) -> Analysis {
     if !top.from_addr.is_empty() {
         exclude.push(top.from_addr.clone());
     }
+    let low = human.to_ascii_lowercase();
     let ctx = mta::Ctx {
         human,
+        low: &low,
         subject: &top.subject,
         from: &top.from_addr,
         exclude: &exclude,
         x_failed: &top.x_failed,
     };
-    let is_bounce = !parts.dsn.is_empty() || bounce_like(&top, human);
+    let is_bounce = !parts.dsn.is_empty() || bounce_like(&top, &low);
     let text_found = if kind_hint.is_none() && is_bounce {
         mta::decode(&ctx)
     } else {
@@ -556,7 +577,7 @@ fn analyze_message(msg: &mail_parser::Message<'_>, depth: u8) -> Analysis {
     // 4. A forwarded bounce: the report is inside an attached message.
     if found.is_empty() && kind_hint.is_none() && depth < 2 {
         if let Some(raw) = &parts.nested_raw {
-            if let Some(inner) = mail_parser::MessageParser::default().parse(raw.as_slice()) {
+            if let Some(inner) = PARSER.parse(raw.as_slice()) {
                 let mut ia = analyze_message(&inner, depth + 1);
                 if !ia.recipients.is_empty() && ia.kind != Kind::AutoReply {
                     ia.subject = a.subject.take();
@@ -581,7 +602,7 @@ fn analyze_message(msg: &mail_parser::Message<'_>, depth: u8) -> Analysis {
                 .take(1)
                 .collect()
         };
-        let said = mta::generic::said_text(human);
+        let said = mta::generic::said_text(&ctx);
         for c in candidates {
             let mut f = mta::Found::new(c, "Generic");
             if let Some(s) = &said {

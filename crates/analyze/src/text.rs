@@ -7,6 +7,20 @@
 
 use mailerd_types::EnhancedStatus;
 
+/// Builds an ASCII-case-insensitive DFA matcher for a fixed phrase list (compiled once, in a
+/// `LazyLock`). `None` only if the automaton cannot be built, which callers treat as no match.
+pub fn phrase_set<I, P>(patterns: I) -> Option<aho_corasick::AhoCorasick>
+where
+    I: IntoIterator<Item = P>,
+    P: AsRef<[u8]>,
+{
+    aho_corasick::AhoCorasick::builder()
+        .ascii_case_insensitive(true)
+        .kind(Some(aho_corasick::AhoCorasickKind::DFA))
+        .build(patterns)
+        .ok()
+}
+
 /// Byte offset of the first ASCII-case-insensitive occurrence of `needle` (which must be
 /// lower-case ASCII) in `hay`.
 pub fn find_ci(hay: &str, needle: &str) -> Option<usize> {

@@ -256,10 +256,10 @@ const SAID: &[&str] = &[
 ];
 
 /// The remote server's words after one of the [`SAID`] phrases, if any.
-pub fn said_text(text: &str) -> Option<String> {
+pub fn said_text(ctx: &Ctx<'_>) -> Option<String> {
     for p in SAID {
-        if let Some(at) = find_ci(text, p) {
-            let rest = text.get(at + p.len()..)?;
+        if let Some(at) = ctx.low.find(p) {
+            let rest = ctx.human.get(at + p.len()..)?;
             let mut s = String::new();
             for (n, l) in lines(rest).enumerate() {
                 if n > 0 && l.trim().is_empty() && !s.trim().is_empty() {
@@ -417,7 +417,7 @@ pub fn decode(ctx: &Ctx<'_>) -> Vec<Found> {
     }
     // Complete missing codes from the server's words when there is one recipient.
     if out.len() == 1 {
-        if let Some(s) = said_text(ctx.human) {
+        if let Some(s) = said_text(ctx) {
             let f = &mut out[0];
             if f.reply_code.is_none() && f.status.is_none() {
                 f.set_diagnostic(&s);
@@ -433,8 +433,10 @@ mod tests {
 
     fn check(human: &str, expected: &[(&str, Option<u16>, &str)]) {
         let ex = vec!["sender@example.jp".to_string()];
+        let low = human.to_ascii_lowercase();
         let ctx = Ctx {
             human,
+            low: &low,
             subject: "",
             from: "mailer-daemon@example.org",
             exclude: &ex,

@@ -71,6 +71,8 @@ impl Found {
 pub struct Ctx<'a> {
     /// The text before the returned original.
     pub human: &'a str,
+    /// `human` in ASCII lower case (same byte offsets), for fast phrase search.
+    pub low: &'a str,
     pub subject: &'a str,
     /// The bounce's From address, lower-case.
     pub from: &'a str,
@@ -148,7 +150,7 @@ pub fn complete(ctx: &Ctx<'_>, out: &mut [Found]) {
         }
     }
     if out.len() == 1 && missing(&out[0]) {
-        if let Some(s) = generic::said_text(ctx.human) {
+        if let Some(s) = generic::said_text(ctx) {
             out[0].set_diagnostic(&s);
         }
     }
