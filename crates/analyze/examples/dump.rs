@@ -24,8 +24,10 @@ fn main() {
                 "cut={cut:?} human={:?}",
                 human.chars().take(1500).collect::<String>()
             );
+            let low = human.to_ascii_lowercase();
             let ctx = mailerd_analyze::mta::Ctx {
                 human,
+                low: &low,
                 subject: "",
                 from: "",
                 exclude: &[],
