@@ -281,29 +281,30 @@ pub fn assess(s: &Signals<'_>) -> Authenticity {
 
     // Genuine structure.
     let mut genuine = 0;
-    if s.has_dsn {
-        if let Some(o) = s.original {
-            let hit = s.recipients.iter().any(|r| {
-                o.recipients
-                    .iter()
-                    .any(|x| x.eq_ignore_ascii_case(&r.recipient))
-            });
-            if hit {
-                genuine += 3;
-                reasons.push(
-                    "It is a standard delivery report about a recipient of the returned message."
-                        .into(),
-                );
-            }
+    if s.has_dsn
+        && let Some(o) = s.original
+    {
+        let hit = s.recipients.iter().any(|r| {
+            o.recipients
+                .iter()
+                .any(|x| x.eq_ignore_ascii_case(&r.recipient))
+        });
+        if hit {
+            genuine += 3;
+            reasons.push(
+                "It is a standard delivery report about a recipient of the returned message."
+                    .into(),
+            );
         }
     }
-    if let (Some(m), Some(r)) = (s.reporting_mta, s.top.received_top.as_deref()) {
-        if m.contains('.') && contains_ci(r, &base(m)) {
-            genuine += 3;
-            reasons.push(format!(
-                "The reporting server {m} is the one that handed the notice over."
-            ));
-        }
+    if let (Some(m), Some(r)) = (s.reporting_mta, s.top.received_top.as_deref())
+        && m.contains('.')
+        && contains_ci(r, &base(m))
+    {
+        genuine += 3;
+        reasons.push(format!(
+            "The reporting server {m} is the one that handed the notice over."
+        ));
     }
     score -= genuine.min(6);
 

@@ -94,14 +94,13 @@ pub fn fields(body: &str) -> Vec<(String, String)> {
             }
             _ => {
                 // A broken fold (continuation without indentation) of a diagnostic.
-                if last_was_field {
-                    if let Some((n, v)) = out.last_mut() {
-                        if n == "diagnostic-code" || n == "x-supplementary-info" {
-                            v.push(' ');
-                            v.push_str(line.trim());
-                            continue;
-                        }
-                    }
+                if last_was_field
+                    && let Some((n, v)) = out.last_mut()
+                    && (n == "diagnostic-code" || n == "x-supplementary-info")
+                {
+                    v.push(' ');
+                    v.push_str(line.trim());
+                    continue;
                 }
                 last_was_field = false;
             }
@@ -127,10 +126,8 @@ pub fn parse(body: &str) -> Report {
     for (name, value) in fields(body) {
         let v = squash(&value);
         match name.as_str() {
-            "" => {
-                if cur.has_recipient() {
-                    flush(&mut rep, &mut cur, &mut cur_any);
-                }
+            "" if cur.has_recipient() => {
+                flush(&mut rep, &mut cur, &mut cur_any);
             }
             "reporting-mta" => {
                 if cur.has_recipient() {

@@ -154,10 +154,10 @@ pub fn analyze(raw: &[u8]) -> Analysis {
         bytes = &normalized;
     }
     // An mbox `From ` separator line is not a header.
-    if bytes.starts_with(b"From ") {
-        if let Some(p) = bytes.iter().position(|&c| c == b'\n') {
-            bytes = bytes.get(p + 1..).unwrap_or(b"");
-        }
+    if bytes.starts_with(b"From ")
+        && let Some(p) = bytes.iter().position(|&c| c == b'\n')
+    {
+        bytes = bytes.get(p + 1..).unwrap_or(b"");
     }
     match PARSER.parse(bytes) {
         Some(msg) => analyze_message(&msg, 0),
@@ -443,10 +443,10 @@ fn analyze_message(msg: &mail_parser::Message<'_>, depth: u8) -> Analysis {
         None => text_all,
     };
     let mut original = parts.original.clone();
-    if original.is_none() {
-        if let Some(c) = cut {
-            original = mime::inline_original(text_all.get(c..).unwrap_or(""));
-        }
+    if original.is_none()
+        && let Some(c) = cut
+    {
+        original = mime::inline_original(text_all.get(c..).unwrap_or(""));
     }
 
     if original.is_none() {
@@ -469,17 +469,18 @@ fn analyze_message(msg: &mail_parser::Message<'_>, depth: u8) -> Analysis {
     }
 
     // 1b. Amazon SES JSON notifications.
-    if found.is_empty() && kind_hint.is_none() && parts.dsn.is_empty() {
-        if let Some(v) = mta::amazonses::decode(prefix(text_all, 256 << 10)) {
-            if !v.is_empty() {
-                if v.iter().all(|f| f.hint == Some(Reason::Feedback)) {
-                    kind_hint = Some(Kind::Feedback);
-                }
-                found = v;
-                if kind_hint.is_none() {
-                    kind_hint = Some(Kind::NotABounce); // decided below from the rows
-                }
-            }
+    if found.is_empty()
+        && kind_hint.is_none()
+        && parts.dsn.is_empty()
+        && let Some(v) = mta::amazonses::decode(prefix(text_all, 256 << 10))
+        && !v.is_empty()
+    {
+        if v.iter().all(|f| f.hint == Some(Reason::Feedback)) {
+            kind_hint = Some(Kind::Feedback);
+        }
+        found = v;
+        if kind_hint.is_none() {
+            kind_hint = Some(Kind::NotABounce); // decided below from the rows
         }
     }
 
@@ -531,13 +532,13 @@ fn analyze_message(msg: &mail_parser::Message<'_>, depth: u8) -> Analysis {
                         (text_found.len() == 1 && r.recipients.len() == 1).then(|| &text_found[0])
                     })
                 {
-                    if f.diagnostic.is_none() || f.reply_code.is_none() {
-                        if t.reply_code.is_some() || f.diagnostic.is_none() {
-                            if let Some(d) = &t.diagnostic {
-                                f.diagnostic = Some(d.clone());
-                            }
-                            f.reply_code = f.reply_code.or(t.reply_code);
+                    if (f.diagnostic.is_none() || f.reply_code.is_none())
+                        && (t.reply_code.is_some() || f.diagnostic.is_none())
+                    {
+                        if let Some(d) = &t.diagnostic {
+                            f.diagnostic = Some(d.clone());
                         }
+                        f.reply_code = f.reply_code.or(t.reply_code);
                     }
                     if f.status.is_none() {
                         f.status = t.status;
@@ -545,19 +546,19 @@ fn analyze_message(msg: &mail_parser::Message<'_>, depth: u8) -> Analysis {
                     f.hint = f.hint.or(t.hint);
                 }
                 // A more specific status in the diagnostic than a generic X.0.0 / X.Y.0.
-                if let Some(d) = &f.diagnostic {
-                    if let Some(ds) = text::find_status(d, f.reply_code) {
-                        match f.status {
-                            None => f.status = Some(ds),
-                            Some(s)
-                                if s.detail == 0
-                                    && ds.class == s.class
-                                    && (ds.detail != 0 || s.subject == 0) =>
-                            {
-                                f.status = Some(ds)
-                            }
-                            _ => {}
+                if let Some(d) = &f.diagnostic
+                    && let Some(ds) = text::find_status(d, f.reply_code)
+                {
+                    match f.status {
+                        None => f.status = Some(ds),
+                        Some(s)
+                            if s.detail == 0
+                                && ds.class == s.class
+                                && (ds.detail != 0 || s.subject == 0) =>
+                        {
+                            f.status = Some(ds)
                         }
+                        _ => {}
                     }
                 }
                 if matches!(
@@ -575,16 +576,17 @@ fn analyze_message(msg: &mail_parser::Message<'_>, depth: u8) -> Analysis {
     }
 
     // 4. A forwarded bounce: the report is inside an attached message.
-    if found.is_empty() && kind_hint.is_none() && depth < 2 {
-        if let Some(raw) = &parts.nested_raw {
-            if let Some(inner) = PARSER.parse(raw.as_slice()) {
-                let mut ia = analyze_message(&inner, depth + 1);
-                if !ia.recipients.is_empty() && ia.kind != Kind::AutoReply {
-                    ia.subject = a.subject.take();
-                    ia.from = a.from.take();
-                    return ia;
-                }
-            }
+    if found.is_empty()
+        && kind_hint.is_none()
+        && depth < 2
+        && let Some(raw) = &parts.nested_raw
+        && let Some(inner) = PARSER.parse(raw.as_slice())
+    {
+        let mut ia = analyze_message(&inner, depth + 1);
+        if !ia.recipients.is_empty() && ia.kind != Kind::AutoReply {
+            ia.subject = a.subject.take();
+            ia.from = a.from.take();
+            return ia;
         }
     }
 

@@ -120,12 +120,12 @@ pub fn collect(msg: &Message<'_>) -> Parts {
                 }
             }
             "text/html" if i == 0 || !p.is_attachment_like() => {
-                if let PartType::Html(h) | PartType::Text(h) = &p.body {
-                    if out.html_raw.len() < plain_limit {
-                        out.html_raw.push_str(h);
-                        out.html_text.push_str(&html_to_text(h));
-                        out.html_text.push('\n');
-                    }
+                if let PartType::Html(h) | PartType::Text(h) = &p.body
+                    && out.html_raw.len() < plain_limit
+                {
+                    out.html_raw.push_str(h);
+                    out.html_text.push_str(&html_to_text(h));
+                    out.html_text.push('\n');
                 }
             }
             t if t.starts_with("text/") && (i == 0 || !p.is_attachment_like()) => {
@@ -134,11 +134,11 @@ pub fn collect(msg: &Message<'_>) -> Parts {
                         out.plain.push_str(s);
                         out.plain.push('\n');
                     }
-                } else if let PartType::Binary(b) | PartType::InlineBinary(b) = &p.body {
-                    if out.plain.len() < plain_limit {
-                        out.plain.push_str(&String::from_utf8_lossy(b));
-                        out.plain.push('\n');
-                    }
+                } else if let PartType::Binary(b) | PartType::InlineBinary(b) = &p.body
+                    && out.plain.len() < plain_limit
+                {
+                    out.plain.push_str(&String::from_utf8_lossy(b));
+                    out.plain.push('\n');
                 }
             }
             _ => {
@@ -159,12 +159,12 @@ pub fn collect(msg: &Message<'_>) -> Parts {
         let raw = msg.raw_message();
         let start = (root.offset_body as usize).min(raw.len());
         let end = (root.offset_end as usize).clamp(start, raw.len());
-        if let Some(b) = raw.get(start..end) {
-            if !b.is_empty() {
-                let cap = b.len().min(plain_limit);
-                out.plain = String::from_utf8_lossy(&b[..cap]).into_owned();
-                out.foreign.retain(|f| !f.starts_with("multipart/"));
-            }
+        if let Some(b) = raw.get(start..end)
+            && !b.is_empty()
+        {
+            let cap = b.len().min(plain_limit);
+            out.plain = String::from_utf8_lossy(&b[..cap]).into_owned();
+            out.foreign.retain(|f| !f.starts_with("multipart/"));
         }
     }
     out
@@ -235,7 +235,7 @@ pub fn original_of(m: &Message<'_>) -> Original {
         subject: m.subject().map(|s| s.to_string()),
         date: m.header_raw("Date").map(|s| s.trim().to_string()),
     };
-    let received_top = m.header_raw("Received").map(|s| crate::text::squash(s));
+    let received_top = m.header_raw("Received").map(crate::text::squash);
     Original {
         info,
         recipients,
@@ -356,12 +356,12 @@ pub fn split_original(text: &str) -> (usize, Option<usize>) {
                 header_start = Some(start);
             }
             header_run += 1;
-            if header_run >= 3 {
-                if let Some(h) = header_start {
-                    let first = text.get(h..).unwrap_or("");
-                    if starts_with_ci(first, "return-path:") || starts_with_ci(first, "received:") {
-                        return (0, Some(h));
-                    }
+            if header_run >= 3
+                && let Some(h) = header_start
+            {
+                let first = text.get(h..).unwrap_or("");
+                if starts_with_ci(first, "return-path:") || starts_with_ci(first, "received:") {
+                    return (0, Some(h));
                 }
             }
         } else if !(l.starts_with(' ') || l.starts_with('\t')) || header_run == 0 {

@@ -189,12 +189,12 @@ pub fn clean_address(v: &str) -> String {
             s = s[p + 1..].trim();
         }
     }
-    if let Some(a) = s.find('<') {
-        if let Some(e) = s[a..].find('>') {
-            let inner = s[a + 1..a + e].trim();
-            if inner.contains('@') || !s[..a].contains('@') {
-                s = inner;
-            }
+    if let Some(a) = s.find('<')
+        && let Some(e) = s[a..].find('>')
+    {
+        let inner = s[a + 1..a + e].trim();
+        if inner.contains('@') || !s[..a].contains('@') {
+            s = inner;
         }
     }
     let s = s.split_whitespace().next().unwrap_or("");

@@ -48,10 +48,10 @@ pub fn decode(ctx: &Ctx<'_>) -> Option<Vec<Found>> {
                 })
                 .unwrap_or_else(|| {
                     let mut f = Found::new(a.clone(), "Exim");
-                    if ctx.x_failed.len() == 1 {
-                        if let Some(s) = generic::said_text(ctx) {
-                            f.set_diagnostic(&s);
-                        }
+                    if ctx.x_failed.len() == 1
+                        && let Some(s) = generic::said_text(ctx)
+                    {
+                        f.set_diagnostic(&s);
                     }
                     f
                 });

@@ -195,49 +195,47 @@ pub fn transcript(ctx: &Ctx<'_>, decoded_by: &'static str) -> Vec<Found> {
         let t = ls[i].trim();
         let cmd = t.trim_start_matches(['>', ' ']);
         let rcpt_at = find_ci(cmd, "rcpt to:").filter(|&p| p < 24);
-        if let Some(p) = rcpt_at {
-            if let Some(a) = find_addresses(cmd.get(p..).unwrap_or(""))
+        if let Some(p) = rcpt_at
+            && let Some(a) = find_addresses(cmd.get(p..).unwrap_or(""))
                 .into_iter()
                 .next()
-            {
-                let mut diag = String::new();
-                let mut j = i + 1;
-                while j < ls.len() && j < i + 6 {
-                    let n = ls[j].trim();
-                    let body = n.trim_start_matches(['<', '>', ' ']);
-                    let body = strip_prefix_ci(body, "received")
-                        .map(|r| r.trim_start_matches(['<', '>', ' ', ':']))
-                        .unwrap_or(body);
-                    if n.starts_with("<<<")
-                        || (crate::text::leading_reply_code(body).is_some() && diag.is_empty())
-                    {
-                        diag.push(' ');
-                        diag.push_str(body);
-                        j += 1;
-                    } else {
-                        break;
-                    }
+        {
+            let mut diag = String::new();
+            let mut j = i + 1;
+            while j < ls.len() && j < i + 6 {
+                let n = ls[j].trim();
+                let body = n.trim_start_matches(['<', '>', ' ']);
+                let body = strip_prefix_ci(body, "received")
+                    .map(|r| r.trim_start_matches(['<', '>', ' ', ':']))
+                    .unwrap_or(body);
+                if n.starts_with("<<<")
+                    || (crate::text::leading_reply_code(body).is_some() && diag.is_empty())
+                {
+                    diag.push(' ');
+                    diag.push_str(body);
+                    j += 1;
+                } else {
+                    break;
                 }
-                if !diag.is_empty() && !ctx.excluded(&a.addr) {
-                    let mut f = Found::new(a.addr, decoded_by);
-                    f.set_diagnostic(&diag);
-                    push_merge(&mut out, f);
-                }
-                i = j;
-                continue;
             }
+            if !diag.is_empty() && !ctx.excluded(&a.addr) {
+                let mut f = Found::new(a.addr, decoded_by);
+                f.set_diagnostic(&diag);
+                push_merge(&mut out, f);
+            }
+            i = j;
+            continue;
         }
         // `550 5.1.1 <addr>... User unknown` (sendmail), `550 <addr>: Recipient address rejected`
-        if let Some(code) = crate::text::leading_reply_code(t) {
-            if code >= 400 {
-                if let Some(a) = find_addresses(t).into_iter().next() {
-                    let before = t.get(..a.start).unwrap_or("");
-                    if before.len() < 24 && before.ends_with('<') && !ctx.excluded(&a.addr) {
-                        let mut f = Found::new(a.addr, decoded_by);
-                        f.set_diagnostic(t);
-                        push_merge(&mut out, f);
-                    }
-                }
+        if let Some(code) = crate::text::leading_reply_code(t)
+            && code >= 400
+            && let Some(a) = find_addresses(t).into_iter().next()
+        {
+            let before = t.get(..a.start).unwrap_or("");
+            if before.len() < 24 && before.ends_with('<') && !ctx.excluded(&a.addr) {
+                let mut f = Found::new(a.addr, decoded_by);
+                f.set_diagnostic(t);
+                push_merge(&mut out, f);
             }
         }
         i += 1;
@@ -416,12 +414,12 @@ pub fn decode(ctx: &Ctx<'_>) -> Vec<Found> {
         out = bare_names(ctx, "Generic");
     }
     // Complete missing codes from the server's words when there is one recipient.
-    if out.len() == 1 {
-        if let Some(s) = said_text(ctx) {
-            let f = &mut out[0];
-            if f.reply_code.is_none() && f.status.is_none() {
-                f.set_diagnostic(&s);
-            }
+    if out.len() == 1
+        && let Some(s) = said_text(ctx)
+    {
+        let f = &mut out[0];
+        if f.reply_code.is_none() && f.status.is_none() {
+            f.set_diagnostic(&s);
         }
     }
     out

@@ -88,9 +88,12 @@ impl Ctx<'_> {
     }
 }
 
+/// A family decoder: `None` when the text is not in its family's wording.
+type Decoder = fn(&Ctx<'_>) -> Option<Vec<Found>>;
+
 /// Runs the family decoders, then the generic one.
 pub fn decode(ctx: &Ctx<'_>) -> Vec<Found> {
-    let decoders: [fn(&Ctx<'_>) -> Option<Vec<Found>>; 4] = [
+    let decoders: [Decoder; 4] = [
         qmail::decode,
         exim::decode,
         sendmail::decode,
@@ -98,11 +101,11 @@ pub fn decode(ctx: &Ctx<'_>) -> Vec<Found> {
     ];
     let mut out = Vec::new();
     for d in decoders {
-        if let Some(v) = d(ctx) {
-            if !v.is_empty() {
-                out = v;
-                break;
-            }
+        if let Some(v) = d(ctx)
+            && !v.is_empty()
+        {
+            out = v;
+            break;
         }
     }
     if out.is_empty() {
@@ -132,36 +135,38 @@ pub fn complete(ctx: &Ctx<'_>, out: &mut [Found]) {
     let ls: Vec<&str> = crate::text::lines(ctx.human).take(3000).collect();
     for f in out.iter_mut().filter(|f| missing(f)) {
         for (i, l) in ls.iter().enumerate() {
-            if crate::text::contains_ci(l, &f.recipient.to_ascii_lowercase()) {
-                if let Some(c) = find_reply_code(l) {
-                    if c >= 400 {
-                        let mut d = l.trim().to_string();
-                        if let Some(n) = ls.get(i + 1) {
-                            if n.starts_with(' ') && !n.trim().is_empty() {
-                                d.push(' ');
-                                d.push_str(n.trim());
-                            }
-                        }
-                        f.set_diagnostic(&d);
-                        break;
-                    }
+            if crate::text::contains_ci(l, &f.recipient.to_ascii_lowercase())
+                && let Some(c) = find_reply_code(l)
+                && c >= 400
+            {
+                let mut d = l.trim().to_string();
+                if let Some(n) = ls.get(i + 1)
+                    && n.starts_with(' ')
+                    && !n.trim().is_empty()
+                {
+                    d.push(' ');
+                    d.push_str(n.trim());
                 }
+                f.set_diagnostic(&d);
+                break;
             }
         }
     }
-    if out.len() == 1 && missing(&out[0]) {
-        if let Some(s) = generic::said_text(ctx) {
-            out[0].set_diagnostic(&s);
-        }
+    if out.len() == 1
+        && missing(&out[0])
+        && let Some(s) = generic::said_text(ctx)
+    {
+        out[0].set_diagnostic(&s);
     }
     if out.len() == 1 && missing(&out[0]) {
         for l in &ls {
             let t = l.trim();
-            if let Some(c) = find_reply_code(t) {
-                if c >= 400 && find_status(t, Some(c)).is_some() {
-                    out[0].set_diagnostic(t);
-                    break;
-                }
+            if let Some(c) = find_reply_code(t)
+                && c >= 400
+                && find_status(t, Some(c)).is_some()
+            {
+                out[0].set_diagnostic(t);
+                break;
             }
         }
     }
