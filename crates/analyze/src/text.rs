@@ -216,7 +216,7 @@ pub fn find_reply_code(s: &str) -> Option<u16> {
         if matches!(c, b'2' | b'4' | b'5')
             && b[i + 1].is_ascii_digit()
             && b[i + 2].is_ascii_digit()
-            && (i == 0 || !is_token(b[i - 1]))
+            && (i == 0 || !is_token(b[i - 1]) || (b[i - 1] == b':' && i >= 2 && b[i - 2] == b' '))
             && b.get(i + 3).is_none_or(|&n| {
                 n == b' '
                     || n == b'-'

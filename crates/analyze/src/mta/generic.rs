@@ -29,6 +29,8 @@ pub fn leading_address(line: &str) -> Option<(String, &str)> {
     let label = t.get(..p)?;
     let low = label.to_ascii_lowercase();
     if label.is_empty()
+        || label.starts_with(['>', '<'])
+        || low.contains("rcpt to")
         || label.contains('@')
         || label.contains('<')
         || low.trim() == "to"
@@ -234,6 +236,13 @@ pub fn transcript(ctx: &Ctx<'_>, decoded_by: &'static str) -> Vec<Found> {
             let before = t.get(..a.start).unwrap_or("");
             if before.len() < 24 && before.ends_with('<') && !ctx.excluded(&a.addr) {
                 let mut f = Found::new(a.addr, decoded_by);
+                // `554 <a@b>... 550 Host unknown`: the remote server's own code
+                // follows the local one.
+                let after = t.get(a.end..).unwrap_or("");
+                let after = after.trim_start_matches(['>', '.', ' ', ':']);
+                if let Some(inner) = crate::text::leading_reply_code(after) {
+                    f.reply_code = Some(inner);
+                }
                 f.set_diagnostic(t);
                 push_merge(&mut out, f);
             }

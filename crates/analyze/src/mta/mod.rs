@@ -159,15 +159,18 @@ pub fn complete(ctx: &Ctx<'_>, out: &mut [Found]) {
         out[0].set_diagnostic(&s);
     }
     if out.len() == 1 && missing(&out[0]) {
-        for l in &ls {
-            let t = l.trim();
-            if let Some(c) = find_reply_code(t)
-                && c >= 400
-                && find_status(t, Some(c)).is_some()
-            {
-                out[0].set_diagnostic(t);
-                break;
-            }
+        // the first `NNN X.Y.Z` reply in the text, else the first line that starts with a
+        // failure reply code
+        let with_status = ls.iter().map(|l| l.trim()).find(|t| {
+            find_reply_code(t).is_some_and(|c| c >= 400 && find_status(t, Some(c)).is_some())
+        });
+        let leading = || {
+            ls.iter()
+                .map(|l| l.trim())
+                .find(|t| leading_reply_code(t).is_some_and(|c| c >= 400))
+        };
+        if let Some(t) = with_status.or_else(leading) {
+            out[0].set_diagnostic(t);
         }
     }
 }
