@@ -190,6 +190,8 @@ pub struct Top {
     pub return_path: Option<String>,
     pub x_failed: Vec<String>,
     pub received_top: Option<String>,
+    /// Every `Received:` header, raw, joined (bounded), for host consistency checks.
+    pub received_all: String,
 }
 
 fn top_of(msg: &mail_parser::Message<'_>) -> Top {
@@ -239,6 +241,16 @@ fn top_of(msg: &mail_parser::Message<'_>) -> Top {
         return_path: msg.header_raw("Return-Path").map(|s| s.trim().to_string()),
         x_failed,
         received_top: msg.header_raw("Received").map(text::squash),
+        received_all: {
+            let mut all = String::new();
+            for (n, v) in msg.headers_raw() {
+                if n.eq_ignore_ascii_case("Received") && all.len() < 16 << 10 {
+                    all.push_str(v);
+                    all.push('\n');
+                }
+            }
+            all
+        },
     }
 }
 

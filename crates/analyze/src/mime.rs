@@ -142,7 +142,10 @@ pub fn collect(msg: &Message<'_>) -> Parts {
                 }
             }
             _ => {
-                if !REPORT_TYPES.contains(&ct.as_str()) || p.is_attachment_like() {
+                // Inline images referenced by the HTML (logos, icons) are decoration.
+                let inline_image = ct.starts_with("image/") && p.content_id().is_some();
+                if !inline_image && (!REPORT_TYPES.contains(&ct.as_str()) || p.is_attachment_like())
+                {
                     let name = p.attachment_name().unwrap_or("");
                     out.foreign.push(if name.is_empty() {
                         ct
