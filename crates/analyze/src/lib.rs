@@ -607,14 +607,29 @@ fn analyze_message(msg: &mail_parser::Message<'_>, depth: u8) -> Analysis {
         let candidates: Vec<String> = if !top.x_failed.is_empty() {
             top.x_failed.clone()
         } else {
-            original
+            // The returned original's To/Cc when it names one address, else the envelope
+            // recipient of its Received: headers when there is exactly one.
+            let keep = |v: &Vec<String>| -> Vec<String> {
+                v.iter()
+                    .filter(|r| !exclude.iter().any(|e| e.eq_ignore_ascii_case(r)))
+                    .cloned()
+                    .collect()
+            };
+            let to = original
                 .as_ref()
-                .map(|o| o.recipients.clone())
-                .unwrap_or_default()
-                .into_iter()
-                .filter(|r| !exclude.iter().any(|e| e.eq_ignore_ascii_case(r)))
-                .take(1)
-                .collect()
+                .map(|o| keep(&o.recipients))
+                .unwrap_or_default();
+            let env = original
+                .as_ref()
+                .map(|o| keep(&o.envelope_for))
+                .unwrap_or_default();
+            if to.len() == 1 {
+                to
+            } else if env.len() == 1 {
+                env
+            } else {
+                to.into_iter().take(1).collect()
+            }
         };
         let said = mta::generic::said_text(&ctx);
         for c in candidates {
