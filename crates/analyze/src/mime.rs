@@ -253,10 +253,9 @@ pub fn original_of(m: &Message<'_>) -> Original {
                     .into_iter()
                     .next()
                     .filter(|a| a.start <= 1)
+                && !envelope_for.contains(&a.addr)
             {
-                if !envelope_for.contains(&a.addr) {
-                    envelope_for.push(a.addr);
-                }
+                envelope_for.push(a.addr);
             }
         }
     }
