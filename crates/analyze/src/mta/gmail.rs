@@ -52,10 +52,10 @@ pub fn decode(ctx: &Ctx<'_>) -> Option<Vec<Found>> {
         squash(&s)
     });
     let said = generic::said_text(ctx).or(details);
-    if out.len() == 1 {
-        if let Some(s) = said {
-            out[0].set_diagnostic(&s);
-        }
+    if out.len() == 1
+        && let Some(s) = said
+    {
+        out[0].set_diagnostic(&s);
     }
     Some(out)
 }
