@@ -697,6 +697,7 @@ fn analyze_message(msg: &mail_parser::Message<'_>, depth: u8) -> Analysis {
             };
             let to = original
                 .as_ref()
+                .filter(|o| !o.is_list)
                 .map(|o| keep(&o.recipients))
                 .unwrap_or_default();
             let env = original

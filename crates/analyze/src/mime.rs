@@ -44,6 +44,10 @@ pub struct Original {
     pub received_top: Option<String>,
     /// Envelope recipients named by `Received: ... for <a@b>` clauses, in order, unique.
     pub envelope_for: Vec<String>,
+    /// Mailing-list or news mail (`List-Id`, `List-Post`, `Precedence: list`, `Newsgroups`,
+    /// ...): its To is the list, not the member whose address failed. (Newsletters sent one
+    /// copy per recipient, with only `List-Unsubscribe`/`Precedence: bulk`, are not.)
+    pub is_list: bool,
 }
 
 const REPORT_TYPES: &[&str] = &[
@@ -259,11 +263,26 @@ pub fn original_of(m: &Message<'_>) -> Original {
             }
         }
     }
+    let is_list = [
+        "List-Id",
+        "List-Post",
+        "Mailing-List",
+        "X-BeenThere",
+        "X-Mailman-Version",
+        "Newsgroups",
+    ]
+    .iter()
+    .any(|h| m.header_raw(*h).is_some())
+        || m.header_raw("Precedence").is_some_and(|p| {
+            let p = p.trim().to_ascii_lowercase();
+            p == "list"
+        });
     Original {
         info,
         recipients,
         received_top,
         envelope_for,
+        is_list,
     }
 }
 
