@@ -11,6 +11,26 @@
 //! Classification of the remote reply into a reason is data-driven: ordered rules in
 //! `classify/`, each naming the MTA wording it matches.
 //!
+//! The pipeline of [`analyze`], in order (first that yields recipients wins):
+//!
+//! 1. `mime`: parse with mail-parser (CR-only line ends and an mbox `From ` line are fixed
+//!    first) and sort the parts: delivery-status bodies, feedback report, human text (plain,
+//!    else HTML as text), the returned original (message/rfc822, text/rfc822-headers, an
+//!    inline copy after a marker line, or a `To:`/`Subject:` summary), foreign attachments.
+//! 2. `arf`: a feedback report gives one Feedback row per reported recipient.
+//! 3. `mta::amazonses`: an SES JSON notification.
+//! 4. `dsn`: RFC 3464 per-recipient groups, completed from the human text where the report
+//!    lacks the remote server's words; the remote server's own status wins over `Status:`.
+//! 5. `mta`: the family decoders on the human text (qmail, Exim, Sendmail, Exchange, Gmail,
+//!    Postfix), then the generic scanner; only for messages that look like bounces (MTA
+//!    wording, bounce subjects, a mailer-daemon From, `X-Failed-Recipients`; generic failure
+//!    words only from automated senders).
+//! 6. A forwarded bounce (the report inside an attached message), then fallbacks:
+//!    `X-Failed-Recipients`, the returned original's single To, its envelope recipient.
+//! 7. `autoreply`: RFC 3834 auto-replies give one Vacation row for the replier.
+//! 8. Each row goes to `classify::classify`; challenge-response notices are dropped;
+//!    `authenticity` scores the message.
+//!
 //! What it does not do: no I/O, no clock, no network, no storage. It never panics on any input
 //! and "not a bounce" is an ordinary answer, not an error. It does not verify DKIM/SPF or look
 //! up our own outbound logs; callers that can (receive, the admin API) add that evidence.
