@@ -283,7 +283,7 @@ const SAID: &[&str] = &[
     "the following message to <",
 ];
 
-/// The remote server's words after one of the [`SAID`] phrases, if any.
+/// The remote server's words after one of the `SAID` phrases, if any.
 pub fn said_text(ctx: &Ctx<'_>) -> Option<String> {
     for p in SAID {
         if let Some(at) = ctx.low.find(p) {
@@ -356,7 +356,7 @@ const PROSE: &[&str] = &[
     "unknown user ",
 ];
 
-/// An address right after one of the [`PROSE`] phrases (`undeliverable to a@b`).
+/// An address right after one of the `PROSE` phrases (`undeliverable to a@b`).
 pub fn prose(ctx: &Ctx<'_>, decoded_by: &'static str) -> Vec<Found> {
     let mut out = Vec::new();
     for l in lines(ctx.human).take(MAX_LINES) {
