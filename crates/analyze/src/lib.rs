@@ -656,8 +656,16 @@ fn analyze_message(msg: &mail_parser::Message<'_>, depth: u8) -> Analysis {
                 // The remote server's own status (the one that follows its reply code in the
                 // diagnostic) is more precise than the reporting MTA's summary in `Status:`;
                 // otherwise a more specific status in the text than a generic X.0.0 / X.Y.0.
-                if let Some((_, rs)) = f.diagnostic.as_deref().and_then(text::find_reply_status) {
+                if let Some((rc, rs)) = f.diagnostic.as_deref().and_then(text::find_reply_status) {
                     f.status = Some(rs);
+                    // `554 4.4.7 Message expired ... <421 4.4.2 Connection timed out>`: the
+                    // leading code is the reporting MTA's; the consistent inner reply is the
+                    // remote server's.
+                    if f.reply_code
+                        .is_some_and(|c| (c / 100) as u8 != rs.class.digit())
+                    {
+                        f.reply_code = Some(rc);
+                    }
                 } else if let Some(d) = &f.diagnostic
                     && let Some(ds) = text::find_status(d, f.reply_code)
                 {
