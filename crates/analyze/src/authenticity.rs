@@ -13,7 +13,7 @@
 //! clean standard report), unknown otherwise.
 
 use crate::mime::{Original, Parts};
-use crate::text::{contains_ci, find_ci};
+use crate::text::contains_ci;
 use crate::{Authenticity, Kind, RecipientReport, Top, Verdict};
 
 /// Everything the scorer looks at.
@@ -130,28 +130,25 @@ fn allowed(host: &str) -> bool {
 }
 
 /// Links in the human part and the HTML (bounded).
+static URL_AC: std::sync::LazyLock<Option<aho_corasick::AhoCorasick>> =
+    std::sync::LazyLock::new(|| crate::text::phrase_set(["http://", "https://"]));
+
 fn links(s: &Signals<'_>) -> Vec<String> {
     let mut out = Vec::new();
+    let Some(ac) = URL_AC.as_ref() else {
+        return out;
+    };
     for hay in [s.human, s.parts.html_raw.as_str()] {
-        let mut rest = crate::prefix(hay, 1 << 20);
-        while let Some(p) = find_ci(rest, "http") {
-            let r = &rest[p..];
-            let is_url = r.len() > 8
-                && (crate::text::starts_with_ci(r, "http://")
-                    || crate::text::starts_with_ci(r, "https://"));
-            if is_url {
-                let end = r
-                    .find(|c: char| {
-                        c.is_whitespace() || c == '"' || c == '\'' || c == '>' || c == '<'
-                    })
-                    .unwrap_or(r.len());
-                out.push(r[..end].to_string());
-                if out.len() > 50 {
-                    return out;
-                }
-                rest = &r[end..];
-            } else {
-                rest = &r[4..];
+        let hay = crate::prefix(hay, 1 << 20);
+        for m in ac.find_iter(hay) {
+            let r = &hay[m.start()..];
+            let end = r
+                .find(|c: char| c.is_whitespace() || c == '"' || c == '\'' || c == '>' || c == '<')
+                .unwrap_or(r.len())
+                .min(2048);
+            out.push(crate::prefix(r, end).to_string());
+            if out.len() > 50 {
+                return out;
             }
         }
     }

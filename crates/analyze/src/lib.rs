@@ -521,8 +521,11 @@ const CHALLENGE: &[&str] = &[
     "whitelist.aspx",
 ];
 
+static CHALLENGE_AC: std::sync::LazyLock<Option<aho_corasick::AhoCorasick>> =
+    std::sync::LazyLock::new(|| text::phrase_set(CHALLENGE));
+
 fn is_challenge(diag: &str) -> bool {
-    CHALLENGE.iter().any(|w| text::contains_ci(diag, w))
+    CHALLENGE_AC.as_ref().is_some_and(|ac| ac.is_match(diag))
 }
 
 /// A char-boundary-safe prefix of at most `n` bytes.
@@ -611,7 +614,22 @@ fn analyze_message(msg: &mail_parser::Message<'_>, depth: u8) -> Analysis {
         x_failed: &top.x_failed,
     };
     let is_bounce = !parts.dsn.is_empty() || bounce_like(&top, &low);
-    let text_found = if kind_hint.is_none() && is_bounce {
+    // The text decoders only when the report does not already say everything (they are the
+    // costliest step; a complete RFC 3464 report needs no help).
+    let report_complete = reports.iter().any(|r| !r.recipients.is_empty())
+        && reports
+            .iter()
+            .flat_map(|r| &r.recipients)
+            .all(|p| p.reply_code.is_some() && p.status.is_some() && p.diagnostic.is_some());
+    // ... unless the text carries a family's own expiry notice, which the report lacks.
+    let expiry_words = [
+        "cannot send message for",
+        "could not be delivered for",
+        "retry timeout exceeded",
+        "in the queue too long",
+    ];
+    let report_complete = report_complete && !expiry_words.iter().any(|w| low.contains(w));
+    let text_found = if kind_hint.is_none() && is_bounce && !report_complete {
         mta::decode(&ctx)
     } else {
         Vec::new()
