@@ -566,7 +566,7 @@ fn analyze_message(msg: &mail_parser::Message<'_>, depth: u8) -> Analysis {
 
     let mut a = empty();
     a.subject = msg.subject().map(|s| s.to_string());
-    a.from = msg.header_raw("From").map(text::squash);
+    a.from = mime::display_addr(msg.from()).or_else(|| msg.header_raw("From").map(text::squash));
 
     let mut found: Vec<mta::Found> = Vec::new();
     let mut kind_hint: Option<Kind> = None;
@@ -854,10 +854,21 @@ fn analyze_message(msg: &mail_parser::Message<'_>, depth: u8) -> Analysis {
 
 /// `by mx.example.org` of the top `Received:` header.
 fn reporting_mta_from_received(r: Option<&str>) -> Option<String> {
+    // `Received: from mx.example.net (...) by in.example.org`: the bounce came from the
+    // `from` host; `by` is the receiving side (used only when there is no `from`).
     let r = r?;
-    let at = text::find_ci(r, "by ")?;
-    let host = r.get(at + 3..)?.split_whitespace().next()?;
-    let host =
-        host.trim_matches(|c: char| c == '(' || c == ')' || c == ';' || c == '[' || c == ']');
-    (host.contains('.')).then(|| host.to_ascii_lowercase())
+    let host_after = |kw: &str| -> Option<String> {
+        let at = if text::starts_with_ci(r, kw) {
+            0
+        } else {
+            text::find_ci(r, &format!(" {kw}"))? + 1
+        };
+        let host = r.get(at + kw.len()..)?.split_whitespace().next()?;
+        let host = host
+            .trim_matches(|c: char| c == '(' || c == ')' || c == ';' || c == '[' || c == ']')
+            .trim_end_matches('.');
+        (host.contains('.') && host.bytes().any(|c| c.is_ascii_alphabetic()))
+            .then(|| host.to_ascii_lowercase())
+    };
+    host_after("from ").or_else(|| host_after("by "))
 }

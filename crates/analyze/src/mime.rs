@@ -252,7 +252,8 @@ fn addr_list(a: Option<&mail_parser::Address<'_>>) -> Vec<String> {
     .unwrap_or_default()
 }
 
-fn display_addr(a: Option<&mail_parser::Address<'_>>) -> Option<String> {
+/// `Name <addr>` (or the address alone) for each address of a header, joined.
+pub fn display_addr(a: Option<&mail_parser::Address<'_>>) -> Option<String> {
     let a = a?;
     let v: Vec<String> = a
         .iter()
