@@ -649,7 +649,7 @@ fn analyze_message(msg: &mail_parser::Message<'_>, depth: u8) -> Analysis {
                 f.reply_code = p.reply_code;
                 f.remote_mta = p.remote_mta.clone();
                 f.last_attempt = p.last_attempt.clone();
-                f.diagnostic = p.diagnostic.clone();
+                f.diagnostic = p.diagnostic.as_deref().map(text::tidy_reply);
                 // The human part often has the remote server's words the report lacks.
                 if let Some(t) = text_found
                     .iter()
@@ -758,16 +758,10 @@ fn analyze_message(msg: &mail_parser::Message<'_>, depth: u8) -> Analysis {
                 to.into_iter().take(1).collect()
             }
         };
-        let said = mta::generic::said_text(&ctx);
         for c in candidates {
-            let mut f = mta::Found::new(c, "Generic");
-            if let Some(s) = &said {
-                f.set_diagnostic(s);
-            } else {
-                f.fill_codes(prefix(human, 16 << 10));
-            }
-            found.push(f);
+            found.push(mta::Found::new(c, "Generic"));
         }
+        mta::complete(&ctx, &mut found);
     }
 
     // 5. RFC 3834 auto-replies.

@@ -358,6 +358,9 @@ pub fn near_reply(ctx: &Ctx<'_>, decoded_by: &'static str) -> Vec<Found> {
 
 /// Phrases of running prose after which the failed address follows.
 const PROSE: &[&str] = &[
+    "delivering your mail to ",
+    "deliver your mail to ",
+    "your mail to ",
     "rejected recipient ",
     "recipient address rejected: ",
     "following recipient failed: ",
