@@ -717,10 +717,12 @@ fn analyze_message(msg: &mail_parser::Message<'_>, depth: u8) -> Analysis {
     if found.is_empty()
         && kind_hint.is_none()
         && depth < 2
-        && let Some(raw) = &parts.nested_raw
-        && let Some(inner) = PARSER.parse(raw.as_slice())
+        && let Some(inner) = msg.parts.iter().find_map(|p| match &p.body {
+            mail_parser::PartType::Message(m) => Some(m),
+            _ => None,
+        })
     {
-        let mut ia = analyze_message(&inner, depth + 1);
+        let mut ia = analyze_message(inner, depth + 1);
         if !ia.recipients.is_empty() && ia.kind != Kind::AutoReply {
             ia.subject = a.subject.take();
             ia.from = a.from.take();
