@@ -286,11 +286,10 @@ pub fn original_of(m: &Message<'_>) -> Original {
         }
         if let Some(p) = find_ci(v, "for ") {
             let rest = v.get(p + 4..).unwrap_or("").trim_start();
-            if let Some(a) =
-                crate::text::find_addresses(rest.get(..rest.len().min(200)).unwrap_or(""))
-                    .into_iter()
-                    .next()
-                    .filter(|a| a.start <= 1)
+            if let Some(a) = crate::text::find_addresses(crate::prefix(rest, 200))
+                .into_iter()
+                .next()
+                .filter(|a| a.start <= 1)
                 && !envelope_for.contains(&a.addr)
             {
                 envelope_for.push(a.addr);
