@@ -11,11 +11,38 @@
 //! Classification of the remote reply into a reason is data-driven: ordered rules in
 //! `classify/`, each naming the MTA wording it matches.
 //!
+//! The pipeline of [`analyze`], in order (first that yields recipients wins):
+//!
+//! 1. `mime`: parse with mail-parser (CR-only line ends and an mbox `From ` line are fixed
+//!    first) and sort the parts: delivery-status bodies, feedback report, human text (plain,
+//!    else HTML as text), the returned original (message/rfc822, text/rfc822-headers, an
+//!    inline copy after a marker line, or a `To:`/`Subject:` summary), foreign attachments.
+//! 2. `arf`: a feedback report gives one Feedback row per reported recipient.
+//! 3. `mta::amazonses`: an SES JSON notification.
+//! 4. `dsn`: RFC 3464 per-recipient groups, completed from the human text where the report
+//!    lacks the remote server's words; the remote server's own status wins over `Status:`.
+//! 5. `mta`: the family decoders on the human text (qmail, Exim, Sendmail, Exchange, Gmail,
+//!    Postfix), then the generic scanner; only for messages that look like bounces (MTA
+//!    wording, bounce subjects, a mailer-daemon From, `X-Failed-Recipients`; generic failure
+//!    words only from automated senders).
+//! 6. A forwarded bounce (the report inside an attached message), then fallbacks:
+//!    `X-Failed-Recipients`, the returned original's single To, its envelope recipient.
+//! 7. `autoreply`: RFC 3834 auto-replies give one Vacation row for the replier.
+//! 8. Each row goes to `classify::classify`; challenge-response notices are dropped;
+//!    `authenticity` scores the message.
+//!
 //! What it does not do: no I/O, no clock, no network, no storage. It never panics on any input
 //! and "not a bounce" is an ordinary answer, not an error. It does not verify DKIM/SPF or look
 //! up our own outbound logs; callers that can (receive, the admin API) add that evidence.
 
+pub mod arf;
+pub mod authenticity;
+pub mod autoreply;
 pub mod classify;
+pub mod dsn;
+pub mod mime;
+pub mod mta;
+pub mod text;
 
 use mailerd_types::{Category, DsnAction, EnhancedStatus, Reason};
 
@@ -122,9 +149,43 @@ pub struct Analysis {
     pub from: Option<String>,
 }
 
+/// The message parser: MIME, address, subject and id headers structured; everything else raw
+/// (we never need mail-parser's `Received:` parsing, which is costly).
+pub(crate) static PARSER: std::sync::LazyLock<mail_parser::MessageParser> =
+    std::sync::LazyLock::new(|| {
+        mail_parser::MessageParser::new()
+            .with_mime_headers()
+            .with_address_headers()
+            .header_text(mail_parser::HeaderName::Subject)
+            .header_id(mail_parser::HeaderName::MessageId)
+            .default_header_raw()
+    });
+
 /// Analyses one message. Never panics; any bytes give an answer.
 pub fn analyze(raw: &[u8]) -> Analysis {
-    let _ = raw;
+    let normalized;
+    let mut bytes = raw;
+    // CR-only line endings (old Mac): mail-parser needs LF.
+    if !bytes.contains(&b'\n') && bytes.contains(&b'\r') {
+        normalized = bytes
+            .iter()
+            .map(|&c| if c == b'\r' { b'\n' } else { c })
+            .collect::<Vec<u8>>();
+        bytes = &normalized;
+    }
+    // An mbox `From ` separator line is not a header.
+    if bytes.starts_with(b"From ")
+        && let Some(p) = bytes.iter().position(|&c| c == b'\n')
+    {
+        bytes = bytes.get(p + 1..).unwrap_or(b"");
+    }
+    match PARSER.parse(bytes) {
+        Some(msg) => analyze_message(&msg, 0),
+        None => empty(),
+    }
+}
+
+fn empty() -> Analysis {
     Analysis {
         kind: Kind::NotABounce,
         reporting_mta: None,
@@ -138,4 +199,673 @@ pub fn analyze(raw: &[u8]) -> Analysis {
         subject: None,
         from: None,
     }
+}
+
+/// The bounce's own headers that matter.
+pub struct Top {
+    pub subject: String,
+    pub from_addr: String,
+    pub from_name: String,
+    pub to: Vec<String>,
+    pub return_path: Option<String>,
+    pub x_failed: Vec<String>,
+    pub received_top: Option<String>,
+    /// Every `Received:` header, raw, joined (bounded), for host consistency checks.
+    pub received_all: String,
+    /// Sent by a program: null envelope sender, `Auto-Submitted:` other than `no`, or a
+    /// From such as `noreply@`, `mailer@`, `postmaster@`.
+    pub automated: bool,
+}
+
+fn top_of(msg: &mail_parser::Message<'_>) -> Top {
+    let from = msg.from().and_then(|a| a.first());
+    let mut to: Vec<String> = msg
+        .to()
+        .map(|a| {
+            a.iter()
+                .filter_map(|x| x.address.as_deref())
+                .map(text::clean_address)
+                .collect()
+        })
+        .unwrap_or_default();
+    if let Some(d) = msg.header_raw("Delivered-To") {
+        to.push(text::clean_address(d));
+    }
+    let mut x_failed = Vec::new();
+    for h in msg.headers() {
+        if h.name().eq_ignore_ascii_case("X-Failed-Recipients") {
+            if let Some(t) = h.value().as_text() {
+                for a in text::find_addresses(t) {
+                    if !x_failed.contains(&a.addr) {
+                        x_failed.push(a.addr);
+                    }
+                }
+            } else if let Some(a) = h.value().as_address() {
+                for x in a.iter().filter_map(|x| x.address.as_deref()) {
+                    let c = text::clean_address(x);
+                    if !x_failed.contains(&c) {
+                        x_failed.push(c);
+                    }
+                }
+            }
+        }
+    }
+    Top {
+        subject: msg.subject().unwrap_or("").to_string(),
+        from_addr: from
+            .and_then(|a| a.address.as_deref())
+            .map(text::clean_address)
+            .unwrap_or_default(),
+        from_name: from
+            .and_then(|a| a.name.as_deref())
+            .unwrap_or("")
+            .to_string(),
+        to,
+        return_path: msg.header_raw("Return-Path").map(|s| s.trim().to_string()),
+        x_failed,
+        received_top: msg.header_raw("Received").map(text::squash),
+        automated: {
+            let rp = msg.header_raw("Return-Path").map(str::trim);
+            let null = rp.is_some_and(|r| r.is_empty() || r == "<>" || r == "<\"\">");
+            let auto = msg
+                .header_raw("Auto-Submitted")
+                .is_some_and(|v| !v.trim().eq_ignore_ascii_case("no"));
+            let local = from
+                .and_then(|a| a.address.as_deref())
+                .and_then(|a| a.split('@').next())
+                .unwrap_or("")
+                .to_ascii_lowercase();
+            let robot = [
+                "noreply",
+                "no-reply",
+                "no_reply",
+                "donotreply",
+                "daemon",
+                "mailer",
+                "postmaster",
+                "post_master",
+                "bounce",
+                "admin",
+                "root",
+                "system",
+                "notify",
+                "notification",
+                "mail",
+            ]
+            .iter()
+            .any(|w| local.contains(w));
+            null || auto || robot
+        },
+        received_all: {
+            let mut all = String::new();
+            for (n, v) in msg.headers_raw() {
+                if n.eq_ignore_ascii_case("Received") && all.len() < 16 << 10 {
+                    all.push_str(v);
+                    all.push('\n');
+                }
+            }
+            all
+        },
+    }
+}
+
+/// Subjects that only bounces and delay notices use.
+const BOUNCE_SUBJECTS: &[&str] = &[
+    "undeliver",
+    "delivery status notification",
+    "returned mail",
+    "delivery failure",
+    "delivery failed",
+    "failure notice",
+    "mail delivery failed",
+    "mail delivery problem",
+    "non-delivery",
+    "nondeliver",
+    "non delivery",
+    "could not be delivered",
+    "couldn't be delivered",
+    "delivery notification",
+    "mail system error",
+    "delayed mail",
+    "delivery delayed",
+    "warning: could not send",
+    "message delayed",
+    "failed delivery",
+    "mail failure",
+    "unzustellbar",
+    "nicht zugestellt",
+    "non remis",
+    "no se pudo entregar",
+    "unable to deliver",
+    "undelivery",
+    "returned to sender",
+    "mail could not be",
+    "error sending your mail",
+    "warning: message",
+    // Localised Exchange/Outlook and other NDR subjects.
+    "non recapitabile",
+    "onbestelbaar",
+    "não é possível entregar",
+    "nao e possivel entregar",
+    "não entregue",
+    "no se puede entregar",
+    "nie można dostarczyć",
+    "niedostarczalna",
+    "kézbesíthetetlen",
+    "olevererbart",
+    "kan ikke leveres",
+    "ikke levert",
+    "toimittamaton",
+    "nedoručitelné",
+    "nedoručiteľné",
+    "teslim edilemedi",
+    "невозможно доставить",
+    "не доставлено",
+    "無法傳遞",
+    "无法送达",
+    "配信不能",
+    "전달되지 않음",
+    "zustellung fehlgeschlagen",
+    "échec de la remise",
+    "echec de la remise",
+    "メールエラー",
+    "不達",
+    "配信エラー",
+    "送信できません",
+];
+
+/// Subject words that suggest a bounce only when the message is also automated.
+const WEAK_SUBJECTS: &[&str] = &[
+    "bounce",
+    "rejected",
+    "not delivered",
+    "message status",
+    "returned message",
+    "error sending",
+    "failed mail",
+    "delivery report",
+    "delivery error",
+    "delivery problem",
+    "mail error",
+    "message you sent",
+    "sending failed",
+    "delivery notice",
+    "notification of delivery",
+    "failed",
+    "failure",
+    "error",
+    "エラー",
+    "配信",
+];
+
+/// Sentences that only MTAs write in bounces.
+const BOUNCE_BODY: &[&str] = &[
+    "this is the qmail-send program",
+    "this message was created automatically by mail delivery software",
+    "----- transcript of session follows -----",
+    "diagnostic information for administrators",
+    "did not reach the following recipient",
+    "delivery has failed to these recipients",
+    "this is the mail system at host",
+    "could not be delivered to one or more",
+    "delivery to the following recipient",
+    "your message could not be delivered",
+    "permanent fatal errors",
+    "the following addresses had",
+    "remote server returned '",
+    "i'm afraid i wasn't able to deliver",
+    "wasn't able to deliver your message",
+    "the error that the other server returned was",
+    "the response from the remote server was",
+    "delivery to the following recipients failed",
+    "your message was not delivered",
+    "has not yet been delivered",
+    "this is an automatically generated delivery status notification",
+    "(in reply to rcpt to command)",
+    "(in reply to end of data command)",
+    "smtp error from remote mail server",
+    "unable to deliver your message to",
+];
+
+/// Generic failure words: a bounce only when the message is also automated.
+const WEAK_BODY: &[&str] = &[
+    "undeliverable",
+    "could not be delivered",
+    "was not delivered",
+    "message could not be delivered",
+    "unable to deliver",
+    "could not deliver",
+    "delivery failed",
+    "failed to deliver",
+    "user unknown",
+    "unknown user",
+    "no such user",
+    "mailbox unavailable",
+    "mailbox is full",
+    "mailbox full",
+    "quota exceeded",
+    "over quota",
+    "invalid user",
+    "invalid recipient",
+    "recipient address rejected",
+    "returned to sender",
+    "could not send message",
+    "delivery has been delayed",
+    "not a member",
+    "said: 5",
+    "said: 4",
+];
+
+static BOUNCE_BODY_AC: std::sync::LazyLock<Option<aho_corasick::AhoCorasick>> =
+    std::sync::LazyLock::new(|| text::phrase_set(BOUNCE_BODY));
+static BOUNCE_SUBJECT_AC: std::sync::LazyLock<Option<aho_corasick::AhoCorasick>> =
+    std::sync::LazyLock::new(|| text::phrase_set(BOUNCE_SUBJECTS));
+static WEAK_SUBJECT_AC: std::sync::LazyLock<Option<aho_corasick::AhoCorasick>> =
+    std::sync::LazyLock::new(|| text::phrase_set(WEAK_SUBJECTS));
+static WEAK_BODY_AC: std::sync::LazyLock<Option<aho_corasick::AhoCorasick>> =
+    std::sync::LazyLock::new(|| text::phrase_set(WEAK_BODY));
+
+fn is_mailer_daemon(addr: &str, name: &str) -> bool {
+    let local = addr.split('@').next().unwrap_or("").to_ascii_lowercase();
+    let n = name.to_ascii_lowercase();
+    matches!(
+        local.as_str(),
+        "mailer-daemon"
+            | "postmaster"
+            | "mail-daemon"
+            | "mailerdaemon"
+            | "mailer_daemon"
+            | "maildaemon"
+            | "mmdf"
+            | "mailer"
+            | "bounce"
+            | "bounces"
+    ) || local.starts_with("mailer-daemon")
+        || local.starts_with("postmaster")
+        || n.contains("mail delivery")
+        || n.contains("mailer-daemon")
+        || n.contains("mailer daemon")
+        || n.contains("postmaster")
+        || n.contains("mail administrator")
+        || n.contains("mail system")
+}
+
+fn bounce_like(top: &Top, low: &str) -> bool {
+    if !top.x_failed.is_empty() || is_mailer_daemon(&top.from_addr, &top.from_name) {
+        return true;
+    }
+    let m = |ac: &Option<aho_corasick::AhoCorasick>, t: &str| {
+        ac.as_ref().is_some_and(|ac| ac.is_match(t))
+    };
+    let head = prefix(low, 8192);
+    if m(&BOUNCE_SUBJECT_AC, &top.subject) || m(&BOUNCE_BODY_AC, head) {
+        return true;
+    }
+    top.automated && (m(&WEAK_SUBJECT_AC, &top.subject) || m(&WEAK_BODY_AC, head))
+}
+
+/// Wording of challenge-response and sender-verification systems.
+const CHALLENGE: &[&str] = &[
+    "requires confirmation",
+    "not pre-approved",
+    "pre-approved senders",
+    "challenge-response",
+    "challenge response",
+    "please confirm that you",
+    "verify that you are a real",
+    "confirm your message",
+    "confirm that you sent",
+    "awaiting your confirmation",
+    "spamarrest",
+    "boxbe",
+    "whitelist.aspx",
+];
+
+static CHALLENGE_AC: std::sync::LazyLock<Option<aho_corasick::AhoCorasick>> =
+    std::sync::LazyLock::new(|| text::phrase_set(CHALLENGE));
+
+fn is_challenge(diag: &str) -> bool {
+    CHALLENGE_AC.as_ref().is_some_and(|ac| ac.is_match(diag))
+}
+
+/// A char-boundary-safe prefix of at most `n` bytes.
+pub(crate) fn prefix(s: &str, n: usize) -> &str {
+    if s.len() <= n {
+        return s;
+    }
+    let mut i = n;
+    while i > 0 && !s.is_char_boundary(i) {
+        i -= 1;
+    }
+    &s[..i]
+}
+
+fn analyze_message(msg: &mail_parser::Message<'_>, depth: u8) -> Analysis {
+    let top = top_of(msg);
+    let parts = mime::collect(msg);
+    let text_all: &str = if parts.plain.trim().is_empty() {
+        &parts.html_text
+    } else {
+        &parts.plain
+    };
+    let cut = mime::split_original(text_all);
+    let human = match cut {
+        Some(c) => text_all.get(..c).unwrap_or(text_all),
+        None => text_all,
+    };
+    let mut original = parts.original.clone();
+    if original.is_none()
+        && let Some(c) = cut
+    {
+        original = mime::inline_original(text_all.get(c..).unwrap_or(""));
+    }
+
+    if original.is_none() {
+        original = mime::summary_original(human);
+    }
+
+    let mut a = empty();
+    a.subject = msg.subject().map(|s| s.to_string());
+    a.from = mime::display_addr(msg.from()).or_else(|| msg.header_raw("From").map(text::squash));
+
+    let mut found: Vec<mta::Found> = Vec::new();
+    let mut kind_hint: Option<Kind> = None;
+
+    // 1. ARF feedback reports (then Amazon SES JSON notifications).
+    if parts.feedback.is_some() || parts.report_type.as_deref() == Some("feedback-report") {
+        found = arf::decode(parts.feedback.as_deref().unwrap_or(""), original.as_ref());
+        if !found.is_empty() {
+            kind_hint = Some(Kind::Feedback);
+        }
+    }
+
+    // 1b. Amazon SES JSON notifications.
+    if found.is_empty()
+        && kind_hint.is_none()
+        && parts.dsn.is_empty()
+        && let Some(v) = mta::amazonses::decode(prefix(text_all, 256 << 10))
+        && !v.is_empty()
+    {
+        if v.iter().all(|f| f.hint == Some(Reason::Feedback)) {
+            kind_hint = Some(Kind::Feedback);
+        }
+        found = v;
+        if kind_hint.is_none() {
+            kind_hint = Some(Kind::NotABounce); // decided below from the rows
+        }
+    }
+
+    // 2. RFC 3464 delivery-status parts (or a report pasted into the text), completed by
+    //    the text decoders.
+    let mut reports: Vec<dsn::Report> = parts.dsn.iter().map(|b| dsn::parse(b)).collect();
+    if reports.iter().all(|r| r.recipients.is_empty()) && dsn::looks_like_dsn(text_all) {
+        reports.push(dsn::parse(text_all));
+    }
+    let mut exclude: Vec<String> = top.to.clone();
+    if !top.from_addr.is_empty() {
+        exclude.push(top.from_addr.clone());
+    }
+    let low = human.to_ascii_lowercase();
+    let ctx = mta::Ctx {
+        human,
+        low: &low,
+        subject: &top.subject,
+        from: &top.from_addr,
+        exclude: &exclude,
+        x_failed: &top.x_failed,
+    };
+    let is_bounce = !parts.dsn.is_empty() || bounce_like(&top, &low);
+    // The text decoders only when the report does not already say everything (they are the
+    // costliest step; a complete RFC 3464 report needs no help).
+    let report_complete = reports.iter().any(|r| !r.recipients.is_empty())
+        && reports
+            .iter()
+            .flat_map(|r| &r.recipients)
+            .all(|p| p.reply_code.is_some() && p.status.is_some() && p.diagnostic.is_some());
+    // ... unless the text carries a family's own expiry notice, which the report lacks.
+    let expiry_words = [
+        "cannot send message for",
+        "could not be delivered for",
+        "retry timeout exceeded",
+        "in the queue too long",
+    ];
+    let report_complete = report_complete && !expiry_words.iter().any(|w| low.contains(w));
+    let text_found = if kind_hint.is_none() && is_bounce && !report_complete {
+        mta::decode(&ctx)
+    } else {
+        Vec::new()
+    };
+
+    if kind_hint.is_none() {
+        for r in &reports {
+            if a.reporting_mta.is_none() {
+                a.reporting_mta = r.message.reporting_mta.clone();
+            }
+            for p in &r.recipients {
+                let Some(addr) = p.address() else { continue };
+                let mut f = mta::Found::new(addr.to_string(), "RFC3464");
+                f.original_recipient = p.original_recipient.clone();
+                f.action = p.action;
+                f.status = p.status;
+                f.reply_code = p.reply_code;
+                f.remote_mta = p.remote_mta.clone();
+                f.last_attempt = p.last_attempt.clone();
+                f.diagnostic = p.diagnostic.as_deref().map(text::tidy_reply);
+                // The human part often has the remote server's words the report lacks.
+                if let Some(t) = text_found
+                    .iter()
+                    .find(|t| t.recipient.eq_ignore_ascii_case(&f.recipient))
+                    .or_else(|| {
+                        (text_found.len() == 1 && r.recipients.len() == 1).then(|| &text_found[0])
+                    })
+                {
+                    if (f.diagnostic.is_none() || f.reply_code.is_none())
+                        && (t.reply_code.is_some() || f.diagnostic.is_none())
+                    {
+                        if let Some(d) = &t.diagnostic {
+                            f.diagnostic = Some(d.clone());
+                        }
+                        f.reply_code = f.reply_code.or(t.reply_code);
+                    }
+                    if f.status.is_none() {
+                        f.status = t.status;
+                    }
+                    f.hint = f.hint.or(t.hint);
+                }
+                // The remote server's own status (the one that follows its reply code in the
+                // diagnostic) is more precise than the reporting MTA's summary in `Status:`;
+                // otherwise a more specific status in the text than a generic X.0.0 / X.Y.0.
+                if let Some((rc, rs)) = f.diagnostic.as_deref().and_then(text::find_reply_status) {
+                    f.status = Some(rs);
+                    // `554 4.4.7 Message expired ... <421 4.4.2 Connection timed out>`: the
+                    // leading code is the reporting MTA's; the consistent inner reply is the
+                    // remote server's.
+                    if f.reply_code
+                        .is_some_and(|c| (c / 100) as u8 != rs.class.digit())
+                    {
+                        f.reply_code = Some(rc);
+                    }
+                } else if let Some(d) = &f.diagnostic
+                    && let Some(ds) = text::find_status(d, f.reply_code)
+                {
+                    match f.status {
+                        None => f.status = Some(ds),
+                        Some(s)
+                            if s.detail == 0
+                                && ds.class == s.class
+                                && (ds.detail != 0 || s.subject == 0) =>
+                        {
+                            f.status = Some(ds)
+                        }
+                        _ => {}
+                    }
+                }
+                if matches!(
+                    f.action,
+                    Some(DsnAction::Delivered | DsnAction::Relayed | DsnAction::Expanded)
+                ) {
+                    f.hint = Some(Reason::Delivered);
+                }
+                mta::push_merge(&mut found, f);
+            }
+        }
+        if found.is_empty() {
+            found = text_found;
+        }
+    }
+
+    // 3. A forwarded bounce: the report is inside an attached message.
+    if found.is_empty()
+        && kind_hint.is_none()
+        && depth < 2
+        && let Some(inner) = msg.parts.iter().find_map(|p| match &p.body {
+            mail_parser::PartType::Message(m) => Some(m),
+            _ => None,
+        })
+    {
+        let mut ia = analyze_message(inner, depth + 1);
+        if !ia.recipients.is_empty() && ia.kind != Kind::AutoReply {
+            ia.subject = a.subject.take();
+            ia.from = a.from.take();
+            return ia;
+        }
+    }
+
+    // 4. Fallbacks for a bounce where no recipient could be read.
+    if found.is_empty() && kind_hint.is_none() && is_bounce {
+        let candidates: Vec<String> = if !top.x_failed.is_empty() {
+            top.x_failed.clone()
+        } else {
+            // The returned original's To/Cc when it names one address, else the envelope
+            // recipient of its Received: headers when there is exactly one.
+            let keep = |v: &Vec<String>| -> Vec<String> {
+                v.iter()
+                    .filter(|r| !exclude.iter().any(|e| e.eq_ignore_ascii_case(r)))
+                    .cloned()
+                    .collect()
+            };
+            let to = original
+                .as_ref()
+                .filter(|o| !o.is_list)
+                .map(|o| keep(&o.recipients))
+                .unwrap_or_default();
+            let env = original
+                .as_ref()
+                .map(|o| keep(&o.envelope_for))
+                .unwrap_or_default();
+            if to.len() == 1 {
+                to
+            } else if env.len() == 1 {
+                env
+            } else {
+                to.into_iter().take(1).collect()
+            }
+        };
+        for c in candidates {
+            found.push(mta::Found::new(c, "Generic"));
+        }
+        mta::complete(&ctx, &mut found);
+    }
+
+    // 5. RFC 3834 auto-replies.
+    if found.is_empty() && kind_hint.is_none() {
+        let daemon = is_mailer_daemon(&top.from_addr, &top.from_name)
+            || text::starts_with_ci(a.from.as_deref().unwrap_or(""), "mailer-daemon");
+        if let Some(f) = autoreply::decode(msg, &top, human).filter(|_| !daemon) {
+            found.push(f);
+            kind_hint = Some(Kind::AutoReply);
+        }
+    }
+
+    if a.reporting_mta.is_none() {
+        a.reporting_mta = reporting_mta_from_received(top.received_top.as_deref());
+    }
+    a.original = original.as_ref().map(|o| o.info.clone());
+
+    // Challenge-response systems ("confirm you are a sender") write bounce-shaped notices:
+    // the message is held, not refused. Not a failure (standards sec. 5.3 rule 5).
+    if kind_hint.is_none() {
+        found.retain(|f| !is_challenge(f.diagnostic.as_deref().unwrap_or("")));
+        if found.is_empty() {
+            // keep it from being reported as anything but a notice
+        }
+    }
+
+    // Classify each recipient.
+    for f in found {
+        let diag = f.diagnostic.as_deref().unwrap_or("");
+        let c = classify::classify(&classify::Evidence {
+            action: f.action,
+            status: f.status,
+            reply_code: f.reply_code,
+            diagnostic: diag,
+            remote_mta: f.remote_mta.as_deref(),
+            hint: f.hint,
+        });
+        a.recipients.push(RecipientReport {
+            recipient: f.recipient,
+            original_recipient: f.original_recipient,
+            action: f.action,
+            status: c.status,
+            reply_code: f.reply_code,
+            diagnostic: f.diagnostic,
+            remote_mta: f.remote_mta,
+            last_attempt: f.last_attempt,
+            reason: c.reason,
+            hard_bounce: c.hard_bounce,
+            category: c.category,
+            permanent: c.permanent,
+            decoded_by: f.decoded_by,
+        });
+    }
+
+    a.kind = match kind_hint {
+        Some(k) if k != Kind::NotABounce => k,
+        _ if a.recipients.is_empty() => Kind::NotABounce,
+        _ => {
+            if a.recipients.iter().all(|r| r.reason == Reason::Delivered) {
+                Kind::Success
+            } else if a.recipients.iter().all(|r| {
+                r.reason == Reason::Delivered
+                    || r.action == Some(DsnAction::Delayed)
+                    || (r.action.is_none() && !r.permanent)
+            }) {
+                Kind::Delay
+            } else {
+                Kind::Bounce
+            }
+        }
+    };
+    a.authenticity = authenticity::assess(&authenticity::Signals {
+        kind: a.kind,
+        top: &top,
+        parts: &parts,
+        human,
+        original: original.as_ref(),
+        reporting_mta: a.reporting_mta.as_deref(),
+        recipients: &a.recipients,
+        has_dsn: !parts.dsn.is_empty(),
+    });
+    a
+}
+
+/// `by mx.example.org` of the top `Received:` header.
+fn reporting_mta_from_received(r: Option<&str>) -> Option<String> {
+    // `Received: from mx.example.net (...) by in.example.org`: the bounce came from the
+    // `from` host; `by` is the receiving side (used only when there is no `from`).
+    let r = r?;
+    let host_after = |kw: &str| -> Option<String> {
+        let at = if text::starts_with_ci(r, kw) {
+            0
+        } else {
+            text::find_ci(r, &format!(" {kw}"))? + 1
+        };
+        let host = r.get(at + kw.len()..)?.split_whitespace().next()?;
+        let host = host
+            .trim_matches(|c: char| c == '(' || c == ')' || c == ';' || c == '[' || c == ']')
+            .trim_end_matches('.');
+        (host.contains('.') && host.bytes().any(|c| c.is_ascii_alphabetic()))
+            .then(|| host.to_ascii_lowercase())
+    };
+    host_after("from ").or_else(|| host_after("by "))
 }

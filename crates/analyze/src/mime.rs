@@ -1,0 +1,567 @@
+//! Walks the MIME structure of a message (with mail-parser) and sorts its parts into what the
+//! decoders need: delivery-status bodies, the feedback report, the human-readable text, the
+//! returned original (message/rfc822, text/rfc822-headers or an inline copy) and the parts
+//! that are not part of any report (for the authenticity check).
+//!
+//! It does not interpret any of them.
+
+use mail_parser::{Message, MimeHeaders, PartType};
+
+use crate::OriginalMessage;
+use crate::text::{contains_ci, find_ci, html_to_text, lines, starts_with_ci};
+
+/// The parts of a message, sorted by role.
+#[derive(Debug, Default)]
+pub struct Parts {
+    pub report_type: Option<String>,
+    pub root_type: String,
+    /// Bodies of message/delivery-status and message/global-delivery-status parts.
+    pub dsn: Vec<String>,
+    /// Body of a message/feedback-report part.
+    pub feedback: Option<String>,
+    /// Plain text parts outside the returned message, concatenated.
+    pub plain: String,
+    /// HTML parts outside the returned message, converted to text.
+    pub html_text: String,
+    /// Raw HTML (for link detection).
+    pub html_raw: String,
+    /// Headers of the returned original, when found as a part.
+    pub original: Option<Original>,
+    /// Content types / names of parts that are not report parts.
+    pub foreign: Vec<String>,
+    pub encoding_problem: bool,
+}
+
+/// The returned original message's headers.
+#[derive(Debug, Default, Clone)]
+pub struct Original {
+    pub info: OriginalMessage,
+    /// Every address in To/Cc (lower-case).
+    pub recipients: Vec<String>,
+    /// The top `Received:` header, unfolded.
+    pub received_top: Option<String>,
+    /// Envelope recipients named by `Received: ... for <a@b>` clauses, in order, unique.
+    pub envelope_for: Vec<String>,
+    /// Mailing-list or news mail (`List-Id`, `List-Post`, `Precedence: list`, `Newsgroups`,
+    /// ...): its To is the list, not the member whose address failed. (Newsletters sent one
+    /// copy per recipient, with only `List-Unsubscribe`/`Precedence: bulk`, are not.)
+    pub is_list: bool,
+}
+
+const REPORT_TYPES: &[&str] = &[
+    "text/plain",
+    "text/html",
+    "message/delivery-status",
+    "message/global-delivery-status",
+    "message/rfc822",
+    "message/global",
+    "text/rfc822-headers",
+    "message/global-headers",
+    "message/feedback-report",
+    "message/disposition-notification",
+];
+
+fn ctype_of(p: &mail_parser::MessagePart<'_>) -> String {
+    match p.content_type() {
+        Some(ct) => {
+            let mut s = ct.ctype().to_ascii_lowercase();
+            s.push('/');
+            s.push_str(&ct.subtype().unwrap_or("").to_ascii_lowercase());
+            s
+        }
+        None => "text/plain".to_string(),
+    }
+}
+
+/// Sorts the parts of a parsed message.
+pub fn collect(msg: &Message<'_>) -> Parts {
+    let mut out = Parts::default();
+    let root = msg.root_part();
+    out.root_type = ctype_of(root);
+    if let Some(ct) = root.content_type() {
+        out.report_type = ct.attribute("report-type").map(|s| s.to_ascii_lowercase());
+    }
+    let plain_limit = 4 << 20;
+    for (i, p) in msg.parts.iter().enumerate() {
+        if p.is_encoding_problem {
+            out.encoding_problem = true;
+        }
+        let ct = ctype_of(p);
+        if matches!(p.body, PartType::Multipart(_)) {
+            continue;
+        }
+        match ct.as_str() {
+            "message/delivery-status"
+            | "message/global-delivery-status"
+            | "text/delivery-status" => {
+                out.dsn.push(report_text(p));
+            }
+            "message/feedback-report" => {
+                if out.feedback.is_none() {
+                    out.feedback = Some(report_text(p));
+                }
+            }
+            "message/rfc822" | "message/global" | "message/partial" | "message/rfc822-headers" => {
+                if out.original.is_none() {
+                    match &p.body {
+                        PartType::Message(m) => {
+                            out.original = Some(original_of(m));
+                        }
+                        _ => {
+                            let raw = part_bytes(p);
+                            out.original = original_from_bytes(raw);
+                        }
+                    }
+                }
+            }
+            "text/rfc822-headers" | "message/global-headers" | "text/rfc822-header" => {
+                if out.original.is_none() {
+                    out.original = original_from_bytes(part_bytes(p));
+                }
+            }
+            "text/html" if i == 0 || !p.is_attachment_like() => {
+                if let PartType::Html(h) | PartType::Text(h) = &p.body
+                    && out.html_raw.len() < plain_limit
+                {
+                    out.html_raw.push_str(h);
+                    out.html_text.push_str(&html_to_text(h));
+                    out.html_text.push('\n');
+                }
+            }
+            t if t.starts_with("text/") && (i == 0 || !p.is_attachment_like()) => {
+                if let PartType::Text(s) | PartType::Html(s) = &p.body {
+                    if out.plain.len() < plain_limit {
+                        out.plain.push_str(s);
+                        out.plain.push('\n');
+                    }
+                } else if let PartType::Binary(b) | PartType::InlineBinary(b) = &p.body
+                    && out.plain.len() < plain_limit
+                {
+                    out.plain.push_str(&String::from_utf8_lossy(b));
+                    out.plain.push('\n');
+                }
+            }
+            _ => {
+                // Inline images referenced by the HTML (logos, icons) are decoration.
+                let inline_image = ct.starts_with("image/") && p.content_id().is_some();
+                if !inline_image && (!REPORT_TYPES.contains(&ct.as_str()) || p.is_attachment_like())
+                {
+                    let name = p.attachment_name().unwrap_or("");
+                    out.foreign.push(if name.is_empty() {
+                        ct
+                    } else {
+                        format!("{ct} ({name})")
+                    });
+                }
+            }
+        }
+    }
+    // A multipart whose boundary is missing or wrong: mail-parser finds no parts; read the
+    // raw body as text so that the decoders still see it.
+    if out.plain.trim().is_empty() && out.html_text.trim().is_empty() && out.dsn.is_empty() {
+        let raw = msg.raw_message();
+        let start = (root.offset_body as usize).min(raw.len());
+        let end = (root.offset_end as usize).clamp(start, raw.len());
+        if let Some(b) = raw.get(start..end)
+            && !b.is_empty()
+        {
+            let cap = b.len().min(plain_limit);
+            out.plain = String::from_utf8_lossy(&b[..cap]).into_owned();
+            out.foreign.retain(|f| !f.starts_with("multipart/"));
+        }
+    }
+    out
+}
+
+trait AttachmentLike {
+    fn is_attachment_like(&self) -> bool;
+}
+
+impl AttachmentLike for mail_parser::MessagePart<'_> {
+    /// A named part or one with `Content-Disposition: attachment`.
+    fn is_attachment_like(&self) -> bool {
+        self.content_disposition()
+            .is_some_and(|d| d.is_attachment())
+            || self.attachment_name().is_some_and(|n| {
+                let n = n.to_ascii_lowercase();
+                !(n.ends_with(".txt") || n.ends_with(".eml") || n.ends_with(".msg"))
+            })
+    }
+}
+
+/// The text of a report part. When its base64 transfer encoding was broken (mail-parser
+/// flags `is_encoding_problem` and hands back the raw text), decode it leniently ourselves.
+fn report_text(p: &mail_parser::MessagePart<'_>) -> String {
+    let raw = part_bytes(p);
+    let b64 = p
+        .content_transfer_encoding()
+        .is_some_and(|e| e.trim().eq_ignore_ascii_case("base64"));
+    if p.is_encoding_problem && b64 {
+        return String::from_utf8_lossy(&lenient_base64(raw)).into_owned();
+    }
+    String::from_utf8_lossy(raw).into_owned()
+}
+
+/// Base64 that skips anything outside the alphabet and stops at padding.
+pub fn lenient_base64(input: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(input.len() * 3 / 4);
+    let mut acc: u32 = 0;
+    let mut bits = 0u32;
+    for &c in input {
+        let v = match c {
+            b'A'..=b'Z' => c - b'A',
+            b'a'..=b'z' => c - b'a' + 26,
+            b'0'..=b'9' => c - b'0' + 52,
+            b'+' | b'-' => 62,
+            b'/' | b'_' => 63,
+            b'=' => break,
+            _ => continue,
+        };
+        acc = (acc << 6) | u32::from(v);
+        bits += 6;
+        if bits >= 8 {
+            bits -= 8;
+            out.push((acc >> bits) as u8);
+            acc &= (1 << bits) - 1;
+        }
+    }
+    out
+}
+
+fn part_bytes<'a>(p: &'a mail_parser::MessagePart<'_>) -> &'a [u8] {
+    match &p.body {
+        PartType::Text(s) | PartType::Html(s) => s.as_bytes(),
+        PartType::Binary(b) | PartType::InlineBinary(b) => b,
+        PartType::Message(m) => m.raw_message(),
+        PartType::Multipart(_) => b"",
+    }
+}
+
+fn addr_list(a: Option<&mail_parser::Address<'_>>) -> Vec<String> {
+    a.map(|a| {
+        a.iter()
+            .filter_map(|x| x.address.as_deref())
+            .map(crate::text::clean_address)
+            .collect()
+    })
+    .unwrap_or_default()
+}
+
+/// `Name <addr>` (or the address alone) for each address of a header, joined.
+pub fn display_addr(a: Option<&mail_parser::Address<'_>>) -> Option<String> {
+    let a = a?;
+    let v: Vec<String> = a
+        .iter()
+        .map(|x| match (&x.name, &x.address) {
+            (Some(n), Some(ad)) => format!("{n} <{ad}>"),
+            (None, Some(ad)) => ad.to_string(),
+            (Some(n), None) => n.to_string(),
+            (None, None) => String::new(),
+        })
+        .filter(|s| !s.is_empty())
+        .collect();
+    if v.is_empty() {
+        None
+    } else {
+        Some(v.join(", "))
+    }
+}
+
+/// Reads the interesting headers of a (returned) message.
+pub fn original_of(m: &Message<'_>) -> Original {
+    let mut recipients = addr_list(m.to());
+    recipients.extend(addr_list(m.cc()));
+    let info = OriginalMessage {
+        message_id: m.message_id().map(|s| format!("<{s}>")),
+        from: display_addr(m.from()),
+        to: display_addr(m.to()),
+        subject: m.subject().map(|s| s.to_string()),
+        date: m.header_raw("Date").map(|s| s.trim().to_string()),
+    };
+    let received_top = m.header_raw("Received").map(crate::text::squash);
+    let mut envelope_for: Vec<String> = Vec::new();
+    for (n, v) in m.headers_raw() {
+        if !n.eq_ignore_ascii_case("Received") {
+            continue;
+        }
+        if let Some(p) = find_ci(v, "for ") {
+            let rest = v.get(p + 4..).unwrap_or("").trim_start();
+            if let Some(a) = crate::text::find_addresses(crate::prefix(rest, 200))
+                .into_iter()
+                .next()
+                .filter(|a| a.start <= 1)
+                && !envelope_for.contains(&a.addr)
+            {
+                envelope_for.push(a.addr);
+            }
+        }
+    }
+    let is_list = [
+        "List-Id",
+        "List-Post",
+        "Mailing-List",
+        "X-BeenThere",
+        "X-Mailman-Version",
+        "Newsgroups",
+    ]
+    .iter()
+    .any(|h| m.header_raw(*h).is_some())
+        || m.header_raw("Precedence").is_some_and(|p| {
+            let p = p.trim().to_ascii_lowercase();
+            p == "list"
+        });
+    Original {
+        info,
+        recipients,
+        received_top,
+        envelope_for,
+        is_list,
+    }
+}
+
+/// Parses a header block (and possibly a body) given as bytes.
+pub fn original_from_bytes(raw: &[u8]) -> Option<Original> {
+    let trimmed = trim_leading_blank(raw);
+    let m = crate::PARSER.parse_headers(trimmed)?;
+    let o = original_of(&m);
+    let i = &o.info;
+    if i.message_id.is_none()
+        && i.from.is_none()
+        && i.to.is_none()
+        && i.subject.is_none()
+        && o.envelope_for.is_empty()
+    {
+        return None;
+    }
+    Some(o)
+}
+
+fn trim_leading_blank(b: &[u8]) -> &[u8] {
+    let mut i = 0;
+    while i < b.len() && (b[i] == b'\n' || b[i] == b'\r' || b[i] == b' ' || b[i] == b'\t') {
+        i += 1;
+    }
+    b.get(i..).unwrap_or(b"")
+}
+
+/// Markers that introduce the returned message inside a plain text bounce.
+const ORIGINAL_MARKERS: &[&str] = &[
+    "------ this is a copy of the message",
+    "------ this is a copy of the body",
+    "--- below this line is a copy of the message",
+    "----- original message -----",
+    "-----original message-----",
+    "----- unsent message follows -----",
+    "----- message header follows -----",
+    "------ original message header",
+    "----- original message follows",
+    "original message follows",
+    "------ returned message -----",
+    "----- returned message",
+    "--- original message ---",
+    "original message as received",
+    "a copy of the original message below",
+    "message headers follow",
+    "original message follows",
+    "original message headers:",
+    "this is a copy of the headers",
+    "the message header is enclosed",
+    "----- the header of the original message",
+    "--- begin of original message",
+    "-------- original message --------",
+    "----- message text follows -----",
+    "--- the header of the original message is following",
+    "the header of the original message is",
+    "----- original message headers -----",
+    "received message headers",
+    "------ this is a copy of your message",
+    "------ the message we were unable to deliver follows",
+];
+
+/// Words of a short separator line (`------ Original message ------`, `Original message
+/// headers:`) that introduces the copy.
+const ORIGINAL_WORDS: &[&str] = &[
+    "original message",
+    "returned message",
+    "unsent message",
+    "copy of the message",
+    "copy of your message",
+    "message headers",
+    "original headers",
+];
+
+static ORIGINAL_AC: std::sync::LazyLock<Option<aho_corasick::AhoCorasick>> =
+    std::sync::LazyLock::new(|| {
+        crate::text::phrase_set(ORIGINAL_MARKERS.iter().chain(ORIGINAL_WORDS))
+    });
+
+/// Where the copy of the original starts in a plain text bounce: the first marker line,
+/// else the first block of at least three consecutive header lines that starts with
+/// `Return-Path:`/`Received:`.
+pub fn split_original(text: &str) -> Option<usize> {
+    let mut marker: Option<usize> = None;
+    if let Some(ac) = ORIGINAL_AC.as_ref() {
+        for m in ac.find_iter(text) {
+            // Marker lines are short: look for the line bounds within a small window only,
+            // so that a huge single line cannot make this quadratic.
+            let mut w0 = m.start().saturating_sub(256);
+            while !text.is_char_boundary(w0) {
+                w0 += 1;
+            }
+            let before = text.get(w0..m.start()).unwrap_or("");
+            let ls = match before.rfind('\n') {
+                Some(p) => w0 + p + 1,
+                None if w0 == 0 => 0,
+                None => continue,
+            };
+            let mut w1 = (m.end() + 256).min(text.len());
+            while !text.is_char_boundary(w1) {
+                w1 -= 1;
+            }
+            let after = text.get(m.start()..w1).unwrap_or("");
+            let le = match after.find('\n') {
+                Some(p) => m.start() + p,
+                None if m.end() + 256 >= text.len() => text.len(),
+                None => continue,
+            };
+            let line = &text[ls..le];
+            let t = line.trim();
+            let id = m.pattern().as_usize();
+            let ok = if id < ORIGINAL_MARKERS.len() {
+                let lead = &text[ls..m.start()];
+                lead.bytes().all(|c| c == b' ' || c == b'\t' || c == b'>') || m.len() > 24
+            } else {
+                t.len() < 90
+                    && (t.starts_with('-') || t.starts_with('=') || t.ends_with(':'))
+                    && !contains_ci(t, "received at")
+                    && !contains_ci(t, "following")
+                    && !contains_ci(t, "recipient")
+                    && !contains_ci(t, " not ")
+            };
+            if ok && t.len() > 8 {
+                marker = Some(ls);
+                break;
+            }
+        }
+    }
+    let limit = marker.unwrap_or(text.len());
+    let mut header_start: Option<usize> = None;
+    let mut header_run = 0;
+    let mut offset = 0usize;
+    for line in text.get(..limit).unwrap_or(text).split('\n') {
+        let start = offset;
+        offset += line.len() + 1;
+        let l = line.trim_end_matches('\r');
+        if is_header_line(l) {
+            if header_run == 0 {
+                header_start = Some(start);
+            }
+            header_run += 1;
+            if header_run >= 3
+                && let Some(h) = header_start
+            {
+                let first = text.get(h..).unwrap_or("");
+                if starts_with_ci(first, "return-path:") || starts_with_ci(first, "received:") {
+                    return Some(h);
+                }
+            }
+        } else if !(l.starts_with(' ') || l.starts_with('\t')) || header_run == 0 {
+            header_run = 0;
+        }
+    }
+    marker
+}
+
+fn is_header_line(l: &str) -> bool {
+    match l.find(':') {
+        Some(p) if p > 1 && p < 40 => l[..p]
+            .bytes()
+            .all(|c| c.is_ascii_alphanumeric() || c == b'-'),
+        _ => false,
+    }
+}
+
+/// Finds the original's headers inside the tail of a plain text bounce.
+pub fn inline_original(tail: &str) -> Option<Original> {
+    // skip the marker line itself
+    let body = match tail.find('\n') {
+        Some(p) if !is_header_line(lines(tail).next().unwrap_or("")) => &tail[p + 1..],
+        _ => tail,
+    };
+    let start = lines(body)
+        .scan(0usize, |off, l| {
+            let s = *off;
+            *off += l.len() + 1;
+            Some((s, l))
+        })
+        .take(40)
+        .find(|(_, l)| is_header_line(l.trim_start().trim_start_matches('>')))
+        .map(|(s, _)| s)?;
+    let block = body.get(start..)?;
+    // unindent "    Received: ..." style quoted headers
+    let cut = find_ci(block, "\n\n").unwrap_or(block.len().min(64 << 10));
+    let head = block.get(..cut.min(64 << 10)).unwrap_or(block);
+    let unindented: String = if head.starts_with([' ', '\t', '>']) {
+        lines(head)
+            .map(|l| l.trim_start().trim_start_matches('>'))
+            .collect::<Vec<_>>()
+            .join("\n")
+    } else {
+        head.to_string()
+    };
+    original_from_bytes(format!("{unindented}\n\n").as_bytes())
+}
+
+/// A summary of the original in the human text (`  To: a@b` / `  Subject: x` / `  Sent: ...`
+/// lines, as Exchange, qmail-ish and many others write), read as the original's headers.
+pub fn summary_original(human: &str) -> Option<Original> {
+    let ls: Vec<&str> = lines(human).take(3000).collect();
+    let i = ls
+        .iter()
+        .position(|l| starts_with_ci(l.trim_start(), "subject:"))?;
+    let mut s = i;
+    while s > 0 && i - s < 6 && is_header_line(ls[s - 1].trim_start()) {
+        s -= 1;
+    }
+    let mut e = i + 1;
+    while e < ls.len() && e - i < 6 && is_header_line(ls[e].trim_start()) {
+        e += 1;
+    }
+    let block: Vec<&str> = ls[s..e].iter().map(|l| l.trim_start()).collect();
+    if !block.iter().any(|l| starts_with_ci(l, "to:")) {
+        return None;
+    }
+    let mut text = block.join("\n");
+    text.push_str("\n\n");
+    original_from_bytes(text.as_bytes())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check_b64(input: &str, expected: &str) {
+        assert_eq!(
+            String::from_utf8_lossy(&lenient_base64(input.as_bytes())),
+            expected
+        );
+    }
+
+    #[test]
+    fn lenient_base64_decodes_through_noise() {
+        check_b64("QWN0aW9uOiBmYWlsZWQ=", "Action: failed");
+        check_b64("QWN0a W9uO\r\n*iBmYWlsZWQ", "Action: failed");
+        check_b64("", "");
+    }
+
+    #[test]
+    fn copy_markers() {
+        let t = "Sorry.\n\nThe following addresses did NOT receive a copy of your message:\n\n> a@b.example\n\n--- Below this line is a copy of the message.\nTo: x@y.example\n";
+        let cut = split_original(t);
+        assert_eq!(
+            cut.and_then(|c| t.get(c..)).map(|s| &s[..12]),
+            Some("--- Below th")
+        );
+        assert_eq!(split_original("no marker here\n"), None);
+    }
+}

@@ -1,0 +1,406 @@
+//! Decoders for bounce bodies that are not (only) RFC 3464: one module per MTA family,
+//! plus a generic fallback.
+//!
+//! Each decoder gets the human-readable part of the bounce (the text before the returned
+//! original) and returns the recipients it recognises, in order, with what it could read
+//! about each. Decoders are tried in order; the first one that recognises its family's
+//! wording and yields recipients wins. The generic scanner runs last.
+//!
+//! Decoders never decide a reason unless the format itself says so (an expiry notice), which
+//! they pass as a hint to the classifier.
+
+pub mod amazonses;
+pub mod exchange;
+pub mod exim;
+pub mod generic;
+pub mod gmail;
+pub mod postfix;
+pub mod qmail;
+pub mod sendmail;
+
+use mailerd_types::{DsnAction, EnhancedStatus, Reason};
+
+use crate::text::{find_reply_code, find_status, leading_reply_code};
+
+/// What a decoder found about one recipient.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Found {
+    pub recipient: String,
+    pub original_recipient: Option<String>,
+    pub action: Option<DsnAction>,
+    pub status: Option<EnhancedStatus>,
+    pub reply_code: Option<u16>,
+    pub diagnostic: Option<String>,
+    pub remote_mta: Option<String>,
+    pub last_attempt: Option<String>,
+    pub hint: Option<Reason>,
+    pub decoded_by: &'static str,
+}
+
+impl Found {
+    pub fn new(recipient: String, decoded_by: &'static str) -> Self {
+        Found {
+            recipient,
+            decoded_by,
+            ..Found::default()
+        }
+    }
+
+    /// Sets the diagnostic and reads the reply code and enhanced status out of it, unless
+    /// they are already known.
+    pub fn set_diagnostic(&mut self, d: &str) {
+        // A diagnostic is a few lines; anything longer is a runaway block (bounded work).
+        let d = crate::text::squash(crate::prefix(d, 4096));
+        if d.is_empty() {
+            return;
+        }
+        self.fill_codes(&d);
+        self.diagnostic = Some(d);
+    }
+
+    /// Reads a reply code and enhanced status from `d` where still missing.
+    pub fn fill_codes(&mut self, d: &str) {
+        if self.reply_code.is_none() {
+            self.reply_code = leading_reply_code(d).or_else(|| find_reply_code(d));
+        }
+        if self.status.is_none() {
+            self.status = find_status(d, self.reply_code);
+        }
+    }
+}
+
+/// What the decoders know about the message around the text.
+#[derive(Clone, Copy)]
+pub struct Ctx<'a> {
+    /// The text before the returned original.
+    pub human: &'a str,
+    /// `human` in ASCII lower case (same byte offsets), for fast phrase search.
+    pub low: &'a str,
+    pub subject: &'a str,
+    /// The bounce's From address, lower-case.
+    pub from: &'a str,
+    /// Addresses that are never a failed recipient here (the bounce's own From and To).
+    pub exclude: &'a [String],
+    /// Addresses of the `X-Failed-Recipients:` header(s).
+    pub x_failed: &'a [String],
+}
+
+impl Ctx<'_> {
+    pub fn excluded(&self, addr: &str) -> bool {
+        self.exclude.iter().any(|e| e.eq_ignore_ascii_case(addr))
+    }
+}
+
+/// A family decoder: `None` when the text is not in its family's wording.
+type Decoder = fn(&Ctx<'_>) -> Option<Vec<Found>>;
+
+/// Runs the family decoders, then the generic one.
+pub fn decode(ctx: &Ctx<'_>) -> Vec<Found> {
+    let decoders: [Decoder; 6] = [
+        qmail::decode,
+        exim::decode,
+        sendmail::decode,
+        exchange::decode,
+        gmail::decode,
+        postfix::decode,
+    ];
+    let mut out = Vec::new();
+    for d in decoders {
+        if let Some(v) = d(ctx)
+            && !v.is_empty()
+        {
+            out = v;
+            break;
+        }
+    }
+    if out.is_empty() {
+        out = generic::decode(ctx);
+    }
+    // Someone who wrote to themselves: the bounce's To may be the failed recipient too.
+    if out.is_empty() && ctx.exclude.len() > 1 {
+        let only_from = [ctx.from.to_string()];
+        let relaxed = Ctx {
+            exclude: &only_from,
+            ..*ctx
+        };
+        return decode(&relaxed);
+    }
+    complete(ctx, &mut out);
+    mark_delays(ctx, &mut out);
+    for f in &mut out {
+        if f.remote_mta.is_none() {
+            f.remote_mta = f.diagnostic.as_deref().and_then(remote_host);
+        }
+    }
+    out
+}
+
+/// Wording of delay warnings ("still retrying, nothing to do"), any family.
+const DELAY_WORDS: &[&str] = &[
+    "warning message only",
+    "this is a warning only",
+    "this is just a warning",
+    "is a warning only",
+    "has been delayed",
+    "has not yet been delivered",
+    "will continue to attempt",
+    "will continue trying",
+    "will be retried",
+    "still being retried",
+    "delivery is delayed",
+    "you do not need to resend",
+];
+
+/// Wording that a delivery was given up.
+const FINAL_WORDS: &[&str] = &[
+    "failed permanently",
+    "permanent error",
+    "permanent fatal",
+    "could not be delivered",
+    "i've given up",
+    "giving up",
+];
+
+/// A text bounce that says it is only a delay warning: recipients without an action are
+/// `delayed` (the format says so; the classifier decides the reason).
+fn mark_delays(ctx: &Ctx<'_>, out: &mut [Found]) {
+    let head = crate::prefix(ctx.low, 16 << 10);
+    let delayed = DELAY_WORDS.iter().any(|w| head.contains(w))
+        && !FINAL_WORDS.iter().any(|w| head.contains(w));
+    if delayed {
+        for f in out.iter_mut().filter(|f| f.action.is_none()) {
+            f.action = Some(DsnAction::Delayed);
+        }
+    }
+}
+
+/// The remote host in a diagnostic: `host mx.example.org[192.0.2.1] said:`,
+/// `host mx.example.org [192.0.2.1]:`, `while talking to mx.example.org:`.
+pub fn remote_host(diag: &str) -> Option<String> {
+    for p in ["host ", "while talking to "] {
+        let Some(at) = crate::text::find_ci(diag, p) else {
+            continue;
+        };
+        let rest = diag.get(at + p.len()..)?;
+        let word: String = rest
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric() || *c == '.' || *c == '-' || *c == '_')
+            .collect();
+        let word = word.trim_end_matches('.');
+        if word.contains('.') && word.bytes().any(|c| c.is_ascii_alphabetic()) {
+            return Some(word.to_ascii_lowercase());
+        }
+    }
+    None
+}
+
+/// Fills in reply codes and statuses a decoder could not tie to a recipient: a line that
+/// names the recipient and carries a reply; for a single recipient, the server's words after
+/// `... said:`-style phrases, else the first `NNN X.Y.Z` line of the text.
+pub fn complete(ctx: &Ctx<'_>, out: &mut [Found]) {
+    let missing = |f: &Found| f.reply_code.is_none() && f.status.is_none();
+    if !out.iter().any(missing) {
+        return;
+    }
+    let ls: Vec<&str> = crate::text::lines(ctx.human).take(3000).collect();
+    // bounded work: a per-recipient search only for reasonably sized lists
+    for f in out.iter_mut().filter(|f| missing(f)).take(100) {
+        for (i, l) in ls.iter().enumerate() {
+            if crate::text::contains_ci(l, &f.recipient.to_ascii_lowercase())
+                && let Some(c) = find_reply_code(l)
+                && c >= 400
+            {
+                let mut d = l.trim().to_string();
+                if let Some(n) = ls.get(i + 1)
+                    && n.starts_with(' ')
+                    && !n.trim().is_empty()
+                {
+                    d.push(' ');
+                    d.push_str(n.trim());
+                }
+                f.set_diagnostic(&d);
+                break;
+            }
+        }
+    }
+    if out.len() == 1
+        && missing(&out[0])
+        && let Some(s) = generic::said_text(ctx)
+    {
+        out[0].set_diagnostic(&s);
+    }
+    if out.len() == 1 && missing(&out[0]) {
+        // the first `NNN X.Y.Z` reply in the text, else the first line that starts with a
+        // failure reply code
+        let with_status = ls.iter().map(|l| l.trim()).find(|t| {
+            find_reply_code(t).is_some_and(|c| c >= 400 && find_status(t, Some(c)).is_some())
+        });
+        let leading = || {
+            ls.iter()
+                .map(|l| l.trim())
+                .find(|t| leading_reply_code(t).is_some_and(|c| c >= 400))
+        };
+        if let Some(t) = with_status.or_else(leading) {
+            out[0].set_diagnostic(t);
+        }
+    }
+    if out.len() == 1
+        && out[0].diagnostic.is_none()
+        && let Some(p) = reason_paragraph(&ls, &out[0].recipient)
+    {
+        out[0].set_diagnostic(&p);
+    }
+}
+
+/// The reporting MTA's own words about one recipient when no reply is quoted: the lines
+/// right after the line that names the recipient (else the paragraph before it), without the
+/// address-only lines and separators. At most a few lines.
+fn reason_paragraph(ls: &[&str], recipient: &str) -> Option<String> {
+    let rlow = recipient.to_ascii_lowercase();
+    let Some(at) = ls.iter().position(|l| crate::text::contains_ci(l, &rlow)) else {
+        // The text does not name the recipient (it came from a header or the original):
+        // the first paragraph of the notice is the MTA's explanation.
+        // Skip salutations ("Hello a@b,"): paragraphs of some substance, at most two.
+        let mut out = String::new();
+        let mut para = String::new();
+        let mut taken = 0;
+        for l in ls.iter().map(|l| l.trim()).chain(std::iter::once("")) {
+            if l.is_empty() {
+                if para.len() >= 30 {
+                    if !out.is_empty() {
+                        out.push(' ');
+                    }
+                    out.push_str(&para);
+                    taken += 1;
+                    if taken == 2 || out.len() > 200 {
+                        break;
+                    }
+                }
+                para.clear();
+                continue;
+            }
+            if !para.is_empty() {
+                para.push(' ');
+            }
+            para.push_str(crate::prefix(l, 1024));
+        }
+        return (!out.is_empty()).then_some(out);
+    };
+    let useful = |l: &str| {
+        let t = l.trim().trim_matches(['<', '>', '*', '-', '=', ' ', '\t']);
+        !t.is_empty() && !t.eq_ignore_ascii_case(recipient) && t.len() > 3
+    };
+    // the rest of the recipient's own line (`User mailbox exceeds allowed size: a@b`)
+    let own = ls[at].replace(recipient, " ");
+    let own = own
+        .trim()
+        .trim_matches(['<', '>', ':', '*', '-', ' ', '\t', '.']);
+    let mut out = String::new();
+    if own.len() > 8 {
+        out.push_str(own);
+    }
+    let mut n = 0;
+    let mut started = false;
+    for l in ls.iter().skip(at + 1).take(12) {
+        if l.trim().is_empty() {
+            if started {
+                break;
+            }
+            continue;
+        }
+        if l.trim().starts_with("-----") || l.trim().starts_with("=====") {
+            if started {
+                break;
+            }
+            continue;
+        }
+        if useful(l) {
+            started = true;
+            out.push(' ');
+            out.push_str(l.trim());
+            n += 1;
+            if n >= 4 {
+                break;
+            }
+        }
+    }
+    if out.trim().is_empty() {
+        // the paragraph before the recipient line
+        let mut before: Vec<&str> = Vec::new();
+        for l in ls[..at].iter().rev().take(8) {
+            if l.trim().is_empty() {
+                if !before.is_empty() {
+                    break;
+                }
+                continue;
+            }
+            if useful(l) {
+                before.push(l.trim());
+            }
+        }
+        before.reverse();
+        out = before.join(" ");
+    }
+    let out = out.trim();
+    (!out.is_empty()).then(|| out.to_string())
+}
+
+/// The most recipients read from one message.
+pub const MAX_RECIPIENTS: usize = 2000;
+
+/// Adds or merges a recipient into a list (same address, case-insensitive): keeps the first
+/// position, completes missing facts.
+pub fn push_merge(list: &mut Vec<Found>, f: Found) {
+    // bounded work: no bounce lists more recipients than this
+    if list.len() >= MAX_RECIPIENTS {
+        return;
+    }
+    if let Some(e) = list
+        .iter_mut()
+        .find(|e| e.recipient.eq_ignore_ascii_case(&f.recipient))
+    {
+        if e.diagnostic.is_none() {
+            e.diagnostic = f.diagnostic;
+        }
+        if e.reply_code.is_none() {
+            e.reply_code = f.reply_code;
+        }
+        if e.status.is_none() {
+            e.status = f.status;
+        }
+        if e.remote_mta.is_none() {
+            e.remote_mta = f.remote_mta;
+        }
+        if e.hint.is_none() {
+            e.hint = f.hint;
+        }
+        return;
+    }
+    list.push(f);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check(diag: &str, expected: Option<&str>) {
+        assert_eq!(remote_host(diag).as_deref(), expected, "input {diag:?}");
+    }
+
+    #[test]
+    fn remote_hosts() {
+        check(
+            "host mx.example.org[192.0.2.1] said: 550 5.1.1 unknown",
+            Some("mx.example.org"),
+        );
+        check(
+            "SMTP error from remote mail server after RCPT TO:<a@b.c>: host MX.Example.JP [192.0.2.20]: 550",
+            Some("mx.example.jp"),
+        );
+        check(
+            "... while talking to mail.example.com.:",
+            Some("mail.example.com"),
+        );
+        check("host unknown", None);
+    }
+}
