@@ -70,6 +70,8 @@ pub struct Config {
     /// The SMTP client and local delivery (`hostname` and `listen_addrs` here are ignored:
     /// they come from the top-level `hostname` and `listen`).
     pub deliver: DeliverConfig,
+    /// Signed return paths (BATV) against backscatter.
+    pub batv: crate::batv::BatvConfig,
 }
 
 /// `[queue]`: the queue manager's limits.
@@ -189,6 +191,7 @@ impl Default for Config {
             retry: RetryPolicy::default(),
             queue: QueueSection::default(),
             deliver: DeliverConfig::default(),
+            batv: crate::batv::BatvConfig::default(),
         }
     }
 }
@@ -327,6 +330,9 @@ impl Config {
         if let Err(e) = self.retry.validate() {
             p.push(e.to_string());
         }
+        if let Err(e) = self.batv.build() {
+            p.push(e);
+        }
         if self.queue.active_window == 0 || self.queue.per_destination == 0 {
             p.push("queue: active_window and per_destination must be positive".into());
         }
@@ -382,6 +388,7 @@ pub fn parse(text: &str) -> Result<Config, Vec<String>> {
         "retry",
         "queue",
         "deliver",
+        "batv",
     ];
     for key in table.keys() {
         if !known.contains(&key.as_str()) {

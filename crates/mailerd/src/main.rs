@@ -4,6 +4,7 @@
 //! role; it parses flags, loads configuration and wires the roles together. It holds no
 //! mail logic of its own.
 
+mod batv;
 mod cmd;
 mod config;
 mod control;

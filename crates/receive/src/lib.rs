@@ -59,7 +59,7 @@ pub use config::{
     AuthThrottleConfig, Limits, ListenerConfig, ReceiveConfig, Role, TlsConfig, UserConfig,
 };
 pub use error::ReceiveError;
-pub use mailbox::{ConfigMailboxes, MailboxLookup, MailboxStatus, UsageFn};
+pub use mailbox::{ConfigMailboxes, MailboxLookup, MailboxStatus, TagCheck, UsageFn};
 pub use net::{Cidr, CidrError};
 pub use server::{Receiver, listener};
 pub use shutdown::{Shutdown, ShutdownTrigger, shutdown_channel};

@@ -35,6 +35,28 @@ pub trait MailboxLookup: Send + Sync + 'static {
         let _ = size;
         self.lookup(address)
     }
+
+    /// Return-path tags (BATV): what to do with a local recipient `address` as received, in a
+    /// transaction whose reverse-path is null (`null_sender`: a bounce) or not. The default
+    /// knows no tags.
+    fn return_path_tag(&self, address: &str, null_sender: bool) -> TagCheck {
+        let _ = (address, null_sender);
+        TagCheck::NotTagged
+    }
+}
+
+/// The verdict on a recipient's return-path tag (BATV, standards sec. 7.2).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TagCheck {
+    /// Not a tagged address, and nothing to say: go on with the address as it is.
+    NotTagged,
+    /// A valid tag: deliver to this untagged address.
+    Valid(String),
+    /// Refuse the recipient with `550 5.7.1` and this text (a bounce of mail we never sent).
+    Refuse(String),
+    /// Accept for this (untagged) address, and add this header field to the message so the
+    /// user sees it is a bounce of mail we did not send (e.g. `X-Mailerd-BATV: fail ...`).
+    Mark { address: String, header: String },
 }
 
 /// The current size in bytes of a mailbox, for quota checks.

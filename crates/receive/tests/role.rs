@@ -716,3 +716,63 @@ async fn announced_size_that_would_overfill_a_mailbox_is_refused_at_rcpt() {
     c.expect("MAIL FROM:<a@remote.test> SIZE=900", "250").await;
     c.expect("RCPT TO:<alice@example.test>", "250 2.1.5").await;
 }
+
+/// A mailbox lookup with return-path tags, as the binary wires BATV.
+struct Tags;
+
+impl mailerd_receive::MailboxLookup for Tags {
+    fn lookup(&self, address: &str) -> mailerd_receive::MailboxStatus {
+        if address == "alice@example.test" {
+            mailerd_receive::MailboxStatus::Active
+        } else {
+            mailerd_receive::MailboxStatus::Unknown
+        }
+    }
+
+    fn return_path_tag(&self, address: &str, null_sender: bool) -> mailerd_receive::TagCheck {
+        use mailerd_receive::TagCheck;
+        match address {
+            "prvs=1007abcdef=alice@example.test" => TagCheck::Valid("alice@example.test".into()),
+            "prvs=1007000000=alice@example.test" => {
+                TagCheck::Refuse("Recipient address rejected: bad tag".into())
+            }
+            "alice@example.test" if null_sender => TagCheck::Mark {
+                address: address.into(),
+                header: "X-Mailerd-BATV: none (test)".into(),
+            },
+            _ => TagCheck::NotTagged,
+        }
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn return_path_tags_are_stripped_refused_or_marked() {
+    let h = support::harness_with(config(), std::sync::Arc::new(Tags));
+    let (mut c, _) = h.connect(Role::Mx, "192.0.2.1", Shutdown::never());
+    c.expect_reply("220").await;
+    c.expect("EHLO client.test", "250").await;
+    c.expect("MAIL FROM:<>", "250").await;
+    c.expect("RCPT TO:<prvs=1007000000=alice@example.test>", "550 5.7.1")
+        .await;
+    c.expect("RCPT TO:<prvs=1007abcdef=alice@example.test>", "250")
+        .await;
+    c.expect("DATA", "354").await;
+    c.send(b"Subject: bounce\r\n\r\nreturned\r\n.\r\n").await;
+    c.expect_reply("250").await;
+    c.expect("MAIL FROM:<>", "250").await;
+    c.expect("RCPT TO:<alice@example.test>", "250").await;
+    c.expect("DATA", "354").await;
+    c.send(b"Subject: backscatter\r\n\r\nreturned\r\n.\r\n")
+        .await;
+    c.expect_reply("250").await;
+    let taken = h.store.taken();
+    assert_eq!(taken.len(), 2);
+    assert_eq!(
+        taken[0].1.envelope.recipients[0].address, "alice@example.test",
+        "the tag is stripped"
+    );
+    assert!(!String::from_utf8_lossy(&taken[0].1.content).contains("X-Mailerd-BATV"));
+    assert!(
+        String::from_utf8_lossy(&taken[1].1.content).contains("X-Mailerd-BATV: none (test)\r\n")
+    );
+}

@@ -17,7 +17,7 @@ use mailerd_queue::route::Routes;
 use mailerd_receive::{ConfigMailboxes, Receiver, shutdown_channel};
 use mailerd_store::Store;
 use mailerd_store_embedded::EmbeddedStore;
-use mailerd_types::{AttemptReport, DeliveryRequest};
+use mailerd_types::{AttemptReport, DeliveryRequest, NextHop};
 
 use crate::config::{self, Config};
 use crate::kick::KickStore;
@@ -56,12 +56,27 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// The deliver role as the queue manager's transport.
-struct DeliverTransport(Arc<Deliverer>);
+/// The deliver role as the queue manager's transport. With BATV on, mail from our local
+/// domains leaves with a signed return path.
+struct DeliverTransport {
+    deliverer: Arc<Deliverer>,
+    batv: Option<mailerd_notify::batv::Batv>,
+    local_domains: Vec<String>,
+}
 
 impl Transport for DeliverTransport {
-    async fn deliver(&self, request: DeliveryRequest) -> AttemptReport {
-        self.0.deliver(&request).await
+    async fn deliver(&self, mut request: DeliveryRequest) -> AttemptReport {
+        if let Some(batv) = &self.batv
+            && request.next_hop != NextHop::Local
+            && let Some((_, domain)) = request.reverse_path.rsplit_once('@')
+            && self
+                .local_domains
+                .iter()
+                .any(|d| d.eq_ignore_ascii_case(domain))
+        {
+            request.reverse_path = batv.sign(&request.reverse_path, SystemClock.now());
+        }
+        self.deliverer.deliver(&request).await
     }
 }
 
@@ -128,9 +143,15 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     };
     let (done_tx, done_rx) = tokio::sync::mpsc::channel(1024);
     let clock = Arc::new(SystemClock);
+    let batv = config.batv.build().map_err(|e| anyhow::anyhow!(e))?;
+    let transport = DeliverTransport {
+        deliverer: deliverer.clone(),
+        batv: batv.clone(),
+        local_domains: config.local_domains.clone(),
+    };
     let manager = Manager::new(
         store.clone(),
-        Arc::new(DeliverTransport(deliverer.clone())),
+        Arc::new(transport),
         clock.clone(),
         routes,
         manager_config,
@@ -161,12 +182,14 @@ async fn serve(config: Config) -> anyhow::Result<()> {
             .and_then(|p| mailerd_deliver::maildir::usage(p).ok())
             .unwrap_or(0)
     });
-    let receiver = Receiver::new(
-        receive,
-        kstore.clone(),
-        Arc::new(ConfigMailboxes::new(&config.receive().users, usage)),
-    )
-    .context("starting the SMTP server")?;
+    let mailboxes = crate::batv::BatvMailboxes {
+        inner: ConfigMailboxes::new(&config.receive().users, usage),
+        batv,
+        enforce: config.batv.enforce,
+        now: Arc::new(|| SystemClock.now()),
+    };
+    let receiver = Receiver::new(receive, kstore.clone(), Arc::new(mailboxes))
+        .context("starting the SMTP server")?;
 
     let (trigger, shutdown) = shutdown_channel();
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);

@@ -212,6 +212,10 @@ impl<S: Commit, IO: AsyncRead + AsyncWrite + Unpin + Send> Session<'_, S, IO> {
             date: &date,
         })
         .into_bytes();
+        for mark in &tx.marks {
+            out.extend_from_slice(mark.as_bytes());
+            out.extend_from_slice(b"\r\n");
+        }
         if self.role == Role::Submission {
             if !headers::has_header(&content, "Date") {
                 out.extend_from_slice(format!("Date: {date}\r\n").as_bytes());

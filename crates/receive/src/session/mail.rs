@@ -72,6 +72,7 @@ impl<S: Commit, IO: AsyncRead + AsyncWrite + Unpin + Send> Session<'_, S, IO> {
             mail: m,
             reverse_path,
             recipients: Vec::new(),
+            marks: Vec::new(),
         });
         self.reply(Reply::new(250, status(2, 1, 0), "Ok"));
     }

@@ -52,6 +52,8 @@ pub(crate) struct Transaction {
     pub mail: MailFrom,
     pub reverse_path: String,
     pub recipients: Vec<RecipientSpec>,
+    /// Header fields to add for this transaction (e.g. a failed BATV check).
+    pub marks: Vec<String>,
 }
 
 pub(crate) struct Session<'a, S, IO> {

@@ -7,7 +7,7 @@ use mailerd_types::RecipientSpec;
 use tokio::io::{AsyncRead, AsyncWrite};
 
 use super::Session;
-use crate::mailbox::MailboxStatus;
+use crate::mailbox::{MailboxStatus, TagCheck};
 
 impl<S: Commit, IO: AsyncRead + AsyncWrite + Unpin + Send> Session<'_, S, IO> {
     pub(crate) fn rcpt(&mut self, r: RcptTo) {
@@ -43,9 +43,31 @@ impl<S: Commit, IO: AsyncRead + AsyncWrite + Unpin + Send> Session<'_, S, IO> {
                     ));
                 }
                 let domain = mb.domain.to_lowercase();
-                let address = format!("{}@{domain}", mb.local);
+                let mut address = format!("{}@{domain}", mb.local);
                 if self.server.is_local_domain(&domain) {
-                    if !mb.local.eq_ignore_ascii_case("postmaster")
+                    let null_sender = tx.reverse_path.is_empty();
+                    match self.server.mailboxes.return_path_tag(&address, null_sender) {
+                        TagCheck::NotTagged => {}
+                        TagCheck::Valid(untagged) => address = untagged,
+                        TagCheck::Refuse(text) => {
+                            let reply =
+                                Reply::new(550, status(5, 7, 1), format!("<{address}>: {text}"));
+                            return self.refuse(&address, reply);
+                        }
+                        TagCheck::Mark {
+                            address: untagged,
+                            header,
+                        } => {
+                            address = untagged;
+                            if let Some(tx) = &mut self.tx
+                                && !tx.marks.contains(&header)
+                            {
+                                tx.marks.push(header);
+                            }
+                        }
+                    }
+                    let local_part = address.rsplit_once('@').map(|(l, _)| l).unwrap_or("");
+                    if !local_part.eq_ignore_ascii_case("postmaster")
                         && let Some(refusal) = self.check_mailbox(&address)
                     {
                         return self.refuse(&address, refusal);

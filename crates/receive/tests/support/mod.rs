@@ -101,13 +101,18 @@ pub struct Harness {
 }
 
 pub fn harness(config: ReceiveConfig) -> Harness {
-    let store = Arc::new(MemStore::default());
-    let (tls, cert) = mailerd_receive::tls::self_signed(HOST).expect("self-signed cert");
     // dave's mailbox holds 5000 bytes, over his 1000-byte quota.
     let mailboxes: Arc<dyn MailboxLookup> = Arc::new(ConfigMailboxes::new(
         &config.users,
         Arc::new(|a: &str| if a.starts_with("dave@") { 5000 } else { 0 }),
     ));
+    harness_with(config, mailboxes)
+}
+
+/// A harness with the mailbox lookup given.
+pub fn harness_with(config: ReceiveConfig, mailboxes: Arc<dyn MailboxLookup>) -> Harness {
+    let store = Arc::new(MemStore::default());
+    let (tls, cert) = mailerd_receive::tls::self_signed(HOST).expect("self-signed cert");
     let receiver =
         Receiver::with_tls(config, store.clone(), mailboxes, Some(tls)).expect("valid config");
     Harness {
