@@ -193,7 +193,7 @@ mod tests {
 
     #[test]
     fn disabled_or_misconfigured() {
-        assert_eq!(BatvConfig::default().build(), Ok(None));
+        assert!(matches!(BatvConfig::default().build(), Ok(None)));
         let bad = BatvConfig {
             enabled: true,
             ..BatvConfig::default()

@@ -255,7 +255,7 @@ fn send_message(port: u16, rcpt: &str) {
         .expect("timeout");
     let mut w = conn.try_clone().expect("clone");
     let mut r = BufReader::new(conn);
-    let mut expect = |r: &mut BufReader<TcpStream>, code: &str| {
+    let expect = |r: &mut BufReader<TcpStream>, code: &str| {
         let mut l = String::new();
         loop {
             l.clear();
