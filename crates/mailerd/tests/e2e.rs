@@ -269,6 +269,27 @@ fn sendmail_uses_the_maildrop_while_serving_and_commits_directly_when_stopped() 
         .expect("the direct message");
     assert_eq!(recipients(direct), ["bob@example.test"]);
 
+    // Invoked as `sendmail` (a symbolic link), the binary is sendmail.
+    let link = setup.dir.0.join("sendmail");
+    std::os::unix::fs::symlink(BIN, &link).expect("symlink");
+    let o = run(
+        Command::new(&link)
+            .args(["-oi", "-f", "link@example.test", "--config"])
+            .arg(&setup.config)
+            .arg("bob"),
+        b"Subject: via link\n\nbody\n",
+        Duration::from_secs(60),
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    let m = setup.wait_for_message(Duration::from_secs(5), "from the link", |m| {
+        m["reverse_path"] == "link@example.test"
+    });
+    assert_eq!(
+        recipients(&m),
+        ["bob@mx.example.test"],
+        "bare user: @hostname"
+    );
+
     // Usage errors and an unusable data_dir.
     let o = sendmail(&setup, &[], "Subject: x\n\nno recipients\n");
     assert_eq!(o.status.code(), Some(64), "{}", text(&o));
