@@ -123,7 +123,14 @@ pub fn write(dir: &Path, msg: &NewMessage) -> std::io::Result<String> {
     );
     let tmp = dir.join(format!("{TMP_PREFIX}{name}"));
     let result = (|| {
-        let mut f = File::options().write(true).create_new(true).open(&tmp)?;
+        let mut opts = File::options();
+        opts.write(true).create_new(true);
+        // Readable by the server whatever the caller's umask (the directory is not listable).
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o644);
+        let mut f = opts.open(&tmp)?;
+        #[cfg(unix)]
+        f.set_permissions(std::os::unix::fs::PermissionsExt::from_mode(0o644))?;
         f.write_all(&bytes)?;
         f.sync_all()?;
         drop(f);
