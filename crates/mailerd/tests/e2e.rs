@@ -319,7 +319,8 @@ fn sendmail_uses_the_maildrop_while_serving_and_commits_directly_when_stopped() 
 }
 
 /// SIGTERM stops the server gracefully (exit 0); the store opens again, read-only and
-/// read-write (a second start), with the message accepted before.
+/// read-write (a second start), with the message accepted before. A maildrop file left
+/// while the server was stopped is queued at start; a bad one is moved to `corrupt/`.
 #[test]
 fn sigterm_shuts_down_gracefully_and_the_store_reopens() {
     require_tool("swaks", &["--version"]);
@@ -336,8 +337,25 @@ fn sigterm_shuts_down_gracefully_and_the_store_reopens() {
     assert!(st.success(), "exit {st}: {log}");
     assert!(log.contains("mailerd stopped"), "{log}");
     assert_eq!(setup.queue_list().len(), 1, "read-only reopen");
+    // Left in the maildrop while stopped: picked up at start; garbage is moved aside.
+    let content = b"Subject: left over\r\n\r\nbody\r\n";
+    let envelope = serde_json::json!({
+        "reverse_path": "left@example.test",
+        "recipients": [{"address": "bob@example.test", "orcpt": null, "notify": null}],
+        "ret": null, "envid": null, "smtputf8": false, "eight_bit": false,
+        "received_at": 1_800_000_000u64, "client": null, "auth_user": null
+    });
+    let mut file = format!("mailerd-maildrop 1 {}\n{envelope}\n", content.len()).into_bytes();
+    file.extend_from_slice(content);
+    std::fs::write(setup.maildrop().join("1.left"), file).expect("write maildrop file");
+    std::fs::write(setup.maildrop().join("2.garbage"), b"not a maildrop file").expect("write");
     let again = setup.start();
-    assert_eq!(setup.queue_list().len(), 1, "read-write reopen");
+    setup.wait_for_message(Duration::from_secs(10), "left in the maildrop", |m| {
+        m["reverse_path"] == "left@example.test"
+    });
+    assert_eq!(setup.queue_list().len(), 2, "read-write reopen");
+    assert!(files_in(&setup.maildrop()).is_empty());
+    assert_eq!(files_in(&setup.maildrop().join("corrupt")), ["2.garbage"]);
     let (st, log) = again.terminate();
     assert!(st.success(), "exit {st}: {log}");
 }

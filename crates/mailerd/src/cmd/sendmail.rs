@@ -17,7 +17,8 @@
 //!   (a lone CR too); an mbox `From ` first line is dropped.
 //! - `-N`, `-R`, `-V` set the DSN `NOTIFY`, `RET` and `ENVID`. Common no-op flags are accepted
 //!   and ignored: `-oi` aside, every `-o...`, `-bm`, `-v`, `-U`, `-n`, `-m`, `-B type`,
-//!   `-h hops`, `-L tag`, `-X file`, `-C file`, `-q...`.
+//!   `-h hops`, `-L tag`, `-X file`, `-C file`. `-bs`, `-bp`, `-q` and other modes are
+//!   refused with exit 64.
 //! - Hand-off: if the queue can be opened for writing (no server running), the message is
 //!   committed to it directly; if the server holds it, the message is written atomically into
 //!   `data_dir/maildrop/` where the server's pickup task queues it (see [`crate::pickup`]).
@@ -149,7 +150,12 @@ fn parse_args(args: &[String]) -> Result<Opts, Usage> {
                     }
                     break;
                 }
-                'q' => break,
+                'q' => {
+                    return Err(Usage(
+                        "-q (a queue run) is not supported: the server runs its queue itself"
+                            .into(),
+                    ));
+                }
                 'B' | 'h' | 'L' | 'X' | 'C' => {
                     value(&c.to_string(), rest, &mut it)?;
                     break;
@@ -814,6 +820,7 @@ mod tests {
             &["-Z"][..],
             &["-f"],
             &["-bp"],
+            &["-q1h"],
             &["--frobnicate"],
             &["-N", "sometimes"],
         ] {
