@@ -45,7 +45,10 @@ enum Command {
 fn main() -> ExitCode {
     // sendmail's flags (-oi, -fsender, -F name, ...) do not fit clap: they are parsed by hand,
     // both for `mailerd sendmail ...` and for the binary invoked as `sendmail`.
-    let args: Vec<String> = std::env::args().collect();
+    // (args_os: a non-UTF-8 argument must not panic; sendmail refuses it as an address.)
+    let args: Vec<String> = std::env::args_os()
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect();
     let invoked_as = args
         .first()
         .and_then(|a| std::path::Path::new(a).file_name())

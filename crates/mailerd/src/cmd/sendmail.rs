@@ -385,9 +385,12 @@ fn check_address(a: &str) -> Result<(), String> {
     if a.is_empty() || a.len() > 320 {
         return Err(format!("{a:?} is not an address"));
     }
-    if a.chars()
-        .any(|c| c.is_control() || c.is_whitespace() || "<>()[]\\,;\"".contains(c))
-    {
+    if a.chars().any(|c| {
+        c.is_control()
+            || c.is_whitespace()
+            || c == char::REPLACEMENT_CHARACTER
+            || "<>()[]\\,;\"".contains(c)
+    }) {
         return Err(format!("{a:?} is not an address"));
     }
     if a.matches('@').count() > 1 || a.starts_with('@') || a.ends_with('@') {
@@ -915,6 +918,12 @@ mod tests {
             Err(Compose::Usage(_))
         ));
         let o = parse_args(&args(&["a@b.test\r\nBcc: x"])).expect("args");
+        assert!(matches!(
+            compose(&o, &config(), b"x", 0, &local()),
+            Err(Compose::Data(_))
+        ));
+        // A non-UTF-8 argument arrives with U+FFFD in it.
+        let o = parse_args(&args(&["a\u{FFFD}@b.test"])).expect("args");
         assert!(matches!(
             compose(&o, &config(), b"x", 0, &local()),
             Err(Compose::Data(_))
