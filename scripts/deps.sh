@@ -8,7 +8,11 @@ set -euo pipefail
 #   libsisimai-perl  Sisimai, the reference bounce analyzer (reads our DSNs; bench/explain.sh)
 #   python3          smtplib as a second independent SMTP client
 #   ca-certificates  TLS roots for cargo
-PKGS=(swaks libsisimai-perl python3 ca-certificates)
+#   postfix          smtp-source for bench/receive.sh, and the Postfix we compare against;
+#                    preseeded "No configuration" so that it does not start a system MTA
+#   time             /usr/bin/time (CPU of smtp-source in the benchmarks)
+#   iproute2         `ip` (loopback inside the benchmark's network namespace)
+PKGS=(swaks libsisimai-perl python3 ca-certificates postfix time iproute2)
 
 missing=()
 for p in "${PKGS[@]}"; do
@@ -17,6 +21,9 @@ done
 if ((${#missing[@]})); then
   SUDO=""; [[ $(id -u) == 0 ]] || SUDO=sudo
   echo "deps: installing ${missing[*]}" >&2
+  if [[ " ${missing[*]} " == *" postfix "* ]]; then
+    echo "postfix postfix/main_mailer_type select No configuration" | $SUDO debconf-set-selections
+  fi
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
 fi

@@ -10,6 +10,7 @@ mod config;
 mod control;
 mod kick;
 mod logging;
+mod pickup;
 
 use std::process::ExitCode;
 
@@ -39,9 +40,31 @@ enum Command {
     Config(cmd::config::Args),
     /// Print an argon2id hash of a password read from stdin, for `[[user]] password_hash`.
     Passwd(cmd::passwd::Args),
+    /// Queue a message read from stdin, like sendmail: [-t] [-i] [-f sender] [-F name]
+    /// [--config FILE] [rcpt...]. Also the behaviour when invoked as `sendmail`.
+    Sendmail(cmd::sendmail::Args),
 }
 
 fn main() -> ExitCode {
+    // sendmail's flags (-oi, -fsender, -F name, ...) do not fit clap: they are parsed by hand,
+    // both for `mailerd sendmail ...` and for the binary invoked as `sendmail`.
+    // (args_os: a non-UTF-8 argument must not panic; sendmail refuses it as an address.)
+    let args: Vec<String> = std::env::args_os()
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect();
+    let invoked_as = args
+        .first()
+        .and_then(|a| std::path::Path::new(a).file_name())
+        .and_then(|n| n.to_str())
+        .unwrap_or("");
+    if invoked_as == "sendmail" {
+        return cmd::sendmail::run_with(&args[1..]);
+    }
+    if args.get(1).map(String::as_str) == Some("sendmail")
+        && !matches!(args.get(2).map(String::as_str), Some("--help"))
+    {
+        return cmd::sendmail::run_with(&args[2..]);
+    }
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Serve(args) => cmd::serve::run(args),
@@ -49,6 +72,7 @@ fn main() -> ExitCode {
         Command::Queue(args) => cmd::queue::run(args),
         Command::Config(args) => cmd::config::run(args),
         Command::Passwd(args) => cmd::passwd::run(args),
+        Command::Sendmail(args) => cmd::sendmail::run(args),
     };
     match result {
         Ok(code) => code,

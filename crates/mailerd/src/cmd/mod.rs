@@ -4,4 +4,5 @@ pub mod config;
 pub mod explain;
 pub mod passwd;
 pub mod queue;
+pub mod sendmail;
 pub mod serve;

@@ -84,13 +84,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     std::fs::create_dir_all(&config.data_dir)
         .with_context(|| format!("creating data_dir {}", config.data_dir.display()))?;
     let path = config.queue_path();
-    let store = {
-        let p = path.clone();
-        tokio::task::spawn_blocking(move || EmbeddedStore::open(p))
-            .await
-            .context("opening the queue")?
-    }
-    .with_context(|| format!("opening the queue {}", path.display()))?;
+    let store = open_store(path.clone()).await?;
     let store = Arc::new(store);
     let node = config
         .queue
@@ -170,6 +164,9 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     );
 
     // receive
+    let maildrop = crate::pickup::dir(&config.data_dir);
+    crate::pickup::create_dir(&maildrop)
+        .with_context(|| format!("creating the maildrop {}", maildrop.display()))?;
     let receive = config.receive();
     let maildirs: std::collections::HashMap<String, PathBuf> = config
         .user
@@ -193,6 +190,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
 
     let (trigger, shutdown) = shutdown_channel();
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let stop_tx = Arc::new(stop_tx);
     let manager_task = {
         let rx = stop_rx.clone();
         tokio::spawn(async move { manager.run(rx).await })
@@ -206,16 +204,34 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         kstore.clone(),
         stop_rx,
     ));
+    let stop_on_signal = stop_tx.clone();
     tokio::spawn(async move {
         wait_for_signal().await;
         tracing::info!(
             "shutting down: no new connections; sessions and deliveries in flight finish"
         );
         trigger.trigger();
-        let _ = stop_tx.send(true);
+        let _ = stop_on_signal.send(true);
     });
+    // The pickup task: messages `mailerd sendmail` dropped while we hold the queue.
+    let pickup = tokio::spawn(crate::pickup::run(
+        kstore.clone(),
+        maildrop,
+        // The message limit plus room for the envelope line.
+        config.limits.max_message_size.saturating_mul(2) + (1 << 20),
+        std::time::Duration::from_secs(1),
+        shutdown.clone(),
+    ));
     tracing::info!(hostname = %config.hostname, queue = %path.display(), "mailerd started");
-    receiver.serve(shutdown).await.context("SMTP server")?;
+    let served = receiver.serve(shutdown).await.context("SMTP server");
+    if served.is_err() {
+        // An early server error: the shutdown signal may never fire.
+        pickup.abort();
+        let _ = stop_tx.send(true);
+    }
+    // After a shutdown the pickup finishes the scan in progress (commit, then remove).
+    let _ = pickup.await;
+    served?;
     drop(receiver);
     for (name, task) in [("queue manager", manager_task), ("notify", notify_task)] {
         if let Err(e) = task.await {
@@ -233,6 +249,25 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     drop(store);
     tracing::info!("mailerd stopped");
     Ok(())
+}
+
+/// Opens the queue; a `mailerd sendmail` committing directly holds it for a moment, so a
+/// store in use is retried for a few seconds before giving up.
+async fn open_store(path: PathBuf) -> anyhow::Result<EmbeddedStore> {
+    let mut attempts = 0;
+    loop {
+        let p = path.clone();
+        let opened = tokio::task::spawn_blocking(move || EmbeddedStore::open(p))
+            .await
+            .context("opening the queue")?;
+        match opened {
+            Err(mailerd_store::StoreError::InUse(_)) if attempts < 50 => {
+                attempts += 1;
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            }
+            r => return r.with_context(|| format!("opening the queue {}", path.display())),
+        }
+    }
 }
 
 async fn wait_for_signal() {
