@@ -10,8 +10,8 @@
 # fsync of the queue file). Afterwards the queue must hold exactly N messages.
 #
 # Nothing is delivered during the run, for both:
-#   mailerd   has no queue manager yet: messages stay queued (relay_networks 127.0.0.0/8,
-#             routes "*" to a closed port that is never tried).
+#   mailerd   queue.deliver = false: messages stay queued, as in Postfix's hold queue
+#             (relay_networks 127.0.0.0/8).
 #   Postfix   PF_MODE=hold (default): every message goes to the hold queue
 #             (check_client_access static:HOLD), so no qmgr/smtp work competes: accepted,
 #             durably queued, nothing else — the same work mailerd does.
@@ -157,6 +157,10 @@ enabled = false
 
 [limits]
 max_connections_per_ip = 200
+
+# Queue only, like Postfix's hold queue in this benchmark: reception alone is measured.
+[queue]
+deliver = false
 CF
 "$MAILERD_BIN" config check "$WORK/mailerd.toml" >/dev/null || die "bad mailerd config"
 

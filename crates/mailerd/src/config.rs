@@ -84,6 +84,10 @@ pub struct QueueSection {
     pub per_destination: usize,
     /// This node's name in leases; unique per running instance. Default: the hostname.
     pub node: Option<String>,
+    /// Deliver queued mail. `false` accepts and queues only (maintenance, staging, or to
+    /// measure reception alone, as Postfix's hold queue); `mailerd queue` still works.
+    /// Default true.
+    pub deliver: bool,
 }
 
 impl Default for QueueSection {
@@ -92,6 +96,7 @@ impl Default for QueueSection {
             active_window: 1000,
             per_destination: 20,
             node: None,
+            deliver: true,
         }
     }
 }

@@ -193,7 +193,15 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     let stop_tx = Arc::new(stop_tx);
     let manager_task = {
         let rx = stop_rx.clone();
-        tokio::spawn(async move { manager.run(rx).await })
+        let deliver = config.queue.deliver;
+        if !deliver {
+            tracing::warn!("queue.deliver = false: mail is accepted and queued, not delivered");
+        }
+        tokio::spawn(async move {
+            if deliver {
+                manager.run(rx).await
+            }
+        })
     };
     let notify_task = {
         let rx = stop_rx.clone();

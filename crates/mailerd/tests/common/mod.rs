@@ -155,6 +155,10 @@ address = "bob@example.test"
 [limits]
 shutdown_grace_secs = 5
 max_connections_per_ip = 100
+
+# These tests check what is queued: keep it queued (no delivery).
+[queue]
+deliver = false
 "#,
             data = data_dir.display(),
             hash = password_hash(),
