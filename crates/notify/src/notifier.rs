@@ -72,26 +72,38 @@ impl<S: Store> Notifier<S> {
     /// Handles the finished messages left from before a restart, then every id received on
     /// `done`, until `shutdown`.
     pub async fn run(
-        &self,
+        self: Arc<Self>,
         mut done: mpsc::Receiver<QueueId>,
         mut shutdown: watch::Receiver<bool>,
     ) {
         if let Err(e) = self.sweep().await {
             tracing::error!(error = %e, "notify: scanning finished messages failed");
         }
+        // Messages are handled concurrently (each waits for two durable writes; group commit
+        // shares the fsyncs), at most `CONCURRENCY` at a time.
+        const CONCURRENCY: usize = 64;
+        let slots = Arc::new(tokio::sync::Semaphore::new(CONCURRENCY));
+        let mut tasks = tokio::task::JoinSet::new();
         loop {
+            while tasks.try_join_next().is_some() {}
             tokio::select! {
                 id = done.recv() => match id {
                     Some(id) => {
-                        if let Err(e) = self.handle(&id).await {
-                            tracing::error!(queue_id = %id, error = %e, "notify: handling a finished message failed; it stays queued");
-                        }
+                        let Ok(permit) = slots.clone().acquire_owned().await else { break };
+                        let this = self.clone();
+                        tasks.spawn(async move {
+                            if let Err(e) = this.handle(&id).await {
+                                tracing::error!(queue_id = %id, error = %e, "notify: handling a finished message failed; it stays queued");
+                            }
+                            drop(permit);
+                        });
                     }
                     None => break,
                 },
                 _ = shutdown.changed() => break,
             }
         }
+        while tasks.join_next().await.is_some() {}
     }
 
     /// Handles every finished message in the store (after a restart).

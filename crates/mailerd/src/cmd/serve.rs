@@ -154,14 +154,14 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     let kstore = Arc::new(KickStore::new(store.clone(), manager.kick_handle()));
 
     // notify
-    let notifier = Notifier::new(
+    let notifier = Arc::new(Notifier::new(
         kstore.clone(),
         NotifierConfig {
             hostname: config.hostname.clone(),
             ..NotifierConfig::default()
         },
         Arc::new(move || clock.now()),
-    );
+    ));
 
     // receive
     let maildrop = crate::pickup::dir(&config.data_dir);
