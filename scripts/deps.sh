@@ -8,7 +8,10 @@ set -euo pipefail
 #   libsisimai-perl  Sisimai, the reference bounce analyzer (reads our DSNs; bench/explain.sh)
 #   python3          smtplib as a second independent SMTP client
 #   ca-certificates  TLS roots for cargo
-PKGS=(swaks libsisimai-perl python3 ca-certificates)
+#   postfix          the next hop of the interop test (crates/mailerd/tests/deliver_postfix.rs)
+#                    and the peer of bench/relay.sh (with its smtp-source/smtp-sink)
+#   time             /usr/bin/time for the benchmarks' client CPU
+PKGS=(swaks libsisimai-perl python3 ca-certificates postfix time)
 
 missing=()
 for p in "${PKGS[@]}"; do
@@ -18,6 +21,8 @@ if ((${#missing[@]})); then
   SUDO=""; [[ $(id -u) == 0 ]] || SUDO=sudo
   echo "deps: installing ${missing[*]}" >&2
   $SUDO apt-get update -qq
+  # Postfix asks how to configure itself: not at all (the test and bench bring their own).
+  echo "postfix postfix/main_mailer_type select No configuration" | $SUDO debconf-set-selections
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
 

@@ -94,13 +94,29 @@ impl Default for ManagerConfig {
     }
 }
 
-/// Wakes the manager early (after a commit, an administrator's retry).
+/// Wakes the manager early (after a commit, an administrator's retry), and announces to
+/// notify a message that an operator finished outside a delivery (`mailerd queue delete
+/// --bounce`), through the same "finished" channel the manager uses.
 #[derive(Debug, Clone, Default)]
-pub struct Kick(Arc<Notify>);
+pub struct Kick {
+    notify: Arc<Notify>,
+    done: Option<mpsc::Sender<QueueId>>,
+}
 
 impl Kick {
     pub fn kick(&self) {
-        self.0.notify_one();
+        self.notify.notify_one();
+    }
+
+    /// Hands a message whose recipients are all final (and that nobody leases) to notify,
+    /// as the manager does after a delivery. Waits while notify is behind (bounded channel).
+    /// `false` when no notify role listens (the manager was built without
+    /// [`Manager::with_done`], or notify stopped); a later start's sweep handles it then.
+    pub async fn finished(&self, id: QueueId) -> bool {
+        match &self.done {
+            Some(done) => done.send(id).await.is_ok(),
+            None => false,
+        }
     }
 }
 
@@ -142,6 +158,7 @@ impl<S: Store, T: Transport, C: Clock> Manager<S, T, C> {
     /// Sends the id of every message whose recipients all reached a final state (after its
     /// lease is released), for the notify role.
     pub fn with_done(mut self, done: mpsc::Sender<QueueId>) -> Self {
+        self.kick.done = Some(done.clone());
         self.done = Some(done);
         self
     }
@@ -198,7 +215,7 @@ impl<S: Store, T: Transport, C: Clock> Manager<S, T, C> {
                 continue;
             }
             tokio::select! {
-                _ = self.kick.0.notified() => {}
+                _ = self.kick.notify.notified() => {}
                 _ = tokio::time::sleep(self.config.idle_poll) => {}
                 _ = shutdown.changed() => {}
                 _ = tasks.join_next(), if !tasks.is_empty() => {}
@@ -410,6 +427,7 @@ impl<S: Store, T: Transport, C: Clock> Worker<S, T, C> {
         if updates.is_empty() {
             return Ok(None);
         }
+        let changed: Vec<usize> = updates.iter().map(|u| u.index).collect();
         match self
             .store
             .apply(
@@ -422,7 +440,22 @@ impl<S: Store, T: Transport, C: Clock> Worker<S, T, C> {
             )
             .await
         {
-            Ok(records) => Ok(Some(records)),
+            Ok(records) => {
+                // One line per recipient and attempt, like Postfix's `status=` lines: the
+                // reply is the next hop's, verbatim.
+                for r in records.iter().filter(|r| changed.contains(&r.index)) {
+                    tracing::info!(
+                        queue_id = %lease.id,
+                        to = %r.address,
+                        relay = r.remote_mta.as_deref().unwrap_or("none"),
+                        attempts = r.attempts,
+                        status = r.state.as_str(),
+                        reply = r.last_reply.as_deref().unwrap_or(""),
+                        "queue: delivery status"
+                    );
+                }
+                Ok(Some(records))
+            }
             Err(StoreError::InvalidReport { id, detail }) => {
                 tracing::error!(queue_id = %id, %detail, "queue: transport report rejected by the store");
                 Ok(None)
