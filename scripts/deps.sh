@@ -8,7 +8,8 @@ set -euo pipefail
 #   libsisimai-perl  Sisimai, the reference bounce analyzer (reads our DSNs; bench/explain.sh)
 #   python3          smtplib as a second independent SMTP client
 #   ca-certificates  TLS roots for cargo
-#   postfix          smtp-source for bench/receive.sh, and the Postfix we compare against;
+#   postfix          smtp-source/smtp-sink for the benchmarks, the Postfix we compare against,
+#                    and the next hop of the interop test (tests/deliver_postfix.rs);
 #                    preseeded "No configuration" so that it does not start a system MTA
 #   time             /usr/bin/time (CPU of smtp-source in the benchmarks)
 #   iproute2         `ip` (loopback inside the benchmark's network namespace)

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::Context;
-use mailerd_store::{ListFilter, Store};
+use mailerd_store::{FailOutcome, ListFilter, MessageSummary, Store};
 use mailerd_types::QueueId;
 use serde::{Deserialize, Serialize};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
@@ -26,11 +26,117 @@ pub fn socket_path(data_dir: &Path) -> PathBuf {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(tag = "op", rename_all = "snake_case")]
 pub enum Request {
-    List { include_done: bool },
-    Show { id: String },
-    Delete { id: String },
-    Hold { id: String },
-    Release { id: String },
+    List {
+        include_done: bool,
+        /// Only messages with a recipient in this state (`pending`, `deferred`, `delivered`,
+        /// `failed`, `expired`), or `held`, or `active` (leased: in delivery).
+        #[serde(default)]
+        state: Option<String>,
+        /// Only messages with a recipient at this domain (case-insensitive).
+        #[serde(default)]
+        domain: Option<String>,
+    },
+    Show {
+        id: String,
+    },
+    /// Remove a message; with `bounce`, first fail its live recipients so the sender gets a
+    /// failure notice (notify removes the message after sending it).
+    Delete {
+        id: String,
+        #[serde(default)]
+        bounce: bool,
+    },
+    Hold {
+        id: String,
+    },
+    Release {
+        id: String,
+    },
+    /// Make deferred recipients due now: one message, or every message when `id` is `None`.
+    Retry {
+        #[serde(default)]
+        id: Option<String>,
+    },
+}
+
+/// The words recorded for recipients failed by `queue delete --bounce` (a status and a
+/// diagnosis, not a server reply: the notice shows it as our own diagnosis).
+pub const BOUNCE_REASON: &str = "5.0.0 message deleted by the administrator";
+
+/// How long `delete --bounce` waits for a delivery in flight to finish.
+const BOUNCE_WAIT: std::time::Duration = std::time::Duration::from_secs(30);
+
+fn now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+const STATES: &[&str] = &[
+    "pending",
+    "deferred",
+    "delivered",
+    "failed",
+    "expired",
+    "held",
+    "active",
+];
+
+/// Whether a listed message passes `--state` / `--domain`.
+fn matches(m: &MessageSummary, state: Option<&str>, domain: Option<&str>, now: u64) -> bool {
+    let state_ok = match state {
+        None => true,
+        Some("held") => m.held,
+        Some("active") => m.lease.as_ref().is_some_and(|l| l.expires_at > now),
+        Some(s) => m.recipients.iter().any(|r| r.state.as_str() == s),
+    };
+    let domain_ok = domain.is_none_or(|d| {
+        m.recipients.iter().any(|r| {
+            r.address
+                .rsplit_once('@')
+                .is_some_and(|(_, rd)| rd.eq_ignore_ascii_case(d))
+        })
+    });
+    state_ok && domain_ok
+}
+
+/// Fails every live recipient (waiting for a delivery in flight, holding the message
+/// meanwhile so that it is not claimed again). `false` if there is no such message.
+async fn bounce<S: Store>(store: &S, id: &QueueId) -> anyhow::Result<bool> {
+    let deadline = tokio::time::Instant::now() + BOUNCE_WAIT;
+    let mut held_here = false;
+    let result = loop {
+        match store.fail_live(id, BOUNCE_REASON, now()).await {
+            Err(e) => break Err(e.into()),
+            Ok(FailOutcome::NotFound) => break Ok(false),
+            Ok(FailOutcome::Failed(_)) => break Ok(true),
+            Ok(FailOutcome::Leased(lease)) => {
+                if !held_here {
+                    match store.get(id).await {
+                        Ok(Some(m)) if !m.held => {
+                            store.hold(id).await?;
+                            held_here = true;
+                        }
+                        _ => {}
+                    }
+                }
+                if tokio::time::Instant::now() >= deadline {
+                    break Err(anyhow::anyhow!(
+                        "{id} is being delivered by {} (lease until {}); try again later",
+                        lease.node,
+                        lease.expires_at
+                    ));
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            }
+        }
+    };
+    if held_here {
+        // Gone already if notify was quick: not an error.
+        store.release_hold(id).await?;
+    }
+    result
 }
 
 /// The answer: `ok` and a value, or an error text.
@@ -118,13 +224,29 @@ async fn session<S: Store>(stream: UnixStream, store: Arc<S>) -> anyhow::Result<
 /// Runs one request against a store: the same code serves the socket and the direct path.
 pub async fn handle<S: Store>(store: &S, req: Request) -> anyhow::Result<serde_json::Value> {
     Ok(match req {
-        Request::List { include_done } => {
-            let list = store
+        Request::List {
+            include_done,
+            state,
+            domain,
+        } => {
+            let state = state.map(|s| s.to_ascii_lowercase());
+            if let Some(s) = &state {
+                anyhow::ensure!(
+                    STATES.contains(&s.as_str()),
+                    "unknown state {s:?} (one of {})",
+                    STATES.join(", ")
+                );
+            }
+            let final_state = matches!(state.as_deref(), Some("delivered" | "failed" | "expired"));
+            let mut list = store
                 .list(&ListFilter {
-                    include_done,
+                    include_done: include_done || final_state,
                     ..ListFilter::default()
                 })
                 .await?;
+            let t = now();
+            list.messages
+                .retain(|m| matches(m, state.as_deref(), domain.as_deref(), t));
             serde_json::to_value(list)?
         }
         Request::Show { id } => {
@@ -140,7 +262,16 @@ pub async fn handle<S: Store>(store: &S, req: Request) -> anyhow::Result<serde_j
                 }
             }
         }
-        Request::Delete { id } => serde_json::Value::Bool(store.delete(&QueueId(id)).await?),
+        Request::Delete { id, bounce: false } => {
+            serde_json::Value::Bool(store.delete(&QueueId(id)).await?)
+        }
+        Request::Delete { id, bounce: true } => {
+            serde_json::Value::Bool(self::bounce(store, &QueueId(id)).await?)
+        }
+        Request::Retry { id: Some(id) } => {
+            serde_json::Value::Bool(store.retry_now(&QueueId(id), now()).await?)
+        }
+        Request::Retry { id: None } => serde_json::Value::from(store.retry_all(now()).await?),
         Request::Hold { id } => serde_json::Value::Bool(store.hold(&QueueId(id)).await?),
         Request::Release { id } => serde_json::Value::Bool(store.release_hold(&QueueId(id)).await?),
     })

@@ -1,12 +1,13 @@
-//! A store that wakes the queue manager after every commit and release of a hold, so new
-//! mail is tried at once instead of at the next idle poll. Everything else is delegation.
+//! A store that wakes the queue manager after every commit, release of a hold and operator's
+//! retry, so the mail is tried at once instead of at the next idle poll, and hands a message
+//! an operator failed (`queue delete --bounce`) to notify. Everything else is delegation.
 
 use std::sync::Arc;
 
 use mailerd_queue::manager::Kick;
 use mailerd_store::{
-    Claimed, Lease, ListFilter, MessageList, NewMessage, RecipientRecord, StatusRecord, Store,
-    StoreError, StoredMessage,
+    Claimed, FailOutcome, Lease, ListFilter, MessageList, NewMessage, RecipientRecord,
+    StatusRecord, Store, StoreError, StoredMessage,
 };
 use mailerd_types::{DeliveryReport, QueueId};
 
@@ -77,5 +78,30 @@ impl<S: Store> Store for KickStore<S> {
         let r = self.inner.release_hold(id).await?;
         self.kick.kick();
         Ok(r)
+    }
+    async fn retry_now(&self, id: &QueueId, now: u64) -> Result<bool, StoreError> {
+        let r = self.inner.retry_now(id, now).await?;
+        self.kick.kick();
+        Ok(r)
+    }
+    async fn retry_all(&self, now: u64) -> Result<usize, StoreError> {
+        let n = self.inner.retry_all(now).await?;
+        self.kick.kick();
+        Ok(n)
+    }
+    async fn fail_live(
+        &self,
+        id: &QueueId,
+        reply: &str,
+        now: u64,
+    ) -> Result<FailOutcome, StoreError> {
+        let outcome = self.inner.fail_live(id, reply, now).await?;
+        if let FailOutcome::Failed(records) = &outcome
+            && records.iter().all(|rec| rec.state.is_final())
+            && !self.kick.finished(id.clone()).await
+        {
+            tracing::warn!(queue_id = %id, "no notify role listens: the notice waits for the next start");
+        }
+        Ok(outcome)
     }
 }

@@ -79,6 +79,10 @@ pub struct ManagerConfig {
     /// How long to sleep when nothing is due and nobody kicks. Default 1 s.
     pub idle_poll: Duration,
     pub retry: RetryPolicy,
+    /// Remove a message as soon as every recipient was accepted by a next hop (nothing for
+    /// notify to say), in the same step that ends the lease, instead of handing it to notify
+    /// to delete. Default true; tests that inspect delivered records turn it off.
+    pub remove_delivered: bool,
 }
 
 impl Default for ManagerConfig {
@@ -90,17 +94,34 @@ impl Default for ManagerConfig {
             lease_secs: 600,
             idle_poll: Duration::from_secs(1),
             retry: RetryPolicy::default(),
+            remove_delivered: true,
         }
     }
 }
 
-/// Wakes the manager early (after a commit, an administrator's retry).
+/// Wakes the manager early (after a commit, an administrator's retry), and announces to
+/// notify a message that an operator finished outside a delivery (`mailerd queue delete
+/// --bounce`), through the same "finished" channel the manager uses.
 #[derive(Debug, Clone, Default)]
-pub struct Kick(Arc<Notify>);
+pub struct Kick {
+    notify: Arc<Notify>,
+    done: Option<mpsc::Sender<QueueId>>,
+}
 
 impl Kick {
     pub fn kick(&self) {
-        self.0.notify_one();
+        self.notify.notify_one();
+    }
+
+    /// Hands a message whose recipients are all final (and that nobody leases) to notify,
+    /// as the manager does after a delivery. Waits while notify is behind (bounded channel).
+    /// `false` when no notify role listens (the manager was built without
+    /// [`Manager::with_done`], or notify stopped); a later start's sweep handles it then.
+    pub async fn finished(&self, id: QueueId) -> bool {
+        match &self.done {
+            Some(done) => done.send(id).await.is_ok(),
+            None => false,
+        }
     }
 }
 
@@ -142,6 +163,7 @@ impl<S: Store, T: Transport, C: Clock> Manager<S, T, C> {
     /// Sends the id of every message whose recipients all reached a final state (after its
     /// lease is released), for the notify role.
     pub fn with_done(mut self, done: mpsc::Sender<QueueId>) -> Self {
+        self.kick.done = Some(done.clone());
         self.done = Some(done);
         self
     }
@@ -198,7 +220,7 @@ impl<S: Store, T: Transport, C: Clock> Manager<S, T, C> {
                 continue;
             }
             tokio::select! {
-                _ = self.kick.0.notified() => {}
+                _ = self.kick.notify.notified() => {}
                 _ = tokio::time::sleep(self.config.idle_poll) => {}
                 _ = shutdown.changed() => {}
                 _ = tasks.join_next(), if !tasks.is_empty() => {}
@@ -236,13 +258,28 @@ struct Worker<S, T, C> {
 impl<S: Store, T: Transport, C: Clock> Worker<S, T, C> {
     async fn process(&self, claimed: Claimed) {
         let lease = claimed.lease.clone();
-        let finished = match self.deliver_message(claimed).await {
-            Ok(f) => f,
+        let records = match self.deliver_message(claimed).await {
+            Ok(r) => r,
             Err(e) => {
                 tracing::warn!(queue_id = %lease.id, error = %e, "queue: delivery round ended early");
-                false
+                None
             }
         };
+        let finished = records
+            .as_ref()
+            .is_some_and(|r| r.iter().all(|r| r.state.is_final()));
+        if self.config.remove_delivered && records.as_deref().is_some_and(needs_no_notice) {
+            // Every recipient accepted by a next hop: nothing for notify to say (it sends no
+            // notice for relayed mail), so the message goes at once, in one write instead
+            // of a release here and a delete by notify (Postfix's qmgr does the same). The
+            // delete also ends the lease.
+            match self.store.delete(&lease.id).await {
+                Ok(_) => return,
+                Err(e) => {
+                    tracing::warn!(queue_id = %lease.id, error = %e, "queue: removing a delivered message failed; notify will")
+                }
+            }
+        }
         if let Err(e) = self.store.release(&lease).await {
             match e {
                 StoreError::LeaseLost(_) => {}
@@ -257,8 +294,12 @@ impl<S: Store, T: Transport, C: Clock> Worker<S, T, C> {
         }
     }
 
-    /// Delivers the due recipients; `Ok(true)` when every recipient is now final.
-    async fn deliver_message(&self, claimed: Claimed) -> Result<bool, StoreError> {
+    /// Delivers the due recipients; the recipients' records after the last report applied
+    /// (`None` if no report was applied).
+    async fn deliver_message(
+        &self,
+        claimed: Claimed,
+    ) -> Result<Option<Vec<RecipientRecord>>, StoreError> {
         let Claimed {
             lease,
             envelope,
@@ -270,10 +311,10 @@ impl<S: Store, T: Transport, C: Clock> Worker<S, T, C> {
             .filter(|r| !r.state.is_final() && r.next_attempt <= now)
             .collect();
         if due.is_empty() {
-            return Ok(recipients.iter().all(|r| r.state.is_final()));
+            return Ok(Some(recipients));
         }
         let Some(stored) = self.store.get(&lease.id).await? else {
-            return Ok(false);
+            return Ok(None);
         };
         let content: Arc<[u8]> = Arc::from(stored.content.into_boxed_slice());
         let attempts: HashMap<usize, u32> = due.iter().map(|r| (r.index, r.attempts)).collect();
@@ -308,7 +349,7 @@ impl<S: Store, T: Transport, C: Clock> Worker<S, T, C> {
                 transport.deliver(request).await
             });
         }
-        let mut finished = false;
+        let mut last = None;
         while let Some(done) = set.join_next().await {
             let report = match done {
                 Ok(r) => r,
@@ -327,10 +368,10 @@ impl<S: Store, T: Transport, C: Clock> Worker<S, T, C> {
                 )
                 .await?
             {
-                finished = records.iter().all(|r| r.state.is_final());
+                last = Some(records);
             }
         }
-        Ok(finished)
+        Ok(last)
     }
 
     fn destination(&self, hop: &NextHop) -> Arc<Semaphore> {
@@ -410,6 +451,7 @@ impl<S: Store, T: Transport, C: Clock> Worker<S, T, C> {
         if updates.is_empty() {
             return Ok(None);
         }
+        let changed: Vec<usize> = updates.iter().map(|u| u.index).collect();
         match self
             .store
             .apply(
@@ -422,7 +464,22 @@ impl<S: Store, T: Transport, C: Clock> Worker<S, T, C> {
             )
             .await
         {
-            Ok(records) => Ok(Some(records)),
+            Ok(records) => {
+                // One line per recipient and attempt, like Postfix's `status=` lines: the
+                // reply is the next hop's, verbatim.
+                for r in records.iter().filter(|r| changed.contains(&r.index)) {
+                    tracing::info!(
+                        queue_id = %lease.id,
+                        to = %r.address,
+                        relay = r.remote_mta.as_deref().unwrap_or("none"),
+                        attempts = r.attempts,
+                        status = r.state.as_str(),
+                        reply = r.last_reply.as_deref().unwrap_or(""),
+                        "queue: delivery status"
+                    );
+                }
+                Ok(Some(records))
+            }
             Err(StoreError::InvalidReport { id, detail }) => {
                 tracing::error!(queue_id = %id, %detail, "queue: transport report rejected by the store");
                 Ok(None)
@@ -442,6 +499,15 @@ impl<S: Store, T: Transport, C: Clock> Worker<S, T, C> {
         z ^= z >> 31;
         (z >> 11) as f64 / (1u64 << 53) as f64
     }
+}
+
+/// Whether a finished message needs nothing from notify: every recipient delivered to a
+/// next hop (notify sends notices for failures, expiries and local deliveries only).
+fn needs_no_notice(records: &[RecipientRecord]) -> bool {
+    !records.is_empty()
+        && records
+            .iter()
+            .all(|r| r.state == RecipientState::Delivered && r.remote_mta.is_some())
 }
 
 /// The words kept in the status log: the remote reply verbatim (one line), else our status

@@ -121,7 +121,9 @@ struct Harness {
     task: tokio::task::JoinHandle<()>,
 }
 
-async fn start(script: Script, config: ManagerConfig) -> Harness {
+/// These tests inspect the records of delivered messages: keep them.
+async fn start(script: Script, mut config: ManagerConfig) -> Harness {
+    config.remove_delivered = false;
     let store = Arc::new(MemoryStore::new());
     let clock = FakeClock::new(T0);
     let script = Arc::new(script);
@@ -432,7 +434,10 @@ async fn finished_messages_are_announced_once_their_lease_is_released() {
         Arc::new(ScriptedTransport(Arc::new(script))),
         Arc::new(clock.clone()),
         routes,
-        ManagerConfig::default(),
+        ManagerConfig {
+            remove_delivered: false,
+            ..ManagerConfig::default()
+        },
     )
     .with_done(tx);
     let (stop, stop_rx) = watch::channel(false);
@@ -455,6 +460,44 @@ async fn finished_messages_are_announced_once_their_lease_is_released() {
     clock.advance(400);
     run_for(3).await;
     assert_eq!(rx.try_recv().ok(), Some(b));
+    let _ = stop.send(true);
+    let _ = task.await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn relayed_messages_are_removed_at_once_others_go_to_notify() {
+    let store = Arc::new(MemoryStore::new());
+    let clock = FakeClock::new(T0);
+    let mut script = Script::default();
+    script
+        .answers
+        .insert("gone@x.org".into(), vec!["550 5.1.1 no such user"]);
+    let routes = Routes::new(["example.test"], []).expect("routes");
+    let (tx, mut rx) = tokio::sync::mpsc::channel(8);
+    let manager = Manager::new(
+        store.clone(),
+        Arc::new(ScriptedTransport(Arc::new(script))),
+        Arc::new(clock.clone()),
+        routes,
+        ManagerConfig::default(),
+    )
+    .with_done(tx);
+    let (stop, stop_rx) = watch::channel(false);
+    let task = tokio::spawn(async move { manager.run(stop_rx).await });
+    let relayed = commit(&store, "alice@example.test", &["a@x.org", "b@y.org"], T0).await;
+    let failed = commit(&store, "alice@example.test", &["gone@x.org"], T0).await;
+    run_for(3).await;
+    assert!(
+        store.get(&relayed).await.expect("get").is_none(),
+        "accepted by the next hops: removed by the manager"
+    );
+    assert_eq!(
+        rx.try_recv().ok(),
+        Some(failed.clone()),
+        "a failure is notify's"
+    );
+    assert!(rx.try_recv().is_err(), "the removed one is not announced");
+    assert!(store.get(&failed).await.expect("get").is_some());
     let _ = stop.send(true);
     let _ = task.await;
 }

@@ -44,8 +44,8 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 use mailerd_store::{
-    Claimed, CorruptRecord, Lease, ListFilter, MessageList, MessageSummary, NewMessage,
-    RecipientRecord, StatusRecord, Store, StoreError, StoredMessage,
+    Claimed, CorruptRecord, FailOutcome, Lease, ListFilter, MessageList, MessageSummary,
+    NewMessage, RecipientRecord, StatusRecord, Store, StoreError, StoredMessage,
 };
 use mailerd_types::{DeliveryReport, QueueId};
 use redb::{
@@ -524,6 +524,37 @@ impl Store for EmbeddedStore {
         match self.write(Op::Hold(id.clone(), false)).await? {
             Reply::Found(f) => Ok(f),
             _ => Err(unexpected("release_hold")),
+        }
+    }
+
+    async fn retry_now(&self, id: &QueueId, now: u64) -> Result<bool, StoreError> {
+        match self.write(Op::RetryNow(id.clone(), now)).await? {
+            Reply::Found(f) => Ok(f),
+            _ => Err(unexpected("retry_now")),
+        }
+    }
+
+    async fn retry_all(&self, now: u64) -> Result<usize, StoreError> {
+        match self.write(Op::RetryAll(now)).await? {
+            Reply::Count(n) => Ok(n),
+            _ => Err(unexpected("retry_all")),
+        }
+    }
+
+    async fn fail_live(
+        &self,
+        id: &QueueId,
+        reply: &str,
+        now: u64,
+    ) -> Result<FailOutcome, StoreError> {
+        let op = Op::FailLive {
+            id: id.clone(),
+            reply: reply.to_string(),
+            now,
+        };
+        match self.write(op).await? {
+            Reply::Fail(o) => Ok(o),
+            _ => Err(unexpected("fail_live")),
         }
     }
 }

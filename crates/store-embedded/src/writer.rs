@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use mailerd_store::{Claimed, Lease, NewMessage, RecipientRecord, StoreError, rules};
+use mailerd_store::{Claimed, FailOutcome, Lease, NewMessage, RecipientRecord, StoreError, rules};
 use mailerd_types::{DeliveryReport, QueueId};
 use redb::{Database, ReadableTable, Table, WriteTransaction};
 use tokio::sync::{mpsc, oneshot};
@@ -48,6 +48,13 @@ pub(crate) enum Op {
     ReleaseNode(String),
     Delete(QueueId),
     Hold(QueueId, bool),
+    RetryNow(QueueId, u64),
+    RetryAll(u64),
+    FailLive {
+        id: QueueId,
+        reply: String,
+        now: u64,
+    },
 }
 
 impl Op {
@@ -69,6 +76,7 @@ pub(crate) enum Reply {
     Done,
     Found(bool),
     Count(usize),
+    Fail(FailOutcome),
 }
 
 pub(crate) struct Request {
@@ -244,6 +252,9 @@ fn run_batch(
                 Op::ReleaseNode(node) => release_node(&mut t, &node),
                 Op::Delete(id) => delete(&mut t, &id),
                 Op::Hold(id, on) => hold(&mut t, &id, on),
+                Op::RetryNow(id, now) => retry_now(&mut t, &id, now),
+                Op::RetryAll(now) => retry_all(&mut t, now),
+                Op::FailLive { id, reply, now } => fail_live(&mut t, &id, &reply, now),
             };
             results.push(r?);
         }
@@ -580,4 +591,78 @@ fn hold(t: &mut Tables<'_>, id: &QueueId, on: bool) -> OpResult {
     meta.held = on;
     refuse!(save(t, &id.0, old_due, &meta)?);
     Ok(Ok(Reply::Found(true)))
+}
+
+fn retry_now(t: &mut Tables<'_>, id: &QueueId, now: u64) -> OpResult {
+    let mut meta = match load(t, &id.0)? {
+        None => {
+            if t.quarantine.get(id.0.as_str())?.is_some() {
+                return Ok(Err(corrupt(&id.0, "quarantined")));
+            }
+            return Ok(Ok(Reply::Found(false)));
+        }
+        Some(m) => refuse!(m),
+    };
+    let old_due = meta.due();
+    if rules::retry_now(&mut meta.recipients, now) > 0 {
+        refuse!(save(t, &id.0, old_due, &meta)?);
+    }
+    Ok(Ok(Reply::Found(true)))
+}
+
+fn retry_all(t: &mut Tables<'_>, now: u64) -> OpResult {
+    // A full scan, like release_node: an operator's command, not a hot path.
+    let mut changed = Vec::new();
+    for entry in t.messages.iter()? {
+        let (k, v) = entry?;
+        let id = k.value();
+        // Corrupt records are skipped here; claim quarantines them.
+        if let Ok(mut m) = MessageMeta::decode(id, v.value()) {
+            let old_due = m.due();
+            if rules::retry_now(&mut m.recipients, now) > 0 {
+                changed.push((id.to_string(), old_due, m));
+            }
+        }
+    }
+    let mut encoded = Vec::with_capacity(changed.len());
+    for (id, old_due, meta) in changed {
+        let raw = refuse!(meta.encode());
+        encoded.push((id, old_due, meta, raw));
+    }
+    for (id, old_due, meta, raw) in &encoded {
+        put(t, id, *old_due, meta, raw)?;
+    }
+    Ok(Ok(Reply::Count(encoded.len())))
+}
+
+fn fail_live(t: &mut Tables<'_>, id: &QueueId, reply: &str, now: u64) -> OpResult {
+    let mut meta = match load(t, &id.0)? {
+        None => {
+            if t.quarantine.get(id.0.as_str())?.is_some() {
+                return Ok(Err(corrupt(&id.0, "quarantined")));
+            }
+            return Ok(Ok(Reply::Fail(FailOutcome::NotFound)));
+        }
+        Some(m) => refuse!(m),
+    };
+    if let Some(l) = meta
+        .lease
+        .as_ref()
+        .filter(|l| rules::lease_current(Some(l), now))
+    {
+        return Ok(Ok(Reply::Fail(FailOutcome::Leased(l.clone()))));
+    }
+    let old_due = meta.due();
+    meta.lease = None;
+    let log = rules::fail_live(&mut meta.recipients, reply, now, meta.log_len);
+    meta.log_len += log.len() as u32;
+    let mut encoded = Vec::with_capacity(log.len());
+    for rec in &log {
+        encoded.push((rec.seq, refuse!(encode_status(rec))));
+    }
+    refuse!(save(t, &id.0, old_due, &meta)?);
+    for (seq, raw) in &encoded {
+        t.log.insert((id.0.as_str(), *seq), raw.as_slice())?;
+    }
+    Ok(Ok(Reply::Fail(FailOutcome::Failed(meta.recipients))))
 }

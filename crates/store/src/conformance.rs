@@ -15,7 +15,7 @@ use mailerd_types::{
     DeliveryReport, Envelope, QueueId, RecipientSpec, RecipientState, RecipientUpdate,
 };
 
-use crate::{ListFilter, NewMessage, Store, StoreError};
+use crate::{FailOutcome, ListFilter, NewMessage, Store, StoreError};
 
 /// Opens stores for the suite.
 pub trait Factory: Send + Sync {
@@ -649,6 +649,188 @@ pub async fn hold_blocks_claims<F: Factory>(f: &F) {
     assert!(!s.release_hold(&missing).await.expect("release missing"));
 }
 
+/// The operator's retry brings deferred recipients forward (one message or all), without
+/// touching attempts, replies, holds or leases.
+pub async fn retry_now_and_retry_all<F: Factory>(f: &F) {
+    let s = f.open("retry_now_and_retry_all").await;
+    let a = s
+        .commit(message(1, &["bob@example.net", "carol@example.net"], 10))
+        .await
+        .expect("commit a");
+    let c = s.claim("n1", T0, 10, 600).await.expect("claim");
+    assert_eq!(c.len(), 1);
+    let report = DeliveryReport {
+        id: a.clone(),
+        updates: vec![
+            deferred(0, 1, T0 + 5000),
+            final_update(1, RecipientState::Delivered, "250 ok"),
+        ],
+    };
+    s.apply(&c[0].lease, report, T0 + 1).await.expect("apply");
+    s.release(&c[0].lease).await.expect("release");
+    let log_len = s.status_log(&a).await.expect("log").len();
+    assert!(
+        s.claim("n1", T0 + 10, 10, 600)
+            .await
+            .expect("claim")
+            .is_empty()
+    );
+
+    assert!(s.retry_now(&a, T0 + 10).await.expect("retry_now"));
+    let c = s.claim("n1", T0 + 10, 10, 600).await.expect("claim");
+    assert_eq!(c.len(), 1, "retried message is due at once");
+    let bob = &c[0].recipients[0];
+    assert_eq!(bob.next_attempt, T0 + 10);
+    assert_eq!(bob.attempts, 1, "attempts kept");
+    assert_eq!(bob.state, RecipientState::Deferred);
+    assert_eq!(bob.last_reply.as_deref(), Some("451 4.3.0 try again later"));
+    assert_eq!(c[0].recipients[1].state, RecipientState::Delivered);
+    assert_eq!(
+        s.status_log(&a).await.expect("log").len(),
+        log_len,
+        "a retry logs nothing"
+    );
+    // A retry during a delivery leaves the lease alone.
+    assert!(s.retry_now(&a, T0 + 11).await.expect("retry_now leased"));
+    s.renew(&c[0].lease, T0 + 11, 600)
+        .await
+        .expect("lease kept");
+    s.release(&c[0].lease).await.expect("release");
+    assert!(
+        !s.retry_now(&QueueId("NOSUCHID".into()), T0)
+            .await
+            .expect("missing")
+    );
+
+    // retry_all: two deferred far ahead, one held (stays held), one never tried.
+    let mut ids = Vec::new();
+    for i in 0..3 {
+        ids.push(
+            s.commit(message(10 + i, &["dave@example.net"], 10))
+                .await
+                .expect("commit"),
+        );
+    }
+    let c = s.claim("n1", T0 + 20, 10, 600).await.expect("claim");
+    assert_eq!(c.len(), 4);
+    for cl in &c {
+        if cl.lease.id == a {
+            s.release(&cl.lease).await.expect("release a");
+            continue;
+        }
+        let r = DeliveryReport {
+            id: cl.lease.id.clone(),
+            updates: vec![deferred(0, 1, T0 + 9000)],
+        };
+        s.apply(&cl.lease, r, T0 + 20).await.expect("defer");
+        s.release(&cl.lease).await.expect("release");
+    }
+    s.hold(&ids[2]).await.expect("hold");
+    let fresh = s
+        .commit(message(20, &["erin@example.net"], 10))
+        .await
+        .expect("commit fresh");
+    assert_eq!(
+        s.retry_all(T0 + 30).await.expect("retry_all"),
+        3,
+        "the deferred ones (held included); not the one already due"
+    );
+    assert_eq!(s.retry_all(T0 + 30).await.expect("again"), 0);
+    let c = s.claim("n1", T0 + 30, 10, 600).await.expect("claim");
+    let got: BTreeSet<_> = c.iter().map(|c| c.lease.id.clone()).collect();
+    let want: BTreeSet<_> = [a, ids[0].clone(), ids[1].clone(), fresh]
+        .into_iter()
+        .collect();
+    assert_eq!(got, want, "every live message is due but the held one");
+    assert!(s.get(&ids[2]).await.expect("get").expect("held").held);
+    drop(s);
+    let s = f.open("retry_now_and_retry_all").await;
+    let m = s.get(&ids[2]).await.expect("get").expect("message");
+    assert_eq!(m.recipients[0].next_attempt, T0 + 30, "durable");
+}
+
+/// The operator's failure: every live recipient failed with the given words and logged,
+/// never under a current lease; an expired lease is voided.
+pub async fn fail_live_respects_leases<F: Factory>(f: &F) {
+    let s = f.open("fail_live_respects_leases").await;
+    let a = s
+        .commit(message(1, &["bob@example.net", "carol@example.net"], 10))
+        .await
+        .expect("commit");
+    let c = s.claim("n1", T0, 10, 60).await.expect("claim");
+    let lease = c[0].lease.clone();
+    let words = "5.0.0 deleted by the administrator";
+    match s.fail_live(&a, words, T0 + 1).await.expect("fail_live") {
+        FailOutcome::Leased(l) => assert_eq!(l.token, lease.token),
+        other => panic!("a current lease must be respected, got {other:?}"),
+    }
+    let report = DeliveryReport {
+        id: a.clone(),
+        updates: vec![final_update(1, RecipientState::Delivered, "250 ok")],
+    };
+    s.apply(&lease, report, T0 + 2)
+        .await
+        .expect("delivery goes on");
+    s.release(&lease).await.expect("release");
+    let before = s.status_log(&a).await.expect("log").len();
+    match s.fail_live(&a, words, T0 + 3).await.expect("fail_live") {
+        FailOutcome::Failed(r) => {
+            assert_eq!(r[0].state, RecipientState::Failed);
+            assert_eq!(r[0].last_reply.as_deref(), Some(words));
+            assert_eq!(r[0].updated_at, T0 + 3);
+            assert_eq!(r[1].state, RecipientState::Delivered, "final ones stay");
+        }
+        other => panic!("expected Failed, got {other:?}"),
+    }
+    let log = s.status_log(&a).await.expect("log");
+    assert_eq!(log.len(), before + 1, "one record per failed recipient");
+    let last = log.last().expect("record");
+    assert_eq!(
+        (last.index, last.state, last.reply.as_deref(), last.at),
+        (0, RecipientState::Failed, Some(words), T0 + 3)
+    );
+    assert!(
+        s.claim("n1", T0 + 10, 10, 60)
+            .await
+            .expect("claim")
+            .is_empty()
+    );
+    let done = s
+        .list(&ListFilter {
+            include_done: true,
+            ..ListFilter::default()
+        })
+        .await
+        .expect("list");
+    assert!(done.messages.iter().any(|m| m.id == a && m.is_done()));
+    assert_eq!(
+        s.fail_live(&QueueId("NOSUCHID".into()), words, T0)
+            .await
+            .expect("missing"),
+        FailOutcome::NotFound
+    );
+
+    // An expired lease does not block, and its owner is fenced off.
+    let b = s
+        .commit(message(2, &["dave@example.net"], 10))
+        .await
+        .expect("commit b");
+    let c = s.claim("n1", T0 + 10, 10, 60).await.expect("claim b");
+    assert_eq!(c[0].lease.id, b);
+    assert!(matches!(
+        s.fail_live(&b, words, T0 + 100).await.expect("fail b"),
+        FailOutcome::Failed(_)
+    ));
+    assert!(matches!(
+        s.release(&c[0].lease).await,
+        Err(StoreError::LeaseLost(_))
+    ));
+    drop(s);
+    let s = f.open("fail_live_respects_leases").await;
+    let m = s.get(&b).await.expect("get").expect("b");
+    assert_eq!(m.recipients[0].state, RecipientState::Failed, "durable");
+}
+
 /// Many tasks committing at once: every commit acknowledged is visible, with its own content.
 pub async fn concurrent_commits_all_visible<F: Factory>(f: &F) {
     let s = Arc::new(f.open("concurrent_commits_all_visible").await);
@@ -771,6 +953,8 @@ pub async fn run_all<F: Factory>(f: &F) {
     hold_blocks_claims(f).await;
     concurrent_commits_all_visible(f).await;
     reopen_keeps_everything(f).await;
+    retry_now_and_retry_all(f).await;
+    fail_live_respects_leases(f).await;
 }
 
 /// Expands to one `#[tokio::test]` per suite function, each calling it with the factory
@@ -793,6 +977,8 @@ macro_rules! all_tests {
             hold_blocks_claims,
             concurrent_commits_all_visible,
             reopen_keeps_everything,
+            retry_now_and_retry_all,
+            fail_live_respects_leases,
         );
     };
     (@each $factory:expr; $($name:ident,)*) => {

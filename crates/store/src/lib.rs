@@ -16,8 +16,9 @@
 //! - [`Store::apply`] applies a [`DeliveryReport`] atomically, every update or none, and appends
 //!   one [`StatusRecord`] per recipient update (invariant 2). Delivery status notifications are
 //!   built from [`Store::status_log`] only.
-//! - [`Store::list`], [`Store::get`], [`Store::hold`], [`Store::release_hold`] and
-//!   [`Store::delete`] serve the operator (`mailerd queue ...`).
+//! - [`Store::list`], [`Store::get`], [`Store::hold`], [`Store::release_hold`],
+//!   [`Store::delete`], [`Store::retry_now`], [`Store::retry_all`] and [`Store::fail_live`]
+//!   serve the operator (`mailerd queue ...`).
 //!
 //! Time is always a parameter (seconds since the Unix epoch): a store has no clock, so tests
 //! and the queue manager drive it with fake time.
@@ -209,6 +210,24 @@ pub struct MessageList {
     pub corrupt: Vec<CorruptRecord>,
 }
 
+/// What [`Store::fail_live`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FailOutcome {
+    /// No such message.
+    NotFound,
+    /// A delivery is in flight under this lease (not expired at `now`): nothing changed.
+    /// Hold the message and ask again once the lease is released.
+    Leased(Lease),
+    /// Every live recipient is now failed; the message's records after the change (every
+    /// recipient is final: the message awaits its notices).
+    Failed(Vec<RecipientRecord>),
+}
+
+/// The error of an operator method a backend does not implement (the default bodies).
+fn unsupported(what: &str) -> StoreError {
+    StoreError::Backend(format!("this store does not support {what}"))
+}
+
 /// The queue store. Implementations must be safe to share between tasks (`Arc<S>`).
 ///
 /// Every method that changes something is durable when it returns `Ok`; a backend may share
@@ -294,4 +313,41 @@ pub trait Store: Send + Sync + 'static {
 
     /// Takes the message off hold. `Ok(false)` if no such message.
     fn release_hold(&self, id: &QueueId) -> impl Future<Output = Result<bool, StoreError>> + Send;
+
+    /// Makes every live recipient of the message due at `now` at the latest (an operator's
+    /// "retry now"): a deferred recipient waiting for a later attempt is brought forward; its
+    /// attempt count and last reply stay. The hold flag and a current lease are unchanged (a
+    /// held message stays held; a delivery in flight finishes first). Appends nothing to the
+    /// status log. `Ok(false)` if no such message.
+    fn retry_now(
+        &self,
+        id: &QueueId,
+        now: u64,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send {
+        let _ = (id, now);
+        async { Err(unsupported("retry_now")) }
+    }
+
+    /// [`Store::retry_now`] for every message; returns how many messages had a recipient
+    /// brought forward.
+    fn retry_all(&self, now: u64) -> impl Future<Output = Result<usize, StoreError>> + Send {
+        let _ = now;
+        async { Err(unsupported("retry_all")) }
+    }
+
+    /// Fails every live (pending or deferred) recipient of the message with `reply` (an
+    /// operator's decision, e.g. `5.0.0 deleted by the administrator`), stamped `now`, with
+    /// one [`StatusRecord`] each, so that notify sends the sender a failure notice from the
+    /// status log as for any failure. Respects leases: while a lease is current at `now` it
+    /// changes nothing and answers [`FailOutcome::Leased`]; an expired lease is voided (its
+    /// owner's later calls fail with [`StoreError::LeaseLost`]).
+    fn fail_live(
+        &self,
+        id: &QueueId,
+        reply: &str,
+        now: u64,
+    ) -> impl Future<Output = Result<FailOutcome, StoreError>> + Send {
+        let _ = (id, reply, now);
+        async { Err(unsupported("fail_live")) }
+    }
 }

@@ -11,8 +11,8 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use mailerd_types::{DeliveryReport, Envelope, QueueId};
 
 use crate::{
-    Claimed, Lease, ListFilter, MessageList, MessageSummary, NewMessage, RecipientRecord,
-    StatusRecord, Store, StoreError, StoredMessage, rules,
+    Claimed, FailOutcome, Lease, ListFilter, MessageList, MessageSummary, NewMessage,
+    RecipientRecord, StatusRecord, Store, StoreError, StoredMessage, rules,
 };
 
 #[derive(Debug, Clone)]
@@ -270,6 +270,48 @@ impl Store for MemoryStore {
             .get_mut(id)
             .map(|e| e.held = false)
             .is_some())
+    }
+
+    async fn retry_now(&self, id: &QueueId, now: u64) -> Result<bool, StoreError> {
+        Ok(self
+            .write()?
+            .messages
+            .get_mut(id)
+            .map(|e| rules::retry_now(&mut e.recipients, now))
+            .is_some())
+    }
+
+    async fn retry_all(&self, now: u64) -> Result<usize, StoreError> {
+        Ok(self
+            .write()?
+            .messages
+            .values_mut()
+            .map(|e| rules::retry_now(&mut e.recipients, now))
+            .filter(|n| *n > 0)
+            .count())
+    }
+
+    async fn fail_live(
+        &self,
+        id: &QueueId,
+        reply: &str,
+        now: u64,
+    ) -> Result<FailOutcome, StoreError> {
+        let mut st = self.write()?;
+        let Some(e) = st.messages.get_mut(id) else {
+            return Ok(FailOutcome::NotFound);
+        };
+        if let Some(l) = e
+            .lease
+            .as_ref()
+            .filter(|l| rules::lease_current(Some(l), now))
+        {
+            return Ok(FailOutcome::Leased(l.clone()));
+        }
+        e.lease = None;
+        let log = rules::fail_live(&mut e.recipients, reply, now, e.log.len() as u32);
+        e.log.extend(log);
+        Ok(FailOutcome::Failed(e.recipients.clone()))
     }
 }
 

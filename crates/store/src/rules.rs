@@ -129,6 +129,51 @@ pub fn apply_report(
     log
 }
 
+/// Brings every live recipient due later than `now` forward to `now`; returns how many.
+pub fn retry_now(recipients: &mut [RecipientRecord], now: u64) -> usize {
+    let mut n = 0;
+    for r in recipients.iter_mut().filter(|r| !r.state.is_final()) {
+        if r.next_attempt > now {
+            r.next_attempt = now;
+            n += 1;
+        }
+    }
+    n
+}
+
+/// Whether [`crate::Store::fail_live`] must wait: the message's lease is current at `now`.
+pub fn lease_current(lease: Option<&Lease>, now: u64) -> bool {
+    lease.is_some_and(|l| l.expires_at > now)
+}
+
+/// Fails every live recipient with `reply` (an operator's decision) and returns the status
+/// records to append, numbered from `next_seq`. Attempts and next attempt stay.
+pub fn fail_live(
+    recipients: &mut [RecipientRecord],
+    reply: &str,
+    now: u64,
+    next_seq: u32,
+) -> Vec<StatusRecord> {
+    let mut log = Vec::new();
+    for r in recipients.iter_mut().filter(|r| !r.state.is_final()) {
+        r.state = RecipientState::Failed;
+        r.last_reply = Some(reply.to_string());
+        r.remote_mta = None;
+        r.updated_at = now;
+        log.push(StatusRecord {
+            seq: next_seq + log.len() as u32,
+            at: now,
+            index: r.index,
+            recipient: r.address.clone(),
+            state: r.state,
+            reply: r.last_reply.clone(),
+            remote_mta: None,
+            attempts: r.attempts,
+        });
+    }
+    log
+}
+
 #[cfg(test)]
 mod tests {
     use mailerd_types::{QueueId, RecipientSpec, RecipientUpdate};

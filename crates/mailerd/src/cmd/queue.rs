@@ -1,4 +1,5 @@
-//! `mailerd queue list|show|delete|hold|release`: the queue of a running or stopped server.
+//! `mailerd queue list|show|delete|hold|release|retry`: the queue of a running or stopped
+//! server.
 //!
 //! With a server running, requests go over its control socket (the server owns the queue
 //! file); otherwise the queue file is opened directly.
@@ -32,6 +33,13 @@ enum Command {
         /// Also messages whose recipients are all final (awaiting their notices).
         #[arg(long)]
         all: bool,
+        /// Only messages with a recipient in this state (pending, deferred, delivered,
+        /// failed, expired), or held ones (held), or those in delivery (active).
+        #[arg(long)]
+        state: Option<String>,
+        /// Only messages with a recipient at this domain.
+        #[arg(long)]
+        domain: Option<String>,
     },
     /// A message's envelope, every recipient's state and last reply, and its status log.
     Show {
@@ -40,12 +48,28 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Remove a message from the queue (no notice is sent).
-    Delete { id: String },
+    /// Remove a message from the queue (no notice is sent, unless --bounce).
+    Delete {
+        id: String,
+        /// Fail every recipient not yet delivered ("5.0.0 message deleted by the
+        /// administrator") so that the sender gets a failure notice; the message is removed
+        /// once the notice is queued. Waits for a delivery in flight.
+        #[arg(long)]
+        bounce: bool,
+    },
     /// Keep a message from being delivered until `release`.
     Hold { id: String },
     /// Let a held message be delivered again.
     Release { id: String },
+    /// Try deferred recipients now instead of at their next retry time.
+    Retry {
+        /// The message to retry.
+        #[arg(required_unless_present = "all", conflicts_with = "all")]
+        id: Option<String>,
+        /// Every message in the queue.
+        #[arg(long)]
+        all: bool,
+    },
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
@@ -59,15 +83,44 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         .context("runtime")?;
     rt.block_on(async move {
         let (req, json) = match &args.command {
-            Command::List { json, all } => (Request::List { include_done: *all }, *json),
+            Command::List {
+                json,
+                all,
+                state,
+                domain,
+            } => (
+                Request::List {
+                    include_done: *all,
+                    state: state.clone(),
+                    domain: domain.clone(),
+                },
+                *json,
+            ),
             Command::Show { id, json } => (Request::Show { id: id.clone() }, *json),
-            Command::Delete { id } => (Request::Delete { id: id.clone() }, false),
+            Command::Delete { id, bounce } => (
+                Request::Delete {
+                    id: id.clone(),
+                    bounce: *bounce,
+                },
+                false,
+            ),
+            Command::Retry { id, .. } => (Request::Retry { id: id.clone() }, false),
             Command::Hold { id } => (Request::Hold { id: id.clone() }, false),
             Command::Release { id } => (Request::Release { id: id.clone() }, false),
         };
         let value = match control::ask(&config.data_dir, &req).await? {
             Some(v) => v,
-            None => direct(&config, req).await?,
+            None => {
+                let v = direct(&config, req).await?;
+                if matches!(&args.command, Command::Delete { bounce: true, .. })
+                    && v.as_bool() == Some(true)
+                {
+                    eprintln!(
+                        "mailerd queue: no server runs: the failure notice is sent when it starts"
+                    );
+                }
+                v
+            }
         };
         print(&args.command, value, json)
     })
@@ -192,7 +245,13 @@ fn print(cmd: &Command, value: serde_json::Value, json: bool) -> anyhow::Result<
                 );
             }
         }
-        Command::Delete { id } | Command::Hold { id } | Command::Release { id } => {
+        Command::Retry { id: None, .. } => {
+            println!("{} message(s) due now", value.as_u64().unwrap_or(0));
+        }
+        Command::Retry { id: Some(id), .. }
+        | Command::Delete { id, .. }
+        | Command::Hold { id }
+        | Command::Release { id } => {
             if value.as_bool() != Some(true) {
                 eprintln!("mailerd queue: no message {id} in the queue");
                 return Ok(ExitCode::from(1));
