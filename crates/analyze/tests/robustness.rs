@@ -172,3 +172,14 @@ fn twenty_megabytes_in_bounded_time() {
     let took = t.elapsed();
     assert!(took < Duration::from_secs(20), "took {took:?}");
 }
+
+/// Inputs the fuzzer found (`fuzz/`), kept as regression tests.
+#[test]
+fn fuzzer_findings_do_not_panic() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data");
+    for name in ["fuzz-mime-part-id.eml"] {
+        let raw = std::fs::read(dir.join(name)).expect("fuzz finding");
+        let a = mailerd_analyze::analyze(&raw);
+        let _ = a.kind;
+    }
+}
