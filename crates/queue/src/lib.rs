@@ -12,7 +12,12 @@
 //!   per group to a [`Transport`](manager::Transport) (the `deliver` role, wired by the binary)
 //!   under per-destination concurrency limits and an active window, and applies each
 //!   [`AttemptReport`] to the store atomically as state changes (delivered, failed, deferred with
-//!   the next attempt time, or expired).
+//!   the next attempt time, or expired), logging one `queue: delivery status` line per
+//!   recipient with the next hop's reply verbatim. A message every recipient of which a next
+//!   hop accepted is removed at once (nothing for notify to say); any other finished message
+//!   is handed to notify, which sends its notices and removes it. [`Kick`](manager::Kick)
+//!   wakes the loop (new mail, an operator's retry) and hands notify the messages an operator
+//!   failed (`mailerd queue delete --bounce`).
 //!
 //! What it deliberately does not do: open sockets, parse SMTP or MIME (that is `deliver`),
 //! write notices (that is `notify`, from the status log), or read the wall clock directly (a
