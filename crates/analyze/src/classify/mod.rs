@@ -1,7 +1,33 @@
 //! From the evidence about one recipient (status, reply, diagnostic text, remote host) to a
 //! [`Reason`], a [`Category`] and temporary-or-permanent.
+//!
+//! What it does (standards sec. 6.1):
+//!
+//! 1. A reason the MTA family's decoder already knows for sure ([`Evidence::hint`]) wins.
+//! 2. Text: the diagnostic is unfolded, lower-cased and its e-mail addresses replaced, then
+//!    matched against the ordered rule table in [`rules`] (one pass of one compiled
+//!    `RegexSet`; the first rule in table order wins). Text wins over a conflicting code
+//!    because providers overload codes.
+//! 3. The winner is refined with the codes: a "user unknown" answered after `DATA` or with a
+//!    mailbox/policy status (X.2.x, X.7.x) is a filter's refusal (`filtered`), a size refusal
+//!    with X.2.3 is `exceedlimit`, a timeout of a delivery that was given up is `expired`.
+//! 4. No text rule: the enhanced status alone ([`codes::from_status`]), then the basic reply
+//!    code alone ([`codes::from_reply`]), then `expired` for a bare delay, `onhold` for text
+//!    nothing understood, `undefined` for no evidence at all.
+//!
+//! Temporary or permanent comes from the `Action` (`delayed` is temporary; `failed` is
+//! final even with a 4.x.x status, as after expiry), else from the reply code's first digit,
+//! else from the status class, else from the reason. The status reported is the given one,
+//! else the first one in the text, else the reason's pseudo status `X.0.9NN`.
+//!
+//! What it does not do: it parses no message (that is the MTA-family decoders' job), keeps no
+//! state, does no I/O, and never panics. It knows nothing of our own transport outcome; the
+//! delivery code passes that as a [`Evidence::hint`].
 
-use mailerd_types::{Category, DsnAction, EnhancedStatus, Reason};
+mod codes;
+mod rules;
+
+use mailerd_types::{Category, DsnAction, EnhancedStatus, Reason, SmtpReply, StatusClass};
 
 /// What is known about one recipient's outcome.
 #[derive(Debug, Clone, Default)]
@@ -14,6 +40,10 @@ pub struct Evidence<'a> {
     pub remote_mta: Option<&'a str>,
     /// A reason the MTA family's decoder already knows for sure (e.g. an expiry notice).
     pub hint: Option<Reason>,
+    /// The SMTP command the remote server answered (`RCPT`, `DATA`, `MAIL`, `CONN`, `HELO`),
+    /// when the bounce says so in a field of its own. The classifier also reads it from the
+    /// usual wordings in the text (`in reply to end of DATA command`, `after RCPT TO`).
+    pub command: Option<&'a str>,
 }
 
 /// The classifier's answer.
@@ -27,15 +57,442 @@ pub struct Classification {
     pub status: Option<EnhancedStatus>,
 }
 
-/// Classifies one recipient's evidence.
+/// The SMTP stage a reply answered, as far as the evidence tells.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Stage {
+    Unknown,
+    Connect,
+    Mail,
+    Rcpt,
+    Data,
+}
+
+/// Classifies one recipient's evidence. Never panics.
 pub fn classify(e: &Evidence<'_>) -> Classification {
-    let permanent = e.status.map(|s| s.is_permanent()).unwrap_or(true);
-    let reason = e.hint.unwrap_or(Reason::Undefined);
+    let text = normalize(e.diagnostic);
+    let stage = stage(e.command, &text);
+
+    // A status written by the reporting MTA is taken unless it is a pseudo status (X.0.9NN is
+    // never on the wire; a decoder may pass one through).
+    let given = e.status.filter(|s| !is_pseudo(*s));
+    let in_text = EnhancedStatus::find(e.diagnostic)
+        .map(|(s, _)| s)
+        .filter(|s| !s.is_success() || given.is_none());
+    let status = given.or(in_text);
+    let reply = e.reply_code.or_else(|| reply_code_in(e.diagnostic));
+    let final_ = is_final(e.action, reply, status) || says_final(&text);
+
+    let (mut reason, mut category) = match e.hint {
+        Some(h) => (h, None),
+        None => decide(&text, stage, status, reply, e.action, final_),
+    };
+    if e.hint.is_none() {
+        // The own-sending-limit and group categories come from the words; a bare X.5.3 or X.4.6
+        // says "too many recipients" / "loop" whatever the text's reason.
+        if category.is_none() {
+            category = status.and_then(|s| match (s.subject, s.detail) {
+                (5, 3) => Some(Category::TooManyRecipients),
+                (4, 6) => Some(Category::MailLoop),
+                _ => None,
+            });
+        }
+        if reason == Reason::Undefined && !text.trim().is_empty() {
+            reason = Reason::OnHold;
+        }
+    }
+
+    let permanent = permanent(e.action, reply, status, reason);
+    let mut category = category.unwrap_or_else(|| Category::for_reason(reason, permanent));
+    // Expiry is final by nature; while still retrying it is a temporary problem.
+    if reason == Reason::Expired && !permanent && category == Category::MessageExpired {
+        category = Category::TemporaryProblem;
+    }
+    if !reason.is_failure() {
+        category = Category::for_reason(reason, permanent);
+    }
+    let hard_bounce = hard_bounce(reason, permanent, status);
+    let status = match status {
+        Some(s) => Some(s),
+        None => reason.pseudo_status(pseudo_permanent(e.action, reply, &text, permanent)),
+    };
     Classification {
         reason,
-        category: Category::for_reason(reason, permanent),
+        category,
         permanent,
-        hard_bounce: reason.is_hard_bounce(permanent),
-        status: e.status.or_else(|| reason.pseudo_status(permanent)),
+        hard_bounce,
+        status,
+    }
+}
+
+/// Text rules, then codes (standards sec. 6.1 steps 3-6), with the refinements by stage and
+/// status.
+fn decide(
+    text: &str,
+    stage: Stage,
+    status: Option<EnhancedStatus>,
+    reply: Option<u16>,
+    action: Option<DsnAction>,
+    final_: bool,
+) -> (Reason, Option<Category>) {
+    if let Some(rule) = rules::COMPILED.first(text) {
+        let sub = status.map(|s| (s.subject, s.detail));
+        let reason = match rule.reason {
+            // Refused in answer to MAIL FROM: it is the sender that does not exist.
+            Reason::UserUnknown | Reason::HostUnknown if stage == Stage::Mail => Reason::Rejected,
+            // Sisimai's distinction: a recipient refused after the message was sent (DATA) with
+            // no addressing status (X.1.x), or with a mailbox (X.2.0, X.2.1) or policy (X.7.1)
+            // status when the stage is not known to be RCPT, was refused by a filter.
+            Reason::UserUnknown
+                if rule.name == "mailbox-not-found"
+                    && ((stage == Stage::Data && sub.is_none_or(|(s, _)| s != 1))
+                        || (stage != Stage::Rcpt
+                            && matches!(sub, Some((2, 0)) | Some((2, 1)) | Some((7, 1))))) =>
+            {
+                Reason::Filtered
+            }
+            // The message is larger than the recipient's own limit (X.2.3).
+            Reason::MesgTooBig if sub == Some((2, 3)) => Reason::ExceedLimit,
+            // A connection that timed out until the queue gave up (or still retries) is an
+            // expiry.
+            Reason::NetworkError
+                if rule.name == "connection"
+                    && (final_ || action == Some(DsnAction::Delayed))
+                    && is_timeout(text) =>
+            {
+                Reason::Expired
+            }
+            // A bare "access denied" in answer to MAIL FROM refuses the sender.
+            Reason::SecurityError if rule.name == "access-denied" && stage == Stage::Mail => {
+                Reason::Rejected
+            }
+            r => r,
+        };
+        return (reason, rule.category);
+    }
+    if stage == Stage::Mail {
+        // Nothing in the words, but the server refused the envelope sender.
+        return (Reason::Rejected, None);
+    }
+    if let Some(rc) = status.and_then(|s| codes::from_status(s, final_)) {
+        return rc;
+    }
+    // A delay notice that says nothing more: the message is waiting for its expiry (Sisimai
+    // reports these as `expired`; the category stays "temporary problem").
+    if action == Some(DsnAction::Delayed) {
+        return (Reason::Expired, None);
+    }
+    if let Some(r) = reply.and_then(codes::from_reply) {
+        return (r, None);
+    }
+    if final_ && status.is_some_and(|s| s.is_transient()) {
+        return (Reason::Expired, None);
+    }
+    (Reason::Undefined, None)
+}
+
+fn is_timeout(text: &str) -> bool {
+    text.contains("timed out")
+        || text.contains("timeout")
+        || text.contains("did not accept our requests to connect")
+        || text.contains("no answer")
+        || text.contains("unable to connect")
+        || text.contains("establish an smtp connection")
+        || text.contains("not reachable")
+        || text.contains("unreachable")
+}
+
+/// `true` when the reporting MTA says it gave up (qmail `I'm not going to try again`, Gmail
+/// `failed permanently`).
+fn says_final(text: &str) -> bool {
+    text.contains("not going to try again")
+        || text.contains("failed permanently")
+        || text.contains("permanent failure")
+        || text.contains("giving up")
+}
+
+/// `true` when delivery was given up: `Action: failed`, or a 5yz reply.
+fn is_final(action: Option<DsnAction>, reply: Option<u16>, status: Option<EnhancedStatus>) -> bool {
+    match action {
+        Some(DsnAction::Failed) => true,
+        Some(_) => false,
+        None => match reply {
+            Some(c) => c >= 500,
+            None => status.is_some_and(|s| s.is_permanent()),
+        },
+    }
+}
+
+/// Temporary or permanent (standards sec. 6.1 and 3.4): `delayed` is temporary, `failed` is
+/// final (also with a 4.x.x status after expiry); else the reply code's first digit, else the
+/// status class, else the nature of the reason.
+fn permanent(
+    action: Option<DsnAction>,
+    reply: Option<u16>,
+    status: Option<EnhancedStatus>,
+    reason: Reason,
+) -> bool {
+    match action {
+        Some(DsnAction::Delayed) => return false,
+        Some(DsnAction::Failed) => return true,
+        _ => {}
+    }
+    if let Some(c) = reply {
+        if (400..500).contains(&c) {
+            return false;
+        }
+        if (500..600).contains(&c) {
+            return true;
+        }
+    }
+    if let Some(s) = status {
+        if s.is_transient() {
+            return false;
+        }
+        if s.is_permanent() {
+            return true;
+        }
+    }
+    !matches!(
+        reason,
+        Reason::NetworkError
+            | Reason::SystemError
+            | Reason::SystemFull
+            | Reason::Speeding
+            | Reason::TooManyConn
+            | Reason::OnHold
+    )
+}
+
+/// A hard bounce (suppress the address): the reason says the address itself is bad and the
+/// failure is final. A domain that merely failed to resolve with a temporary (4.x.x) status
+/// is not proof that it does not exist.
+fn hard_bounce(reason: Reason, permanent: bool, status: Option<EnhancedStatus>) -> bool {
+    if matches!(reason, Reason::HostUnknown | Reason::NotAccept)
+        && status.is_some_and(|s| s.is_transient())
+    {
+        return false;
+    }
+    reason.is_hard_bounce(permanent)
+}
+
+/// The class of a pseudo status. A 4yz reply makes it `4.0.9NN`; so does a delay notice that
+/// says the failure is temporary. Otherwise it is `5.0.9NN`, also for a bare delay: Sisimai
+/// (whose convention the pseudo codes are) writes `5.0.947` for an expiry it inferred.
+fn pseudo_permanent(
+    action: Option<DsnAction>,
+    reply: Option<u16>,
+    text: &str,
+    permanent: bool,
+) -> bool {
+    if let Some(c) = reply {
+        return !(400..500).contains(&c);
+    }
+    if action == Some(DsnAction::Delayed) {
+        return !(text.contains("temporary failure")
+            || text.contains("has been delayed")
+            || text.contains("will be retried")
+            || text.contains("will retry")
+            || text.contains("still trying"));
+    }
+    permanent || action.is_none()
+}
+
+fn is_pseudo(s: EnhancedStatus) -> bool {
+    s.subject == 0 && (900..=999).contains(&s.detail)
+}
+
+/// The diagnostic as the rules read it: multi-line SMTP replies joined, lower-case ASCII,
+/// whitespace collapsed, each e-mail address replaced by `addr` (so that local parts such as
+/// `spam-report@` or `user-unknown@` cause no false hits).
+fn normalize(diag: &str) -> String {
+    let joined;
+    let src = if diag.contains('\n') || diag.contains('\r') {
+        joined = match SmtpReply::parse(diag) {
+            Ok(r) => format!("{} {}", r.code, r.text()),
+            Err(_) => diag.to_string(),
+        };
+        joined.as_str()
+    } else {
+        diag
+    };
+    let mut out = String::with_capacity(src.len() + 8);
+    let mut last_space = true;
+    for tok in src.split(|c: char| c.is_ascii_whitespace()) {
+        if tok.is_empty() {
+            continue;
+        }
+        if !last_space {
+            out.push(' ');
+        }
+        if tok.contains('@') {
+            push_without_address(&mut out, tok);
+        } else {
+            for c in tok.chars() {
+                out.push(c.to_ascii_lowercase());
+            }
+        }
+        last_space = false;
+    }
+    out
+}
+
+/// Writes one whitespace-free token, replacing the address inside it by `addr` while keeping
+/// the punctuation around it (`<bob@x>:` becomes `<addr>:`).
+fn push_without_address(out: &mut String, tok: &str) {
+    let is_addr_char = |c: char| c.is_alphanumeric() || "._%+-=!#$&'*/?^`{|}~@".contains(c);
+    let b: Vec<char> = tok.chars().collect();
+    let mut i = 0;
+    while i < b.len() {
+        if is_addr_char(b[i]) {
+            let start = i;
+            while i < b.len() && is_addr_char(b[i]) {
+                i += 1;
+            }
+            let word: String = b[start..i].iter().collect();
+            if word.contains('@') {
+                out.push_str("addr");
+            } else {
+                out.push_str(&word.to_ascii_lowercase());
+            }
+        } else {
+            out.push(b[i].to_ascii_lowercase());
+            i += 1;
+        }
+    }
+}
+
+/// The stage from a `command` field, else from the usual wordings of Postfix (`in reply to
+/// end of DATA command`), Exim (`after RCPT TO:`, `after end of data`), Sendmail (`>>> DATA`)
+/// and qmail (`failed after I sent the message`).
+fn stage(command: Option<&str>, text: &str) -> Stage {
+    if let Some(c) = command {
+        let c = c.trim().to_ascii_uppercase();
+        return match c.as_str() {
+            "DATA" | "BDAT" | "." => Stage::Data,
+            "RCPT" | "RCPT TO" => Stage::Rcpt,
+            "MAIL" | "MAIL FROM" => Stage::Mail,
+            "CONN" | "HELO" | "EHLO" | "STARTTLS" => Stage::Connect,
+            _ => Stage::Unknown,
+        };
+    }
+    const DATA: &[&str] = &[
+        "in reply to end of data",
+        "in reply to data",
+        "after end of data",
+        "after data",
+        ">>> data",
+        "failed after i sent the message",
+        "during data",
+    ];
+    const RCPT: &[&str] = &[
+        "in reply to rcpt to",
+        "after rcpt to",
+        ">>> rcpt to",
+        "does not like recipient",
+        "[rcpt_to]",
+        "rejected recipient",
+        "most progress was rcpt to",
+    ];
+    const MAIL: &[&str] = &[
+        "in reply to mail from",
+        "after mail from",
+        ">>> mail from",
+        "sender was rejected",
+        "[mail_from]",
+    ];
+    const CONN: &[&str] = &[
+        "refused to talk to me",
+        "after initial connection",
+        "after ehlo",
+        "after helo",
+        "in reply to ehlo",
+        "in reply to helo",
+        "my name was rejected",
+    ];
+    let has = |l: &[&str]| l.iter().any(|p| text.contains(p));
+    if has(DATA) {
+        Stage::Data
+    } else if has(RCPT) {
+        Stage::Rcpt
+    } else if has(MAIL) {
+        Stage::Mail
+    } else if has(CONN) {
+        Stage::Connect
+    } else {
+        Stage::Unknown
+    }
+}
+
+/// The first SMTP reply code standing as a token in the text (`550 ...`, `said: 550-5.1.1`),
+/// for diagnostics whose decoder did not pass one.
+fn reply_code_in(text: &str) -> Option<u16> {
+    let b = text.as_bytes();
+    let mut i = 0;
+    while i + 3 <= b.len() {
+        let ok_before = i == 0 || !(b[i - 1].is_ascii_alphanumeric() || b[i - 1] == b'.');
+        if ok_before
+            && matches!(b[i], b'4' | b'5')
+            && b[i + 1].is_ascii_digit()
+            && b[i + 2].is_ascii_digit()
+            && b[i + 1] <= b'5'
+            && matches!(b.get(i + 3), None | Some(b' ') | Some(b'-'))
+        {
+            let code = u16::from(b[i] - b'0') * 100
+                + u16::from(b[i + 1] - b'0') * 10
+                + u16::from(b[i + 2] - b'0');
+            return Some(code);
+        }
+        i += 1;
+    }
+    None
+}
+
+#[allow(dead_code)]
+fn class_of(s: EnhancedStatus) -> StatusClass {
+    s.class
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn normalize_strips_addresses_and_joins_lines() {
+        assert_eq!(
+            normalize("550 5.1.1 <Bob@Example.ORG>: Recipient   address rejected"),
+            "550 5.1.1 <addr>: recipient address rejected"
+        );
+        assert_eq!(
+            normalize("550-5.1.1 The email account\r\n550 5.1.1 does not exist."),
+            "550 5.1.1 the email account does not exist."
+        );
+    }
+
+    #[test]
+    fn reply_code_in_text() {
+        assert_eq!(
+            reply_code_in("host x[192.0.2.1] said: 550 5.1.1 no"),
+            Some(550)
+        );
+        assert_eq!(reply_code_in("(554.30)"), None);
+        assert_eq!(reply_code_in("in 840 minutes"), None);
+    }
+
+    #[test]
+    fn never_panics_on_odd_text() {
+        for t in [
+            "",
+            "@",
+            "@@@ <> @x",
+            "\u{feff}ümlaut@ü",
+            "550-\n550",
+            "5.",
+            "\r\r\n",
+        ] {
+            let _ = classify(&Evidence {
+                diagnostic: t,
+                ..Default::default()
+            });
+        }
     }
 }
