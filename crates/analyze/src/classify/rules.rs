@@ -195,6 +195,19 @@ pub(crate) static RULES: &[Rule] = &[
             r#"too many "?received"? headers"#,
         ],
     ),
+    // ---- Greylisting (unambiguous, and written as a "recipient address rejected") --------
+    // Postfix policy servers `450 4.2.0 <bob@example.org>: Recipient address rejected:
+    // Greylisted`, `Greylisting in action, please come back later`.
+    rule(
+        "greylisted",
+        R::SystemError,
+        &[
+            r"grey ?list(ed|ing)?",
+            r"gray ?list(ed|ing)?",
+            r"greylisting in action",
+            r"try again in \d+ (seconds|minutes)",
+        ],
+    ),
     // ---- Message format (specific wordings that also mention spam) --------------------
     // Gmail `This message is not RFC 5322 compliant. There are multiple Subject headers.
     // To reduce the amount of spam ...`, Amazon SES `Duplicate header 'DKIM-Signature'`.
@@ -653,7 +666,8 @@ pub(crate) static RULES: &[Rule] = &[
             r"recipient address rejected: (user unknown|access denied|invalid|unknown|undeliverable|no such)",
             r"recipient address rejected\.",
             r"recipient (is )?(invalid|unknown|not valid|rejected)",
-            r"address (not found|couldn't be found|could not be found|unknown|rejected|invalid|does not exist)",
+            r"address (not found|couldn't be found|could not be found|unknown|invalid|does not exist)",
+            r"address rejected( |\.|$)",
             r"(doesn't|does not) have an? .{0,60}account",
             r"no mailbox (here )?(by that name)?",
             r"not a valid (user|mailbox|recipient|address)",
@@ -805,20 +819,9 @@ pub(crate) static RULES: &[Rule] = &[
         ],
     ),
     // ---- Temporary server problem ------------------------------------------------------------
-    // Gmail `421-4.3.0 Temporary System Problem. Try again later`, Postfix greylisting
-    // `Recipient address rejected: Greylisted`, Microsoft `4.4.316 Connection refused`,
-    // Postfix `Connection timed out` / `lost connection` (client side), Orange
+    // Gmail `421-4.3.0 Temporary System Problem. Try again later`, Microsoft `4.4.316 Connection
+    // refused`, Postfix `Connection timed out` / `lost connection` (client side), Orange
     // `Service refuse ... please try later`, MXLogic `Could not load DRD`.
-    rule(
-        "greylisted",
-        R::SystemError,
-        &[
-            r"grey ?list(ed|ing)?",
-            r"gray ?list(ed|ing)?",
-            r"greylisting in action",
-            r"try again in \d+ (seconds|minutes)",
-        ],
-    ),
     rule(
         "connection",
         R::NetworkError,
