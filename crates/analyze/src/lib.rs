@@ -15,7 +15,14 @@
 //! and "not a bounce" is an ordinary answer, not an error. It does not verify DKIM/SPF or look
 //! up our own outbound logs; callers that can (receive, the admin API) add that evidence.
 
+pub mod arf;
+pub mod authenticity;
+pub mod autoreply;
 pub mod classify;
+pub mod dsn;
+pub mod mime;
+pub mod mta;
+pub mod text;
 
 use mailerd_types::{Category, DsnAction, EnhancedStatus, Reason};
 
@@ -124,7 +131,29 @@ pub struct Analysis {
 
 /// Analyses one message. Never panics; any bytes give an answer.
 pub fn analyze(raw: &[u8]) -> Analysis {
-    let _ = raw;
+    let normalized;
+    let mut bytes = raw;
+    // CR-only line endings (old Mac): mail-parser needs LF.
+    if !bytes.contains(&b'\n') && bytes.contains(&b'\r') {
+        normalized = bytes
+            .iter()
+            .map(|&c| if c == b'\r' { b'\n' } else { c })
+            .collect::<Vec<u8>>();
+        bytes = &normalized;
+    }
+    // An mbox `From ` separator line is not a header.
+    if bytes.starts_with(b"From ") {
+        if let Some(p) = bytes.iter().position(|&c| c == b'\n') {
+            bytes = bytes.get(p + 1..).unwrap_or(b"");
+        }
+    }
+    match mail_parser::MessageParser::default().parse(bytes) {
+        Some(msg) => analyze_message(&msg, 0),
+        None => empty(),
+    }
+}
+
+fn empty() -> Analysis {
     Analysis {
         kind: Kind::NotABounce,
         reporting_mta: None,
@@ -138,4 +167,455 @@ pub fn analyze(raw: &[u8]) -> Analysis {
         subject: None,
         from: None,
     }
+}
+
+/// The bounce's own headers that matter.
+pub struct Top {
+    pub subject: String,
+    pub from_addr: String,
+    pub from_name: String,
+    pub to: Vec<String>,
+    pub return_path: Option<String>,
+    pub x_failed: Vec<String>,
+    pub received_top: Option<String>,
+}
+
+fn top_of(msg: &mail_parser::Message<'_>) -> Top {
+    let from = msg.from().and_then(|a| a.first());
+    let mut to: Vec<String> = msg
+        .to()
+        .map(|a| {
+            a.iter()
+                .filter_map(|x| x.address.as_deref())
+                .map(text::clean_address)
+                .collect()
+        })
+        .unwrap_or_default();
+    if let Some(d) = msg.header_raw("Delivered-To") {
+        to.push(text::clean_address(d));
+    }
+    let mut x_failed = Vec::new();
+    for h in msg.headers() {
+        if h.name().eq_ignore_ascii_case("X-Failed-Recipients") {
+            if let Some(t) = h.value().as_text() {
+                for a in text::find_addresses(t) {
+                    if !x_failed.contains(&a.addr) {
+                        x_failed.push(a.addr);
+                    }
+                }
+            } else if let Some(a) = h.value().as_address() {
+                for x in a.iter().filter_map(|x| x.address.as_deref()) {
+                    let c = text::clean_address(x);
+                    if !x_failed.contains(&c) {
+                        x_failed.push(c);
+                    }
+                }
+            }
+        }
+    }
+    Top {
+        subject: msg.subject().unwrap_or("").to_string(),
+        from_addr: from
+            .and_then(|a| a.address.as_deref())
+            .map(text::clean_address)
+            .unwrap_or_default(),
+        from_name: from
+            .and_then(|a| a.name.as_deref())
+            .unwrap_or("")
+            .to_string(),
+        to,
+        return_path: msg.header_raw("Return-Path").map(|s| s.trim().to_string()),
+        x_failed,
+        received_top: msg.header_raw("Received").map(text::squash),
+    }
+}
+
+/// Words of a subject or From that announce a bounce.
+const BOUNCE_SUBJECTS: &[&str] = &[
+    "undeliver",
+    "undelivered",
+    "delivery status notification",
+    "returned mail",
+    "delivery failure",
+    "delivery failed",
+    "failure notice",
+    "mail delivery failed",
+    "non-delivery",
+    "nondeliver",
+    "non delivery",
+    "could not be delivered",
+    "couldn't be delivered",
+    "not delivered",
+    "delivery notification",
+    "mail system error",
+    "bounce",
+    "permanent error",
+    "delivery problem",
+    "returned to sender",
+    "delayed mail",
+    "delivery delayed",
+    "warning: could not send",
+    "message delayed",
+    "failed delivery",
+    "mail failure",
+    "delivery report",
+    "delivery error",
+    "rejected",
+    "unzustellbar",
+    "nicht zugestellt",
+    "non remis",
+    "no se pudo entregar",
+    "mail could not",
+    "message status",
+    "returned message",
+    "error sending",
+    "failed mail",
+    "notification of delivery",
+    "delivery notice",
+    "unable to deliver",
+    "mail error",
+    "nondeliverable",
+    "warning: message",
+    "sending failed",
+    "message you sent",
+    "undelivery",
+    "delivery failure notification",
+    "fehlgeschlagen",
+    "echec",
+    "error de entrega",
+];
+
+const BOUNCE_BODY: &[&str] = &[
+    "this is the qmail-send program",
+    "this message was created automatically by mail delivery software",
+    "----- transcript of session follows -----",
+    "diagnostic information for administrators",
+    "did not reach the following recipient",
+    "delivery has failed to these recipients",
+    "this is the mail system at host",
+    "could not be delivered to one or more",
+    "delivery to the following recipient",
+    "your message could not be delivered",
+    "message could not be delivered",
+    "was not delivered to",
+    "undeliverable",
+    "permanent fatal errors",
+    "the following addresses had",
+    "remote server returned",
+    "said: 5",
+    "said: 4",
+    "unable to deliver",
+    "could not deliver",
+    "delivery failed",
+    "user unknown",
+    "mailbox unavailable",
+    "message delivery failure",
+    "i'm afraid i wasn't able to deliver",
+    "wasn't able to deliver",
+    "the error that the other server returned was",
+    "the response from the remote server was",
+    "delivery to the following recipients failed",
+    "your message was not delivered",
+    "failed to deliver",
+    "delivery has been delayed",
+    "has not yet been delivered",
+    "could not send message",
+    "returned to sender",
+    "recipient address rejected",
+    "no such user",
+    "this is an automatically generated delivery status notification",
+];
+
+fn is_mailer_daemon(addr: &str, name: &str) -> bool {
+    let local = addr.split('@').next().unwrap_or("").to_ascii_lowercase();
+    let n = name.to_ascii_lowercase();
+    matches!(
+        local.as_str(),
+        "mailer-daemon"
+            | "postmaster"
+            | "mail-daemon"
+            | "mailerdaemon"
+            | "mailer_daemon"
+            | "maildaemon"
+            | "mmdf"
+            | "mailer"
+            | "bounce"
+            | "bounces"
+    ) || local.starts_with("mailer-daemon")
+        || local.starts_with("postmaster")
+        || n.contains("mail delivery")
+        || n.contains("mailer-daemon")
+        || n.contains("mailer daemon")
+        || n.contains("postmaster")
+        || n.contains("mail administrator")
+        || n.contains("mail system")
+}
+
+fn bounce_like(top: &Top, human: &str) -> bool {
+    let subj = top.subject.to_ascii_lowercase();
+    if !top.x_failed.is_empty() || is_mailer_daemon(&top.from_addr, &top.from_name) {
+        return true;
+    }
+    if BOUNCE_SUBJECTS.iter().any(|w| subj.contains(w)) {
+        return true;
+    }
+    let head = human.get(..human.len().min(8192)).unwrap_or(human);
+    let head = match head.char_indices().last() {
+        Some(_) => head,
+        None => "",
+    };
+    BOUNCE_BODY.iter().any(|w| text::contains_ci(head, w))
+}
+
+/// A char-boundary-safe prefix of at most `n` bytes.
+pub(crate) fn prefix(s: &str, n: usize) -> &str {
+    if s.len() <= n {
+        return s;
+    }
+    let mut i = n;
+    while i > 0 && !s.is_char_boundary(i) {
+        i -= 1;
+    }
+    &s[..i]
+}
+
+fn analyze_message(msg: &mail_parser::Message<'_>, depth: u8) -> Analysis {
+    let top = top_of(msg);
+    let parts = mime::collect(msg);
+    let text_all: &str = if parts.plain.trim().is_empty() {
+        &parts.html_text
+    } else {
+        &parts.plain
+    };
+    let (_, cut) = mime::split_original(text_all);
+    let human = match cut {
+        Some(c) => text_all.get(..c).unwrap_or(text_all),
+        None => text_all,
+    };
+    let mut original = parts.original.clone();
+    if original.is_none() {
+        if let Some(c) = cut {
+            original = mime::inline_original(text_all.get(c..).unwrap_or(""));
+        }
+    }
+
+    let mut a = empty();
+    a.subject = msg.subject().map(|s| s.to_string());
+    a.from = msg.header_raw("From").map(text::squash);
+
+    let mut found: Vec<mta::Found> = Vec::new();
+    let mut kind_hint: Option<Kind> = None;
+
+    // 1. ARF feedback reports.
+    if parts.feedback.is_some() || parts.report_type.as_deref() == Some("feedback-report") {
+        found = arf::decode(parts.feedback.as_deref().unwrap_or(""), original.as_ref());
+        if !found.is_empty() {
+            kind_hint = Some(Kind::Feedback);
+        }
+    }
+
+    // 2. RFC 3464 delivery-status parts (or a report pasted into the text).
+    let mut reports: Vec<dsn::Report> = parts.dsn.iter().map(|b| dsn::parse(b)).collect();
+    if reports.iter().all(|r| r.recipients.is_empty()) && dsn::looks_like_dsn(text_all) {
+        reports.push(dsn::parse(text_all));
+    }
+    let mut exclude: Vec<String> = top.to.clone();
+    if !top.from_addr.is_empty() {
+        exclude.push(top.from_addr.clone());
+    }
+    let ctx = mta::Ctx {
+        human,
+        subject: &top.subject,
+        from: &top.from_addr,
+        exclude: &exclude,
+        x_failed: &top.x_failed,
+    };
+    let is_bounce = !parts.dsn.is_empty() || bounce_like(&top, human);
+    let text_found = if kind_hint.is_none() && is_bounce {
+        mta::decode(&ctx)
+    } else {
+        Vec::new()
+    };
+
+    if kind_hint.is_none() {
+        for r in &reports {
+            if a.reporting_mta.is_none() {
+                a.reporting_mta = r.message.reporting_mta.clone();
+            }
+            for p in &r.recipients {
+                let Some(addr) = p.address() else { continue };
+                let mut f = mta::Found::new(addr.to_string(), "RFC3464");
+                f.original_recipient = p.original_recipient.clone();
+                f.action = p.action;
+                f.status = p.status;
+                f.reply_code = p.reply_code;
+                f.remote_mta = p.remote_mta.clone();
+                f.last_attempt = p.last_attempt.clone();
+                f.diagnostic = p.diagnostic.clone();
+                if let Some(d) = &p.diagnostic {
+                    // a more specific status in the diagnostic than a generic X.0.0
+                    if let Some(ds) = text::find_status(d, f.reply_code) {
+                        match f.status {
+                            None => f.status = Some(ds),
+                            Some(s) if s.subject == 0 && s.detail == 0 && ds.class == s.class => {
+                                f.status = Some(ds)
+                            }
+                            _ => {}
+                        }
+                    }
+                }
+                // The human part often has the remote server's words the report lacks.
+                if let Some(t) = text_found
+                    .iter()
+                    .find(|t| t.recipient.eq_ignore_ascii_case(&f.recipient))
+                    .or_else(|| {
+                        (text_found.len() == 1 && r.recipients.len() == 1).then(|| &text_found[0])
+                    })
+                {
+                    if f.diagnostic.is_none() || f.reply_code.is_none() {
+                        if t.reply_code.is_some() || f.diagnostic.is_none() {
+                            if let Some(d) = &t.diagnostic {
+                                f.diagnostic = Some(d.clone());
+                            }
+                            f.reply_code = f.reply_code.or(t.reply_code);
+                        }
+                    }
+                    if f.status.is_none() {
+                        f.status = t.status;
+                    }
+                    f.hint = f.hint.or(t.hint);
+                }
+                if matches!(
+                    f.action,
+                    Some(DsnAction::Delivered | DsnAction::Relayed | DsnAction::Expanded)
+                ) {
+                    f.hint = Some(Reason::Delivered);
+                }
+                mta::push_merge(&mut found, f);
+            }
+        }
+        if found.is_empty() {
+            found = text_found;
+        }
+    }
+
+    // 3. Fallbacks for a bounce where no recipient could be read.
+    if found.is_empty() && kind_hint.is_none() && is_bounce {
+        let candidates: Vec<String> = if !top.x_failed.is_empty() {
+            top.x_failed.clone()
+        } else {
+            original
+                .as_ref()
+                .map(|o| o.recipients.clone())
+                .unwrap_or_default()
+                .into_iter()
+                .filter(|r| !exclude.iter().any(|e| e.eq_ignore_ascii_case(r)))
+                .take(1)
+                .collect()
+        };
+        let said = mta::generic::said_text(human);
+        for c in candidates {
+            let mut f = mta::Found::new(c, "Generic");
+            if let Some(s) = &said {
+                f.set_diagnostic(s);
+            } else {
+                f.fill_codes(prefix(human, 16 << 10));
+            }
+            found.push(f);
+        }
+    }
+
+    // 4. A forwarded bounce: the report is inside an attached message.
+    if found.is_empty() && kind_hint.is_none() && depth < 2 {
+        if let Some(raw) = &parts.nested_raw {
+            if let Some(inner) = mail_parser::MessageParser::default().parse(raw.as_slice()) {
+                let mut ia = analyze_message(&inner, depth + 1);
+                if !ia.recipients.is_empty() && ia.kind != Kind::AutoReply {
+                    ia.subject = a.subject.take();
+                    ia.from = a.from.take();
+                    return ia;
+                }
+            }
+        }
+    }
+
+    // 5. RFC 3834 auto-replies.
+    if found.is_empty() && kind_hint.is_none() {
+        if let Some(f) = autoreply::decode(msg, &top, human) {
+            found.push(f);
+            kind_hint = Some(Kind::AutoReply);
+        }
+    }
+
+    if a.reporting_mta.is_none() {
+        a.reporting_mta = reporting_mta_from_received(top.received_top.as_deref());
+    }
+    a.original = original.as_ref().map(|o| o.info.clone());
+
+    // Classify each recipient.
+    for f in found {
+        let diag = f.diagnostic.as_deref().unwrap_or("");
+        let c = classify::classify(&classify::Evidence {
+            action: f.action,
+            status: f.status,
+            reply_code: f.reply_code,
+            diagnostic: diag,
+            remote_mta: f.remote_mta.as_deref(),
+            hint: f.hint,
+        });
+        a.recipients.push(RecipientReport {
+            recipient: f.recipient,
+            original_recipient: f.original_recipient,
+            action: f.action,
+            status: c.status,
+            reply_code: f.reply_code,
+            diagnostic: f.diagnostic,
+            remote_mta: f.remote_mta,
+            last_attempt: f.last_attempt,
+            reason: c.reason,
+            hard_bounce: c.hard_bounce,
+            category: c.category,
+            permanent: c.permanent,
+            decoded_by: f.decoded_by,
+        });
+    }
+
+    a.kind = match kind_hint {
+        Some(k) => k,
+        None if a.recipients.is_empty() => Kind::NotABounce,
+        None => {
+            if a.recipients.iter().all(|r| r.reason == Reason::Delivered) {
+                Kind::Success
+            } else if a.recipients.iter().all(|r| {
+                r.reason == Reason::Delivered
+                    || r.action == Some(DsnAction::Delayed)
+                    || (r.action.is_none() && !r.permanent)
+            }) {
+                Kind::Delay
+            } else {
+                Kind::Bounce
+            }
+        }
+    };
+    a.authenticity = authenticity::assess(&authenticity::Signals {
+        kind: a.kind,
+        top: &top,
+        parts: &parts,
+        human,
+        original: original.as_ref(),
+        reporting_mta: a.reporting_mta.as_deref(),
+        recipients: &a.recipients,
+        has_dsn: !parts.dsn.is_empty(),
+    });
+    a
+}
+
+/// `by mx.example.org` of the top `Received:` header.
+fn reporting_mta_from_received(r: Option<&str>) -> Option<String> {
+    let r = r?;
+    let at = text::find_ci(r, "by ")?;
+    let host = r.get(at + 3..)?.split_whitespace().next()?;
+    let host =
+        host.trim_matches(|c: char| c == '(' || c == ')' || c == ';' || c == '[' || c == ']');
+    (host.contains('.')).then(|| host.to_ascii_lowercase())
 }

@@ -1,0 +1,329 @@
+//! Is a bounce what it claims to be? Scores the signals of standards sec. 7.6.
+//!
+//! Positive weights (suspicious): clickable links outside provider help domains, action
+//! buttons/links ("release messages", "verify your account"), attachments that are not report
+//! parts, a "Mail Delivery Subsystem"/"MAILER-DAEMON"/"Postmaster" display name from a domain
+//! unrelated to the reporting MTA, claims about *incoming* mail, no returned original, and a
+//! non-null `Return-Path` on a message posing as a bounce. Negative weights (genuine):
+//! an RFC 3464 report whose Final-Recipient is a recipient of the returned original, and a
+//! Reporting-MTA consistent with the top `Received:` header.
+//!
+//! It does not verify DKIM/SPF/DMARC nor consult our outbound logs (no I/O here); callers
+//! that can, add that evidence. Verdict: suspicious at score >= 3, genuine at <= -3 (or a
+//! clean standard report), unknown otherwise.
+
+use crate::mime::{Original, Parts};
+use crate::text::{contains_ci, find_ci};
+use crate::{Authenticity, Kind, RecipientReport, Top, Verdict};
+
+/// Everything the scorer looks at.
+pub struct Signals<'a> {
+    pub kind: Kind,
+    pub top: &'a Top,
+    pub parts: &'a Parts,
+    pub human: &'a str,
+    pub original: Option<&'a Original>,
+    pub reporting_mta: Option<&'a str>,
+    pub recipients: &'a [RecipientReport],
+    pub has_dsn: bool,
+}
+
+/// Help domains of providers whose links in a bounce are expected.
+const ALLOWED_LINK_DOMAINS: &[&str] = &[
+    "support.google.com",
+    "aka.ms",
+    "learn.microsoft.com",
+    "docs.microsoft.com",
+    "technet.microsoft.com",
+    "go.microsoft.com",
+    "postmaster.yahooinc.com",
+    "senders.yahooinc.com",
+    "help.yahoo.com",
+    "postmaster.yahoo.com",
+    "support.apple.com",
+    "spamhaus.org",
+    "www.spamhaus.org",
+    "postmaster.live.com",
+    "sendersupport.olc.protection.outlook.com",
+    "mail.live.com",
+    "postmaster.aol.com",
+    "help.aol.com",
+    "barracudanetworks.com",
+    "www.barracudanetworks.com",
+    "mimecast.com",
+    "spamcop.net",
+    "www.spamcop.net",
+    "mxtoolbox.com",
+    "proofpoint.com",
+    "ipremoval.sms.symantec.com",
+];
+
+const ACTION_WORDS: &[&str] = &[
+    "retry delivery",
+    "release message",
+    "release your message",
+    "retrieve message",
+    "retrieve your message",
+    "view undelivered",
+    "verify your account",
+    "verify account",
+    "resend",
+    "restore mailbox",
+    "restore your mailbox",
+    "click here",
+    "login",
+    "log in",
+    "sign in",
+    "upgrade",
+    "review messages",
+    "deliver messages",
+    "recover message",
+];
+
+const INCOMING_CLAIMS: &[&str] = &[
+    "pending incoming",
+    "incoming messages",
+    "undelivered incoming",
+    "held in quarantine",
+    "quarantine",
+    "verify your account",
+    "upgrade mailbox",
+    "upgrade your mailbox",
+    "mailbox quota reached",
+    "messages are pending",
+    "messages pending",
+    "will be deleted",
+    "failed to deliver to your inbox",
+    "stuck in your",
+];
+
+fn link_domain(url: &str) -> &str {
+    let rest = url.split_once("://").map(|(_, r)| r).unwrap_or(url);
+    let host = rest
+        .split(['/', '?', '#', '"', '\'', '>', '<', ' ', ')'])
+        .next()
+        .unwrap_or("");
+    let host = host.rsplit('@').next().unwrap_or(host);
+    host.split(':').next().unwrap_or(host)
+}
+
+fn allowed(host: &str) -> bool {
+    let h = host.to_ascii_lowercase();
+    ALLOWED_LINK_DOMAINS
+        .iter()
+        .any(|d| h == *d || h.ends_with(&format!(".{d}")))
+}
+
+/// Links in the human part and the HTML (bounded).
+fn links(s: &Signals<'_>) -> Vec<String> {
+    let mut out = Vec::new();
+    for hay in [s.human, s.parts.html_raw.as_str()] {
+        let mut rest = crate::prefix(hay, 1 << 20);
+        while let Some(p) = find_ci(rest, "http") {
+            let r = &rest[p..];
+            let is_url = r.len() > 8
+                && (crate::text::starts_with_ci(r, "http://")
+                    || crate::text::starts_with_ci(r, "https://"));
+            if is_url {
+                let end = r
+                    .find(|c: char| {
+                        c.is_whitespace() || c == '"' || c == '\'' || c == '>' || c == '<'
+                    })
+                    .unwrap_or(r.len());
+                out.push(r[..end].to_string());
+                if out.len() > 50 {
+                    return out;
+                }
+                rest = &r[end..];
+            } else {
+                rest = &r[4..];
+            }
+        }
+    }
+    out
+}
+
+fn domain_of(addr: &str) -> &str {
+    addr.rsplit('@').next().unwrap_or("")
+}
+
+/// The registrable-ish tail of a host (last two labels).
+fn base(host: &str) -> String {
+    let h = host.trim_end_matches('.').to_ascii_lowercase();
+    let labels: Vec<&str> = h.split('.').collect();
+    let n = labels.len();
+    if n >= 3 && labels[n - 2].len() <= 3 && labels[n - 1].len() == 2 {
+        labels[n - 3..].join(".")
+    } else if n >= 2 {
+        labels[n - 2..].join(".")
+    } else {
+        h
+    }
+}
+
+pub fn assess(s: &Signals<'_>) -> Authenticity {
+    let mut score = 0i32;
+    let mut reasons = Vec::new();
+    let posing = matches!(s.kind, Kind::Bounce | Kind::Delay)
+        || crate::text::contains_ci(&s.top.from_name, "mail delivery")
+        || crate::text::contains_ci(&s.top.from_name, "mailer-daemon");
+    if !posing && s.kind != Kind::Success {
+        return Authenticity {
+            verdict: Verdict::Unknown,
+            score: 0,
+            reasons: vec!["Not a bounce: authenticity of bounces does not apply.".into()],
+        };
+    }
+
+    // Links.
+    let ls = links(s);
+    let foreign_links: Vec<&String> = ls.iter().filter(|u| !allowed(link_domain(u))).collect();
+    if !foreign_links.is_empty() {
+        let host = link_domain(foreign_links[0]).to_string();
+        let ip_literal = host.bytes().all(|c| c.is_ascii_digit() || c == b'.');
+        score += 2;
+        reasons.push(format!(
+            "It contains a link to {host}{}, which is not a mail provider's help site.",
+            if ip_literal {
+                " (a bare IP address)"
+            } else {
+                ""
+            }
+        ));
+        let html = s.parts.html_raw.as_str();
+        let text = s.human;
+        if ACTION_WORDS.iter().any(|w| {
+            contains_ci(crate::prefix(text, 1 << 20), w)
+                || contains_ci(crate::prefix(html, 1 << 20), w)
+        }) || contains_ci(crate::prefix(html, 1 << 20), "<button")
+        {
+            score += 3;
+            reasons.push("It asks you to click to act (retry, release, verify, log in); real bounces never do.".into());
+        }
+    }
+
+    // Attachments outside the report parts.
+    if !s.parts.foreign.is_empty() {
+        score += 3;
+        reasons.push(format!(
+            "It carries an attachment that is not part of a delivery report: {}.",
+            s.parts.foreign[0]
+        ));
+    }
+
+    // Display name mimicking a mail system, from an unrelated domain.
+    let name = s.top.from_name.to_ascii_lowercase();
+    let mimics = [
+        "mail delivery",
+        "mailer-daemon",
+        "mailer daemon",
+        "postmaster",
+        "mail administrator",
+        "email quarantine",
+        "mail system",
+    ]
+    .iter()
+    .any(|w| name.contains(w));
+    let from_dom = domain_of(&s.top.from_addr);
+    let related = |host: &str| !from_dom.is_empty() && base(host) == base(from_dom);
+    if mimics && !from_dom.is_empty() {
+        let mta_related = s.reporting_mta.is_some_and(related);
+        let recv_related = s
+            .top
+            .received_top
+            .as_deref()
+            .is_some_and(|r| contains_ci(r, &base(from_dom)));
+        if !mta_related && !recv_related {
+            score += 3;
+            reasons.push(format!(
+                "It is signed \"{}\" but comes from {from_dom}, unrelated to the server that reports.",
+                s.top.from_name
+            ));
+        }
+    }
+
+    // Claims about incoming mail.
+    let h = crate::prefix(s.human, 64 << 10);
+    if let Some(w) = INCOMING_CLAIMS.iter().find(|w| contains_ci(h, w)) {
+        score += 3;
+        reasons.push(format!(
+            "It talks about mail coming to you (\"{w}\"); real bounces only report on mail you sent."
+        ));
+    }
+
+    // No returned original.
+    if s.original.is_none() {
+        score += 1;
+        reasons.push("It does not include the message it says could not be delivered.".into());
+    }
+
+    // Non-null envelope sender.
+    if let Some(rp) = &s.top.return_path {
+        let v = rp.trim().trim_matches(['<', '>']).trim();
+        if !v.is_empty() && posing {
+            score += 1;
+            reasons.push(format!(
+                "Its envelope sender is {v}; genuine bounces are sent from the null sender <>."
+            ));
+        }
+    }
+
+    // Genuine structure.
+    let mut genuine = 0;
+    if s.has_dsn {
+        if let Some(o) = s.original {
+            let hit = s.recipients.iter().any(|r| {
+                o.recipients
+                    .iter()
+                    .any(|x| x.eq_ignore_ascii_case(&r.recipient))
+            });
+            if hit {
+                genuine += 3;
+                reasons.push(
+                    "It is a standard delivery report about a recipient of the returned message."
+                        .into(),
+                );
+            }
+        }
+    }
+    if let (Some(m), Some(r)) = (s.reporting_mta, s.top.received_top.as_deref()) {
+        if m.contains('.') && contains_ci(r, &base(m)) {
+            genuine += 3;
+            reasons.push(format!(
+                "The reporting server {m} is the one that handed the notice over."
+            ));
+        }
+    }
+    score -= genuine.min(6);
+
+    let verdict = if score >= 3 {
+        Verdict::Suspicious
+    } else if score <= -3 {
+        Verdict::Genuine
+    } else {
+        Verdict::Unknown
+    };
+    Authenticity {
+        verdict,
+        score,
+        reasons,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn domains() {
+        assert_eq!(
+            link_domain("https://support.google.com/mail/?p=x"),
+            "support.google.com"
+        );
+        assert!(allowed("support.google.com"));
+        assert!(allowed("x.spamhaus.org"));
+        assert!(!allowed("evil-spamhaus.org"));
+        assert_eq!(base("mx1.mail.example.co.jp"), "example.co.jp");
+        assert_eq!(base("mx.example.org"), "example.org");
+    }
+}

@@ -1,0 +1,292 @@
+//! RFC 3464 / RFC 6533 `message/delivery-status` field parser.
+//!
+//! Reads the per-message group (`Reporting-MTA`, `Arrival-Date`, ...) and the per-recipient
+//! groups (`Final-Recipient`, `Action`, `Status`, `Diagnostic-Code`, `Remote-MTA`, ...),
+//! tolerating what real reports do: field names in any case, missing blank lines between
+//! groups, `rfc822;addr` / `RFC822; <addr>` / untyped addresses, comments after `Status`,
+//! folded `Diagnostic-Code`, and `X-Actual-Recipient`.
+//!
+//! It does not decide a reason; it only extracts fields.
+
+use mailerd_types::{DsnAction, EnhancedStatus};
+
+use crate::text::{clean_address, find_reply_code, find_status, leading_reply_code, lines, squash};
+
+/// The per-message fields.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct PerMessage {
+    pub reporting_mta: Option<String>,
+    pub arrival_date: Option<String>,
+}
+
+/// One per-recipient group.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct PerRecipient {
+    pub final_recipient: Option<String>,
+    pub original_recipient: Option<String>,
+    pub actual_recipient: Option<String>,
+    pub action: Option<DsnAction>,
+    pub action_raw: Option<String>,
+    pub status: Option<EnhancedStatus>,
+    pub remote_mta: Option<String>,
+    /// The diagnostic with its type (`smtp;`) removed, unfolded.
+    pub diagnostic: Option<String>,
+    pub diagnostic_type: Option<String>,
+    pub reply_code: Option<u16>,
+    pub last_attempt: Option<String>,
+    pub will_retry_until: Option<String>,
+}
+
+impl PerRecipient {
+    /// The address to report: `Final-Recipient`, else `X-Actual-Recipient`, else
+    /// `Original-Recipient`.
+    pub fn address(&self) -> Option<&str> {
+        [
+            &self.final_recipient,
+            &self.actual_recipient,
+            &self.original_recipient,
+        ]
+        .into_iter()
+        .flatten()
+        .map(|s| s.as_str())
+        .find(|s| s.contains('@'))
+        .or(self.final_recipient.as_deref().filter(|s| !s.is_empty()))
+    }
+    fn has_recipient(&self) -> bool {
+        self.final_recipient.is_some() || self.original_recipient.is_some()
+    }
+}
+
+/// A parsed delivery-status body.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Report {
+    pub message: PerMessage,
+    pub recipients: Vec<PerRecipient>,
+}
+
+/// Splits a block into unfolded `(name, value)` fields. Lines that are neither a field nor a
+/// continuation are ignored; a blank line yields `("", "")` as a group separator.
+pub fn fields(body: &str) -> Vec<(String, String)> {
+    let mut out: Vec<(String, String)> = Vec::new();
+    let mut last_was_field = false;
+    for line in lines(body) {
+        if line.trim().is_empty() {
+            out.push((String::new(), String::new()));
+            last_was_field = false;
+            continue;
+        }
+        if (line.starts_with(' ') || line.starts_with('\t')) && last_was_field {
+            if let Some((_, v)) = out.last_mut() {
+                v.push(' ');
+                v.push_str(line.trim());
+            }
+            continue;
+        }
+        match line.split_once(':') {
+            Some((n, v))
+                if !n.is_empty()
+                    && n.len() < 40
+                    && n.bytes()
+                        .all(|c| c.is_ascii_alphanumeric() || c == b'-' || c == b'_') =>
+            {
+                out.push((n.to_ascii_lowercase(), v.trim().to_string()));
+                last_was_field = true;
+            }
+            _ => {
+                // A broken fold (continuation without indentation) of a diagnostic.
+                if last_was_field {
+                    if let Some((n, v)) = out.last_mut() {
+                        if n == "diagnostic-code" || n == "x-supplementary-info" {
+                            v.push(' ');
+                            v.push_str(line.trim());
+                            continue;
+                        }
+                    }
+                }
+                last_was_field = false;
+            }
+        }
+    }
+    out
+}
+
+/// Parses a delivery-status body.
+pub fn parse(body: &str) -> Report {
+    let mut rep = Report::default();
+    let mut cur = PerRecipient::default();
+    let mut cur_any = false;
+    let flush = |rep: &mut Report, cur: &mut PerRecipient, any: &mut bool| {
+        if cur.has_recipient() {
+            rep.recipients.push(std::mem::take(cur));
+        } else if *any {
+            // fields without a recipient: keep them for the next group only if it is empty
+        }
+        *cur = PerRecipient::default();
+        *any = false;
+    };
+    for (name, value) in fields(body) {
+        let v = squash(&value);
+        match name.as_str() {
+            "" => {
+                if cur.has_recipient() {
+                    flush(&mut rep, &mut cur, &mut cur_any);
+                }
+            }
+            "reporting-mta" => {
+                if cur.has_recipient() {
+                    flush(&mut rep, &mut cur, &mut cur_any);
+                }
+                rep.message.reporting_mta = Some(strip_type(&v).to_string());
+            }
+            "arrival-date" => rep.message.arrival_date = Some(v),
+            "original-recipient" => {
+                if cur.original_recipient.is_some() || cur.final_recipient.is_some() {
+                    flush(&mut rep, &mut cur, &mut cur_any);
+                }
+                cur.original_recipient = Some(clean_address(&v));
+            }
+            "final-recipient" => {
+                if cur.final_recipient.is_some() {
+                    flush(&mut rep, &mut cur, &mut cur_any);
+                }
+                cur.final_recipient = Some(clean_address(&v));
+            }
+            "x-actual-recipient" => cur.actual_recipient = Some(clean_address(&v)),
+            "action" => {
+                cur.action = v.parse().ok();
+                cur.action_raw = Some(v);
+            }
+            "status" => {
+                cur.status = v
+                    .split(|c: char| c.is_whitespace() || c == '(' || c == ';' || c == ',')
+                    .find(|w| !w.is_empty())
+                    .and_then(|w| EnhancedStatus::parse(w.trim_end_matches('.')).ok())
+                    .or_else(|| find_status(&v, None));
+            }
+            "remote-mta" => cur.remote_mta = Some(strip_type(&v).to_string()),
+            "diagnostic-code" => {
+                let (t, d) = split_type(&v);
+                cur.diagnostic_type = t.map(|s| s.to_string());
+                let d = d.trim().to_string();
+                cur.reply_code = leading_reply_code(&d).or_else(|| find_reply_code(&d));
+                if !d.is_empty() {
+                    cur.diagnostic = Some(d);
+                }
+            }
+            "last-attempt-date" => cur.last_attempt = Some(v),
+            "will-retry-until" => cur.will_retry_until = Some(v),
+            _ => {}
+        }
+        if !name.is_empty() {
+            cur_any = true;
+        }
+    }
+    flush(&mut rep, &mut cur, &mut cur_any);
+    rep
+}
+
+/// `dns; mx.example.org` -> `mx.example.org`.
+fn strip_type(v: &str) -> &str {
+    split_type(v).1.trim()
+}
+
+/// Splits `type; value`. The type is a single atom without spaces.
+fn split_type(v: &str) -> (Option<&str>, &str) {
+    if let Some(p) = v.find(';') {
+        let t = v[..p].trim();
+        if !t.is_empty()
+            && t.len() < 20
+            && t.bytes()
+                .all(|c| c.is_ascii_alphanumeric() || c == b'-' || c == b'_')
+            && !t.bytes().all(|c| c.is_ascii_digit())
+        {
+            return (Some(t), &v[p + 1..]);
+        }
+    }
+    (None, v)
+}
+
+/// `true` when a text looks like a delivery-status body (for parts that are mislabelled).
+pub fn looks_like_dsn(s: &str) -> bool {
+    let mut has_rcpt = false;
+    let mut has_other = false;
+    for l in lines(s).take(400) {
+        let low = l.get(..l.len().min(24)).unwrap_or("").to_ascii_lowercase();
+        if low.starts_with("final-recipient:") || low.starts_with("original-recipient:") {
+            has_rcpt = true;
+        }
+        if low.starts_with("action:")
+            || low.starts_with("status:")
+            || low.starts_with("reporting-mta:")
+        {
+            has_other = true;
+        }
+    }
+    has_rcpt && has_other
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check(input: &str, expected: &[(&str, &str, &str, Option<u16>)]) {
+        let r = parse(input);
+        let got: Vec<(String, String, String, Option<u16>)> = r
+            .recipients
+            .iter()
+            .map(|p| {
+                (
+                    p.address().unwrap_or("").to_string(),
+                    p.status.map(|s| s.to_string()).unwrap_or_default(),
+                    p.action.map(|a| a.as_str().to_string()).unwrap_or_default(),
+                    p.reply_code,
+                )
+            })
+            .collect();
+        let want: Vec<(String, String, String, Option<u16>)> = expected
+            .iter()
+            .map(|(a, s, x, c)| (a.to_string(), s.to_string(), x.to_string(), *c))
+            .collect();
+        assert_eq!(got, want, "input {input:?}");
+    }
+
+    #[test]
+    fn standard() {
+        check(
+            "Reporting-MTA: dns; mx.example.org\n\nFinal-Recipient: rfc822; a@x.org\nAction: failed\nStatus: 5.1.1\nDiagnostic-Code: smtp; 550 5.1.1 no\n such user\n\nFinal-Recipient: rfc822; b@x.org\nAction: delayed\nStatus: 4.2.2\n",
+            &[
+                ("a@x.org", "5.1.1", "failed", Some(550)),
+                ("b@x.org", "4.2.2", "delayed", None),
+            ],
+        );
+    }
+
+    #[test]
+    fn broken() {
+        check(
+            "reporting-mta: x\nfinal-recipient: RFC822; <A@X.ORG>\naction: Failed\nstatus: 5.0.0 (permanent failure)\nFinal-Recipient: b@y.org\nACTION: failed\nSTATUS: 5.2.2\n",
+            &[
+                ("A@x.org", "5.0.0", "failed", None),
+                ("b@y.org", "5.2.2", "failed", None),
+            ],
+        );
+        check(
+            "Original-Recipient: rfc822;a@x.org\nFinal-Recipient: rfc822;a@x.org\nAction: failed\nStatus: 5.1.1\n\nOriginal-Recipient: rfc822;b@x.org\nFinal-Recipient: rfc822;b@x.org\nAction: failed\nStatus: 5.1.1\n",
+            &[
+                ("a@x.org", "5.1.1", "failed", None),
+                ("b@x.org", "5.1.1", "failed", None),
+            ],
+        );
+    }
+
+    #[test]
+    fn fold() {
+        let r = parse(
+            "Final-Recipient: rfc822; a@x.org\r\nAction: failed\r\nStatus: 5.1.1\r\nDiagnostic-Code: smtp; 550-5.1.1 The email\r\n    account does not exist\r\n",
+        );
+        assert_eq!(
+            r.recipients[0].diagnostic.as_deref(),
+            Some("550-5.1.1 The email account does not exist")
+        );
+    }
+}

@@ -1,0 +1,365 @@
+//! Walks the MIME structure of a message (with mail-parser) and sorts its parts into what the
+//! decoders need: delivery-status bodies, the feedback report, the human-readable text, the
+//! returned original (message/rfc822, text/rfc822-headers or an inline copy) and the parts
+//! that are not part of any report (for the authenticity check).
+//!
+//! It does not interpret any of them.
+
+use mail_parser::{Message, MessageParser, MimeHeaders, PartType};
+
+use crate::OriginalMessage;
+use crate::text::{contains_ci, find_ci, html_to_text, lines, starts_with_ci};
+
+/// The parts of a message, sorted by role.
+#[derive(Debug, Default)]
+pub struct Parts {
+    pub report_type: Option<String>,
+    pub root_type: String,
+    /// Bodies of message/delivery-status and message/global-delivery-status parts.
+    pub dsn: Vec<String>,
+    /// Body of a message/feedback-report part.
+    pub feedback: Option<String>,
+    /// Plain text parts outside the returned message, concatenated.
+    pub plain: String,
+    /// HTML parts outside the returned message, converted to text.
+    pub html_text: String,
+    /// Raw HTML (for link detection).
+    pub html_raw: String,
+    /// Headers of the returned original, when found as a part.
+    pub original: Option<Original>,
+    /// Content types / names of parts that are not report parts.
+    pub foreign: Vec<String>,
+    /// A nested message/rfc822 that could be a forwarded bounce, raw bytes.
+    pub nested_raw: Option<Vec<u8>>,
+    pub encoding_problem: bool,
+}
+
+/// The returned original message's headers.
+#[derive(Debug, Default, Clone)]
+pub struct Original {
+    pub info: OriginalMessage,
+    /// Every address in To/Cc (lower-case).
+    pub recipients: Vec<String>,
+    /// Raw header names/values, for the decoders that look for e.g. `X-Mailer`.
+    pub received_top: Option<String>,
+}
+
+const REPORT_TYPES: &[&str] = &[
+    "text/plain",
+    "text/html",
+    "message/delivery-status",
+    "message/global-delivery-status",
+    "message/rfc822",
+    "message/global",
+    "text/rfc822-headers",
+    "message/global-headers",
+    "message/feedback-report",
+    "message/disposition-notification",
+];
+
+fn ctype_of(p: &mail_parser::MessagePart<'_>) -> String {
+    match p.content_type() {
+        Some(ct) => {
+            let mut s = ct.ctype().to_ascii_lowercase();
+            s.push('/');
+            s.push_str(&ct.subtype().unwrap_or("").to_ascii_lowercase());
+            s
+        }
+        None => "text/plain".to_string(),
+    }
+}
+
+/// Sorts the parts of a parsed message.
+pub fn collect(msg: &Message<'_>) -> Parts {
+    let mut out = Parts::default();
+    let root = msg.root_part();
+    out.root_type = ctype_of(root);
+    if let Some(ct) = root.content_type() {
+        out.report_type = ct.attribute("report-type").map(|s| s.to_ascii_lowercase());
+    }
+    let plain_limit = 4 << 20;
+    for (i, p) in msg.parts.iter().enumerate() {
+        if p.is_encoding_problem {
+            out.encoding_problem = true;
+        }
+        let ct = ctype_of(p);
+        if matches!(p.body, PartType::Multipart(_)) {
+            continue;
+        }
+        match ct.as_str() {
+            "message/delivery-status"
+            | "message/global-delivery-status"
+            | "text/delivery-status" => {
+                out.dsn
+                    .push(String::from_utf8_lossy(part_bytes(p)).into_owned());
+            }
+            "message/feedback-report" => {
+                if out.feedback.is_none() {
+                    out.feedback = Some(String::from_utf8_lossy(part_bytes(p)).into_owned());
+                }
+            }
+            "message/rfc822" | "message/global" | "message/partial" | "message/rfc822-headers" => {
+                if out.original.is_none() {
+                    match &p.body {
+                        PartType::Message(m) => {
+                            out.original = Some(original_of(m));
+                            if out.nested_raw.is_none() {
+                                out.nested_raw = Some(m.raw_message().to_vec());
+                            }
+                        }
+                        _ => {
+                            let raw = part_bytes(p);
+                            out.original = original_from_bytes(raw);
+                        }
+                    }
+                }
+            }
+            "text/rfc822-headers" | "message/global-headers" | "text/rfc822-header" => {
+                if out.original.is_none() {
+                    out.original = original_from_bytes(part_bytes(p));
+                }
+            }
+            "text/html" if i == 0 || !p.is_attachment_like() => {
+                if let PartType::Html(h) | PartType::Text(h) = &p.body {
+                    if out.html_raw.len() < plain_limit {
+                        out.html_raw.push_str(h);
+                        out.html_text.push_str(&html_to_text(h));
+                        out.html_text.push('\n');
+                    }
+                }
+            }
+            t if t.starts_with("text/") && (i == 0 || !p.is_attachment_like()) => {
+                if let PartType::Text(s) | PartType::Html(s) = &p.body {
+                    if out.plain.len() < plain_limit {
+                        out.plain.push_str(s);
+                        out.plain.push('\n');
+                    }
+                } else if let PartType::Binary(b) | PartType::InlineBinary(b) = &p.body {
+                    if out.plain.len() < plain_limit {
+                        out.plain.push_str(&String::from_utf8_lossy(b));
+                        out.plain.push('\n');
+                    }
+                }
+            }
+            _ => {
+                if !REPORT_TYPES.contains(&ct.as_str()) || p.is_attachment_like() {
+                    let name = p.attachment_name().unwrap_or("");
+                    out.foreign.push(if name.is_empty() {
+                        ct
+                    } else {
+                        format!("{ct} ({name})")
+                    });
+                }
+            }
+        }
+    }
+    out
+}
+
+trait AttachmentLike {
+    fn is_attachment_like(&self) -> bool;
+}
+
+impl AttachmentLike for mail_parser::MessagePart<'_> {
+    /// A named part or one with `Content-Disposition: attachment`.
+    fn is_attachment_like(&self) -> bool {
+        self.content_disposition()
+            .is_some_and(|d| d.is_attachment())
+            || self.attachment_name().is_some_and(|n| {
+                let n = n.to_ascii_lowercase();
+                !(n.ends_with(".txt") || n.ends_with(".eml") || n.ends_with(".msg"))
+            })
+    }
+}
+
+fn part_bytes<'a>(p: &'a mail_parser::MessagePart<'_>) -> &'a [u8] {
+    match &p.body {
+        PartType::Text(s) | PartType::Html(s) => s.as_bytes(),
+        PartType::Binary(b) | PartType::InlineBinary(b) => b,
+        PartType::Message(m) => m.raw_message(),
+        PartType::Multipart(_) => b"",
+    }
+}
+
+fn addr_list(a: Option<&mail_parser::Address<'_>>) -> Vec<String> {
+    a.map(|a| {
+        a.iter()
+            .filter_map(|x| x.address.as_deref())
+            .map(crate::text::clean_address)
+            .collect()
+    })
+    .unwrap_or_default()
+}
+
+fn display_addr(a: Option<&mail_parser::Address<'_>>) -> Option<String> {
+    let a = a?;
+    let v: Vec<String> = a
+        .iter()
+        .map(|x| match (&x.name, &x.address) {
+            (Some(n), Some(ad)) => format!("{n} <{ad}>"),
+            (None, Some(ad)) => ad.to_string(),
+            (Some(n), None) => n.to_string(),
+            (None, None) => String::new(),
+        })
+        .filter(|s| !s.is_empty())
+        .collect();
+    if v.is_empty() {
+        None
+    } else {
+        Some(v.join(", "))
+    }
+}
+
+/// Reads the interesting headers of a (returned) message.
+pub fn original_of(m: &Message<'_>) -> Original {
+    let mut recipients = addr_list(m.to());
+    recipients.extend(addr_list(m.cc()));
+    let info = OriginalMessage {
+        message_id: m.message_id().map(|s| format!("<{s}>")),
+        from: display_addr(m.from()),
+        to: display_addr(m.to()),
+        subject: m.subject().map(|s| s.to_string()),
+        date: m.header_raw("Date").map(|s| s.trim().to_string()),
+    };
+    let received_top = m.header_raw("Received").map(|s| crate::text::squash(s));
+    Original {
+        info,
+        recipients,
+        received_top,
+    }
+}
+
+/// Parses a header block (and possibly a body) given as bytes.
+pub fn original_from_bytes(raw: &[u8]) -> Option<Original> {
+    let trimmed = trim_leading_blank(raw);
+    let m = MessageParser::default().parse_headers(trimmed)?;
+    let o = original_of(&m);
+    let i = &o.info;
+    if i.message_id.is_none() && i.from.is_none() && i.to.is_none() && i.subject.is_none() {
+        return None;
+    }
+    Some(o)
+}
+
+fn trim_leading_blank(b: &[u8]) -> &[u8] {
+    let mut i = 0;
+    while i < b.len() && (b[i] == b'\n' || b[i] == b'\r' || b[i] == b' ' || b[i] == b'\t') {
+        i += 1;
+    }
+    b.get(i..).unwrap_or(b"")
+}
+
+/// Markers that introduce the returned message inside a plain text bounce.
+const ORIGINAL_MARKERS: &[&str] = &[
+    "------ this is a copy of the message",
+    "------ this is a copy of the body",
+    "--- below this line is a copy of the message",
+    "----- original message -----",
+    "-----original message-----",
+    "----- unsent message follows -----",
+    "----- message header follows -----",
+    "------ original message header",
+    "----- original message follows",
+    "original message follows",
+    "------ returned message -----",
+    "----- returned message",
+    "--- original message ---",
+    "the original message was received at",
+    "original message headers:",
+    "this is a copy of the headers",
+    "the message header is enclosed",
+    "----- the header of the original message",
+    "--- begin of original message",
+    "-------- original message --------",
+    "----- message text follows -----",
+    "--- the header of the original message is following",
+    "the header of the original message is",
+    "----- original message headers -----",
+    "received message headers",
+    "------ this is a copy of your message",
+    "------ the message we were unable to deliver follows",
+];
+
+/// Where the copy of the original starts in a plain text bounce: the first marker line,
+/// else the first block of at least three consecutive header lines that starts with
+/// `Return-Path:`/`Received:` (not within the first few lines).
+pub fn split_original(text: &str) -> (usize, Option<usize>) {
+    let mut best: Option<usize> = None;
+    let mut header_start: Option<usize> = None;
+    let mut header_run = 0;
+    let mut offset = 0usize;
+    for line in text.split('\n') {
+        let start = offset;
+        offset += line.len() + 1;
+        let l = line.trim_end_matches('\r');
+        let t = l.trim();
+        if t.len() > 8 && best.is_none() {
+            let tt = t.trim_start_matches(['>', ' ']);
+            if ORIGINAL_MARKERS
+                .iter()
+                .any(|m| starts_with_ci(tt, m) || (m.len() > 24 && contains_ci(tt, m)))
+            {
+                best = Some(start);
+                break;
+            }
+        }
+        if is_header_line(l) {
+            if header_run == 0 {
+                header_start = Some(start);
+            }
+            header_run += 1;
+            if header_run >= 3 {
+                if let Some(h) = header_start {
+                    let first = text.get(h..).unwrap_or("");
+                    if starts_with_ci(first, "return-path:") || starts_with_ci(first, "received:") {
+                        best = Some(h);
+                        break;
+                    }
+                }
+            }
+        } else if !(l.starts_with(' ') || l.starts_with('\t')) || header_run == 0 {
+            header_run = 0;
+        }
+    }
+    (0, best)
+}
+
+fn is_header_line(l: &str) -> bool {
+    match l.find(':') {
+        Some(p) if p > 1 && p < 40 => l[..p]
+            .bytes()
+            .all(|c| c.is_ascii_alphanumeric() || c == b'-'),
+        _ => false,
+    }
+}
+
+/// Finds the original's headers inside the tail of a plain text bounce.
+pub fn inline_original(tail: &str) -> Option<Original> {
+    // skip the marker line itself
+    let body = match tail.find('\n') {
+        Some(p) if !is_header_line(lines(tail).next().unwrap_or("")) => &tail[p + 1..],
+        _ => tail,
+    };
+    let start = lines(body)
+        .scan(0usize, |off, l| {
+            let s = *off;
+            *off += l.len() + 1;
+            Some((s, l))
+        })
+        .take(40)
+        .find(|(_, l)| is_header_line(l.trim_start()))
+        .map(|(s, _)| s)?;
+    let block = body.get(start..)?;
+    // unindent "    Received: ..." style quoted headers
+    let cut = find_ci(block, "\n\n").unwrap_or(block.len().min(64 << 10));
+    let head = block.get(..cut.min(64 << 10)).unwrap_or(block);
+    let unindented: String = if head.starts_with(' ') || head.starts_with('\t') {
+        lines(head)
+            .map(|l| l.trim_start())
+            .collect::<Vec<_>>()
+            .join("\n")
+    } else {
+        head.to_string()
+    };
+    original_from_bytes(format!("{unindented}\n\n").as_bytes())
+}

@@ -1,0 +1,22 @@
+//! Microsoft Exchange (2003, 2007+) and Office 365 / Outlook.com non-delivery reports.
+//!
+//! Matches `Diagnostic information for administrators:` followed by `Generating server:` and
+//! recipient blocks `addr` / `Remote Server returned '550 5.1.1 ...'` or
+//! `#550 5.1.1 RESOLVER.ADR.RecipNotFound; not found ##`, and Exchange 2003's
+//! `did not reach the following recipient(s):` / `addr on <date>` / `<host #5.1.1 smtp;550 ...>`.
+
+use super::{Ctx, Found, generic};
+use crate::text::contains_ci;
+
+pub fn decode(ctx: &Ctx<'_>) -> Option<Vec<Found>> {
+    let h = ctx.human;
+    if !(contains_ci(h, "diagnostic information for administrators")
+        || contains_ci(h, "did not reach the following recipient")
+        || contains_ci(h, "delivery has failed to these recipients or groups")
+        || contains_ci(h, "remote server returned '"))
+    {
+        return None;
+    }
+    let v = generic::blocks(ctx, "Exchange");
+    Some(v)
+}

@@ -1,0 +1,332 @@
+//! The generic fallback for any bounce written for people.
+//!
+//! Recognises recipients that head a block of text — `<addr>: host x said: 550 ...`
+//! (Postfix, qmail style), `  addr` followed by an indented diagnostic (Exim style),
+//! `addr on <date>` (Exchange 2003), `addr: reason` — and SMTP transcripts
+//! (`>>> RCPT TO:<addr>` / `<<< 550 ...`, `550 5.1.1 <addr>... User unknown`). The diagnostic
+//! is the rest of the block; reply code and enhanced status are read from it.
+//! Also understands the wording `The response from the remote server was:`,
+//! `The error that the other server returned was:`, `Remote Server returned '...'`.
+//!
+//! It does not recognise addresses that appear only inside running prose unless nothing else
+//! is found and the address stands in angle brackets next to an `NNN X.Y.Z` reply.
+
+use super::{Ctx, Found, push_merge};
+use crate::text::{find_addresses, find_ci, lines, squash, starts_with_ci, strip_prefix_ci};
+
+const MAX_LINES: usize = 3000;
+
+/// The address that begins a line (after `<`, quotes, bullets or a `Recipient:`-style label),
+/// and the text after it.
+pub fn leading_address(line: &str) -> Option<(String, &str)> {
+    let mut t = line.trim_start();
+    for p in [
+        "recipient address:",
+        "recipient:",
+        "original recipient:",
+        "failed recipient:",
+        "address:",
+        "to:",
+        "rcpt to:",
+        "* ",
+        "- ",
+        "o ",
+        "•",
+    ] {
+        if let Some(r) = strip_prefix_ci(t, p) {
+            t = r.trim_start();
+            break;
+        }
+    }
+    let t = t.trim_start_matches(['<', '"', '\'', '(', '[']);
+    let first = find_addresses(t.get(..t.len().min(300))?)
+        .into_iter()
+        .next()?;
+    if first.start != 0 {
+        return None;
+    }
+    let rest = t.get(first.end..)?;
+    let next = rest.chars().next();
+    if !matches!(
+        next,
+        None | Some('>' | ':' | '.' | ' ' | '\t' | ',' | ';' | '(' | '"' | '\'' | ']' | ')' | '\r')
+    ) {
+        return None;
+    }
+    let rest = rest.trim_start_matches(['>', '"', '\'', ']', ')']);
+    Some((first.addr, rest))
+}
+
+fn is_blank(l: &str) -> bool {
+    l.trim().is_empty()
+}
+
+/// Lines that end a recipient block besides a blank line.
+fn is_section_line(l: &str) -> bool {
+    let t = l.trim();
+    t.starts_with("-----") || t.starts_with("=====") || t.starts_with("______")
+}
+
+/// Scans for recipient blocks. Returns recipients in order.
+pub fn blocks(ctx: &Ctx<'_>, decoded_by: &'static str) -> Vec<Found> {
+    let ls: Vec<&str> = lines(ctx.human).take(MAX_LINES).collect();
+    let mut out: Vec<Found> = Vec::new();
+    let mut i = 0;
+    while i < ls.len() {
+        let line = ls[i];
+        let low_line = line.trim_start();
+        // header-like summary lines of the bounce (Exchange "To: sender") are not recipients
+        if starts_with_ci(low_line, "from:")
+            || starts_with_ci(low_line, "sender:")
+            || starts_with_ci(low_line, "reply-to:")
+            || starts_with_ci(low_line, "return-path:")
+            || starts_with_ci(low_line, "mail from:")
+        {
+            i += 1;
+            continue;
+        }
+        if let Some((addr, rest)) = leading_address(line) {
+            if ctx.excluded(&addr) || is_role_of_bounce(&addr, ctx) {
+                i += 1;
+                continue;
+            }
+            let mut f = Found::new(addr, decoded_by);
+            let mut diag = String::from(rest.trim_start_matches([':', '.', ' ', '>']));
+            let mut j = i + 1;
+            // A lone address line may be followed by a blank line and then its reason.
+            let mut n = 0;
+            while j < ls.len() && n < 25 {
+                let l = ls[j];
+                if is_blank(l) {
+                    if diag.trim().is_empty()
+                        && n == 0
+                        && j + 1 < ls.len()
+                        && !is_blank(ls[j + 1])
+                        && leading_address(ls[j + 1]).is_none()
+                        && (ls[j + 1].starts_with(' ') || ls[j + 1].starts_with('\t'))
+                    {
+                        j += 1;
+                        continue;
+                    }
+                    break;
+                }
+                if is_section_line(l)
+                    || leading_address(l).is_some_and(|(a, _)| !ctx.excluded(&a))
+                        && !l.starts_with("    ")
+                {
+                    break;
+                }
+                diag.push(' ');
+                diag.push_str(l.trim());
+                j += 1;
+                n += 1;
+            }
+            f.set_diagnostic(&diag);
+            push_merge(&mut out, f);
+            i = j.max(i + 1);
+            continue;
+        }
+        i += 1;
+    }
+    out
+}
+
+fn is_role_of_bounce(addr: &str, ctx: &Ctx<'_>) -> bool {
+    let local = addr.split('@').next().unwrap_or("").to_ascii_lowercase();
+    (local == "mailer-daemon" || local == "postmaster") && addr.eq_ignore_ascii_case(ctx.from)
+}
+
+/// SMTP transcripts: `>>> RCPT TO:<addr>` then `<<< 550 ...`; and `550 5.1.1 <addr>... text`.
+pub fn transcript(ctx: &Ctx<'_>, decoded_by: &'static str) -> Vec<Found> {
+    let ls: Vec<&str> = lines(ctx.human).take(MAX_LINES).collect();
+    let mut out: Vec<Found> = Vec::new();
+    let mut i = 0;
+    while i < ls.len() {
+        let t = ls[i].trim();
+        let cmd = t.trim_start_matches(['>', ' ']);
+        if t.starts_with(">>>") && starts_with_ci(cmd, "rcpt to:") {
+            if let Some(a) = find_addresses(cmd).into_iter().next() {
+                let mut diag = String::new();
+                let mut j = i + 1;
+                while j < ls.len() && ls[j].trim_start().starts_with("<<<") {
+                    diag.push(' ');
+                    diag.push_str(ls[j].trim().trim_start_matches(['<', ' ']));
+                    j += 1;
+                }
+                if !diag.is_empty() && !ctx.excluded(&a.addr) {
+                    let mut f = Found::new(a.addr, decoded_by);
+                    f.set_diagnostic(&diag);
+                    push_merge(&mut out, f);
+                }
+                i = j;
+                continue;
+            }
+        }
+        // `550 5.1.1 <addr>... User unknown` (sendmail), `550 <addr>: Recipient address rejected`
+        if let Some(code) = crate::text::leading_reply_code(t) {
+            if code >= 400 {
+                if let Some(a) = find_addresses(t).into_iter().next() {
+                    let before = t.get(..a.start).unwrap_or("");
+                    if before.len() < 24 && before.ends_with('<') && !ctx.excluded(&a.addr) {
+                        let mut f = Found::new(a.addr, decoded_by);
+                        f.set_diagnostic(t);
+                        push_merge(&mut out, f);
+                    }
+                }
+            }
+        }
+        i += 1;
+    }
+    out
+}
+
+/// Phrases after which the remote server's words follow.
+const SAID: &[&str] = &[
+    "the response from the remote server was:",
+    "the error that the other server returned was:",
+    "remote server returned '",
+    "remote host said:",
+    "the remote server responded with:",
+    "the following message to <",
+];
+
+/// The remote server's words after one of the [`SAID`] phrases, if any.
+pub fn said_text(text: &str) -> Option<String> {
+    for p in SAID {
+        if let Some(at) = find_ci(text, p) {
+            let rest = text.get(at + p.len()..)?;
+            let mut s = String::new();
+            for (n, l) in lines(rest).enumerate() {
+                if n > 0 && l.trim().is_empty() && !s.trim().is_empty() {
+                    break;
+                }
+                s.push(' ');
+                s.push_str(l.trim());
+                if n > 8 {
+                    break;
+                }
+            }
+            let s = squash(s.trim_end_matches(['\'', ' ']));
+            if !s.is_empty() {
+                return Some(s);
+            }
+        }
+    }
+    None
+}
+
+/// Addresses in angle brackets on a line that also carries an `NNN X.Y.Z` reply.
+pub fn near_reply(ctx: &Ctx<'_>, decoded_by: &'static str) -> Vec<Found> {
+    let mut out = Vec::new();
+    for l in lines(ctx.human).take(MAX_LINES) {
+        let Some(code) = crate::text::find_reply_code(l) else {
+            continue;
+        };
+        if code < 400 {
+            continue;
+        }
+        for a in find_addresses(l) {
+            let bracketed = l.get(..a.start).is_some_and(|b| b.ends_with('<'));
+            if bracketed && !ctx.excluded(&a.addr) && !is_role_of_bounce(&a.addr, ctx) {
+                let mut f = Found::new(a.addr, decoded_by);
+                f.set_diagnostic(l);
+                push_merge(&mut out, f);
+            }
+        }
+    }
+    out
+}
+
+/// The generic decoder: blocks, then transcript lines, then addresses near a reply.
+pub fn decode(ctx: &Ctx<'_>) -> Vec<Found> {
+    let mut out = blocks(ctx, "Generic");
+    let tr = transcript(ctx, "Generic");
+    if out.is_empty() {
+        out = tr;
+    } else {
+        for f in tr {
+            if out
+                .iter()
+                .any(|e| e.recipient.eq_ignore_ascii_case(&f.recipient))
+            {
+                push_merge(&mut out, f);
+            }
+        }
+    }
+    if out.is_empty() {
+        out = near_reply(ctx, "Generic");
+    }
+    // Complete missing codes from the server's words when there is one recipient.
+    if out.len() == 1 {
+        if let Some(s) = said_text(ctx.human) {
+            let f = &mut out[0];
+            if f.reply_code.is_none() && f.status.is_none() {
+                f.set_diagnostic(&s);
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check(human: &str, expected: &[(&str, Option<u16>, &str)]) {
+        let ex = vec!["sender@example.jp".to_string()];
+        let ctx = Ctx {
+            human,
+            subject: "",
+            from: "mailer-daemon@example.org",
+            exclude: &ex,
+            x_failed: &[],
+        };
+        let got: Vec<(String, Option<u16>, String)> = decode(&ctx)
+            .into_iter()
+            .map(|f| {
+                (
+                    f.recipient,
+                    f.reply_code,
+                    f.status.map(|s| s.to_string()).unwrap_or_default(),
+                )
+            })
+            .collect();
+        let want: Vec<(String, Option<u16>, String)> = expected
+            .iter()
+            .map(|(a, c, s)| (a.to_string(), *c, s.to_string()))
+            .collect();
+        assert_eq!(got, want, "input {human:?}");
+    }
+
+    #[test]
+    fn postfix_style() {
+        check(
+            "I'm sorry.\n\n<kijitora@example.jp>: host mx.example.jp[192.0.2.1] said: 550 5.1.1\n    <kijitora@example.jp>: User unknown (in reply to RCPT TO command)\n",
+            &[("kijitora@example.jp", Some(550), "5.1.1")],
+        );
+    }
+
+    #[test]
+    fn exim_style() {
+        check(
+            "failed:\n\n  a@example.org\n    SMTP error from remote mail server after RCPT TO:<a@example.org>:\n    host x [1.2.3.4]: 550 5.2.2 full\n\n  b@example.org\n    unrouteable address\n",
+            &[
+                ("a@example.org", Some(550), "5.2.2"),
+                ("b@example.org", None, ""),
+            ],
+        );
+    }
+
+    #[test]
+    fn transcript_style() {
+        check(
+            "   ----- Transcript of session follows -----\n... while talking to mx:\n>>> MAIL From:<sender@example.jp>\n<<< 250 ok\n>>> RCPT To:<x@example.net>\n<<< 550 5.1.1 <x@example.net>... User unknown\n",
+            &[("x@example.net", Some(550), "5.1.1")],
+        );
+    }
+
+    #[test]
+    fn sender_is_not_a_recipient() {
+        check("To: sender@example.jp\nSubject: hi\n", &[]);
+    }
+}

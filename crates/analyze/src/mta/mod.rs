@@ -1,0 +1,182 @@
+//! Decoders for bounce bodies that are not (only) RFC 3464: one module per MTA family,
+//! plus a generic fallback.
+//!
+//! Each decoder gets the human-readable part of the bounce (the text before the returned
+//! original) and returns the recipients it recognises, in order, with what it could read
+//! about each. Decoders are tried in order; the first one that recognises its family's
+//! wording and yields recipients wins. The generic scanner runs last.
+//!
+//! Decoders never decide a reason unless the format itself says so (an expiry notice), which
+//! they pass as a hint to the classifier.
+
+pub mod exchange;
+pub mod exim;
+pub mod generic;
+pub mod qmail;
+pub mod sendmail;
+
+use mailerd_types::{DsnAction, EnhancedStatus, Reason};
+
+use crate::text::{find_reply_code, find_status, leading_reply_code};
+
+/// What a decoder found about one recipient.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Found {
+    pub recipient: String,
+    pub original_recipient: Option<String>,
+    pub action: Option<DsnAction>,
+    pub status: Option<EnhancedStatus>,
+    pub reply_code: Option<u16>,
+    pub diagnostic: Option<String>,
+    pub remote_mta: Option<String>,
+    pub last_attempt: Option<String>,
+    pub hint: Option<Reason>,
+    pub decoded_by: &'static str,
+}
+
+impl Found {
+    pub fn new(recipient: String, decoded_by: &'static str) -> Self {
+        Found {
+            recipient,
+            decoded_by,
+            ..Found::default()
+        }
+    }
+
+    /// Sets the diagnostic and reads the reply code and enhanced status out of it, unless
+    /// they are already known.
+    pub fn set_diagnostic(&mut self, d: &str) {
+        let d = crate::text::squash(d);
+        if d.is_empty() {
+            return;
+        }
+        self.fill_codes(&d);
+        self.diagnostic = Some(d);
+    }
+
+    /// Reads a reply code and enhanced status from `d` where still missing.
+    pub fn fill_codes(&mut self, d: &str) {
+        if self.reply_code.is_none() {
+            self.reply_code = leading_reply_code(d).or_else(|| find_reply_code(d));
+        }
+        if self.status.is_none() {
+            self.status = find_status(d, self.reply_code);
+        }
+    }
+}
+
+/// What the decoders know about the message around the text.
+pub struct Ctx<'a> {
+    /// The text before the returned original.
+    pub human: &'a str,
+    pub subject: &'a str,
+    /// The bounce's From address, lower-case.
+    pub from: &'a str,
+    /// Addresses that are never a failed recipient here (the bounce's own From and To).
+    pub exclude: &'a [String],
+    /// Addresses of the `X-Failed-Recipients:` header(s).
+    pub x_failed: &'a [String],
+}
+
+impl Ctx<'_> {
+    pub fn excluded(&self, addr: &str) -> bool {
+        self.exclude.iter().any(|e| e.eq_ignore_ascii_case(addr))
+    }
+}
+
+/// Runs the family decoders, then the generic one.
+pub fn decode(ctx: &Ctx<'_>) -> Vec<Found> {
+    let decoders: [fn(&Ctx<'_>) -> Option<Vec<Found>>; 4] = [
+        qmail::decode,
+        exim::decode,
+        sendmail::decode,
+        exchange::decode,
+    ];
+    let mut out = Vec::new();
+    for d in decoders {
+        if let Some(v) = d(ctx) {
+            if !v.is_empty() {
+                out = v;
+                break;
+            }
+        }
+    }
+    if out.is_empty() {
+        out = generic::decode(ctx);
+    }
+    complete(ctx, &mut out);
+    out
+}
+
+/// Fills in reply codes and statuses a decoder could not tie to a recipient: a line that
+/// names the recipient and carries a reply; for a single recipient, the server's words after
+/// `... said:`-style phrases, else the first `NNN X.Y.Z` line of the text.
+pub fn complete(ctx: &Ctx<'_>, out: &mut [Found]) {
+    let missing = |f: &Found| f.reply_code.is_none() && f.status.is_none();
+    if !out.iter().any(missing) {
+        return;
+    }
+    let ls: Vec<&str> = crate::text::lines(ctx.human).take(3000).collect();
+    for f in out.iter_mut().filter(|f| missing(f)) {
+        for (i, l) in ls.iter().enumerate() {
+            if crate::text::contains_ci(l, &f.recipient.to_ascii_lowercase()) {
+                if let Some(c) = find_reply_code(l) {
+                    if c >= 400 {
+                        let mut d = l.trim().to_string();
+                        if let Some(n) = ls.get(i + 1) {
+                            if n.starts_with(' ') && !n.trim().is_empty() {
+                                d.push(' ');
+                                d.push_str(n.trim());
+                            }
+                        }
+                        f.set_diagnostic(&d);
+                        break;
+                    }
+                }
+            }
+        }
+    }
+    if out.len() == 1 && missing(&out[0]) {
+        if let Some(s) = generic::said_text(ctx.human) {
+            out[0].set_diagnostic(&s);
+        }
+    }
+    if out.len() == 1 && missing(&out[0]) {
+        for l in &ls {
+            let t = l.trim();
+            if let Some(c) = find_reply_code(t) {
+                if c >= 400 && find_status(t, Some(c)).is_some() {
+                    out[0].set_diagnostic(t);
+                    break;
+                }
+            }
+        }
+    }
+}
+
+/// Adds or merges a recipient into a list (same address, case-insensitive): keeps the first
+/// position, completes missing facts.
+pub fn push_merge(list: &mut Vec<Found>, f: Found) {
+    if let Some(e) = list
+        .iter_mut()
+        .find(|e| e.recipient.eq_ignore_ascii_case(&f.recipient))
+    {
+        if e.diagnostic.is_none() {
+            e.diagnostic = f.diagnostic;
+        }
+        if e.reply_code.is_none() {
+            e.reply_code = f.reply_code;
+        }
+        if e.status.is_none() {
+            e.status = f.status;
+        }
+        if e.remote_mta.is_none() {
+            e.remote_mta = f.remote_mta;
+        }
+        if e.hint.is_none() {
+            e.hint = f.hint;
+        }
+        return;
+    }
+    list.push(f);
+}

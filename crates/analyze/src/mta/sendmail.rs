@@ -1,0 +1,40 @@
+//! Sendmail (and V5 sendmail) bounces without, or in addition to, a delivery-status part.
+//!
+//! Matches `----- The following addresses had permanent fatal errors -----` followed by
+//! `<addr>` and `(reason: 550 5.1.1 ...)`, and the `----- Transcript of session follows -----`
+//! with `>>> RCPT To:<addr>` / `<<< 550 ...` and `550 5.1.1 <addr>... User unknown` lines.
+//! `Cannot send message for N days` / `could not be delivered for N days` is the format's
+//! expiry notice (hint Expired); `Warning: could not send message for past N hours` is a delay.
+
+use mailerd_types::{DsnAction, Reason};
+
+use super::{Ctx, Found, generic, push_merge};
+use crate::text::contains_ci;
+
+pub fn decode(ctx: &Ctx<'_>) -> Option<Vec<Found>> {
+    let h = ctx.human;
+    if !(contains_ci(h, "----- transcript of session follows -----")
+        || contains_ci(h, "following addresses had permanent fatal errors")
+        || contains_ci(h, "following addresses had transient non-fatal errors"))
+    {
+        return None;
+    }
+    let mut v = generic::blocks(ctx, "Sendmail");
+    for f in generic::transcript(ctx, "Sendmail") {
+        push_merge(&mut v, f);
+    }
+    let expired = contains_ci(h, "cannot send message for")
+        || contains_ci(h, "could not be delivered for")
+        || contains_ci(ctx.subject, "returned mail: cannot send message for");
+    let delayed = contains_ci(ctx.subject, "warning: could not send message")
+        || contains_ci(h, "warning: could not send message for past")
+        || contains_ci(h, "following addresses had transient non-fatal errors");
+    for f in &mut v {
+        if expired {
+            f.hint = Some(Reason::Expired);
+        } else if delayed {
+            f.action = Some(DsnAction::Delayed);
+        }
+    }
+    Some(v)
+}

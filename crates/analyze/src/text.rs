@@ -1,0 +1,461 @@
+//! Small text helpers shared by the decoders: case-insensitive search, line handling,
+//! unfolding, e-mail address extraction, SMTP reply code and enhanced status extraction,
+//! and a cheap HTML-to-text conversion.
+//!
+//! Everything here is char-boundary safe (no slicing at computed byte offsets without
+//! `get(..)`) and linear in the input size. Nothing here knows about any MTA family.
+
+use mailerd_types::EnhancedStatus;
+
+/// Byte offset of the first ASCII-case-insensitive occurrence of `needle` (which must be
+/// lower-case ASCII) in `hay`.
+pub fn find_ci(hay: &str, needle: &str) -> Option<usize> {
+    let h = hay.as_bytes();
+    let n = needle.as_bytes();
+    if n.is_empty() {
+        return Some(0);
+    }
+    if h.len() < n.len() {
+        return None;
+    }
+    let first = n[0];
+    let first_up = first.to_ascii_uppercase();
+    let mut i = 0;
+    let last = h.len() - n.len();
+    while i <= last {
+        let c = h[i];
+        if (c == first || c == first_up)
+            && h[i..i + n.len()]
+                .iter()
+                .zip(n)
+                .all(|(a, b)| a.to_ascii_lowercase() == *b)
+        {
+            return Some(i);
+        }
+        i += 1;
+    }
+    None
+}
+
+/// `true` when `hay` contains `needle` (lower-case ASCII) ignoring ASCII case.
+pub fn contains_ci(hay: &str, needle: &str) -> bool {
+    find_ci(hay, needle).is_some()
+}
+
+/// `true` when `s` starts with `prefix` (lower-case ASCII) ignoring ASCII case.
+pub fn starts_with_ci(s: &str, prefix: &str) -> bool {
+    s.len() >= prefix.len()
+        && s.as_bytes()[..prefix.len()]
+            .iter()
+            .zip(prefix.as_bytes())
+            .all(|(a, b)| a.to_ascii_lowercase() == *b)
+}
+
+/// The rest of `s` after `prefix` (case-insensitive), if `s` starts with it.
+pub fn strip_prefix_ci<'a>(s: &'a str, prefix: &str) -> Option<&'a str> {
+    if starts_with_ci(s, prefix) {
+        s.get(prefix.len()..)
+    } else {
+        None
+    }
+}
+
+/// Splits text into lines on LF, CRLF or lone CR.
+pub fn lines(s: &str) -> impl Iterator<Item = &str> {
+    s.split('\n').map(|l| l.strip_suffix('\r').unwrap_or(l))
+}
+
+/// Collapses runs of whitespace (including folded line breaks) into one space and trims.
+pub fn squash(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for w in s.split_whitespace() {
+        if !out.is_empty() {
+            out.push(' ');
+        }
+        out.push_str(w);
+    }
+    out
+}
+
+fn is_local_byte(c: u8) -> bool {
+    c.is_ascii_alphanumeric() || b"!#$%&'*+-/=?^_`{|}~.".contains(&c)
+}
+
+fn is_domain_byte(c: u8) -> bool {
+    c.is_ascii_alphanumeric() || c == b'-' || c == b'.' || c == b'_'
+}
+
+/// An address found in text, with its byte span.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FoundAddr {
+    pub addr: String,
+    pub start: usize,
+    pub end: usize,
+}
+
+/// Finds every plausible `local@domain` address in `s`, in order. The local part is ASCII
+/// (quoted local parts are not taken), the domain has a dot or is a bracketed literal.
+/// The domain is lower-cased, the local part kept.
+pub fn find_addresses(s: &str) -> Vec<FoundAddr> {
+    let b = s.as_bytes();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while let Some(off) = b.get(i..).and_then(|r| r.iter().position(|&c| c == b'@')) {
+        let at = i + off;
+        i = at + 1;
+        let mut ls = at;
+        while ls > 0 && is_local_byte(b[ls - 1]) {
+            ls -= 1;
+        }
+        // a local part does not start or end with a dot
+        while ls < at && b[ls] == b'.' {
+            ls += 1;
+        }
+        if ls == at {
+            continue;
+        }
+        let mut de = at + 1;
+        if b.get(de) == Some(&b'[') {
+            while de < b.len() && b[de] != b']' && de - at < 80 {
+                de += 1;
+            }
+            if b.get(de) != Some(&b']') {
+                continue;
+            }
+            de += 1;
+        } else {
+            while de < b.len() && is_domain_byte(b[de]) {
+                de += 1;
+            }
+            while de > at + 1 && (b[de - 1] == b'.' || b[de - 1] == b'-') {
+                de -= 1;
+            }
+        }
+        let (Some(local), Some(domain)) = (s.get(ls..at), s.get(at + 1..de)) else {
+            continue;
+        };
+        if domain.is_empty()
+            || local.len() > 128
+            || (!domain.contains('.') && !domain.starts_with('['))
+            || domain.starts_with('.')
+            || domain.contains("..")
+        {
+            continue;
+        }
+        let tld = domain.rsplit('.').next().unwrap_or("");
+        if !domain.starts_with('[') && (tld.len() < 2 || tld.bytes().all(|c| c.is_ascii_digit())) {
+            // IP-like or a message-id fragment such as `123.456`
+            if !tld.bytes().all(|c| c.is_ascii_digit()) || tld.is_empty() {
+                continue;
+            }
+        }
+        out.push(FoundAddr {
+            addr: format!("{}@{}", local, domain.to_ascii_lowercase()),
+            start: ls,
+            end: de,
+        });
+        i = de.max(at + 1);
+    }
+    out
+}
+
+/// Normalises an address written in a report field: drops an address type (`rfc822;`),
+/// angle brackets, quotes around the whole, a trailing comment, and lower-cases the domain.
+pub fn clean_address(v: &str) -> String {
+    let mut s = v.trim();
+    if let Some(p) = s.find(';') {
+        let t = &s[..p];
+        if !t.contains('@') && !t.contains('<') {
+            s = s[p + 1..].trim();
+        }
+    }
+    if let Some(a) = s.find('<') {
+        if let Some(e) = s[a..].find('>') {
+            let inner = s[a + 1..a + e].trim();
+            if inner.contains('@') || !s[..a].contains('@') {
+                s = inner;
+            }
+        }
+    }
+    let s = s.split_whitespace().next().unwrap_or("");
+    let s = s.trim_matches(|c| c == '"' || c == '\'' || c == '<' || c == '>' || c == ',');
+    match s.rfind('@') {
+        Some(at) => format!("{}@{}", &s[..at], s[at + 1..].to_ascii_lowercase()),
+        None => s.to_string(),
+    }
+}
+
+/// A three-digit SMTP reply code 2yz..5yz standing as a token in `s`, preferring one that is
+/// followed by an enhanced status or begins the text.
+pub fn find_reply_code(s: &str) -> Option<u16> {
+    let b = s.as_bytes();
+    let mut best: Option<u16> = None;
+    let mut i = 0;
+    while i + 3 <= b.len() {
+        let c = b[i];
+        if matches!(c, b'2' | b'4' | b'5')
+            && b[i + 1].is_ascii_digit()
+            && b[i + 2].is_ascii_digit()
+            && (i == 0 || !is_token(b[i - 1]))
+            && b.get(i + 3).is_none_or(|&n| {
+                n == b' '
+                    || n == b'-'
+                    || n == b'\t'
+                    || n == b'\r'
+                    || n == b'\n'
+                    || n == b';'
+                    || n == b':'
+                    || n == b','
+                    || n == b')'
+                    || n == b'"'
+                    || n == b'\''
+            })
+        {
+            let code = u16::from(c - b'0') * 100
+                + u16::from(b[i + 1] - b'0') * 10
+                + u16::from(b[i + 2] - b'0');
+            if (b[i + 1] <= b'5') && is_plausible_code(code) {
+                // A code followed by `-X.Y.Z`/` X.Y.Z` of the same class is the best evidence.
+                let rest = s.get(i + 4..).unwrap_or("");
+                let strong = i == 0
+                    || rest
+                        .trim_start()
+                        .as_bytes()
+                        .first()
+                        .is_some_and(|&d| d == c)
+                        && rest.trim_start().as_bytes().get(1) == Some(&b'.');
+                if strong {
+                    return Some(code);
+                }
+                if best.is_none() && b.get(i + 3) != Some(&b':') {
+                    // reject times like 12:55 handled by the preceding byte check; keep first
+                    best = Some(code);
+                }
+            }
+        }
+        i += 1;
+    }
+    best
+}
+
+fn is_plausible_code(code: u16) -> bool {
+    matches!(code / 10, 21..=25 | 42 | 44 | 45 | 50 | 52 | 53 | 54 | 55)
+}
+
+fn is_token(c: u8) -> bool {
+    c.is_ascii_alphanumeric()
+        || c == b'.'
+        || c == b'-'
+        || c == b'_'
+        || c == b'/'
+        || c == b':'
+        || c == b'#'
+        || c == b'+'
+        || c == b'='
+        || c == b'@'
+        || c == b'['
+        || c == b'('
+}
+
+/// A reply code at the very start of `s` (after whitespace), as in `550 5.1.1 ...`.
+pub fn leading_reply_code(s: &str) -> Option<u16> {
+    let t = s.trim_start();
+    let b = t.as_bytes();
+    if b.len() >= 3
+        && matches!(b[0], b'2' | b'4' | b'5')
+        && b[1].is_ascii_digit()
+        && b[2].is_ascii_digit()
+        && b.get(3)
+            .is_none_or(|&n| !n.is_ascii_alphanumeric() && n != b'.')
+    {
+        let code =
+            u16::from(b[0] - b'0') * 100 + u16::from(b[1] - b'0') * 10 + u16::from(b[2] - b'0');
+        if is_plausible_code(code) {
+            return Some(code);
+        }
+    }
+    None
+}
+
+/// The first enhanced status in `s` whose class is 4 or 5 (and matches the reply class when a
+/// reply code is known).
+pub fn find_status(s: &str, reply: Option<u16>) -> Option<EnhancedStatus> {
+    let mut rest = s;
+    let mut base = 0usize;
+    for _ in 0..32 {
+        let (st, at) = EnhancedStatus::find(rest)?;
+        let ok_class = !st.is_success();
+        let ok_reply = reply.is_none_or(|c| (c / 100) as u8 == st.class.digit());
+        // skip things that look like version numbers `v5.1.1` or IPs handled by find()
+        if ok_class && ok_reply {
+            return Some(st);
+        }
+        let next = at + 1;
+        base += next;
+        rest = s.get(base..)?;
+    }
+    None
+}
+
+/// Converts HTML to plain text cheaply: drops tags, scripts and styles, turns block tags into
+/// line breaks, and decodes the few common entities.
+pub fn html_to_text(h: &str) -> String {
+    let mut out = String::with_capacity(h.len() / 2);
+    let b = h.as_bytes();
+    let mut i = 0;
+    let mut last = 0;
+    while i < b.len() {
+        if b[i] == b'<' {
+            if let Some(s) = h.get(last..i) {
+                push_entities(&mut out, s);
+            }
+            let end = b[i..]
+                .iter()
+                .position(|&c| c == b'>')
+                .map(|p| i + p + 1)
+                .unwrap_or(b.len());
+            let tag = h.get(i + 1..end.saturating_sub(1)).unwrap_or("");
+            let name: String = tag
+                .trim_start_matches('/')
+                .chars()
+                .take_while(|c| c.is_ascii_alphanumeric())
+                .collect::<String>()
+                .to_ascii_lowercase();
+            let mut next = end;
+            if (name == "script" || name == "style") && !tag.starts_with('/') {
+                let closing = format!("</{name}");
+                if let Some(p) = find_ci(h.get(end..).unwrap_or(""), &closing) {
+                    next = end + p;
+                } else {
+                    next = b.len();
+                }
+            }
+            if matches!(
+                name.as_str(),
+                "br" | "p"
+                    | "div"
+                    | "tr"
+                    | "li"
+                    | "h1"
+                    | "h2"
+                    | "h3"
+                    | "h4"
+                    | "table"
+                    | "pre"
+                    | "blockquote"
+                    | "hr"
+            ) {
+                out.push('\n');
+            } else if matches!(name.as_str(), "td" | "th") {
+                out.push(' ');
+            }
+            i = next;
+            last = next;
+        } else {
+            i += 1;
+        }
+    }
+    if let Some(s) = h.get(last..) {
+        push_entities(&mut out, s);
+    }
+    out
+}
+
+fn push_entities(out: &mut String, s: &str) {
+    if !s.contains('&') {
+        out.push_str(s);
+        return;
+    }
+    let mut rest = s;
+    while let Some(p) = rest.find('&') {
+        out.push_str(&rest[..p]);
+        let r = &rest[p..];
+        let end = r.find(';').filter(|&e| e <= 8);
+        match end.map(|e| &r[..=e]) {
+            Some("&lt;") => out.push('<'),
+            Some("&gt;") => out.push('>'),
+            Some("&amp;") => out.push('&'),
+            Some("&quot;") => out.push('"'),
+            Some("&#39;") | Some("&apos;") => out.push('\''),
+            Some("&nbsp;") | Some("&#160;") => out.push(' '),
+            _ => {
+                out.push('&');
+                rest = &r[1..];
+                continue;
+            }
+        }
+        rest = &r[end.unwrap_or(0) + 1..];
+    }
+    out.push_str(rest);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check_addrs(input: &str, expected: &[&str]) {
+        let got: Vec<String> = find_addresses(input).into_iter().map(|a| a.addr).collect();
+        assert_eq!(got, expected, "input {input:?}");
+    }
+
+    #[test]
+    fn addresses() {
+        check_addrs("<Bob@Example.ORG>: host said", &["Bob@example.org"]);
+        check_addrs("RCPT TO:<a.b+c@x.co.jp>", &["a.b+c@x.co.jp"]);
+        check_addrs("no address here @ all", &[]);
+        check_addrs("user@localhost", &[]);
+        check_addrs(
+            "x@[192.0.2.1] and y@z.example.",
+            &["x@[192.0.2.1]", "y@z.example"],
+        );
+        check_addrs("日本語 user@例.jp", &[]);
+    }
+
+    fn check_clean(input: &str, expected: &str) {
+        assert_eq!(clean_address(input), expected, "input {input:?}");
+    }
+
+    #[test]
+    fn clean() {
+        check_clean("rfc822; bob@EXAMPLE.org", "bob@example.org");
+        check_clean("RFC822; <Bob@x.org>", "Bob@x.org");
+        check_clean("rfc822;a@b.c", "a@b.c");
+        check_clean("<a@b.c> (comment)", "a@b.c");
+        check_clean("a@b.c", "a@b.c");
+    }
+
+    fn check_code(input: &str, expected: Option<u16>) {
+        assert_eq!(find_reply_code(input), expected, "input {input:?}");
+    }
+
+    #[test]
+    fn reply_codes() {
+        check_code("550 5.1.1 unknown", Some(550));
+        check_code("host said: 552-5.2.2 full", Some(552));
+        check_code("at 12:55:01 port 25", None);
+        check_code("Error 550 user unknown", Some(550));
+        check_code("SIZE=1234 5000", None);
+    }
+
+    #[test]
+    fn statuses() {
+        assert_eq!(
+            find_status("550 5.1.1 x", Some(550)).map(|s| s.to_string()),
+            Some("5.1.1".into())
+        );
+        assert_eq!(
+            find_status("version 2.0.1 then 4.2.2", None).map(|s| s.to_string()),
+            Some("4.2.2".into())
+        );
+    }
+
+    #[test]
+    fn html() {
+        assert_eq!(
+            html_to_text("<p>a&amp;b</p><script>x</script>c"),
+            "\na&b\nc"
+        );
+        assert_eq!(find_ci("Hello World", "world"), Some(6));
+        assert!(!contains_ci("é", "e"));
+    }
+}
