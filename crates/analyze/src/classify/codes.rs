@@ -39,6 +39,9 @@ pub(crate) fn from_status(s: EnhancedStatus, final_: bool) -> Option<(Reason, Op
         // 4.7.30/4.7.32 authentication of bulk senders.
         (4, 5) if !temp => cc(R::Rejected, Category::SendingLimit),
         (7, 28) => c(R::Speeding),
+        // Yahoo/AOL `554 5.7.9 Message not accepted for policy reasons` (the registry's "mechanism
+        // too weak" is never what a receiving MX means by it).
+        (7, 9) => c(R::PolicyViolation),
         (7, 29) => c(R::FailedStartTls),
         (7, 30) if temp => c(R::AuthFailure),
         (7, 32) => c(R::AuthFailure),
@@ -97,7 +100,7 @@ pub(crate) fn from_status(s: EnhancedStatus, final_: bool) -> Option<(Reason, Op
         (7, 25) => c(R::RequirePtr),
         (7, 27) => c(R::Rejected),
         (7, 30) => c(R::FailedStartTls),
-        (7, 0) | (7, 3..=9) | (7, 12) | (7, 14) | (7, 15) | (7, 19) => c(R::SecurityError),
+        (7, 0) | (7, 3..=8) | (7, 12) | (7, 14) | (7, 15) | (7, 19) => c(R::SecurityError),
         _ => None,
     }
 }

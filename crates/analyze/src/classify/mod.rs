@@ -40,10 +40,6 @@ pub struct Evidence<'a> {
     pub remote_mta: Option<&'a str>,
     /// A reason the MTA family's decoder already knows for sure (e.g. an expiry notice).
     pub hint: Option<Reason>,
-    /// The SMTP command the remote server answered (`RCPT`, `DATA`, `MAIL`, `CONN`, `HELO`),
-    /// when the bounce says so in a field of its own. The classifier also reads it from the
-    /// usual wordings in the text (`in reply to end of DATA command`, `after RCPT TO`).
-    pub command: Option<&'a str>,
 }
 
 /// The classifier's answer.
@@ -70,23 +66,49 @@ enum Stage {
 /// Classifies one recipient's evidence. Never panics.
 pub fn classify(e: &Evidence<'_>) -> Classification {
     let text = normalize(e.diagnostic);
-    let stage = stage(e.command, &text);
+    let stage = stage(&text);
 
     // A status written by the reporting MTA is taken unless it is a pseudo status (X.0.9NN is
     // never on the wire; a decoder may pass one through).
+    // The remote server's own enhanced code (right after its reply code) is more precise than
+    // the reporting MTA's summary in `Status:` (`Status: 5.0.0` with `550 5.1.1 ...`), unless
+    // it is only a class-level code (X.Y.0).
     let given = e.status.filter(|s| !is_pseudo(*s));
-    let in_text = EnhancedStatus::find(e.diagnostic)
-        .map(|(s, _)| s)
-        .filter(|s| !s.is_success() || given.is_none());
-    let status = given.or(in_text);
-    let reply = e.reply_code.or_else(|| reply_code_in(e.diagnostic));
+    let in_reply = reply_status(e.diagnostic).filter(|s| s.detail != 0 && !is_pseudo(*s));
+    let anywhere = || {
+        EnhancedStatus::find(e.diagnostic)
+            .map(|(s, _)| s)
+            .filter(|s| !s.is_success() && !is_pseudo(*s))
+    };
+    let status = match given {
+        Some(g) => Some(
+            in_reply
+                .filter(|t| !g.is_success() && !t.is_success())
+                .unwrap_or(g),
+        ),
+        None => in_reply.or_else(anywhere),
+    };
+    let reply = e
+        .reply_code
+        .or_else(|| reply_code_in(e.diagnostic).map(|(c, _)| c));
     let final_ = is_final(e.action, reply, status) || says_final(&text);
 
+    // A decoder's hint wins, except a generic one (an expiry notice, "undefined") when the
+    // remote server's words say more: qmail appends "I'm not going to try again; this message
+    // has been in the queue too long" to every final failure, whatever the remote reply was.
+    let decided = decide(&text, stage, status, reply, e.action, final_);
     let (mut reason, mut category) = match e.hint {
+        Some(h)
+            if is_generic(h)
+                && !is_generic(decided.0)
+                && rules::COMPILED.first(&text).is_some() =>
+        {
+            decided
+        }
         Some(h) => (h, None),
-        None => decide(&text, stage, status, reply, e.action, final_),
+        None => decided,
     };
-    if e.hint.is_none() {
+    if e.hint.is_none() || Some(reason) != e.hint {
         // The own-sending-limit and group categories come from the words; a bare X.5.3 or X.4.6
         // says "too many recipients" / "loop" whatever the text's reason.
         if category.is_none() {
@@ -156,7 +178,9 @@ fn decide(
             // expiry.
             Reason::NetworkError
                 if rule.name == "connection"
-                    && (final_ || action == Some(DsnAction::Delayed))
+                    && (final_
+                        || action == Some(DsnAction::Delayed)
+                        || matches!(sub, Some((4, 1)) | Some((4, 7))))
                     && is_timeout(text) =>
             {
                 Reason::Expired
@@ -199,6 +223,19 @@ fn is_timeout(text: &str) -> bool {
         || text.contains("establish an smtp connection")
         || text.contains("not reachable")
         || text.contains("unreachable")
+}
+
+/// Reasons that say little: a decoder's hint of one of these gives way to a precise reason
+/// found in the remote server's words.
+fn is_generic(r: Reason) -> bool {
+    matches!(
+        r,
+        Reason::Expired
+            | Reason::Undefined
+            | Reason::OnHold
+            | Reason::SystemError
+            | Reason::NetworkError
+    )
 }
 
 /// `true` when the reporting MTA says it gave up (qmail `I'm not going to try again`, Gmail
@@ -361,20 +398,10 @@ fn push_without_address(out: &mut String, tok: &str) {
     }
 }
 
-/// The stage from a `command` field, else from the usual wordings of Postfix (`in reply to
-/// end of DATA command`), Exim (`after RCPT TO:`, `after end of data`), Sendmail (`>>> DATA`)
-/// and qmail (`failed after I sent the message`).
-fn stage(command: Option<&str>, text: &str) -> Stage {
-    if let Some(c) = command {
-        let c = c.trim().to_ascii_uppercase();
-        return match c.as_str() {
-            "DATA" | "BDAT" | "." => Stage::Data,
-            "RCPT" | "RCPT TO" => Stage::Rcpt,
-            "MAIL" | "MAIL FROM" => Stage::Mail,
-            "CONN" | "HELO" | "EHLO" | "STARTTLS" => Stage::Connect,
-            _ => Stage::Unknown,
-        };
-    }
+/// The stage the reply answered, from the usual wordings of Postfix (`in reply to end of DATA
+/// command`), Exim (`after RCPT TO:`, `after end of data`), Sendmail (`>>> DATA`) and qmail
+/// (`failed after I sent the message`, `does not like recipient`).
+fn stage(text: &str) -> Stage {
     const DATA: &[&str] = &[
         "in reply to end of data",
         "in reply to data",
@@ -425,7 +452,7 @@ fn stage(command: Option<&str>, text: &str) -> Stage {
 
 /// The first SMTP reply code standing as a token in the text (`550 ...`, `said: 550-5.1.1`),
 /// for diagnostics whose decoder did not pass one.
-fn reply_code_in(text: &str) -> Option<u16> {
+fn reply_code_in(text: &str) -> Option<(u16, usize)> {
     let b = text.as_bytes();
     let mut i = 0;
     while i + 3 <= b.len() {
@@ -440,11 +467,25 @@ fn reply_code_in(text: &str) -> Option<u16> {
             let code = u16::from(b[i] - b'0') * 100
                 + u16::from(b[i + 1] - b'0') * 10
                 + u16::from(b[i + 2] - b'0');
-            return Some(code);
+            return Some((code, i));
         }
         i += 1;
     }
     None
+}
+
+/// The enhanced status written right after the first reply code of the text (`550 5.1.1`,
+/// `550-'5.7.1`, `550: 5.2.2`), when its class agrees with the code (RFC 2034).
+fn reply_status(text: &str) -> Option<EnhancedStatus> {
+    let (code, at) = reply_code_in(text)?;
+    let rest = text.get(at + 3..)?;
+    let skip = rest
+        .bytes()
+        .take_while(|b| matches!(b, b' ' | b'-' | b'\'' | b'"' | b':' | b'#'))
+        .count();
+    let rest = rest.get(skip..)?;
+    let (s, pos) = EnhancedStatus::find(rest.get(..rest.len().min(12))?)?;
+    (pos == 0 && u16::from(s.class.digit()) == code / 100).then_some(s)
 }
 
 #[allow(dead_code)]
@@ -471,9 +512,15 @@ mod tests {
     #[test]
     fn reply_code_in_text() {
         assert_eq!(
-            reply_code_in("host x[192.0.2.1] said: 550 5.1.1 no"),
+            reply_code_in("host x[192.0.2.1] said: 550 5.1.1 no").map(|(c, _)| c),
             Some(550)
         );
+        assert_eq!(
+            reply_status("5.1.0 - Unknown address error 550-'5.7.1 <a>... Access denied'")
+                .map(|s| s.to_string()),
+            Some("5.7.1".to_string())
+        );
+        assert_eq!(reply_status("550 4.4.7 QUEUE.Expired"), None);
         assert_eq!(reply_code_in("(554.30)"), None);
         assert_eq!(reply_code_in("in 840 minutes"), None);
     }

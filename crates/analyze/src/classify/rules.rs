@@ -928,6 +928,8 @@ pub(crate) static RULES: &[Rule] = &[
             r"has a policy that prohibit",
             r"prohibited by (local )?policy",
             r"potential security issue",
+            r"content presents a potential",
+            r"blocked because its content",
             r"\[cs0\d\]",
             r"\[ph0\d\]",
             r"host network not allowed",
