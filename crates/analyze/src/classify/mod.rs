@@ -74,7 +74,9 @@ pub fn classify(e: &Evidence<'_>) -> Classification {
     // the reporting MTA's summary in `Status:` (`Status: 5.0.0` with `550 5.1.1 ...`), unless
     // it is only a class-level code (X.Y.0).
     let given = e.status.filter(|s| !is_pseudo(*s));
-    let in_reply = reply_status(e.diagnostic).filter(|s| s.detail != 0 && !is_pseudo(*s));
+    let in_reply = reply_status(e.diagnostic).filter(|t| {
+        !is_pseudo(*t) && (t.detail != 0 || given.is_none_or(|g| g.subject == 0 && t.subject != 0))
+    });
     let anywhere = || {
         EnhancedStatus::find(e.diagnostic)
             .map(|(s, _)| s)
@@ -161,6 +163,14 @@ fn decide(
         let reason = match rule.reason {
             // Refused in answer to MAIL FROM: it is the sender that does not exist.
             Reason::UserUnknown | Reason::HostUnknown if stage == Stage::Mail => Reason::Rejected,
+            // A mailbox that is "not available" with X.2.1 (mailbox disabled) is suspended.
+            Reason::UserUnknown
+                if rule.name == "mailbox-not-found"
+                    && sub == Some((2, 1))
+                    && (text.contains("not available") || text.contains("unavailable")) =>
+            {
+                Reason::Suspend
+            }
             // Sisimai's distinction: a recipient refused after the message was sent (DATA) with
             // no addressing status (X.1.x), or with a mailbox (X.2.0, X.2.1) or policy (X.7.1)
             // status when the stage is not known to be RCPT, was refused by a filter.
@@ -168,7 +178,7 @@ fn decide(
                 if rule.name == "mailbox-not-found"
                     && ((stage == Stage::Data && sub.is_none_or(|(s, _)| s != 1))
                         || (stage != Stage::Rcpt
-                            && matches!(sub, Some((2, 0)) | Some((2, 1)) | Some((7, 1))))) =>
+                            && matches!(sub, Some((2, 0)) | Some((2, 1))))) =>
             {
                 Reason::Filtered
             }
@@ -188,6 +198,15 @@ fn decide(
             // A bare "access denied" in answer to MAIL FROM refuses the sender.
             Reason::SecurityError if rule.name == "access-denied" && stage == Stage::Mail => {
                 Reason::Rejected
+            }
+            // A malformed DNS answer that ended the delivery for good (Postfix 5.4.4): the domain
+            // cannot be resolved.
+            Reason::NetworkError
+                if rule.name == "dns-temporary"
+                    && text.contains("malformed")
+                    && status.is_some_and(|s| s.is_permanent()) =>
+            {
+                Reason::HostUnknown
             }
             r => r,
         };

@@ -332,6 +332,8 @@ pub(crate) static RULES: &[Rule] = &[
             r"address is not verified\. the following identities failed",
             r"email address is not verified",
             r"relay (not )?(permitted|allowed) (for|from)",
+            r"use me .{0,80}as a relay",
+            r"not been configured to let .{0,40}(do this|relay)",
         ],
     ),
     // ---- Sender not allowed (group / recipient restrictions) ------------------------------
@@ -513,7 +515,7 @@ pub(crate) static RULES: &[Rule] = &[
         &[
             r"dns error",
             r"host not found, try again",
-            r"malformed or unexpected name server reply",
+            r"malformed (or unexpected )?name server reply",
             r"lookup failed temporarily",
             r"temporary (dns|name service|lookup) (failure|error)",
             r"dns (lookup|resolution) (failure|failed|error|timeout|timed out)",
@@ -662,6 +664,9 @@ pub(crate) static RULES: &[Rule] = &[
             r"recipnotfound",
             r"mailbox (is )?unavailable",
             r"mailbox not (found|available)",
+            r"mail-?box not found",
+            r"badrcptto",
+            r"no mailbox found",
             r"invalid (recipient|mailbox|user|e-?mail address|address|final delivery)",
             r"recipient address rejected: (user unknown|access denied|invalid|unknown|undeliverable|no such)",
             r"recipient address rejected\.",
