@@ -125,7 +125,7 @@ pub fn classify(e: &Evidence<'_>) -> Classification {
         }
     }
 
-    let permanent = permanent(e.action, reply, status, reason);
+    let permanent = permanent(e.action, reply, status, reason, says_final(&text));
     let mut category = category.unwrap_or_else(|| Category::for_reason(reason, permanent));
     // Expiry is final by nature; while still retrying it is a temporary problem.
     if reason == Reason::Expired && !permanent && category == Category::MessageExpired {
@@ -137,7 +137,7 @@ pub fn classify(e: &Evidence<'_>) -> Classification {
     let hard_bounce = hard_bounce(reason, permanent, status);
     let status = match status {
         Some(s) => Some(s),
-        None => reason.pseudo_status(pseudo_permanent(e.action, reply, &text, permanent)),
+        None => reason.pseudo_status(pseudo_permanent(e.action, reply, permanent)),
     };
     Classification {
         reason,
@@ -286,11 +286,15 @@ fn permanent(
     reply: Option<u16>,
     status: Option<EnhancedStatus>,
     reason: Reason,
+    gave_up: bool,
 ) -> bool {
     match action {
         Some(DsnAction::Delayed) => return false,
         Some(DsnAction::Failed) => return true,
         _ => {}
+    }
+    if gave_up {
+        return true;
     }
     if let Some(c) = reply {
         if (400..500).contains(&c) {
@@ -331,24 +335,14 @@ fn hard_bounce(reason: Reason, permanent: bool, status: Option<EnhancedStatus>) 
     reason.is_hard_bounce(permanent)
 }
 
-/// The class of a pseudo status. A 4yz reply makes it `4.0.9NN`; so does a delay notice that
-/// says the failure is temporary. Otherwise it is `5.0.9NN`, also for a bare delay: Sisimai
-/// (whose convention the pseudo codes are) writes `5.0.947` for an expiry it inferred.
-fn pseudo_permanent(
-    action: Option<DsnAction>,
-    reply: Option<u16>,
-    text: &str,
-    permanent: bool,
-) -> bool {
+/// The class of a pseudo status: `4.0.9NN` after a 4yz reply or for a delay notice
+/// (`Action: delayed`), else `5.0.9NN`.
+fn pseudo_permanent(action: Option<DsnAction>, reply: Option<u16>, permanent: bool) -> bool {
     if let Some(c) = reply {
         return !(400..500).contains(&c);
     }
     if action == Some(DsnAction::Delayed) {
-        return !(text.contains("temporary failure")
-            || text.contains("has been delayed")
-            || text.contains("will be retried")
-            || text.contains("will retry")
-            || text.contains("still trying"));
+        return false;
     }
     permanent || action.is_none()
 }
