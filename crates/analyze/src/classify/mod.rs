@@ -365,50 +365,46 @@ fn normalize(diag: &str) -> String {
     } else {
         diag
     };
-    let mut out = String::with_capacity(src.len() + 8);
-    let mut last_space = true;
-    for tok in src.split(|c: char| c.is_ascii_whitespace()) {
-        if tok.is_empty() {
-            continue;
-        }
-        if !last_space {
-            out.push(' ');
-        }
-        if tok.contains('@') {
-            push_without_address(&mut out, tok);
-        } else {
-            for c in tok.chars() {
-                out.push(c.to_ascii_lowercase());
-            }
-        }
-        last_space = false;
-    }
-    out
-}
-
-/// Writes one whitespace-free token, replacing the address inside it by `addr` while keeping
-/// the punctuation around it (`<bob@x>:` becomes `<addr>:`).
-fn push_without_address(out: &mut String, tok: &str) {
-    let is_addr_char = |c: char| c.is_alphanumeric() || "._%+-=!#$&'*/?^`{|}~@".contains(c);
-    let b: Vec<char> = tok.chars().collect();
+    let b = src.as_bytes();
+    let mut out: Vec<u8> = Vec::with_capacity(b.len());
+    let mut space = false;
     let mut i = 0;
     while i < b.len() {
-        if is_addr_char(b[i]) {
+        let c = b[i];
+        if c.is_ascii_whitespace() {
+            space = !out.is_empty();
+            i += 1;
+            continue;
+        }
+        if space {
+            out.push(b' ');
+            space = false;
+        }
+        if is_address_byte(c) {
             let start = i;
-            while i < b.len() && is_addr_char(b[i]) {
+            let mut at = false;
+            while i < b.len() && is_address_byte(b[i]) {
+                at |= b[i] == b'@';
                 i += 1;
             }
-            let word: String = b[start..i].iter().collect();
-            if word.contains('@') {
-                out.push_str("addr");
+            if at {
+                out.extend_from_slice(b"addr");
             } else {
-                out.push_str(&word.to_ascii_lowercase());
+                out.extend(b[start..i].iter().map(u8::to_ascii_lowercase));
             }
         } else {
-            out.push(b[i].to_ascii_lowercase());
+            out.push(c.to_ascii_lowercase());
             i += 1;
         }
     }
+    // Whole words are copied or replaced, so the bytes stay UTF-8.
+    String::from_utf8(out).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
+}
+
+/// Bytes of an e-mail address word: ASCII letters, digits, the atext specials, `.` and `@`,
+/// and any non-ASCII byte (so that UTF-8 sequences are never split).
+fn is_address_byte(c: u8) -> bool {
+    c.is_ascii_alphanumeric() || c >= 0x80 || b"._%+-=!#$&'*/?^`{|}~@".contains(&c)
 }
 
 /// The stage the reply answered, from the usual wordings of Postfix (`in reply to end of DATA
