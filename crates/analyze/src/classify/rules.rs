@@ -1289,10 +1289,8 @@ fn parse_sequence(c: &[char], pos: &mut usize) -> Option<Option<Vec<String>>> {
                 }
                 *pos += 1;
                 let (optional, _) = quantifier(c, pos)?;
-                if !optional {
-                    if let Some(set) = inner {
-                        consider(&mut best, set);
-                    }
+                if let (false, Some(set)) = (optional, inner) {
+                    consider(&mut best, set);
                 }
             }
             '[' => {
