@@ -97,6 +97,14 @@ const INCOMING_CLAIMS: &[&str] = &[
     "stuck in your",
 ];
 
+static ACTION_AC: std::sync::LazyLock<Option<aho_corasick::AhoCorasick>> =
+    std::sync::LazyLock::new(|| {
+        crate::text::phrase_set(ACTION_WORDS.iter().chain(["<button"].iter()))
+    });
+
+static INCOMING_AC: std::sync::LazyLock<Option<aho_corasick::AhoCorasick>> =
+    std::sync::LazyLock::new(|| crate::text::phrase_set(INCOMING_CLAIMS));
+
 fn link_domain(url: &str) -> &str {
     let rest = url.split_once("://").map(|(_, r)| r).unwrap_or(url);
     let host = rest
@@ -192,11 +200,10 @@ pub fn assess(s: &Signals<'_>) -> Authenticity {
         ));
         let html = s.parts.html_raw.as_str();
         let text = s.human;
-        if ACTION_WORDS.iter().any(|w| {
-            contains_ci(crate::prefix(text, 1 << 20), w)
-                || contains_ci(crate::prefix(html, 1 << 20), w)
-        }) || contains_ci(crate::prefix(html, 1 << 20), "<button")
-        {
+        let ac = ACTION_AC.as_ref();
+        if ac.is_some_and(|ac| {
+            ac.is_match(crate::prefix(text, 1 << 20)) || ac.is_match(crate::prefix(html, 1 << 20))
+        }) {
             score += 3;
             reasons.push("It asks you to click to act (retry, release, verify, log in); real bounces never do.".into());
         }
@@ -244,7 +251,11 @@ pub fn assess(s: &Signals<'_>) -> Authenticity {
 
     // Claims about incoming mail.
     let h = crate::prefix(s.human, 64 << 10);
-    if let Some(w) = INCOMING_CLAIMS.iter().find(|w| contains_ci(h, w)) {
+    if let Some(w) = INCOMING_AC
+        .as_ref()
+        .and_then(|ac| ac.find(h))
+        .and_then(|m| INCOMING_CLAIMS.get(m.pattern().as_usize()))
+    {
         score += 3;
         reasons.push(format!(
             "It talks about mail coming to you (\"{w}\"); real bounces only report on mail you sent."
@@ -270,29 +281,30 @@ pub fn assess(s: &Signals<'_>) -> Authenticity {
 
     // Genuine structure.
     let mut genuine = 0;
-    if s.has_dsn {
-        if let Some(o) = s.original {
-            let hit = s.recipients.iter().any(|r| {
-                o.recipients
-                    .iter()
-                    .any(|x| x.eq_ignore_ascii_case(&r.recipient))
-            });
-            if hit {
-                genuine += 3;
-                reasons.push(
-                    "It is a standard delivery report about a recipient of the returned message."
-                        .into(),
-                );
-            }
+    if s.has_dsn
+        && let Some(o) = s.original
+    {
+        let hit = s.recipients.iter().any(|r| {
+            o.recipients
+                .iter()
+                .any(|x| x.eq_ignore_ascii_case(&r.recipient))
+        });
+        if hit {
+            genuine += 3;
+            reasons.push(
+                "It is a standard delivery report about a recipient of the returned message."
+                    .into(),
+            );
         }
     }
-    if let (Some(m), Some(r)) = (s.reporting_mta, s.top.received_top.as_deref()) {
-        if m.contains('.') && contains_ci(r, &base(m)) {
-            genuine += 3;
-            reasons.push(format!(
-                "The reporting server {m} is the one that handed the notice over."
-            ));
-        }
+    if let (Some(m), Some(r)) = (s.reporting_mta, s.top.received_top.as_deref())
+        && m.contains('.')
+        && contains_ci(r, &base(m))
+    {
+        genuine += 3;
+        reasons.push(format!(
+            "The reporting server {m} is the one that handed the notice over."
+        ));
     }
     score -= genuine.min(6);
 

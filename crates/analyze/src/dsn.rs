@@ -94,14 +94,13 @@ pub fn fields(body: &str) -> Vec<(String, String)> {
             }
             _ => {
                 // A broken fold (continuation without indentation) of a diagnostic.
-                if last_was_field {
-                    if let Some((n, v)) = out.last_mut() {
-                        if n == "diagnostic-code" || n == "x-supplementary-info" {
-                            v.push(' ');
-                            v.push_str(line.trim());
-                            continue;
-                        }
-                    }
+                if last_was_field
+                    && let Some((n, v)) = out.last_mut()
+                    && (n == "diagnostic-code" || n == "x-supplementary-info")
+                {
+                    v.push(' ');
+                    v.push_str(line.trim());
+                    continue;
                 }
                 last_was_field = false;
             }
@@ -127,10 +126,8 @@ pub fn parse(body: &str) -> Report {
     for (name, value) in fields(body) {
         let v = squash(&value);
         match name.as_str() {
-            "" => {
-                if cur.has_recipient() {
-                    flush(&mut rep, &mut cur, &mut cur_any);
-                }
+            "" if cur.has_recipient() => {
+                flush(&mut rep, &mut cur, &mut cur_any);
             }
             "reporting-mta" => {
                 if cur.has_recipient() {
@@ -140,7 +137,13 @@ pub fn parse(body: &str) -> Report {
             }
             "arrival-date" => rep.message.arrival_date = Some(v),
             "original-recipient" => {
-                if cur.original_recipient.is_some() || cur.final_recipient.is_some() {
+                // Original-Recipient usually precedes Final-Recipient, but may follow it
+                // within the same group: only a group that already has it, or one that is
+                // complete (has an Action/Status), ends here.
+                if cur.original_recipient.is_some()
+                    || (cur.final_recipient.is_some()
+                        && (cur.action_raw.is_some() || cur.status.is_some()))
+                {
                     flush(&mut rep, &mut cur, &mut cur_any);
                 }
                 cur.original_recipient = Some(clean_address(&v));
@@ -269,6 +272,10 @@ mod tests {
                 ("A@x.org", "5.0.0", "failed", None),
                 ("b@y.org", "5.2.2", "failed", None),
             ],
+        );
+        check(
+            "Final-Recipient: rfc822;a@x.org\nOriginal-Recipient: rfc822;a0@x.org\nAction: failed\nStatus: 5.1.1\n",
+            &[("a@x.org", "5.1.1", "failed", None)],
         );
         check(
             "Original-Recipient: rfc822;a@x.org\nFinal-Recipient: rfc822;a@x.org\nAction: failed\nStatus: 5.1.1\n\nOriginal-Recipient: rfc822;b@x.org\nFinal-Recipient: rfc822;b@x.org\nAction: failed\nStatus: 5.1.1\n",

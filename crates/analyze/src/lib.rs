@@ -129,6 +129,18 @@ pub struct Analysis {
     pub from: Option<String>,
 }
 
+/// The message parser: MIME, address, subject and id headers structured; everything else raw
+/// (we never need mail-parser's `Received:` parsing, which is costly).
+pub(crate) static PARSER: std::sync::LazyLock<mail_parser::MessageParser> =
+    std::sync::LazyLock::new(|| {
+        mail_parser::MessageParser::new()
+            .with_mime_headers()
+            .with_address_headers()
+            .header_text(mail_parser::HeaderName::Subject)
+            .header_id(mail_parser::HeaderName::MessageId)
+            .default_header_raw()
+    });
+
 /// Analyses one message. Never panics; any bytes give an answer.
 pub fn analyze(raw: &[u8]) -> Analysis {
     let normalized;
@@ -142,12 +154,12 @@ pub fn analyze(raw: &[u8]) -> Analysis {
         bytes = &normalized;
     }
     // An mbox `From ` separator line is not a header.
-    if bytes.starts_with(b"From ") {
-        if let Some(p) = bytes.iter().position(|&c| c == b'\n') {
-            bytes = bytes.get(p + 1..).unwrap_or(b"");
-        }
+    if bytes.starts_with(b"From ")
+        && let Some(p) = bytes.iter().position(|&c| c == b'\n')
+    {
+        bytes = bytes.get(p + 1..).unwrap_or(b"");
     }
-    match mail_parser::MessageParser::default().parse(bytes) {
+    match PARSER.parse(bytes) {
         Some(msg) => analyze_message(&msg, 0),
         None => empty(),
     }
@@ -283,6 +295,12 @@ const BOUNCE_SUBJECTS: &[&str] = &[
     "fehlgeschlagen",
     "echec",
     "error de entrega",
+    "エラー",
+    "不達",
+    "配信",
+    "送信できません",
+    "mail returned",
+    "delivery notification",
 ];
 
 const BOUNCE_BODY: &[&str] = &[
@@ -324,7 +342,20 @@ const BOUNCE_BODY: &[&str] = &[
     "recipient address rejected",
     "no such user",
     "this is an automatically generated delivery status notification",
+    "could not be delivered",
+    "invalid user",
+    "invalid recipient",
+    "mailbox is full",
+    "mailbox full",
+    "quota exceeded",
+    "over quota",
+    "not a member",
 ];
+
+static BOUNCE_BODY_AC: std::sync::LazyLock<Option<aho_corasick::AhoCorasick>> =
+    std::sync::LazyLock::new(|| text::phrase_set(BOUNCE_BODY));
+static BOUNCE_SUBJECT_AC: std::sync::LazyLock<Option<aho_corasick::AhoCorasick>> =
+    std::sync::LazyLock::new(|| text::phrase_set(BOUNCE_SUBJECTS));
 
 fn is_mailer_daemon(addr: &str, name: &str) -> bool {
     let local = addr.split('@').next().unwrap_or("").to_ascii_lowercase();
@@ -351,20 +382,39 @@ fn is_mailer_daemon(addr: &str, name: &str) -> bool {
         || n.contains("mail system")
 }
 
-fn bounce_like(top: &Top, human: &str) -> bool {
-    let subj = top.subject.to_ascii_lowercase();
+fn bounce_like(top: &Top, low: &str) -> bool {
     if !top.x_failed.is_empty() || is_mailer_daemon(&top.from_addr, &top.from_name) {
         return true;
     }
-    if BOUNCE_SUBJECTS.iter().any(|w| subj.contains(w)) {
+    if BOUNCE_SUBJECT_AC
+        .as_ref()
+        .is_some_and(|ac| ac.is_match(top.subject.as_str()))
+    {
         return true;
     }
-    let head = human.get(..human.len().min(8192)).unwrap_or(human);
-    let head = match head.char_indices().last() {
-        Some(_) => head,
-        None => "",
-    };
-    BOUNCE_BODY.iter().any(|w| text::contains_ci(head, w))
+    let head = prefix(low, 8192);
+    BOUNCE_BODY_AC.as_ref().is_some_and(|ac| ac.is_match(head))
+}
+
+/// Wording of challenge-response and sender-verification systems.
+const CHALLENGE: &[&str] = &[
+    "requires confirmation",
+    "not pre-approved",
+    "pre-approved senders",
+    "challenge-response",
+    "challenge response",
+    "please confirm that you",
+    "verify that you are a real",
+    "confirm your message",
+    "confirm that you sent",
+    "awaiting your confirmation",
+    "spamarrest",
+    "boxbe",
+    "whitelist.aspx",
+];
+
+fn is_challenge(diag: &str) -> bool {
+    CHALLENGE.iter().any(|w| text::contains_ci(diag, w))
 }
 
 /// A char-boundary-safe prefix of at most `n` bytes.
@@ -393,10 +443,14 @@ fn analyze_message(msg: &mail_parser::Message<'_>, depth: u8) -> Analysis {
         None => text_all,
     };
     let mut original = parts.original.clone();
+    if original.is_none()
+        && let Some(c) = cut
+    {
+        original = mime::inline_original(text_all.get(c..).unwrap_or(""));
+    }
+
     if original.is_none() {
-        if let Some(c) = cut {
-            original = mime::inline_original(text_all.get(c..).unwrap_or(""));
-        }
+        original = mime::summary_original(human);
     }
 
     let mut a = empty();
@@ -414,6 +468,22 @@ fn analyze_message(msg: &mail_parser::Message<'_>, depth: u8) -> Analysis {
         }
     }
 
+    // 1b. Amazon SES JSON notifications.
+    if found.is_empty()
+        && kind_hint.is_none()
+        && parts.dsn.is_empty()
+        && let Some(v) = mta::amazonses::decode(prefix(text_all, 256 << 10))
+        && !v.is_empty()
+    {
+        if v.iter().all(|f| f.hint == Some(Reason::Feedback)) {
+            kind_hint = Some(Kind::Feedback);
+        }
+        found = v;
+        if kind_hint.is_none() {
+            kind_hint = Some(Kind::NotABounce); // decided below from the rows
+        }
+    }
+
     // 2. RFC 3464 delivery-status parts (or a report pasted into the text).
     let mut reports: Vec<dsn::Report> = parts.dsn.iter().map(|b| dsn::parse(b)).collect();
     if reports.iter().all(|r| r.recipients.is_empty()) && dsn::looks_like_dsn(text_all) {
@@ -423,14 +493,16 @@ fn analyze_message(msg: &mail_parser::Message<'_>, depth: u8) -> Analysis {
     if !top.from_addr.is_empty() {
         exclude.push(top.from_addr.clone());
     }
+    let low = human.to_ascii_lowercase();
     let ctx = mta::Ctx {
         human,
+        low: &low,
         subject: &top.subject,
         from: &top.from_addr,
         exclude: &exclude,
         x_failed: &top.x_failed,
     };
-    let is_bounce = !parts.dsn.is_empty() || bounce_like(&top, human);
+    let is_bounce = !parts.dsn.is_empty() || bounce_like(&top, &low);
     let text_found = if kind_hint.is_none() && is_bounce {
         mta::decode(&ctx)
     } else {
@@ -452,18 +524,6 @@ fn analyze_message(msg: &mail_parser::Message<'_>, depth: u8) -> Analysis {
                 f.remote_mta = p.remote_mta.clone();
                 f.last_attempt = p.last_attempt.clone();
                 f.diagnostic = p.diagnostic.clone();
-                if let Some(d) = &p.diagnostic {
-                    // a more specific status in the diagnostic than a generic X.0.0
-                    if let Some(ds) = text::find_status(d, f.reply_code) {
-                        match f.status {
-                            None => f.status = Some(ds),
-                            Some(s) if s.subject == 0 && s.detail == 0 && ds.class == s.class => {
-                                f.status = Some(ds)
-                            }
-                            _ => {}
-                        }
-                    }
-                }
                 // The human part often has the remote server's words the report lacks.
                 if let Some(t) = text_found
                     .iter()
@@ -472,18 +532,34 @@ fn analyze_message(msg: &mail_parser::Message<'_>, depth: u8) -> Analysis {
                         (text_found.len() == 1 && r.recipients.len() == 1).then(|| &text_found[0])
                     })
                 {
-                    if f.diagnostic.is_none() || f.reply_code.is_none() {
-                        if t.reply_code.is_some() || f.diagnostic.is_none() {
-                            if let Some(d) = &t.diagnostic {
-                                f.diagnostic = Some(d.clone());
-                            }
-                            f.reply_code = f.reply_code.or(t.reply_code);
+                    if (f.diagnostic.is_none() || f.reply_code.is_none())
+                        && (t.reply_code.is_some() || f.diagnostic.is_none())
+                    {
+                        if let Some(d) = &t.diagnostic {
+                            f.diagnostic = Some(d.clone());
                         }
+                        f.reply_code = f.reply_code.or(t.reply_code);
                     }
                     if f.status.is_none() {
                         f.status = t.status;
                     }
                     f.hint = f.hint.or(t.hint);
+                }
+                // A more specific status in the diagnostic than a generic X.0.0 / X.Y.0.
+                if let Some(d) = &f.diagnostic
+                    && let Some(ds) = text::find_status(d, f.reply_code)
+                {
+                    match f.status {
+                        None => f.status = Some(ds),
+                        Some(s)
+                            if s.detail == 0
+                                && ds.class == s.class
+                                && (ds.detail != 0 || s.subject == 0) =>
+                        {
+                            f.status = Some(ds)
+                        }
+                        _ => {}
+                    }
                 }
                 if matches!(
                     f.action,
@@ -496,6 +572,21 @@ fn analyze_message(msg: &mail_parser::Message<'_>, depth: u8) -> Analysis {
         }
         if found.is_empty() {
             found = text_found;
+        }
+    }
+
+    // 4. A forwarded bounce: the report is inside an attached message.
+    if found.is_empty()
+        && kind_hint.is_none()
+        && depth < 2
+        && let Some(raw) = &parts.nested_raw
+        && let Some(inner) = PARSER.parse(raw.as_slice())
+    {
+        let mut ia = analyze_message(&inner, depth + 1);
+        if !ia.recipients.is_empty() && ia.kind != Kind::AutoReply {
+            ia.subject = a.subject.take();
+            ia.from = a.from.take();
+            return ia;
         }
     }
 
@@ -513,7 +604,7 @@ fn analyze_message(msg: &mail_parser::Message<'_>, depth: u8) -> Analysis {
                 .take(1)
                 .collect()
         };
-        let said = mta::generic::said_text(human);
+        let said = mta::generic::said_text(&ctx);
         for c in candidates {
             let mut f = mta::Found::new(c, "Generic");
             if let Some(s) = &said {
@@ -525,23 +616,11 @@ fn analyze_message(msg: &mail_parser::Message<'_>, depth: u8) -> Analysis {
         }
     }
 
-    // 4. A forwarded bounce: the report is inside an attached message.
-    if found.is_empty() && kind_hint.is_none() && depth < 2 {
-        if let Some(raw) = &parts.nested_raw {
-            if let Some(inner) = mail_parser::MessageParser::default().parse(raw.as_slice()) {
-                let mut ia = analyze_message(&inner, depth + 1);
-                if !ia.recipients.is_empty() && ia.kind != Kind::AutoReply {
-                    ia.subject = a.subject.take();
-                    ia.from = a.from.take();
-                    return ia;
-                }
-            }
-        }
-    }
-
     // 5. RFC 3834 auto-replies.
     if found.is_empty() && kind_hint.is_none() {
-        if let Some(f) = autoreply::decode(msg, &top, human) {
+        let daemon = is_mailer_daemon(&top.from_addr, &top.from_name)
+            || text::starts_with_ci(a.from.as_deref().unwrap_or(""), "mailer-daemon");
+        if let Some(f) = autoreply::decode(msg, &top, human).filter(|_| !daemon) {
             found.push(f);
             kind_hint = Some(Kind::AutoReply);
         }
@@ -551,6 +630,15 @@ fn analyze_message(msg: &mail_parser::Message<'_>, depth: u8) -> Analysis {
         a.reporting_mta = reporting_mta_from_received(top.received_top.as_deref());
     }
     a.original = original.as_ref().map(|o| o.info.clone());
+
+    // Challenge-response systems ("confirm you are a sender") write bounce-shaped notices:
+    // the message is held, not refused. Not a failure (standards sec. 5.3 rule 5).
+    if kind_hint.is_none() {
+        found.retain(|f| !is_challenge(f.diagnostic.as_deref().unwrap_or("")));
+        if found.is_empty() {
+            // keep it from being reported as anything but a notice
+        }
+    }
 
     // Classify each recipient.
     for f in found {
@@ -581,9 +669,9 @@ fn analyze_message(msg: &mail_parser::Message<'_>, depth: u8) -> Analysis {
     }
 
     a.kind = match kind_hint {
-        Some(k) => k,
-        None if a.recipients.is_empty() => Kind::NotABounce,
-        None => {
+        Some(k) if k != Kind::NotABounce => k,
+        _ if a.recipients.is_empty() => Kind::NotABounce,
+        _ => {
             if a.recipients.iter().all(|r| r.reason == Reason::Delivered) {
                 Kind::Success
             } else if a.recipients.iter().all(|r| {

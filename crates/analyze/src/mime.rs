@@ -5,7 +5,7 @@
 //!
 //! It does not interpret any of them.
 
-use mail_parser::{Message, MessageParser, MimeHeaders, PartType};
+use mail_parser::{Message, MimeHeaders, PartType};
 
 use crate::OriginalMessage;
 use crate::text::{contains_ci, find_ci, html_to_text, lines, starts_with_ci};
@@ -120,12 +120,12 @@ pub fn collect(msg: &Message<'_>) -> Parts {
                 }
             }
             "text/html" if i == 0 || !p.is_attachment_like() => {
-                if let PartType::Html(h) | PartType::Text(h) = &p.body {
-                    if out.html_raw.len() < plain_limit {
-                        out.html_raw.push_str(h);
-                        out.html_text.push_str(&html_to_text(h));
-                        out.html_text.push('\n');
-                    }
+                if let PartType::Html(h) | PartType::Text(h) = &p.body
+                    && out.html_raw.len() < plain_limit
+                {
+                    out.html_raw.push_str(h);
+                    out.html_text.push_str(&html_to_text(h));
+                    out.html_text.push('\n');
                 }
             }
             t if t.starts_with("text/") && (i == 0 || !p.is_attachment_like()) => {
@@ -134,11 +134,11 @@ pub fn collect(msg: &Message<'_>) -> Parts {
                         out.plain.push_str(s);
                         out.plain.push('\n');
                     }
-                } else if let PartType::Binary(b) | PartType::InlineBinary(b) = &p.body {
-                    if out.plain.len() < plain_limit {
-                        out.plain.push_str(&String::from_utf8_lossy(b));
-                        out.plain.push('\n');
-                    }
+                } else if let PartType::Binary(b) | PartType::InlineBinary(b) = &p.body
+                    && out.plain.len() < plain_limit
+                {
+                    out.plain.push_str(&String::from_utf8_lossy(b));
+                    out.plain.push('\n');
                 }
             }
             _ => {
@@ -151,6 +151,20 @@ pub fn collect(msg: &Message<'_>) -> Parts {
                     });
                 }
             }
+        }
+    }
+    // A multipart whose boundary is missing or wrong: mail-parser finds no parts; read the
+    // raw body as text so that the decoders still see it.
+    if out.plain.trim().is_empty() && out.html_text.trim().is_empty() && out.dsn.is_empty() {
+        let raw = msg.raw_message();
+        let start = (root.offset_body as usize).min(raw.len());
+        let end = (root.offset_end as usize).clamp(start, raw.len());
+        if let Some(b) = raw.get(start..end)
+            && !b.is_empty()
+        {
+            let cap = b.len().min(plain_limit);
+            out.plain = String::from_utf8_lossy(&b[..cap]).into_owned();
+            out.foreign.retain(|f| !f.starts_with("multipart/"));
         }
     }
     out
@@ -221,7 +235,7 @@ pub fn original_of(m: &Message<'_>) -> Original {
         subject: m.subject().map(|s| s.to_string()),
         date: m.header_raw("Date").map(|s| s.trim().to_string()),
     };
-    let received_top = m.header_raw("Received").map(|s| crate::text::squash(s));
+    let received_top = m.header_raw("Received").map(crate::text::squash);
     Original {
         info,
         recipients,
@@ -232,7 +246,7 @@ pub fn original_of(m: &Message<'_>) -> Original {
 /// Parses a header block (and possibly a body) given as bytes.
 pub fn original_from_bytes(raw: &[u8]) -> Option<Original> {
     let trimmed = trim_leading_blank(raw);
-    let m = MessageParser::default().parse_headers(trimmed)?;
+    let m = crate::PARSER.parse_headers(trimmed)?;
     let o = original_of(&m);
     let i = &o.info;
     if i.message_id.is_none() && i.from.is_none() && i.to.is_none() && i.subject.is_none() {
@@ -264,7 +278,10 @@ const ORIGINAL_MARKERS: &[&str] = &[
     "------ returned message -----",
     "----- returned message",
     "--- original message ---",
-    "the original message was received at",
+    "original message as received",
+    "a copy of the original message below",
+    "message headers follow",
+    "original message follows",
     "original message headers:",
     "this is a copy of the headers",
     "the message header is enclosed",
@@ -280,48 +297,78 @@ const ORIGINAL_MARKERS: &[&str] = &[
     "------ the message we were unable to deliver follows",
 ];
 
+/// Words of a short separator line (`------ Original message ------`, `Original message
+/// headers:`) that introduces the copy.
+const ORIGINAL_WORDS: &[&str] = &[
+    "original message",
+    "returned message",
+    "unsent message",
+    "copy of the message",
+    "copy of your message",
+    "message headers",
+    "original headers",
+];
+
+static ORIGINAL_AC: std::sync::LazyLock<Option<aho_corasick::AhoCorasick>> =
+    std::sync::LazyLock::new(|| {
+        crate::text::phrase_set(ORIGINAL_MARKERS.iter().chain(ORIGINAL_WORDS))
+    });
+
 /// Where the copy of the original starts in a plain text bounce: the first marker line,
 /// else the first block of at least three consecutive header lines that starts with
-/// `Return-Path:`/`Received:` (not within the first few lines).
+/// `Return-Path:`/`Received:`.
 pub fn split_original(text: &str) -> (usize, Option<usize>) {
-    let mut best: Option<usize> = None;
-    let mut header_start: Option<usize> = None;
-    let mut header_run = 0;
-    let mut offset = 0usize;
-    for line in text.split('\n') {
-        let start = offset;
-        offset += line.len() + 1;
-        let l = line.trim_end_matches('\r');
-        let t = l.trim();
-        if t.len() > 8 && best.is_none() {
-            let tt = t.trim_start_matches(['>', ' ']);
-            if ORIGINAL_MARKERS
-                .iter()
-                .any(|m| starts_with_ci(tt, m) || (m.len() > 24 && contains_ci(tt, m)))
-            {
-                best = Some(start);
+    let mut marker: Option<usize> = None;
+    if let Some(ac) = ORIGINAL_AC.as_ref() {
+        for m in ac.find_iter(text) {
+            let ls = text[..m.start()].rfind('\n').map(|p| p + 1).unwrap_or(0);
+            let le = text[m.start()..]
+                .find('\n')
+                .map(|p| m.start() + p)
+                .unwrap_or(text.len());
+            let line = &text[ls..le];
+            let t = line.trim();
+            let id = m.pattern().as_usize();
+            let ok = if id < ORIGINAL_MARKERS.len() {
+                let lead = &text[ls..m.start()];
+                lead.bytes().all(|c| c == b' ' || c == b'\t' || c == b'>') || m.len() > 24
+            } else {
+                t.len() < 90
+                    && (t.starts_with('-') || t.starts_with('=') || t.ends_with(':'))
+                    && !contains_ci(t, "received at")
+            };
+            if ok && t.len() > 8 {
+                marker = Some(ls);
                 break;
             }
         }
+    }
+    let limit = marker.unwrap_or(text.len());
+    let mut header_start: Option<usize> = None;
+    let mut header_run = 0;
+    let mut offset = 0usize;
+    for line in text.get(..limit).unwrap_or(text).split('\n') {
+        let start = offset;
+        offset += line.len() + 1;
+        let l = line.trim_end_matches('\r');
         if is_header_line(l) {
             if header_run == 0 {
                 header_start = Some(start);
             }
             header_run += 1;
-            if header_run >= 3 {
-                if let Some(h) = header_start {
-                    let first = text.get(h..).unwrap_or("");
-                    if starts_with_ci(first, "return-path:") || starts_with_ci(first, "received:") {
-                        best = Some(h);
-                        break;
-                    }
+            if header_run >= 3
+                && let Some(h) = header_start
+            {
+                let first = text.get(h..).unwrap_or("");
+                if starts_with_ci(first, "return-path:") || starts_with_ci(first, "received:") {
+                    return (0, Some(h));
                 }
             }
         } else if !(l.starts_with(' ') || l.starts_with('\t')) || header_run == 0 {
             header_run = 0;
         }
     }
-    (0, best)
+    (0, marker)
 }
 
 fn is_header_line(l: &str) -> bool {
@@ -347,19 +394,43 @@ pub fn inline_original(tail: &str) -> Option<Original> {
             Some((s, l))
         })
         .take(40)
-        .find(|(_, l)| is_header_line(l.trim_start()))
+        .find(|(_, l)| is_header_line(l.trim_start().trim_start_matches('>')))
         .map(|(s, _)| s)?;
     let block = body.get(start..)?;
     // unindent "    Received: ..." style quoted headers
     let cut = find_ci(block, "\n\n").unwrap_or(block.len().min(64 << 10));
     let head = block.get(..cut.min(64 << 10)).unwrap_or(block);
-    let unindented: String = if head.starts_with(' ') || head.starts_with('\t') {
+    let unindented: String = if head.starts_with([' ', '\t', '>']) {
         lines(head)
-            .map(|l| l.trim_start())
+            .map(|l| l.trim_start().trim_start_matches('>'))
             .collect::<Vec<_>>()
             .join("\n")
     } else {
         head.to_string()
     };
     original_from_bytes(format!("{unindented}\n\n").as_bytes())
+}
+
+/// A summary of the original in the human text (`  To: a@b` / `  Subject: x` / `  Sent: ...`
+/// lines, as Exchange, qmail-ish and many others write), read as the original's headers.
+pub fn summary_original(human: &str) -> Option<Original> {
+    let ls: Vec<&str> = lines(human).take(3000).collect();
+    let i = ls
+        .iter()
+        .position(|l| starts_with_ci(l.trim_start(), "subject:"))?;
+    let mut s = i;
+    while s > 0 && i - s < 6 && is_header_line(ls[s - 1].trim_start()) {
+        s -= 1;
+    }
+    let mut e = i + 1;
+    while e < ls.len() && e - i < 6 && is_header_line(ls[e].trim_start()) {
+        e += 1;
+    }
+    let block: Vec<&str> = ls[s..e].iter().map(|l| l.trim_start()).collect();
+    if !block.iter().any(|l| starts_with_ci(l, "to:")) {
+        return None;
+    }
+    let mut text = block.join("\n");
+    text.push_str("\n\n");
+    original_from_bytes(text.as_bytes())
 }

@@ -7,6 +7,20 @@
 
 use mailerd_types::EnhancedStatus;
 
+/// Builds an ASCII-case-insensitive DFA matcher for a fixed phrase list (compiled once, in a
+/// `LazyLock`). `None` only if the automaton cannot be built, which callers treat as no match.
+pub fn phrase_set<I, P>(patterns: I) -> Option<aho_corasick::AhoCorasick>
+where
+    I: IntoIterator<Item = P>,
+    P: AsRef<[u8]>,
+{
+    aho_corasick::AhoCorasick::builder()
+        .ascii_case_insensitive(true)
+        .kind(Some(aho_corasick::AhoCorasickKind::DFA))
+        .build(patterns)
+        .ok()
+}
+
 /// Byte offset of the first ASCII-case-insensitive occurrence of `needle` (which must be
 /// lower-case ASCII) in `hay`.
 pub fn find_ci(hay: &str, needle: &str) -> Option<usize> {
@@ -143,11 +157,11 @@ pub fn find_addresses(s: &str) -> Vec<FoundAddr> {
             continue;
         }
         let tld = domain.rsplit('.').next().unwrap_or("");
-        if !domain.starts_with('[') && (tld.len() < 2 || tld.bytes().all(|c| c.is_ascii_digit())) {
-            // IP-like or a message-id fragment such as `123.456`
-            if !tld.bytes().all(|c| c.is_ascii_digit()) || tld.is_empty() {
-                continue;
-            }
+        if !domain.starts_with('[')
+            && (tld.is_empty() || tld.bytes().all(|c| c.is_ascii_digit()) && !is_ipv4(domain))
+        {
+            // a message-id fragment such as `123.456`
+            continue;
         }
         out.push(FoundAddr {
             addr: format!("{}@{}", local, domain.to_ascii_lowercase()),
@@ -157,6 +171,12 @@ pub fn find_addresses(s: &str) -> Vec<FoundAddr> {
         i = de.max(at + 1);
     }
     out
+}
+
+fn is_ipv4(d: &str) -> bool {
+    d.split('.').count() == 4
+        && d.split('.')
+            .all(|p| !p.is_empty() && p.len() <= 3 && p.bytes().all(|c| c.is_ascii_digit()))
 }
 
 /// Normalises an address written in a report field: drops an address type (`rfc822;`),
@@ -169,12 +189,12 @@ pub fn clean_address(v: &str) -> String {
             s = s[p + 1..].trim();
         }
     }
-    if let Some(a) = s.find('<') {
-        if let Some(e) = s[a..].find('>') {
-            let inner = s[a + 1..a + e].trim();
-            if inner.contains('@') || !s[..a].contains('@') {
-                s = inner;
-            }
+    if let Some(a) = s.find('<')
+        && let Some(e) = s[a..].find('>')
+    {
+        let inner = s[a + 1..a + e].trim();
+        if inner.contains('@') || !s[..a].contains('@') {
+            s = inner;
         }
     }
     let s = s.split_whitespace().next().unwrap_or("");
@@ -196,7 +216,7 @@ pub fn find_reply_code(s: &str) -> Option<u16> {
         if matches!(c, b'2' | b'4' | b'5')
             && b[i + 1].is_ascii_digit()
             && b[i + 2].is_ascii_digit()
-            && (i == 0 || !is_token(b[i - 1]))
+            && (i == 0 || !is_token(b[i - 1]) || (b[i - 1] == b':' && i >= 2 && b[i - 2] == b' '))
             && b.get(i + 3).is_none_or(|&n| {
                 n == b' '
                     || n == b'-'
@@ -253,8 +273,6 @@ fn is_token(c: u8) -> bool {
         || c == b'+'
         || c == b'='
         || c == b'@'
-        || c == b'['
-        || c == b'('
 }
 
 /// A reply code at the very start of `s` (after whitespace), as in `550 5.1.1 ...`.
@@ -284,7 +302,7 @@ pub fn find_status(s: &str, reply: Option<u16>) -> Option<EnhancedStatus> {
     let mut base = 0usize;
     for _ in 0..32 {
         let (st, at) = EnhancedStatus::find(rest)?;
-        let ok_class = !st.is_success();
+        let ok_class = !st.is_success() || reply.is_some_and(|c| c / 100 == 2);
         let ok_reply = reply.is_none_or(|c| (c / 100) as u8 == st.class.digit());
         // skip things that look like version numbers `v5.1.1` or IPs handled by find()
         if ok_class && ok_reply {

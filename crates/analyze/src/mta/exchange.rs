@@ -6,14 +6,13 @@
 //! `did not reach the following recipient(s):` / `addr on <date>` / `<host #5.1.1 smtp;550 ...>`.
 
 use super::{Ctx, Found, generic};
-use crate::text::contains_ci;
 
 pub fn decode(ctx: &Ctx<'_>) -> Option<Vec<Found>> {
-    let h = ctx.human;
-    if !(contains_ci(h, "diagnostic information for administrators")
-        || contains_ci(h, "did not reach the following recipient")
-        || contains_ci(h, "delivery has failed to these recipients or groups")
-        || contains_ci(h, "remote server returned '"))
+    let h = ctx.low;
+    if !(h.contains("diagnostic information for administrators")
+        || h.contains("did not reach the following recipient")
+        || h.contains("delivery has failed to these recipients or groups")
+        || h.contains("remote server returned '"))
     {
         return None;
     }

@@ -13,18 +13,18 @@ use super::{Ctx, Found, generic};
 use crate::text::contains_ci;
 
 pub fn decode(ctx: &Ctx<'_>) -> Option<Vec<Found>> {
-    let h = ctx.human;
+    let h = ctx.low;
     let sig = contains_ci(
         h,
         "this message was created automatically by mail delivery software",
-    ) || contains_ci(h, "the following address(es) failed")
-        || contains_ci(h, "could not be delivered to one or more of its recipients")
+    ) || h.contains("the following address(es) failed")
+        || h.contains("could not be delivered to one or more of its recipients")
         || !ctx.x_failed.is_empty();
     if !sig {
         return None;
     }
-    let delayed = contains_ci(h, "has not yet been delivered to all of its recipients")
-        || contains_ci(h, "message delayed")
+    let delayed = h.contains("has not yet been delivered to all of its recipients")
+        || h.contains("message delayed")
         || contains_ci(ctx.subject, "warning: message");
     let mut v = generic::blocks(ctx, "Exim");
     if v.is_empty() {
@@ -48,10 +48,10 @@ pub fn decode(ctx: &Ctx<'_>) -> Option<Vec<Found>> {
                 })
                 .unwrap_or_else(|| {
                     let mut f = Found::new(a.clone(), "Exim");
-                    if ctx.x_failed.len() == 1 {
-                        if let Some(s) = generic::said_text(h) {
-                            f.set_diagnostic(&s);
-                        }
+                    if ctx.x_failed.len() == 1
+                        && let Some(s) = generic::said_text(ctx)
+                    {
+                        f.set_diagnostic(&s);
                     }
                     f
                 });

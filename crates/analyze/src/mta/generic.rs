@@ -19,14 +19,61 @@ const MAX_LINES: usize = 3000;
 /// The address that begins a line (after `<`, quotes, bullets or a `Recipient:`-style label),
 /// and the text after it.
 pub fn leading_address(line: &str) -> Option<(String, &str)> {
-    let mut t = line.trim_start();
+    let t = line.trim_start();
+    if let Some(r) = address_at_start(t) {
+        return Some(r);
+    }
+    // `Label: addr` — `Undeliverable Address: a@b`, `Recipient: [SMTP:a@b]`,
+    // `Delivery failed 20 attempts: a@b`.
+    let p = t.get(..t.len().min(64))?.find(':')?;
+    let label = t.get(..p)?;
+    let low = label.to_ascii_lowercase();
+    if label.is_empty()
+        || label.starts_with(['>', '<'])
+        || low.contains("rcpt to")
+        || label.contains('@')
+        || label.contains('<')
+        || low.trim() == "to"
+        || low.trim() == "cc"
+        || [
+            "from",
+            "sender",
+            "reply",
+            "return",
+            "date",
+            "subject",
+            "message-id",
+            "received",
+            "by",
+            "envelope",
+            "contact",
+            "postmaster",
+            "admin",
+            "help",
+            "support",
+            "report",
+        ]
+        .iter()
+        .any(|w| low.contains(w))
+    {
+        return None;
+    }
+    let (a, rest) = address_at_start(t.get(p + 1..)?.trim_start())?;
+    let local = a.split('@').next().unwrap_or("").to_ascii_lowercase();
+    if local == "postmaster" || local == "mailer-daemon" {
+        return None;
+    }
+    Some((a, rest))
+}
+
+fn address_at_start(t: &str) -> Option<(String, &str)> {
+    let mut t = t;
     for p in [
         "recipient address:",
         "recipient:",
         "original recipient:",
         "failed recipient:",
         "address:",
-        "to:",
         "rcpt to:",
         "* ",
         "- ",
@@ -38,7 +85,12 @@ pub fn leading_address(line: &str) -> Option<(String, &str)> {
             break;
         }
     }
-    let t = t.trim_start_matches(['<', '"', '\'', '(', '[']);
+    let mut t = t.trim_start_matches(['<', '"', '\'', '(', '[']);
+    for p in ["smtp:", "smtp=", "rfc822;", "mailto:"] {
+        if let Some(r) = strip_prefix_ci(t, p) {
+            t = r.trim_start().trim_start_matches('<');
+        }
+    }
     let first = find_addresses(t.get(..t.len().min(300))?)
         .into_iter()
         .next()?;
@@ -144,35 +196,55 @@ pub fn transcript(ctx: &Ctx<'_>, decoded_by: &'static str) -> Vec<Found> {
     while i < ls.len() {
         let t = ls[i].trim();
         let cmd = t.trim_start_matches(['>', ' ']);
-        if t.starts_with(">>>") && starts_with_ci(cmd, "rcpt to:") {
-            if let Some(a) = find_addresses(cmd).into_iter().next() {
-                let mut diag = String::new();
-                let mut j = i + 1;
-                while j < ls.len() && ls[j].trim_start().starts_with("<<<") {
+        let rcpt_at = find_ci(cmd, "rcpt to:").filter(|&p| p < 24);
+        if let Some(p) = rcpt_at
+            && let Some(a) = find_addresses(cmd.get(p..).unwrap_or(""))
+                .into_iter()
+                .next()
+        {
+            let mut diag = String::new();
+            let mut j = i + 1;
+            while j < ls.len() && j < i + 6 {
+                let n = ls[j].trim();
+                let body = n.trim_start_matches(['<', '>', ' ']);
+                let body = strip_prefix_ci(body, "received")
+                    .map(|r| r.trim_start_matches(['<', '>', ' ', ':']))
+                    .unwrap_or(body);
+                if n.starts_with("<<<")
+                    || (crate::text::leading_reply_code(body).is_some() && diag.is_empty())
+                {
                     diag.push(' ');
-                    diag.push_str(ls[j].trim().trim_start_matches(['<', ' ']));
+                    diag.push_str(body);
                     j += 1;
+                } else {
+                    break;
                 }
-                if !diag.is_empty() && !ctx.excluded(&a.addr) {
-                    let mut f = Found::new(a.addr, decoded_by);
-                    f.set_diagnostic(&diag);
-                    push_merge(&mut out, f);
-                }
-                i = j;
-                continue;
             }
+            if !diag.is_empty() && !ctx.excluded(&a.addr) {
+                let mut f = Found::new(a.addr, decoded_by);
+                f.set_diagnostic(&diag);
+                push_merge(&mut out, f);
+            }
+            i = j;
+            continue;
         }
         // `550 5.1.1 <addr>... User unknown` (sendmail), `550 <addr>: Recipient address rejected`
-        if let Some(code) = crate::text::leading_reply_code(t) {
-            if code >= 400 {
-                if let Some(a) = find_addresses(t).into_iter().next() {
-                    let before = t.get(..a.start).unwrap_or("");
-                    if before.len() < 24 && before.ends_with('<') && !ctx.excluded(&a.addr) {
-                        let mut f = Found::new(a.addr, decoded_by);
-                        f.set_diagnostic(t);
-                        push_merge(&mut out, f);
-                    }
+        if let Some(code) = crate::text::leading_reply_code(t)
+            && code >= 400
+            && let Some(a) = find_addresses(t).into_iter().next()
+        {
+            let before = t.get(..a.start).unwrap_or("");
+            if before.len() < 24 && before.ends_with('<') && !ctx.excluded(&a.addr) {
+                let mut f = Found::new(a.addr, decoded_by);
+                // `554 <a@b>... 550 Host unknown`: the remote server's own code
+                // follows the local one.
+                let after = t.get(a.end..).unwrap_or("");
+                let after = after.trim_start_matches(['>', '.', ' ', ':']);
+                if let Some(inner) = crate::text::leading_reply_code(after) {
+                    f.reply_code = Some(inner);
                 }
+                f.set_diagnostic(t);
+                push_merge(&mut out, f);
             }
         }
         i += 1;
@@ -191,10 +263,10 @@ const SAID: &[&str] = &[
 ];
 
 /// The remote server's words after one of the [`SAID`] phrases, if any.
-pub fn said_text(text: &str) -> Option<String> {
+pub fn said_text(ctx: &Ctx<'_>) -> Option<String> {
     for p in SAID {
-        if let Some(at) = find_ci(text, p) {
-            let rest = text.get(at + p.len()..)?;
+        if let Some(at) = ctx.low.find(p) {
+            let rest = ctx.human.get(at + p.len()..)?;
             let mut s = String::new();
             for (n, l) in lines(rest).enumerate() {
                 if n > 0 && l.trim().is_empty() && !s.trim().is_empty() {
@@ -237,6 +309,94 @@ pub fn near_reply(ctx: &Ctx<'_>, decoded_by: &'static str) -> Vec<Found> {
     out
 }
 
+/// Phrases of running prose after which the failed address follows.
+const PROSE: &[&str] = &[
+    "rejected recipient ",
+    "recipient address rejected: ",
+    "following recipient failed: ",
+    "undeliverable to ",
+    "unable to deliver your message to ",
+    "unable to deliver message to ",
+    "could not be delivered to ",
+    "couldn't be delivered to ",
+    "not be delivered to ",
+    "was not delivered to ",
+    "delivery to ",
+    "failed to deliver to ",
+    "could not deliver mail to ",
+    "your message to ",
+    "message to ",
+    "undeliverable address ",
+    "user unknown ",
+    "no such user ",
+    "mailbox full ",
+    "unknown user ",
+];
+
+/// An address right after one of the [`PROSE`] phrases (`undeliverable to a@b`).
+pub fn prose(ctx: &Ctx<'_>, decoded_by: &'static str) -> Vec<Found> {
+    let mut out = Vec::new();
+    for l in lines(ctx.human).take(MAX_LINES) {
+        for p in PROSE {
+            let Some(at) = find_ci(l, p) else { continue };
+            let rest = l.get(at + p.len()..).unwrap_or("").trim_start();
+            let rest = rest.trim_start_matches(['<', '"', '(', '[']);
+            if let Some(a) = find_addresses(rest.get(..rest.len().min(200)).unwrap_or(""))
+                .into_iter()
+                .next()
+                .filter(|a| a.start == 0)
+            {
+                if !ctx.excluded(&a.addr) && !is_role_of_bounce(&a.addr, ctx) {
+                    let mut f = Found::new(a.addr, decoded_by);
+                    f.set_diagnostic(l);
+                    push_merge(&mut out, f);
+                }
+                break;
+            }
+        }
+    }
+    out
+}
+
+/// Bare local parts listed under a `... following recipients ...:` line, as AOL writes them
+/// (`\tscreenname`): the address is the local part at the bounce's own domain.
+pub fn bare_names(ctx: &Ctx<'_>, decoded_by: &'static str) -> Vec<Found> {
+    let mut out = Vec::new();
+    let domain = ctx.from.rsplit_once('@').map(|(_, d)| d).unwrap_or("");
+    if domain.is_empty() || !domain.contains('.') {
+        return out;
+    }
+    let mut armed = false;
+    for l in lines(ctx.human).take(MAX_LINES) {
+        let t = l.trim();
+        if t.ends_with(':') && crate::text::contains_ci(t, "following recipient") {
+            armed = true;
+            continue;
+        }
+        if !armed {
+            continue;
+        }
+        if t.is_empty() {
+            if !out.is_empty() {
+                break;
+            }
+            continue;
+        }
+        let bare = (l.starts_with(' ') || l.starts_with('\t'))
+            && t.len() <= 64
+            && t.bytes()
+                .all(|c| c.is_ascii_alphanumeric() || c == b'.' || c == b'_' || c == b'-');
+        if !bare {
+            break;
+        }
+        push_merge(
+            &mut out,
+            Found::new(format!("{t}@{}", domain.to_ascii_lowercase()), decoded_by),
+        );
+    }
+    out
+}
+
 /// The generic decoder: blocks, then transcript lines, then addresses near a reply.
 pub fn decode(ctx: &Ctx<'_>) -> Vec<Found> {
     let mut out = blocks(ctx, "Generic");
@@ -256,13 +416,19 @@ pub fn decode(ctx: &Ctx<'_>) -> Vec<Found> {
     if out.is_empty() {
         out = near_reply(ctx, "Generic");
     }
+    if out.is_empty() {
+        out = prose(ctx, "Generic");
+    }
+    if out.is_empty() {
+        out = bare_names(ctx, "Generic");
+    }
     // Complete missing codes from the server's words when there is one recipient.
-    if out.len() == 1 {
-        if let Some(s) = said_text(ctx.human) {
-            let f = &mut out[0];
-            if f.reply_code.is_none() && f.status.is_none() {
-                f.set_diagnostic(&s);
-            }
+    if out.len() == 1
+        && let Some(s) = said_text(ctx)
+    {
+        let f = &mut out[0];
+        if f.reply_code.is_none() && f.status.is_none() {
+            f.set_diagnostic(&s);
         }
     }
     out
@@ -274,8 +440,10 @@ mod tests {
 
     fn check(human: &str, expected: &[(&str, Option<u16>, &str)]) {
         let ex = vec!["sender@example.jp".to_string()];
+        let low = human.to_ascii_lowercase();
         let ctx = Ctx {
             human,
+            low: &low,
             subject: "",
             from: "mailer-daemon@example.org",
             exclude: &ex,

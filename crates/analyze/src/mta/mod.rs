@@ -9,6 +9,7 @@
 //! Decoders never decide a reason unless the format itself says so (an expiry notice), which
 //! they pass as a hint to the classifier.
 
+pub mod amazonses;
 pub mod exchange;
 pub mod exim;
 pub mod generic;
@@ -66,9 +67,12 @@ impl Found {
 }
 
 /// What the decoders know about the message around the text.
+#[derive(Clone, Copy)]
 pub struct Ctx<'a> {
     /// The text before the returned original.
     pub human: &'a str,
+    /// `human` in ASCII lower case (same byte offsets), for fast phrase search.
+    pub low: &'a str,
     pub subject: &'a str,
     /// The bounce's From address, lower-case.
     pub from: &'a str,
@@ -84,9 +88,12 @@ impl Ctx<'_> {
     }
 }
 
+/// A family decoder: `None` when the text is not in its family's wording.
+type Decoder = fn(&Ctx<'_>) -> Option<Vec<Found>>;
+
 /// Runs the family decoders, then the generic one.
 pub fn decode(ctx: &Ctx<'_>) -> Vec<Found> {
-    let decoders: [fn(&Ctx<'_>) -> Option<Vec<Found>>; 4] = [
+    let decoders: [Decoder; 4] = [
         qmail::decode,
         exim::decode,
         sendmail::decode,
@@ -94,15 +101,24 @@ pub fn decode(ctx: &Ctx<'_>) -> Vec<Found> {
     ];
     let mut out = Vec::new();
     for d in decoders {
-        if let Some(v) = d(ctx) {
-            if !v.is_empty() {
-                out = v;
-                break;
-            }
+        if let Some(v) = d(ctx)
+            && !v.is_empty()
+        {
+            out = v;
+            break;
         }
     }
     if out.is_empty() {
         out = generic::decode(ctx);
+    }
+    // Someone who wrote to themselves: the bounce's To may be the failed recipient too.
+    if out.is_empty() && ctx.exclude.len() > 1 {
+        let only_from = [ctx.from.to_string()];
+        let relaxed = Ctx {
+            exclude: &only_from,
+            ..*ctx
+        };
+        return decode(&relaxed);
     }
     complete(ctx, &mut out);
     out
@@ -119,37 +135,42 @@ pub fn complete(ctx: &Ctx<'_>, out: &mut [Found]) {
     let ls: Vec<&str> = crate::text::lines(ctx.human).take(3000).collect();
     for f in out.iter_mut().filter(|f| missing(f)) {
         for (i, l) in ls.iter().enumerate() {
-            if crate::text::contains_ci(l, &f.recipient.to_ascii_lowercase()) {
-                if let Some(c) = find_reply_code(l) {
-                    if c >= 400 {
-                        let mut d = l.trim().to_string();
-                        if let Some(n) = ls.get(i + 1) {
-                            if n.starts_with(' ') && !n.trim().is_empty() {
-                                d.push(' ');
-                                d.push_str(n.trim());
-                            }
-                        }
-                        f.set_diagnostic(&d);
-                        break;
-                    }
+            if crate::text::contains_ci(l, &f.recipient.to_ascii_lowercase())
+                && let Some(c) = find_reply_code(l)
+                && c >= 400
+            {
+                let mut d = l.trim().to_string();
+                if let Some(n) = ls.get(i + 1)
+                    && n.starts_with(' ')
+                    && !n.trim().is_empty()
+                {
+                    d.push(' ');
+                    d.push_str(n.trim());
                 }
+                f.set_diagnostic(&d);
+                break;
             }
         }
     }
-    if out.len() == 1 && missing(&out[0]) {
-        if let Some(s) = generic::said_text(ctx.human) {
-            out[0].set_diagnostic(&s);
-        }
+    if out.len() == 1
+        && missing(&out[0])
+        && let Some(s) = generic::said_text(ctx)
+    {
+        out[0].set_diagnostic(&s);
     }
     if out.len() == 1 && missing(&out[0]) {
-        for l in &ls {
-            let t = l.trim();
-            if let Some(c) = find_reply_code(t) {
-                if c >= 400 && find_status(t, Some(c)).is_some() {
-                    out[0].set_diagnostic(t);
-                    break;
-                }
-            }
+        // the first `NNN X.Y.Z` reply in the text, else the first line that starts with a
+        // failure reply code
+        let with_status = ls.iter().map(|l| l.trim()).find(|t| {
+            find_reply_code(t).is_some_and(|c| c >= 400 && find_status(t, Some(c)).is_some())
+        });
+        let leading = || {
+            ls.iter()
+                .map(|l| l.trim())
+                .find(|t| leading_reply_code(t).is_some_and(|c| c >= 400))
+        };
+        if let Some(t) = with_status.or_else(leading) {
+            out[0].set_diagnostic(t);
         }
     }
 }

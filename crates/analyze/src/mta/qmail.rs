@@ -10,13 +10,13 @@ use super::{Ctx, Found, generic};
 use crate::text::contains_ci;
 
 pub fn decode(ctx: &Ctx<'_>) -> Option<Vec<Found>> {
-    let h = ctx.human;
-    if !(contains_ci(h, "this is the qmail-send program")
+    let h = ctx.low;
+    if !(h.contains("this is the qmail-send program")
         || contains_ci(
             h,
             "wasn't able to deliver your message to the following addresses",
         )
-        || contains_ci(h, "this is the qmail program"))
+        || h.contains("this is the qmail program"))
     {
         return None;
     }

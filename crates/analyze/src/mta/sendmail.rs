@@ -12,10 +12,10 @@ use super::{Ctx, Found, generic, push_merge};
 use crate::text::contains_ci;
 
 pub fn decode(ctx: &Ctx<'_>) -> Option<Vec<Found>> {
-    let h = ctx.human;
-    if !(contains_ci(h, "----- transcript of session follows -----")
-        || contains_ci(h, "following addresses had permanent fatal errors")
-        || contains_ci(h, "following addresses had transient non-fatal errors"))
+    let h = ctx.low;
+    if !(h.contains("----- transcript of session follows -----")
+        || h.contains("following addresses had permanent fatal errors")
+        || h.contains("following addresses had transient non-fatal errors"))
     {
         return None;
     }
@@ -23,12 +23,12 @@ pub fn decode(ctx: &Ctx<'_>) -> Option<Vec<Found>> {
     for f in generic::transcript(ctx, "Sendmail") {
         push_merge(&mut v, f);
     }
-    let expired = contains_ci(h, "cannot send message for")
-        || contains_ci(h, "could not be delivered for")
+    let expired = h.contains("cannot send message for")
+        || h.contains("could not be delivered for")
         || contains_ci(ctx.subject, "returned mail: cannot send message for");
     let delayed = contains_ci(ctx.subject, "warning: could not send message")
-        || contains_ci(h, "warning: could not send message for past")
-        || contains_ci(h, "following addresses had transient non-fatal errors");
+        || h.contains("warning: could not send message for past")
+        || h.contains("following addresses had transient non-fatal errors");
     for f in &mut v {
         if expired {
             f.hint = Some(Reason::Expired);
