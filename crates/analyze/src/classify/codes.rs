@@ -81,6 +81,7 @@ pub(crate) fn from_status(s: EnhancedStatus, final_: bool) -> Option<(Reason, Op
         (4, 6) => cc(R::NetworkError, Category::MailLoop),
         (4, 7) => c(R::Expired),
         (5, 3) => cc(R::TooManyConn, Category::TooManyRecipients),
+        (5, 0) if !temp => c(R::SystemError),
         (5, 1) | (5, 2) | (5, 4) => c(R::SyntaxError),
         (5, 5) => c(R::SystemError),
         (5, 6) => c(R::SecurityError),

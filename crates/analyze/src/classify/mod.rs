@@ -82,6 +82,12 @@ pub fn classify(e: &Evidence<'_>) -> Classification {
             .map(|(s, _)| s)
             .filter(|s| !s.is_success() && !is_pseudo(*s))
     };
+    // A `Status:` whose class contradicts the reply (`Status: 4.5.0` for `550 5.5.0`) gives way
+    // to the reply's own code, even a class-level one.
+    let in_reply = in_reply.or_else(|| {
+        reply_status(e.diagnostic)
+            .filter(|t| !is_pseudo(*t) && given.is_some_and(|g| g.class != t.class))
+    });
     let status = match given {
         Some(g) => Some(
             in_reply
