@@ -30,6 +30,13 @@ pub struct Signals<'a> {
 
 /// Help domains of providers whose links in a bounce are expected.
 const ALLOWED_LINK_DOMAINS: &[&str] = &[
+    "uribl.com",
+    "surbl.org",
+    "sorbs.net",
+    "barracudacentral.org",
+    "abuseat.org",
+    "senderscore.org",
+    "mailspike.net",
     "support.google.com",
     "aka.ms",
     "learn.microsoft.com",
@@ -85,14 +92,14 @@ const INCOMING_CLAIMS: &[&str] = &[
     "incoming messages",
     "undelivered incoming",
     "held in quarantine",
-    "quarantine",
+    "messages in quarantine",
+    "quarantined messages",
     "verify your account",
     "upgrade mailbox",
     "upgrade your mailbox",
     "mailbox quota reached",
     "messages are pending",
     "messages pending",
-    "will be deleted",
     "failed to deliver to your inbox",
     "stuck in your",
 ];
@@ -151,6 +158,56 @@ fn links(s: &Signals<'_>) -> Vec<String> {
     out
 }
 
+/// Host names mentioned in `Received:` headers (words with a dot after `from`/`by`).
+fn hosts_in(received: &str) -> impl Iterator<Item = &str> {
+    received
+        .split(|c: char| {
+            c.is_whitespace() || c == '(' || c == ')' || c == '[' || c == ']' || c == ';'
+        })
+        .filter(|w| w.contains('.') && w.bytes().any(|c| c.is_ascii_alphabetic()))
+        .map(|w| w.trim_matches(|c: char| !c.is_ascii_alphanumeric()))
+}
+
+/// Providers that send their notices from one domain about mail handled by another.
+const FAMILIES: &[&[&str]] = &[
+    &[
+        "google.com",
+        "googlemail.com",
+        "gmail.com",
+        "googlegroups.com",
+        "1e100.net",
+    ],
+    &[
+        "outlook.com",
+        "hotmail.com",
+        "live.com",
+        "microsoft.com",
+        "office365.com",
+        "msn.com",
+        "office.com",
+    ],
+    &[
+        "yahoo.com",
+        "yahoo.co.jp",
+        "yahoodns.net",
+        "aol.com",
+        "yahooinc.com",
+        "ymail.com",
+    ],
+    &["icloud.com", "me.com", "mac.com", "apple.com"],
+];
+
+/// The provider family of a host: its base domain, unified for known multi-domain providers.
+fn family(host: &str) -> String {
+    let b = base(host);
+    for f in FAMILIES {
+        if f.contains(&b.as_str()) {
+            return f[0].to_string();
+        }
+    }
+    b
+}
+
 fn domain_of(addr: &str) -> &str {
     addr.rsplit('@').next().unwrap_or("")
 }
@@ -185,7 +242,17 @@ pub fn assess(s: &Signals<'_>) -> Authenticity {
 
     // Links.
     let ls = links(s);
-    let foreign_links: Vec<&String> = ls.iter().filter(|u| !allowed(link_domain(u))).collect();
+    let own = [
+        Some(family(domain_of(&s.top.from_addr))),
+        s.reporting_mta.map(family),
+    ];
+    let foreign_links: Vec<&String> = ls
+        .iter()
+        .filter(|u| {
+            let d = link_domain(u);
+            !allowed(d) && !own.iter().flatten().any(|f| *f == family(d))
+        })
+        .collect();
     if !foreign_links.is_empty() {
         let host = link_domain(foreign_links[0]).to_string();
         let ip_literal = host.bytes().all(|c| c.is_ascii_digit() || c == b'.');
@@ -232,18 +299,22 @@ pub fn assess(s: &Signals<'_>) -> Authenticity {
     .iter()
     .any(|w| name.contains(w));
     let from_dom = domain_of(&s.top.from_addr);
-    let related = |host: &str| !from_dom.is_empty() && base(host) == base(from_dom);
-    if mimics && !from_dom.is_empty() {
+    // A display name that is the address itself ("postmaster@x") mimics nothing.
+    let name_is_address = name.contains('@');
+    if mimics && !name_is_address && !from_dom.is_empty() {
+        let fam = family(from_dom);
+        let related = |host: &str| family(host) == fam;
         let mta_related = s.reporting_mta.is_some_and(related);
-        let recv_related = s
-            .top
-            .received_top
-            .as_deref()
-            .is_some_and(|r| contains_ci(r, &base(from_dom)));
-        if !mta_related && !recv_related {
+        let recv_related = hosts_in(&s.top.received_all).any(related);
+        let rcpt_related = s
+            .recipients
+            .iter()
+            .any(|r| related(domain_of(&r.recipient)));
+        let no_evidence = s.reporting_mta.is_none() && s.top.received_all.is_empty();
+        if !mta_related && !recv_related && !rcpt_related && !no_evidence {
             score += 3;
             reasons.push(format!(
-                "It is signed \"{}\" but comes from {from_dom}, unrelated to the server that reports.",
+                "It is signed \"{}\" but comes from {from_dom}, unrelated to the servers that handled it.",
                 s.top.from_name
             ));
         }

@@ -190,6 +190,11 @@ pub struct Top {
     pub return_path: Option<String>,
     pub x_failed: Vec<String>,
     pub received_top: Option<String>,
+    /// Every `Received:` header, raw, joined (bounded), for host consistency checks.
+    pub received_all: String,
+    /// Sent by a program: null envelope sender, `Auto-Submitted:` other than `no`, or a
+    /// From such as `noreply@`, `mailer@`, `postmaster@`.
+    pub automated: bool,
 }
 
 fn top_of(msg: &mail_parser::Message<'_>) -> Top {
@@ -239,70 +244,115 @@ fn top_of(msg: &mail_parser::Message<'_>) -> Top {
         return_path: msg.header_raw("Return-Path").map(|s| s.trim().to_string()),
         x_failed,
         received_top: msg.header_raw("Received").map(text::squash),
+        automated: {
+            let rp = msg.header_raw("Return-Path").map(str::trim);
+            let null = rp.is_some_and(|r| r.is_empty() || r == "<>" || r == "<\"\">");
+            let auto = msg
+                .header_raw("Auto-Submitted")
+                .is_some_and(|v| !v.trim().eq_ignore_ascii_case("no"));
+            let local = from
+                .and_then(|a| a.address.as_deref())
+                .and_then(|a| a.split('@').next())
+                .unwrap_or("")
+                .to_ascii_lowercase();
+            let robot = [
+                "noreply",
+                "no-reply",
+                "no_reply",
+                "donotreply",
+                "daemon",
+                "mailer",
+                "postmaster",
+                "post_master",
+                "bounce",
+                "admin",
+                "root",
+                "system",
+                "notify",
+                "notification",
+                "mail",
+            ]
+            .iter()
+            .any(|w| local.contains(w));
+            null || auto || robot
+        },
+        received_all: {
+            let mut all = String::new();
+            for (n, v) in msg.headers_raw() {
+                if n.eq_ignore_ascii_case("Received") && all.len() < 16 << 10 {
+                    all.push_str(v);
+                    all.push('\n');
+                }
+            }
+            all
+        },
     }
 }
 
-/// Words of a subject or From that announce a bounce.
+/// Subjects that only bounces and delay notices use.
 const BOUNCE_SUBJECTS: &[&str] = &[
     "undeliver",
-    "undelivered",
     "delivery status notification",
     "returned mail",
     "delivery failure",
     "delivery failed",
     "failure notice",
     "mail delivery failed",
+    "mail delivery problem",
     "non-delivery",
     "nondeliver",
     "non delivery",
     "could not be delivered",
     "couldn't be delivered",
-    "not delivered",
     "delivery notification",
     "mail system error",
-    "bounce",
-    "permanent error",
-    "delivery problem",
-    "returned to sender",
     "delayed mail",
     "delivery delayed",
     "warning: could not send",
     "message delayed",
     "failed delivery",
     "mail failure",
-    "delivery report",
-    "delivery error",
-    "rejected",
     "unzustellbar",
     "nicht zugestellt",
     "non remis",
     "no se pudo entregar",
-    "mail could not",
+    "unable to deliver",
+    "undelivery",
+    "returned to sender",
+    "mail could not be",
+    "error sending your mail",
+    "warning: message",
+    "メールエラー",
+    "不達",
+    "配信エラー",
+    "送信できません",
+];
+
+/// Subject words that suggest a bounce only when the message is also automated.
+const WEAK_SUBJECTS: &[&str] = &[
+    "bounce",
+    "rejected",
+    "not delivered",
     "message status",
     "returned message",
     "error sending",
     "failed mail",
-    "notification of delivery",
-    "delivery notice",
-    "unable to deliver",
+    "delivery report",
+    "delivery error",
+    "delivery problem",
     "mail error",
-    "nondeliverable",
-    "warning: message",
-    "sending failed",
     "message you sent",
-    "undelivery",
-    "delivery failure notification",
-    "fehlgeschlagen",
-    "echec",
-    "error de entrega",
+    "sending failed",
+    "delivery notice",
+    "notification of delivery",
+    "failed",
+    "failure",
+    "error",
     "エラー",
-    "不達",
     "配信",
-    "送信できません",
-    "mail returned",
-    "delivery notification",
 ];
 
+/// Sentences that only MTAs write in bounces.
 const BOUNCE_BODY: &[&str] = &[
     "this is the qmail-send program",
     "this message was created automatically by mail delivery software",
@@ -314,48 +364,60 @@ const BOUNCE_BODY: &[&str] = &[
     "could not be delivered to one or more",
     "delivery to the following recipient",
     "your message could not be delivered",
-    "message could not be delivered",
-    "was not delivered to",
-    "undeliverable",
     "permanent fatal errors",
     "the following addresses had",
-    "remote server returned",
-    "said: 5",
-    "said: 4",
-    "unable to deliver",
-    "could not deliver",
-    "delivery failed",
-    "user unknown",
-    "mailbox unavailable",
-    "message delivery failure",
+    "remote server returned '",
     "i'm afraid i wasn't able to deliver",
-    "wasn't able to deliver",
+    "wasn't able to deliver your message",
     "the error that the other server returned was",
     "the response from the remote server was",
     "delivery to the following recipients failed",
     "your message was not delivered",
-    "failed to deliver",
-    "delivery has been delayed",
     "has not yet been delivered",
-    "could not send message",
-    "returned to sender",
-    "recipient address rejected",
-    "no such user",
     "this is an automatically generated delivery status notification",
+    "(in reply to rcpt to command)",
+    "(in reply to end of data command)",
+    "smtp error from remote mail server",
+    "unable to deliver your message to",
+];
+
+/// Generic failure words: a bounce only when the message is also automated.
+const WEAK_BODY: &[&str] = &[
+    "undeliverable",
     "could not be delivered",
-    "invalid user",
-    "invalid recipient",
+    "was not delivered",
+    "message could not be delivered",
+    "unable to deliver",
+    "could not deliver",
+    "delivery failed",
+    "failed to deliver",
+    "user unknown",
+    "unknown user",
+    "no such user",
+    "mailbox unavailable",
     "mailbox is full",
     "mailbox full",
     "quota exceeded",
     "over quota",
+    "invalid user",
+    "invalid recipient",
+    "recipient address rejected",
+    "returned to sender",
+    "could not send message",
+    "delivery has been delayed",
     "not a member",
+    "said: 5",
+    "said: 4",
 ];
 
 static BOUNCE_BODY_AC: std::sync::LazyLock<Option<aho_corasick::AhoCorasick>> =
     std::sync::LazyLock::new(|| text::phrase_set(BOUNCE_BODY));
 static BOUNCE_SUBJECT_AC: std::sync::LazyLock<Option<aho_corasick::AhoCorasick>> =
     std::sync::LazyLock::new(|| text::phrase_set(BOUNCE_SUBJECTS));
+static WEAK_SUBJECT_AC: std::sync::LazyLock<Option<aho_corasick::AhoCorasick>> =
+    std::sync::LazyLock::new(|| text::phrase_set(WEAK_SUBJECTS));
+static WEAK_BODY_AC: std::sync::LazyLock<Option<aho_corasick::AhoCorasick>> =
+    std::sync::LazyLock::new(|| text::phrase_set(WEAK_BODY));
 
 fn is_mailer_daemon(addr: &str, name: &str) -> bool {
     let local = addr.split('@').next().unwrap_or("").to_ascii_lowercase();
@@ -386,14 +448,14 @@ fn bounce_like(top: &Top, low: &str) -> bool {
     if !top.x_failed.is_empty() || is_mailer_daemon(&top.from_addr, &top.from_name) {
         return true;
     }
-    if BOUNCE_SUBJECT_AC
-        .as_ref()
-        .is_some_and(|ac| ac.is_match(top.subject.as_str()))
-    {
+    let m = |ac: &Option<aho_corasick::AhoCorasick>, t: &str| {
+        ac.as_ref().is_some_and(|ac| ac.is_match(t))
+    };
+    let head = prefix(low, 8192);
+    if m(&BOUNCE_SUBJECT_AC, &top.subject) || m(&BOUNCE_BODY_AC, head) {
         return true;
     }
-    let head = prefix(low, 8192);
-    BOUNCE_BODY_AC.as_ref().is_some_and(|ac| ac.is_match(head))
+    top.automated && (m(&WEAK_SUBJECT_AC, &top.subject) || m(&WEAK_BODY_AC, head))
 }
 
 /// Wording of challenge-response and sender-verification systems.
@@ -595,14 +657,29 @@ fn analyze_message(msg: &mail_parser::Message<'_>, depth: u8) -> Analysis {
         let candidates: Vec<String> = if !top.x_failed.is_empty() {
             top.x_failed.clone()
         } else {
-            original
+            // The returned original's To/Cc when it names one address, else the envelope
+            // recipient of its Received: headers when there is exactly one.
+            let keep = |v: &Vec<String>| -> Vec<String> {
+                v.iter()
+                    .filter(|r| !exclude.iter().any(|e| e.eq_ignore_ascii_case(r)))
+                    .cloned()
+                    .collect()
+            };
+            let to = original
                 .as_ref()
-                .map(|o| o.recipients.clone())
-                .unwrap_or_default()
-                .into_iter()
-                .filter(|r| !exclude.iter().any(|e| e.eq_ignore_ascii_case(r)))
-                .take(1)
-                .collect()
+                .map(|o| keep(&o.recipients))
+                .unwrap_or_default();
+            let env = original
+                .as_ref()
+                .map(|o| keep(&o.envelope_for))
+                .unwrap_or_default();
+            if to.len() == 1 {
+                to
+            } else if env.len() == 1 {
+                env
+            } else {
+                to.into_iter().take(1).collect()
+            }
         };
         let said = mta::generic::said_text(&ctx);
         for c in candidates {

@@ -40,8 +40,10 @@ pub struct Original {
     pub info: OriginalMessage,
     /// Every address in To/Cc (lower-case).
     pub recipients: Vec<String>,
-    /// Raw header names/values, for the decoders that look for e.g. `X-Mailer`.
+    /// The top `Received:` header, unfolded.
     pub received_top: Option<String>,
+    /// Envelope recipients named by `Received: ... for <a@b>` clauses, in order, unique.
+    pub envelope_for: Vec<String>,
 }
 
 const REPORT_TYPES: &[&str] = &[
@@ -142,7 +144,10 @@ pub fn collect(msg: &Message<'_>) -> Parts {
                 }
             }
             _ => {
-                if !REPORT_TYPES.contains(&ct.as_str()) || p.is_attachment_like() {
+                // Inline images referenced by the HTML (logos, icons) are decoration.
+                let inline_image = ct.starts_with("image/") && p.content_id().is_some();
+                if !inline_image && (!REPORT_TYPES.contains(&ct.as_str()) || p.is_attachment_like())
+                {
                     let name = p.attachment_name().unwrap_or("");
                     out.foreign.push(if name.is_empty() {
                         ct
@@ -236,10 +241,29 @@ pub fn original_of(m: &Message<'_>) -> Original {
         date: m.header_raw("Date").map(|s| s.trim().to_string()),
     };
     let received_top = m.header_raw("Received").map(crate::text::squash);
+    let mut envelope_for: Vec<String> = Vec::new();
+    for (n, v) in m.headers_raw() {
+        if !n.eq_ignore_ascii_case("Received") {
+            continue;
+        }
+        if let Some(p) = find_ci(v, "for ") {
+            let rest = v.get(p + 4..).unwrap_or("").trim_start();
+            if let Some(a) =
+                crate::text::find_addresses(rest.get(..rest.len().min(200)).unwrap_or(""))
+                    .into_iter()
+                    .next()
+                    .filter(|a| a.start <= 1)
+                && !envelope_for.contains(&a.addr)
+            {
+                envelope_for.push(a.addr);
+            }
+        }
+    }
     Original {
         info,
         recipients,
         received_top,
+        envelope_for,
     }
 }
 
@@ -249,7 +273,12 @@ pub fn original_from_bytes(raw: &[u8]) -> Option<Original> {
     let m = crate::PARSER.parse_headers(trimmed)?;
     let o = original_of(&m);
     let i = &o.info;
-    if i.message_id.is_none() && i.from.is_none() && i.to.is_none() && i.subject.is_none() {
+    if i.message_id.is_none()
+        && i.from.is_none()
+        && i.to.is_none()
+        && i.subject.is_none()
+        && o.envelope_for.is_empty()
+    {
         return None;
     }
     Some(o)
@@ -336,6 +365,9 @@ pub fn split_original(text: &str) -> (usize, Option<usize>) {
                 t.len() < 90
                     && (t.starts_with('-') || t.starts_with('=') || t.ends_with(':'))
                     && !contains_ci(t, "received at")
+                    && !contains_ci(t, "following")
+                    && !contains_ci(t, "recipient")
+                    && !contains_ci(t, " not ")
             };
             if ok && t.len() > 8 {
                 marker = Some(ls);

@@ -19,7 +19,11 @@ const MAX_LINES: usize = 3000;
 /// The address that begins a line (after `<`, quotes, bullets or a `Recipient:`-style label),
 /// and the text after it.
 pub fn leading_address(line: &str) -> Option<(String, &str)> {
-    let t = line.trim_start();
+    let mut t = line.trim_start();
+    // a quoted list item: `> a@b`
+    if let Some(r) = t.strip_prefix("> ") {
+        t = r.trim_start();
+    }
     if let Some(r) = address_at_start(t) {
         return Some(r);
     }
@@ -172,6 +176,18 @@ pub fn blocks(ctx: &Ctx<'_>, decoded_by: &'static str) -> Vec<Found> {
                 diag.push_str(l.trim());
                 j += 1;
                 n += 1;
+            }
+            // `<final> (expanded from <alias>)` / `(expanded from: alias)`: the alias is the
+            // address the sender wrote.
+            if let Some(p) = crate::text::find_ci(&diag, "expanded from") {
+                let rest = diag.get(p + 13..).unwrap_or("");
+                if let Some(a) = find_addresses(rest.get(..rest.len().min(200)).unwrap_or(""))
+                    .into_iter()
+                    .next()
+                    .filter(|a| a.start < 4)
+                {
+                    f.original_recipient = Some(a.addr);
+                }
             }
             f.set_diagnostic(&diag);
             push_merge(&mut out, f);

@@ -121,7 +121,72 @@ pub fn decode(ctx: &Ctx<'_>) -> Vec<Found> {
         return decode(&relaxed);
     }
     complete(ctx, &mut out);
+    mark_delays(ctx, &mut out);
+    for f in &mut out {
+        if f.remote_mta.is_none() {
+            f.remote_mta = f.diagnostic.as_deref().and_then(remote_host);
+        }
+    }
     out
+}
+
+/// Wording of delay warnings ("still retrying, nothing to do"), any family.
+const DELAY_WORDS: &[&str] = &[
+    "warning message only",
+    "this is a warning only",
+    "this is just a warning",
+    "is a warning only",
+    "has been delayed",
+    "has not yet been delivered",
+    "will continue to attempt",
+    "will continue trying",
+    "will be retried",
+    "still being retried",
+    "delivery is delayed",
+    "you do not need to resend",
+];
+
+/// Wording that a delivery was given up.
+const FINAL_WORDS: &[&str] = &[
+    "failed permanently",
+    "permanent error",
+    "permanent fatal",
+    "could not be delivered",
+    "i've given up",
+    "giving up",
+];
+
+/// A text bounce that says it is only a delay warning: recipients without an action are
+/// `delayed` (the format says so; the classifier decides the reason).
+fn mark_delays(ctx: &Ctx<'_>, out: &mut [Found]) {
+    let head = crate::prefix(ctx.low, 16 << 10);
+    let delayed = DELAY_WORDS.iter().any(|w| head.contains(w))
+        && !FINAL_WORDS.iter().any(|w| head.contains(w));
+    if delayed {
+        for f in out.iter_mut().filter(|f| f.action.is_none()) {
+            f.action = Some(DsnAction::Delayed);
+        }
+    }
+}
+
+/// The remote host in a diagnostic: `host mx.example.org[192.0.2.1] said:`,
+/// `host mx.example.org [192.0.2.1]:`, `while talking to mx.example.org:`.
+pub fn remote_host(diag: &str) -> Option<String> {
+    for p in ["host ", "while talking to "] {
+        let Some(at) = crate::text::find_ci(diag, p) else {
+            continue;
+        };
+        let rest = diag.get(at + p.len()..)?;
+        let word: String = rest
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric() || *c == '.' || *c == '-' || *c == '_')
+            .collect();
+        let word = word.trim_end_matches('.');
+        if word.contains('.') && word.bytes().any(|c| c.is_ascii_alphabetic()) {
+            return Some(word.to_ascii_lowercase());
+        }
+    }
+    None
 }
 
 /// Fills in reply codes and statuses a decoder could not tie to a recipient: a line that
@@ -200,4 +265,30 @@ pub fn push_merge(list: &mut Vec<Found>, f: Found) {
         return;
     }
     list.push(f);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check(diag: &str, expected: Option<&str>) {
+        assert_eq!(remote_host(diag).as_deref(), expected, "input {diag:?}");
+    }
+
+    #[test]
+    fn remote_hosts() {
+        check(
+            "host mx.example.org[192.0.2.1] said: 550 5.1.1 unknown",
+            Some("mx.example.org"),
+        );
+        check(
+            "SMTP error from remote mail server after RCPT TO:<a@b.c>: host MX.Example.JP [192.0.2.20]: 550",
+            Some("mx.example.jp"),
+        );
+        check(
+            "... while talking to mail.example.com.:",
+            Some("mail.example.com"),
+        );
+        check("host unknown", None);
+    }
 }

@@ -1,0 +1,83 @@
+//! Kinds and authenticity on small hand-written messages: what is not a bounce stays not a
+//! bounce, auto-replies and feedback reports are recognised, and a phishing "bounce" is
+//! flagged while a plain RFC 3464 report of our own message looks genuine.
+
+use mailerd_analyze::{Kind, Verdict, analyze};
+use mailerd_types::Reason;
+
+fn check(input: &str, kind: Kind, recipients: &[&str]) -> mailerd_analyze::Analysis {
+    let a = analyze(input.as_bytes());
+    assert_eq!(a.kind, kind, "kind of {input:?}");
+    let got: Vec<&str> = a.recipients.iter().map(|r| r.recipient.as_str()).collect();
+    assert_eq!(got, recipients, "recipients of {input:?}");
+    a
+}
+
+#[test]
+fn a_person_writing_about_bounces_is_not_a_bounce() {
+    check(
+        "From: Alice <alice@example.org>\nTo: bob@example.net\nSubject: Re: our newsletter\n\nHi Bob,\n\nwe get \"user unknown\" for some addresses, e.g.\n\ncarol@example.com: no idea why\n\nAlice\n",
+        Kind::NotABounce,
+        &[],
+    );
+    check(
+        "From: list@example.org\nTo: bob@example.net\nSubject: [list] weekly digest\nList-Id: <list.example.org>\n\nToday's topics:\n  dave@example.com: hello\n",
+        Kind::NotABounce,
+        &[],
+    );
+}
+
+#[test]
+fn auto_reply_and_feedback() {
+    let a = check(
+        "From: Carol <carol@example.com>\nTo: alice@example.org\nSubject: Out of Office: hello\nAuto-Submitted: auto-replied\n\nI am away until Monday.\n",
+        Kind::AutoReply,
+        &["carol@example.com"],
+    );
+    assert_eq!(a.recipients[0].reason, Reason::Vacation);
+    let a = check(
+        "From: feedback@isp.example\nTo: abuse@example.org\nSubject: FW: spam\nContent-Type: multipart/report; report-type=feedback-report; boundary=b\n\n--b\nContent-Type: text/plain\n\nA complaint.\n--b\nContent-Type: message/feedback-report\n\nFeedback-Type: abuse\nUser-Agent: x/1\nVersion: 1\nOriginal-Rcpt-To: <dave@isp.example>\n--b\nContent-Type: message/rfc822\n\nFrom: news@example.org\nTo: dave@isp.example\nSubject: offer\n\nbuy\n--b--\n",
+        Kind::Feedback,
+        &["dave@isp.example"],
+    );
+    assert_eq!(a.recipients[0].reason, Reason::Feedback);
+}
+
+const GENUINE: &str = "Return-Path: <>\nReceived: from mx.example.net (mx.example.net [192.0.2.1]) by in.example.org with ESMTP\nFrom: MAILER-DAEMON@mx.example.net (Mail Delivery System)\nTo: alice@example.org\nSubject: Undelivered Mail Returned to Sender\nContent-Type: multipart/report; report-type=delivery-status; boundary=\"b\"\n\n--b\nContent-Type: text/plain\n\n<bob@example.net>: host mx2.example.net[192.0.2.2] said: 550 5.1.1 <bob@example.net>: Recipient address rejected: User unknown (in reply to RCPT TO command)\n--b\nContent-Type: message/delivery-status\n\nReporting-MTA: dns; mx.example.net\n\nFinal-Recipient: rfc822; bob@example.net\nAction: failed\nStatus: 5.1.1\nRemote-MTA: dns; mx2.example.net\nDiagnostic-Code: smtp; 550 5.1.1 <bob@example.net>: Recipient address rejected:\n    User unknown\n--b\nContent-Type: text/rfc822-headers\n\nFrom: alice@example.org\nTo: bob@example.net\nSubject: lunch\nMessage-ID: <1@example.org>\n\n--b--\n";
+
+#[test]
+fn genuine_report_is_genuine() {
+    let a = check(GENUINE, Kind::Bounce, &["bob@example.net"]);
+    let r = &a.recipients[0];
+    assert_eq!(r.status.map(|s| s.to_string()).as_deref(), Some("5.1.1"));
+    assert_eq!(r.reply_code, Some(550));
+    assert_eq!(
+        r.diagnostic.as_deref(),
+        Some("550 5.1.1 <bob@example.net>: Recipient address rejected: User unknown")
+    );
+    assert_eq!(r.remote_mta.as_deref(), Some("mx2.example.net"));
+    assert_eq!(a.reporting_mta.as_deref(), Some("mx.example.net"));
+    let o = a.original.as_ref().expect("original");
+    assert_eq!(o.message_id.as_deref(), Some("<1@example.org>"));
+    assert_eq!(o.subject.as_deref(), Some("lunch"));
+    assert_eq!(
+        a.authenticity.verdict,
+        Verdict::Genuine,
+        "{:?}",
+        a.authenticity
+    );
+}
+
+#[test]
+fn phishing_bounce_is_suspicious() {
+    let a = analyze(
+        b"Return-Path: <alerts@phish.example>\nFrom: Mail Delivery Subsystem <alerts@phish.example>\nTo: alice@example.org\nSubject: Undelivered Mail: 6 pending incoming messages\nContent-Type: text/html\n\n<p>You have 6 pending incoming messages held in quarantine.</p><p>Delivery to alice@example.org failed: 550 5.2.2 mailbox quota reached</p><a href=\"http://198.51.100.7/login\">Release messages</a>\n",
+    );
+    assert_eq!(
+        a.authenticity.verdict,
+        Verdict::Suspicious,
+        "{:?}",
+        a.authenticity
+    );
+    assert!(a.authenticity.score >= 5, "{:?}", a.authenticity);
+}
