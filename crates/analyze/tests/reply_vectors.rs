@@ -775,3 +775,156 @@ fn fast_enough() {
         "{per:?} per call"
     );
 }
+
+/// Wordings from the dev corpora, with the reason we give and, where a corpus label differs,
+/// why we keep our judgement.
+#[test]
+fn corpus_wordings_and_label_notes() {
+    let r = |diag: &str, status: Option<&str>, action: Option<DsnAction>| {
+        classify(&Evidence {
+            action,
+            status: status.and_then(st),
+            diagnostic: diag,
+            ..Default::default()
+        })
+        .reason
+    };
+    let failed = Some(DsnAction::Failed);
+    // Provider codes: Orange, Cox, Spectrum.
+    assert_eq!(
+        r(
+            "550 mwinf5c04 ME Adresse IP source bloquee pour incident de spam. Client host blocked for spamming issues. OFR006_102 Ref",
+            None,
+            failed
+        ),
+        R::Blocked
+    );
+    assert_eq!(
+        r(
+            "550 5.2.0 Mail rejete. Mail rejected. OFR_506 [506]",
+            Some("5.2.0"),
+            failed
+        ),
+        R::SpamDetected
+    );
+    assert_eq!(
+        r(
+            "550 5.1.0 <bounce@mailer.example.com> sender rejected. Refer to Error Codes section at https://www.cox.com/residential/support/email-error-codes.html for more information. AUP#CDRBL",
+            Some("5.1.0"),
+            failed
+        ),
+        R::Blocked
+    );
+    assert_eq!(
+        r(
+            "550 5.1.0 <a@example.com> sender rejected. Please see https://www.spectrum.net/support/internet/understanding-email-error-codes for more information. AUP#In-1310",
+            Some("5.1.0"),
+            failed
+        ),
+        R::TooManyConn
+    );
+    // Sisimai's distinction: "user unknown" answered after DATA is a filter's refusal.
+    assert_eq!(
+        r(
+            "host lsean.ezweb.ne.jp[192.0.2.1] said: 550 : User unknown (in reply to end of DATA command)",
+            Some("5.0.0"),
+            failed
+        ),
+        R::Filtered
+    );
+    // ... but not with an addressing status, nor in answer to RCPT.
+    assert_eq!(
+        r(
+            "550 5.1.1 <a@example.jp>... User Unknown (in reply to end of DATA command)",
+            Some("5.1.1"),
+            failed
+        ),
+        R::UserUnknown
+    );
+    assert_eq!(
+        r(
+            "550 5.2.1 <a@example.jp>... User Unknown (in reply to RCPT TO command)",
+            Some("5.2.1"),
+            failed
+        ),
+        R::UserUnknown
+    );
+    // Refused in answer to MAIL FROM: the sender, not the recipient.
+    assert_eq!(
+        r(
+            "SMTP error from remote mail server after MAIL FROM:<a@example.com> SIZE=1022: 553 5.1.0 neko example.com does not exist E2110",
+            Some("5.1.0"),
+            failed
+        ),
+        R::Rejected
+    );
+    // qmail appends "not going to try again" to every final failure: the remote reply decides.
+    assert_eq!(
+        r(
+            "192.0.2.135 does not like recipient. Remote host said: 450 4.2.2 <a@example.jp>... Mailbox Full Giving up on 192.0.2.135. I'm not going to try again; this message has been in the queue too long.",
+            Some("4.2.2"),
+            None
+        ),
+        R::MailboxFull
+    );
+    // The remote reply's enhanced code beats a generic Status.
+    let c = classify(&Evidence {
+        action: failed,
+        status: st("5.0.0"),
+        diagnostic: "550 5.7.26 <a@example.net>: Recipient address rejected: Multiple authentication checks failed",
+        ..Default::default()
+    });
+    assert_eq!((c.reason, c.status), (R::AuthFailure, st("5.7.26")));
+
+    // Label notes (bounceparser corpus, coarse labels):
+    // - att-via-sendmail.unknown.msg `550 [SUSPEND] Mailbox currently suspended` and
+    //   deactivated-mailbox.msg `551 <...> is a deactivated mailbox` are labelled user_unknown;
+    //   the mailbox exists but is suspended, which Sisimai (our vocabulary) calls `suspend`
+    //   (bounceparser's own `user_disabled`). We keep `suspend`.
+    assert_eq!(
+        r(
+            "550 [SUSPEND] Mailbox currently suspended - Please contact correspondent directly",
+            Some("5.1.1"),
+            failed
+        ),
+        R::Suspend
+    );
+    assert_eq!(
+        r(
+            "551 <a@example.net> is a deactivated mailbox",
+            Some("5.0.0"),
+            failed
+        ),
+        R::Suspend
+    );
+    // - quota-4.msg `550 RCPT TO:<...> max message size exceeded` is labelled over_quota; it is
+    //   the message's size.
+    assert_eq!(
+        r(
+            "550 RCPT TO:<a@example.org> max message size exceeded",
+            Some("5.1.1"),
+            failed
+        ),
+        R::MesgTooBig
+    );
+    // - relaying-denied.msg / not-a-relay.msg are labelled domain_error; the server refused to
+    //   relay (standards 6.2 "Relay denied"), Sisimai `norelaying`.
+    assert_eq!(
+        r(
+            "550 <a@example.com>... Relaying denied",
+            Some("5.0.0"),
+            failed
+        ),
+        R::NoRelaying
+    );
+    // - sisimai rfc3464-01.eml `550 5.1.1 <userunknown@...>... User Unknown` is labelled
+    //   mailboxfull; it is an unknown user.
+    assert_eq!(
+        r(
+            "550 5.1.1 <userunknown@bouncehammer.jp>... User Unknown",
+            Some("5.1.1"),
+            failed
+        ),
+        R::UserUnknown
+    );
+}
