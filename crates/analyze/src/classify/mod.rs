@@ -425,6 +425,9 @@ fn stage(text: &str) -> Stage {
         ">>> data",
         "failed after i sent the message",
         "during data",
+        "(state 15)",
+        "(state 17)",
+        "(state 18)",
     ];
     const RCPT: &[&str] = &[
         "in reply to rcpt to",
@@ -434,6 +437,7 @@ fn stage(text: &str) -> Stage {
         "[rcpt_to]",
         "rejected recipient",
         "most progress was rcpt to",
+        "(state 14)",
     ];
     const MAIL: &[&str] = &[
         "in reply to mail from",

@@ -152,6 +152,9 @@ pub(crate) static RULES: &[Rule] = &[
         &[r"aup#[a-z-]*1(3[0-9][0-9]|4[0-8][0-9]|490|54[0-9]|550)\b"],
     ),
     rule("spectrum-size", R::MesgTooBig, &[r"aup#[a-z-]*1530\b"]),
+    // Gmail relaying for a Workspace domain: `... (state 15)`, `(state 17)`, `(state 18)` mean the
+    // remote server refused after DATA, which Gmail reports as a filter's refusal.
+    rule("gmail-state-data", R::Filtered, &[r"\(state 1[578]\)"]),
     // ---- Delivery expired -------------------------------------------------------------
     // Exchange/Microsoft 365 `550 4.4.7 QUEUE.Expired; message expired`, Amazon SES
     // `Message expired: unable to deliver in 840 minutes`, Exim `retry timeout exceeded`,
@@ -404,6 +407,13 @@ pub(crate) static RULES: &[Rule] = &[
         C::SendingLimit,
         &[r"daily relay quota"],
     ),
+    // qmail `Requested action not taken: mailbox unavailable (not enough free space)`: the
+    // server's disk, not the mailbox (placed before "mailbox unavailable").
+    rule(
+        "qmail-disk-full",
+        R::SystemFull,
+        &[r"mailbox unavailable \(not enough free space\)"],
+    ),
     // ---- Too many recipients ------------------------------------------------------------
     // Gmail `452-4.5.3 Your message has too many recipients`, Postfix `4.5.3 Too many
     // recipients`, Exchange `5.5.3 Too many recipients`. Sisimai's name for X.5.3 is
@@ -418,6 +428,7 @@ pub(crate) static RULES: &[Rule] = &[
             r"recipient (count )?limit (exceeded|reached)",
             r"number of recipients (exceeds|exceeded)",
             r"max(imum)? (number of )?recipients (exceeded|reached)",
+            r"resolver\.adr\.reciplimit",
         ],
     ),
     // ---- Mailbox size (inbox full wording that names a size) ---------------------------
@@ -511,6 +522,7 @@ pub(crate) static RULES: &[Rule] = &[
             r"exceeding receiving limits",
             r"mailbox exceeded the local limit",
             r"exceeded (its|the) disk space limit",
+            r"quota exceed",
         ],
     ),
     // ---- A server that refuses mail *from* someone (placed before "does not accept mail") ----
@@ -540,6 +552,7 @@ pub(crate) static RULES: &[Rule] = &[
             r"not accepting mail",
             r"name server: \.: host not found",
             r"no route for current request",
+            r"no host found for existing smtp connection",
         ],
     ),
     // ---- DNS trouble reported by the sending MTA (temporary, Sisimai `networkerror`) -------
@@ -571,6 +584,10 @@ pub(crate) static RULES: &[Rule] = &[
             r"dns records for the destination computer could not be found",
             r"host name lookup failure",
             r"unable to resolve route",
+            r"dns lookup failed",
+            r"smtpsend\.dns\.mxloopback",
+            r"although i'm listed as a best-preference mx",
+            r"could not contact dns servers",
         ],
     ),
     // ---- Sender refused (Sisimai `rejected`: the envelope sender, not the recipient) ----------
@@ -665,6 +682,11 @@ pub(crate) static RULES: &[Rule] = &[
             r"name or service not known",
             r"recipient address rejected: unknown domain",
             r"recipient domain must exist",
+            r"all host address lookups failed permanently",
+            r"all relevant mx records point to non-existent hosts",
+            r"smtpsend\.dns\.nonexistentdomain",
+            r"dns error: domain name not found",
+            r"dns server returned answer with no data",
         ],
     ),
     // ---- The recipient's own filter (Sisimai `filtered`) ------------------------------------
@@ -1051,6 +1073,10 @@ pub(crate) static RULES: &[Rule] = &[
             r"remote server is misconfigured",
             r"temporary local problem",
             r"timeout waiting for input",
+            r"delivery to (file|pipe) forbidden",
+            r"bad interpreter",
+            r"this domain's dns violates rfc ?1035",
+            r"resolver\.adr\.(badprimary|invalidinsmtp|ambiguous)",
         ],
     ),
     // ---- Virus -------------------------------------------------------------------------------
@@ -1214,6 +1240,9 @@ pub(crate) static RULES: &[Rule] = &[
             r"bad sequence of commands",
             r"unrecognized command",
             r"line too long",
+            r"angle-brackets nested too deep",
+            r#"expected word or "<""#,
+            r"domain missing in source-routed address",
         ],
     ),
     // ---- Local mailer (pipe, procmail) -----------------------------------------------------
@@ -1286,6 +1315,13 @@ pub(crate) static RULES: &[Rule] = &[
             r"mail system (problem|error)",
             r"other mail system problem",
         ],
+    ),
+    // qmail's wrapper `... does not like recipient.` with no more precise words: the RCPT was
+    // refused.
+    rule(
+        "qmail-rcpt-refused",
+        R::UserUnknown,
+        &[r"does not like recipient"],
     ),
     rule(
         "rejected-after-ehlo",
