@@ -607,8 +607,12 @@ fn analyze_message(msg: &mail_parser::Message<'_>, depth: u8) -> Analysis {
                     }
                     f.hint = f.hint.or(t.hint);
                 }
-                // A more specific status in the diagnostic than a generic X.0.0 / X.Y.0.
-                if let Some(d) = &f.diagnostic
+                // The remote server's own status (the one that follows its reply code in the
+                // diagnostic) is more precise than the reporting MTA's summary in `Status:`;
+                // otherwise a more specific status in the text than a generic X.0.0 / X.Y.0.
+                if let Some((_, rs)) = f.diagnostic.as_deref().and_then(text::find_reply_status) {
+                    f.status = Some(rs);
+                } else if let Some(d) = &f.diagnostic
                     && let Some(ds) = text::find_status(d, f.reply_code)
                 {
                     match f.status {

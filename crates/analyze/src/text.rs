@@ -275,6 +275,44 @@ fn is_token(c: u8) -> bool {
         || c == b'@'
 }
 
+/// The first SMTP reply with an enhanced status in `s`: a code `NNN` followed (after `-`,
+/// spaces or a quote) by `X.Y.Z` of the same class, as in `550-5.1.1`, `550 5.7.1`,
+/// `550-'5.2.2`. Returns the code and the status.
+pub fn find_reply_status(s: &str) -> Option<(u16, EnhancedStatus)> {
+    let b = s.as_bytes();
+    let mut i = 0;
+    while i + 3 < b.len() {
+        let c = b[i];
+        if matches!(c, b'4' | b'5' | b'2')
+            && b[i + 1].is_ascii_digit()
+            && b[i + 2].is_ascii_digit()
+            && (i == 0 || !b[i - 1].is_ascii_alphanumeric() && b[i - 1] != b'.')
+            && matches!(b[i + 3], b' ' | b'-')
+        {
+            let mut j = i + 3;
+            while j < b.len() && j < i + 6 && matches!(b[j], b' ' | b'-' | b'\'' | b'"') {
+                j += 1;
+            }
+            if b.get(j) == Some(&c) && b.get(j + 1) == Some(&b'.') {
+                let end = b[j..]
+                    .iter()
+                    .position(|&x| !(x.is_ascii_digit() || x == b'.'))
+                    .map(|p| j + p)
+                    .unwrap_or(b.len());
+                let tok = s.get(j..end).unwrap_or("").trim_end_matches('.');
+                if let Ok(st) = EnhancedStatus::parse(tok) {
+                    let code = u16::from(c - b'0') * 100
+                        + u16::from(b[i + 1] - b'0') * 10
+                        + u16::from(b[i + 2] - b'0');
+                    return Some((code, st));
+                }
+            }
+        }
+        i += 1;
+    }
+    None
+}
+
 /// A reply code at the very start of `s` (after whitespace), as in `550 5.1.1 ...`.
 pub fn leading_reply_code(s: &str) -> Option<u16> {
     let t = s.trim_start();
@@ -453,6 +491,18 @@ mod tests {
         check_code("at 12:55:01 port 25", None);
         check_code("Error 550 user unknown", Some(550));
         check_code("SIZE=1234 5000", None);
+    }
+
+    #[test]
+    fn reply_statuses() {
+        let f = |s: &str| find_reply_status(s).map(|(c, st)| format!("{c} {st}"));
+        assert_eq!(f("550-5.1.1 The email"), Some("550 5.1.1".into()));
+        assert_eq!(
+            f("5.1.0 - Unknown address error 550-'5.2.2 <a@b.c>... Mailbox Full'"),
+            Some("550 5.2.2".into())
+        );
+        assert_eq!(f("554 mx.example.com not accepting"), None);
+        assert_eq!(f("at 12:550 4.1.1"), None);
     }
 
     #[test]
