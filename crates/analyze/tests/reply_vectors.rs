@@ -928,3 +928,32 @@ fn corpus_wordings_and_label_notes() {
         R::UserUnknown
     );
 }
+
+proptest::proptest! {
+    /// Any text, status and code gives an answer without panicking, and the answer is
+    /// consistent: a hard bounce is permanent, and a status is always reported for a failure.
+    #[test]
+    fn classify_never_panics(
+        diag in "\\PC{0,300}",
+        code in proptest::option::of(200u16..600),
+        st_s in proptest::option::of("[245]\\.[0-9]{1,3}\\.[0-9]{1,3}"),
+        act in proptest::option::of(0u8..5),
+    ) {
+        let action = act.map(|a| match a {
+            0 => DsnAction::Failed,
+            1 => DsnAction::Delayed,
+            2 => DsnAction::Delivered,
+            3 => DsnAction::Relayed,
+            _ => DsnAction::Expanded,
+        });
+        let c = classify(&Evidence {
+            action,
+            status: st_s.as_deref().and_then(st),
+            reply_code: code,
+            diagnostic: &diag,
+            ..Default::default()
+        });
+        proptest::prop_assert!(!c.hard_bounce || c.permanent);
+        proptest::prop_assert!(!c.reason.is_failure() || c.status.is_some());
+    }
+}

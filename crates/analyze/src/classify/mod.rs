@@ -431,7 +431,7 @@ fn stage(text: &str) -> Stage {
     ];
     const RCPT: &[&str] = &[
         "in reply to rcpt to",
-        "after rcpt to",
+        "after rcpt",
         ">>> rcpt to",
         "does not like recipient",
         "[rcpt_to]",
@@ -442,6 +442,7 @@ fn stage(text: &str) -> Stage {
     const MAIL: &[&str] = &[
         "in reply to mail from",
         "after mail from",
+        "after mail command",
         ">>> mail from",
         "sender was rejected",
         "[mail_from]",
