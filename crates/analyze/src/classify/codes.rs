@@ -9,6 +9,11 @@ use Reason as R;
 /// the code says more than the reason. `final_` is `true` when delivery was given up
 /// (`Action: failed`), which turns "no answer from host" into an expiry.
 pub(crate) fn from_status(s: EnhancedStatus, final_: bool) -> Option<(Reason, Option<Category>)> {
+    // An unknown detail falls back to the subject's X.Y.0 meaning (RFC 3463 section 2).
+    exact(s, final_).or_else(|| exact(EnhancedStatus { detail: 0, ..s }, final_))
+}
+
+fn exact(s: EnhancedStatus, final_: bool) -> Option<(Reason, Option<Category>)> {
     let temp = s.class == StatusClass::Transient;
     let c = |r: Reason| Some((r, None));
     let cc = |r: Reason, k: Category| Some((r, Some(k)));

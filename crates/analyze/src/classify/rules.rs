@@ -155,6 +155,11 @@ pub(crate) static RULES: &[Rule] = &[
     // Gmail relaying for a Workspace domain: `... (state 15)`, `(state 17)`, `(state 18)` mean the
     // remote server refused after DATA, which Gmail reports as a filter's refusal.
     rule("gmail-state-data", R::Filtered, &[r"\(state 1[578]\)"]),
+    // Outlook.com/Hotmail `550 SC-001 ... Unfortunately, messages from ... weren't sent`
+    // (SC-00x, DY-00x dynamic IP, OU-00x, MC-00x: the sending IP is blocked) and `421 RP-001
+    // ... We have limits for how many messages can be sent per hour` (RP-00x: rate limits).
+    rule("hotmail-blocked", R::Blocked, &[r"\b(sc|dy|ou|mc)-00\d\b"]),
+    rule("hotmail-rate", R::Speeding, &[r"\brp-00\d\b"]),
     // ---- Delivery expired -------------------------------------------------------------
     // Exchange/Microsoft 365 `550 4.4.7 QUEUE.Expired; message expired`, Amazon SES
     // `Message expired: unable to deliver in 840 minutes`, Exim `retry timeout exceeded`,
@@ -644,6 +649,8 @@ pub(crate) static RULES: &[Rule] = &[
             r"sender is in my black ?list",
             r"sender address has been blacklisted",
             r"fully qualified email address required",
+            r"envelope blocked",
+            r"permissions? to send as",
         ],
     ),
     // ---- Domain not found -------------------------------------------------------------------
@@ -710,6 +717,8 @@ pub(crate) static RULES: &[Rule] = &[
             r"bounced address",
             r"user reject",
             r"not found recipient account",
+            r"mailbox rules",
+            r"recipient'?s? (mailbox )?rules",
         ],
     ),
     // ---- Mailbox has moved ---------------------------------------------------------------------
@@ -1003,6 +1012,8 @@ pub(crate) static RULES: &[Rule] = &[
             r"looks suspiciously like spammer",
             r"service not available, closing transmission channel",
             r"access from ip address \S+ blocked",
+            r"client blocked",
+            r":blocked\)",
         ],
     ),
     // ---- Temporary server problem ------------------------------------------------------------
@@ -1172,6 +1183,7 @@ pub(crate) static RULES: &[Rule] = &[
             r"protocol violation",
             r"not subscribed to this group",
             r"captcha",
+            r"content restrictions",
         ],
     ),
     // ---- SMTP authentication required (security) ------------------------------------------
