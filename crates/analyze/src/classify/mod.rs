@@ -164,7 +164,16 @@ fn decide(
     action: Option<DsnAction>,
     final_: bool,
 ) -> (Reason, Option<Category>) {
-    if let Some(rule) = rules::COMPILED.first(text) {
+    // Weak wordings (the last rules of the table: "service unavailable", "access denied",
+    // qmail's "giving up", "does not like recipient") give way to a precise status code.
+    let rule = rules::COMPILED.first(text).filter(|r| {
+        !(r.weak
+            && status
+                .filter(|s| s.detail != 0)
+                .and_then(|s| codes::from_status(s, final_))
+                .is_some())
+    });
+    if let Some(rule) = rule {
         let sub = status.map(|s| (s.subject, s.detail));
         let reason = match rule.reason {
             // Refused in answer to MAIL FROM: it is the sender that does not exist.

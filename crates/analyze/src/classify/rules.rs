@@ -28,6 +28,9 @@ pub(crate) struct Rule {
     pub category: Option<Category>,
     /// Regular expressions over the lower-cased, address-stripped diagnostic.
     pub patterns: &'static [&'static str],
+    /// A weak wording (generic, often a wrapper of the reporting MTA): a precise enhanced
+    /// status code wins over it.
+    pub weak: bool,
 }
 
 use Category as C;
@@ -39,6 +42,7 @@ const fn rule(name: &'static str, reason: Reason, patterns: &'static [&'static s
         reason,
         category: None,
         patterns,
+        weak: false,
     }
 }
 
@@ -53,6 +57,17 @@ const fn rule_c(
         reason,
         category: Some(category),
         patterns,
+        weak: false,
+    }
+}
+
+const fn weak(name: &'static str, reason: Reason, patterns: &'static [&'static str]) -> Rule {
+    Rule {
+        name,
+        reason,
+        category: None,
+        patterns,
+        weak: true,
     }
 }
 
@@ -1288,7 +1303,7 @@ pub(crate) static RULES: &[Rule] = &[
     // qmail's generic `I'm not going to try again; this message has been in the queue too
     // long` and `giving up` after the remote reply; `access denied` (Sendmail/Exchange
     // without more words); `service unavailable`; `transaction failed`; `Message filtered`.
-    rule(
+    weak(
         "filtered",
         R::Filtered,
         &[
@@ -1298,12 +1313,12 @@ pub(crate) static RULES: &[Rule] = &[
             r"rejected by the recipient domain",
         ],
     ),
-    rule(
+    weak(
         "access-denied",
         R::SecurityError,
         &[r"access denied", r"not authori[sz]ed", r"permission denied"],
     ),
-    rule(
+    weak(
         "queue-too-long",
         R::Expired,
         &[
@@ -1315,7 +1330,7 @@ pub(crate) static RULES: &[Rule] = &[
             r"still (trying|retrying)",
         ],
     ),
-    rule(
+    weak(
         "service-unavailable",
         R::SystemError,
         &[
@@ -1330,12 +1345,12 @@ pub(crate) static RULES: &[Rule] = &[
     ),
     // qmail's wrapper `... does not like recipient.` with no more precise words: the RCPT was
     // refused.
-    rule(
+    weak(
         "qmail-rcpt-refused",
         R::UserUnknown,
         &[r"does not like recipient"],
     ),
-    rule(
+    weak(
         "rejected-after-ehlo",
         R::Blocked,
         &[r"after (ehlo|helo)\b", r"after initial connection"],
