@@ -3,31 +3,45 @@
 //!
 //! What it does (standards sec. 6.1):
 //!
-//! 1. A reason the MTA family's decoder already knows for sure ([`Evidence::hint`]) wins.
-//! 2. Text: the diagnostic is unfolded, lower-cased and its e-mail addresses replaced, then
-//!    matched against the ordered rule table in [`rules`] (one pass of one compiled
-//!    `RegexSet`; the first rule in table order wins). Text wins over a conflicting code
-//!    because providers overload codes.
-//! 3. The winner is refined with the codes: a "user unknown" answered after `DATA` or with a
-//!    mailbox/policy status (X.2.x, X.7.x) is a filter's refusal (`filtered`), a size refusal
-//!    with X.2.3 is `exceedlimit`, a timeout of a delivery that was given up is `expired`.
-//! 4. No text rule: the enhanced status alone ([`codes::from_status`]), then the basic reply
-//!    code alone ([`codes::from_reply`]), then `expired` for a bare delay, `onhold` for text
-//!    nothing understood, `undefined` for no evidence at all.
+//! 1. A reason the MTA family's decoder already knows for sure ([`Evidence::hint`]) wins;
+//!    a generic hint (expired, undefined, onhold, systemerror, networkerror) gives way to a
+//!    precise reason in the remote server's words (qmail and Exim append their expiry wording
+//!    to every final failure).
+//! 2. Text: the diagnostic is unfolded, lower-cased and its e-mail addresses replaced by
+//!    `addr`, then matched against the ordered rule table in `rules.rs` (one Aho-Corasick pass
+//!    finds the literal anchors present, only the rules behind them are tried, and the first
+//!    rule in table order wins). Text wins over a conflicting code because providers overload
+//!    codes; only the weak wordings at the end of the table ("service unavailable", "access
+//!    denied", "giving up") give way to a precise enhanced code.
+//! 3. The winner is refined with the SMTP stage (read from the text: `in reply to RCPT TO
+//!    command`, `after end of data`, ...) and the status, the way Sisimai judges: a "user
+//!    unknown" answered after `DATA` without an addressing status (X.1.x), or with X.2.0/X.2.1
+//!    when the stage is not RCPT, is a filter's refusal (`filtered`); one answered to `MAIL
+//!    FROM` refuses the sender (`rejected`); a size refusal with X.2.3 is `exceedlimit`; a
+//!    connection that timed out until the queue gave up is `expired`.
+//! 4. No text rule: the enhanced status alone (`codes.rs`, registry plus provider usages,
+//!    unknown details falling back to X.Y.0), `expired` for a bare delay notice, then the
+//!    basic reply code alone, then `onhold` for words nothing understood, `undefined` for no
+//!    evidence at all.
 //!
-//! Temporary or permanent comes from the `Action` (`delayed` is temporary; `failed` is
-//! final even with a 4.x.x status, as after expiry), else from the reply code's first digit,
-//! else from the status class, else from the reason. The status reported is the given one,
-//! else the first one in the text, else the reason's pseudo status `X.0.9NN`.
+//! Temporary or permanent comes from the `Action` (`delayed` is temporary; `failed` is final
+//! even with a 4.x.x status, as after expiry), else from the MTA saying it gave up, else from
+//! the reply code's first digit, else from the status class, else from the nature of the
+//! reason. The status reported is the given one (replaced by the remote server's own code
+//! right after its reply code when that one is more precise or of the other class), else the
+//! first one in the text, else the reason's pseudo status `X.0.9NN` (`4.0.9NN` after a 4yz
+//! reply or for a delay notice). A hard bounce needs a permanent failure of the address
+//! itself (`Reason::is_hard_bounce`), and a domain failure with a 4.x.x status is never one.
 //!
 //! What it does not do: it parses no message (that is the MTA-family decoders' job), keeps no
 //! state, does no I/O, and never panics. It knows nothing of our own transport outcome; the
-//! delivery code passes that as a [`Evidence::hint`].
+//! delivery code passes that as a [`Evidence::hint`]. It cannot see the SMTP command a reply
+//! answered unless the words say it, which limits the `filtered`/`userunknown` distinction.
 
 mod codes;
 mod rules;
 
-use mailerd_types::{Category, DsnAction, EnhancedStatus, Reason, SmtpReply, StatusClass};
+use mailerd_types::{Category, DsnAction, EnhancedStatus, Reason, SmtpReply};
 
 /// What is known about one recipient's outcome.
 #[derive(Debug, Clone, Default)]
@@ -515,11 +529,6 @@ fn reply_status(text: &str) -> Option<EnhancedStatus> {
     let rest = rest.get(skip..)?;
     let (s, pos) = EnhancedStatus::find(rest.get(..rest.len().min(12))?)?;
     (pos == 0 && u16::from(s.class.digit()) == code / 100).then_some(s)
-}
-
-#[allow(dead_code)]
-fn class_of(s: EnhancedStatus) -> StatusClass {
-    s.class
 }
 
 #[cfg(test)]
