@@ -957,3 +957,19 @@ proptest::proptest! {
         proptest::prop_assert!(!c.reason.is_failure() || c.status.is_some());
     }
 }
+
+#[test]
+fn a_few_other_languages() {
+    let r = |d: &str| {
+        classify(&Evidence {
+            diagnostic: d,
+            ..Default::default()
+        })
+        .reason
+    };
+    assert_eq!(r("550 5.1.1 Benutzer unbekannt"), R::UserUnknown);
+    assert_eq!(r("552 Postfach voll"), R::MailboxFull);
+    assert_eq!(r("550 Destinataire inconnu"), R::UserUnknown);
+    assert_eq!(r("452 Boîte aux lettres pleine"), R::MailboxFull);
+    assert_eq!(r("550 Usuario desconocido"), R::UserUnknown);
+}
