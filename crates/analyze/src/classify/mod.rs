@@ -157,7 +157,7 @@ pub fn classify(e: &Evidence<'_>) -> Classification {
     let hard_bounce = hard_bounce(reason, permanent, status);
     let status = match status {
         Some(s) => Some(s),
-        None => reason.pseudo_status(pseudo_permanent(e.action, reply, permanent)),
+        None => reason.pseudo_status(pseudo_permanent(e.action, reply, &text, permanent)),
     };
     Classification {
         reason,
@@ -366,11 +366,24 @@ fn hard_bounce(reason: Reason, permanent: bool, status: Option<EnhancedStatus>) 
 
 /// The class of a pseudo status: `4.0.9NN` after a 4yz reply or for a delay notice
 /// (`Action: delayed`), else `5.0.9NN`.
-fn pseudo_permanent(action: Option<DsnAction>, reply: Option<u16>, permanent: bool) -> bool {
+fn pseudo_permanent(
+    action: Option<DsnAction>,
+    reply: Option<u16>,
+    text: &str,
+    permanent: bool,
+) -> bool {
     if let Some(c) = reply {
         return !(400..500).contains(&c);
     }
     if action == Some(DsnAction::Delayed) {
+        return false;
+    }
+    // Exim gives up with "retry timeout exceeded" / "all hosts have been failing for a long
+    // time" after temporary errors only; Gmail says "temporary failure".
+    if text.contains("retry timeout exceeded")
+        || text.contains("have been failing for a long time")
+        || text.contains("technical details of temporary failure")
+    {
         return false;
     }
     permanent || action.is_none()
