@@ -13,7 +13,7 @@
 //! the literal anchors present, only the rules behind those anchors are tried, in table order,
 //! and the first that matches wins.
 
-use std::sync::LazyLock;
+use std::sync::{LazyLock, OnceLock};
 
 use aho_corasick::{AhoCorasick, MatchKind};
 use mailerd_types::{Category, Reason};
@@ -1381,7 +1381,9 @@ pub(crate) static RULES: &[Rule] = &[
 /// classification at about a microsecond, where a `RegexSet` of all patterns needs a lazy DFA
 /// of hundreds of megabytes to stay fast on varied texts.
 pub(crate) struct Compiled {
-    regexes: Vec<Option<Regex>>,
+    /// The pattern texts, compiled on first use (most texts need only a few of them).
+    patterns: Vec<&'static str>,
+    regexes: Vec<OnceLock<Option<Regex>>>,
     rule_of: Vec<usize>,
     ac: Option<AhoCorasick>,
     /// For each anchor string of the automaton, the patterns it stands for.
@@ -1391,7 +1393,7 @@ pub(crate) struct Compiled {
 }
 
 pub(crate) static COMPILED: LazyLock<Compiled> = LazyLock::new(|| {
-    let mut regexes = Vec::new();
+    let mut patterns = Vec::new();
     let mut rule_of = Vec::new();
     let mut anchor_index: std::collections::HashMap<String, usize> = Default::default();
     let mut anchor_strings: Vec<String> = Vec::new();
@@ -1399,8 +1401,8 @@ pub(crate) static COMPILED: LazyLock<Compiled> = LazyLock::new(|| {
     let mut always = Vec::new();
     for (i, r) in RULES.iter().enumerate() {
         for p in r.patterns {
-            let n = regexes.len();
-            regexes.push(RegexBuilder::new(p).unicode(false).build().ok());
+            let n = patterns.len();
+            patterns.push(*p);
             rule_of.push(i);
             match anchors(p) {
                 Some(set) => {
@@ -1423,9 +1425,11 @@ pub(crate) static COMPILED: LazyLock<Compiled> = LazyLock::new(|| {
         .ok();
     if ac.is_none() {
         // Cannot happen with these literals; stay correct by running every pattern.
-        always = (0..regexes.len()).collect();
+        always = (0..patterns.len()).collect();
     }
+    let regexes = patterns.iter().map(|_| OnceLock::new()).collect();
     Compiled {
+        patterns,
         regexes,
         rule_of,
         ac,
@@ -1477,6 +1481,12 @@ impl Compiled {
 
     fn is_match(&self, p: usize, text: &str) -> bool {
         self.regexes[p]
+            .get_or_init(|| {
+                RegexBuilder::new(self.patterns[p])
+                    .unicode(false)
+                    .build()
+                    .ok()
+            })
             .as_ref()
             .is_some_and(|re| re.is_match(text.as_bytes()))
     }
@@ -1505,7 +1515,10 @@ impl Compiled {
     /// Number of patterns that compiled.
     #[allow(dead_code)]
     pub(crate) fn len(&self) -> usize {
-        self.regexes.iter().filter(|r| r.is_some()).count()
+        self.patterns
+            .iter()
+            .filter(|p| RegexBuilder::new(p).unicode(false).build().is_ok())
+            .count()
     }
 
     /// Number of patterns without an anchor (always run).
