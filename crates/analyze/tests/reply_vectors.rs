@@ -973,3 +973,52 @@ fn a_few_other_languages() {
     assert_eq!(r("452 Boîte aux lettres pleine"), R::MailboxFull);
     assert_eq!(r("550 Usuario desconocido"), R::UserUnknown);
 }
+
+/// Generic words in one kind of refusal must not decide another.
+#[test]
+fn no_false_hits_from_shared_words() {
+    let r = |d: &str| {
+        classify(&Evidence {
+            diagnostic: d,
+            ..Default::default()
+        })
+        .reason
+    };
+    // "address has been blocked" is the sending IP, not a suspended mailbox.
+    assert_eq!(r("554 5.7.1 Your IP address has been blocked"), R::Blocked);
+    // "not accepting mail from your IP" is a block, not a null MX.
+    assert_eq!(
+        r("550 5.7.1 We are not currently accepting mail from your IP"),
+        R::Blocked
+    );
+    assert_eq!(r("550 We do not accept mail from dynamic IPs"), R::Blocked);
+    assert_eq!(
+        r("550 This server does not accept mail from example.com"),
+        R::Rejected
+    );
+    // "not listed in" the directory is an unknown mailbox; "listed in" a DNSBL is a block.
+    assert_eq!(
+        r("550 5.1.1 User is not listed in the directory"),
+        R::UserUnknown
+    );
+    assert_eq!(
+        r("554 Your IP is listed in b.barracudacentral.org"),
+        R::Blocked
+    );
+    // A mailbox over its size is full, a message over the size limit is too big.
+    assert_eq!(r("552 5.2.2 Mailbox size exceeded"), R::MailboxFull);
+    assert_eq!(
+        r("552 5.3.4 Message size exceeds fixed limit"),
+        R::MesgTooBig
+    );
+    // The sender's domain not existing is a refused sender.
+    assert_eq!(
+        r("553 5.1.8 Domain of sender address bob@example.invalid does not exist"),
+        R::Rejected
+    );
+    // The client's own Postfix "Host not found, try again" is a DNS hiccup.
+    assert_eq!(
+        r("Name service error for name=example.org type=MX: Host not found, try again"),
+        R::NetworkError
+    );
+}

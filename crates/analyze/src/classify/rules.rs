@@ -463,6 +463,8 @@ pub(crate) static RULES: &[Rule] = &[
             r"mailbox (has )?exceeded (the )?(size|its|storage|maximum)",
             r"exceeded (the )?mailbox size",
             r"mail file size exceeds the maximum size allowed for mail delivery",
+            r"mailbox size exceeded",
+            r"mailbox (is )?over (its )?size",
         ],
     ),
     // ---- Too large ----------------------------------------------------------------------
@@ -555,6 +557,13 @@ pub(crate) static RULES: &[Rule] = &[
     // ---- A server that refuses mail *from* someone (placed before "does not accept mail") ----
     // `This server does not accept mail from ...`, `we do not accept mail from dynamic IPs`.
     rule(
+        "accept-from-ip",
+        R::Blocked,
+        &[
+            r"accept (e-?mail|mail|messages) from (dynamic|your ip|ip|hosts with|servers without|residential)",
+        ],
+    ),
+    rule(
         "accept-from",
         R::Rejected,
         &[r"(does not|doesn't|do not|don't|will not|won't) accept (e-?mail|mail|messages) from"],
@@ -576,7 +585,6 @@ pub(crate) static RULES: &[Rule] = &[
             r"couldn't find a mail exchanger",
             r"no mx (record )?(found|for)",
             r"no mx record",
-            r"not accepting mail",
             r"name server: \.: host not found",
             r"no route for current request",
             r"no host found for existing smtp connection",
@@ -769,7 +777,7 @@ pub(crate) static RULES: &[Rule] = &[
         R::Suspend,
         C::AddressNotFound,
         &[
-            r"(account|mailbox|address|user) (that you tried to reach )?(is|has been|was) (disabled|deactivated|suspended|inactive|frozen|locked|blocked|closed|expired|not active)",
+            r"(account|mailbox|address|user) (that you tried to reach )?(is|has been|was) (disabled|deactivated|suspended|inactive|frozen|locked|closed|expired|not active)",
             r"(account|mailbox|address)s? (is |has been )?(disabled|deactivated|suspended|inactive|frozen)",
             r"inactive (e-?mail |mail )?(address|account|mailbox|user)",
             r"disabled (e-?mail |mail )?(address|account|mailbox|user)",
@@ -829,7 +837,7 @@ pub(crate) static RULES: &[Rule] = &[
             r"invalid (recipient|mailbox|user|e-?mail address|address|final delivery)",
             r"recipient address rejected: (user unknown|access denied|invalid|unknown|undeliverable|no such)",
             r"recipient address rejected\.",
-            r"recipient (is )?(invalid|unknown|not valid|rejected)",
+            r"recipient (is )?(invalid|unknown|not valid)",
             r"address (not found|couldn't be found|could not be found|unknown|invalid|does not exist)",
             r"address rejected( |\.|$)",
             r"(doesn't|does not) have an? .{0,60}account",
@@ -1010,7 +1018,7 @@ pub(crate) static RULES: &[Rule] = &[
             r"bloquee",
             r"cdrbl",
             r"your (ip|server|host|network|mail server) .{0,40}(blocked|banned|listed|rejected|not allowed)",
-            r"listed (at|on|in) ",
+            r"(ip|address|host|server|you|sender|domain|network) (is |are |has been |was )?(currently )?listed (at|on|in|by) ",
             r"access denied, banned",
             r"may not be mail exchanger",
             r"you cannot send e-?mail to yourself",
