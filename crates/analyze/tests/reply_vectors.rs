@@ -1022,3 +1022,14 @@ fn no_false_hits_from_shared_words() {
         R::NetworkError
     );
 }
+
+#[test]
+fn sender_refused_at_mail_from_is_not_an_address_problem() {
+    let c = classify(&Evidence {
+        action: Some(DsnAction::Failed),
+        diagnostic: "host mx.example.org[192.0.2.1] said: 553 5.1.0 <bob@example.com>... Address does not exist (in reply to MAIL FROM command)",
+        ..Default::default()
+    });
+    assert_eq!((c.reason, c.category), (R::Rejected, C::MessageBlocked));
+    assert!(!c.hard_bounce);
+}

@@ -239,7 +239,12 @@ fn decide(
             }
             r => r,
         };
-        return (reason, rule.category);
+        // The rule's category describes the rule's reason; a refusal of the sender found by the
+        // refinement is not an address problem.
+        let category = rule
+            .category
+            .filter(|_| reason != Reason::Rejected || rule.reason == reason);
+        return (reason, category);
     }
     if stage == Stage::Mail {
         // Nothing in the words, but the server refused the envelope sender.
