@@ -1798,6 +1798,8 @@ mod tests {
             );
         }
         assert!(COMPILED.unanchored() <= 5, "{}", COMPILED.unanchored());
+        // The candidate set holds 2048 patterns.
+        assert!(COMPILED.patterns.len() < 2048);
     }
 
     #[test]
