@@ -1033,3 +1033,25 @@ fn sender_refused_at_mail_from_is_not_an_address_problem() {
     assert_eq!((c.reason, c.category), (R::Rejected, C::MessageBlocked));
     assert!(!c.hard_bounce);
 }
+
+#[test]
+fn success_notices_are_deliveries() {
+    let c = classify(&Evidence {
+        action: Some(DsnAction::Delivered),
+        status: st("2.0.0"),
+        reply_code: Some(250),
+        diagnostic: "250 2.0.0 OK: queued as 4ABC",
+        ..Default::default()
+    });
+    assert_eq!(
+        (c.reason, c.category, c.hard_bounce),
+        (R::Delivered, C::Delivered, false)
+    );
+    assert_eq!(c.status, st("2.0.0"));
+    let c = classify(&Evidence {
+        action: Some(DsnAction::Relayed),
+        diagnostic: "",
+        ..Default::default()
+    });
+    assert_eq!(c.reason, R::Delivered);
+}

@@ -89,7 +89,9 @@ pub fn classify(e: &Evidence<'_>) -> Classification {
     // it is only a class-level code (X.Y.0).
     let given = e.status.filter(|s| !is_pseudo(*s));
     let in_reply = reply_status(e.diagnostic).filter(|t| {
-        !is_pseudo(*t) && (t.detail != 0 || given.is_none_or(|g| g.subject == 0 && t.subject != 0))
+        !is_pseudo(*t)
+            && !t.is_success()
+            && (t.detail != 0 || given.is_none_or(|g| g.subject == 0 && t.subject != 0))
     });
     let anywhere = || {
         EnhancedStatus::find(e.diagnostic)
@@ -118,7 +120,17 @@ pub fn classify(e: &Evidence<'_>) -> Classification {
     // A decoder's hint wins, except a generic one (an expiry notice, "undefined") when the
     // remote server's words say more: qmail appends "I'm not going to try again; this message
     // has been in the queue too long" to every final failure, whatever the remote reply was.
-    let decided = decide(&text, stage, status, reply, e.action, final_);
+    // A success (`Action: delivered`/`relayed`/`expanded`, or a 2.X.X status with no failing
+    // action) is a delivery, whatever the words.
+    let success = matches!(
+        e.action,
+        Some(DsnAction::Delivered | DsnAction::Relayed | DsnAction::Expanded)
+    ) || (e.action.is_none() && status.is_some_and(|s| s.is_success()));
+    let decided = if success {
+        (Reason::Delivered, None)
+    } else {
+        decide(&text, stage, status, reply, e.action, final_)
+    };
     let (mut reason, mut category) = match e.hint {
         Some(h)
             if is_generic(h)
