@@ -7,7 +7,8 @@ use Reason as R;
 
 /// The reason an enhanced status code means on its own, with a more precise category where
 /// the code says more than the reason. `final_` is `true` when delivery was given up
-/// (`Action: failed`), which turns "no answer from host" into an expiry.
+/// (`Action: failed`) or is waiting for its expiry (`Action: delayed`), which turns "no answer
+/// from host" (X.4.1) into an expiry, as Sisimai reports it.
 pub(crate) fn from_status(s: EnhancedStatus, final_: bool) -> Option<(Reason, Option<Category>)> {
     // An unknown detail falls back to the subject's X.Y.0 meaning (RFC 3463 section 2).
     exact(s, final_).or_else(|| exact(EnhancedStatus { detail: 0, ..s }, final_))

@@ -196,7 +196,7 @@ fn decide(
         !(r.weak
             && status
                 .filter(|s| s.detail != 0)
-                .and_then(|s| codes::from_status(s, final_))
+                .and_then(|s| codes::from_status(s, final_ || action == Some(DsnAction::Delayed)))
                 .is_some())
     });
     if let Some(rule) = rule {
@@ -262,7 +262,9 @@ fn decide(
         // Nothing in the words, but the server refused the envelope sender.
         return (Reason::Rejected, None);
     }
-    if let Some(rc) = status.and_then(|s| codes::from_status(s, final_)) {
+    if let Some(rc) =
+        status.and_then(|s| codes::from_status(s, final_ || action == Some(DsnAction::Delayed)))
+    {
         return rc;
     }
     // A delay notice that says nothing more: the message is waiting for its expiry (Sisimai
