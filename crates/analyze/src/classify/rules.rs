@@ -291,7 +291,11 @@ pub(crate) static RULES: &[Rule] = &[
     rule(
         "group-spam-classification",
         R::SpamDetected,
-        &[r"rejected due to spam classification"],
+        &[
+            r"rejected due to spam classification",
+            r"failed several antispam checks",
+            r"spam (pattern|contents)",
+        ],
     ),
     // ---- Authentication: SPF / DKIM / DMARC -------------------------------------------------
     // Gmail `5.7.26 This mail has been blocked because the sender is unauthenticated`,
@@ -317,6 +321,8 @@ pub(crate) static RULES: &[Rule] = &[
             r"multiple authentication checks",
             r"not (properly )?aligned",
             r"is not authorized to send (mail|email|e-mail) (on behalf|for)",
+            r"is not allowed to send (e-?mail |mail )?from",
+            r"not permitted to send (e-?mail |mail )?from",
         ],
     ),
     // ---- Reverse DNS (Sisimai `requireptr`) -------------------------------------------------
