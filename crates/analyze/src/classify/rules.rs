@@ -175,6 +175,23 @@ pub(crate) static RULES: &[Rule] = &[
     // ... We have limits for how many messages can be sent per hour` (RP-00x: rate limits).
     rule("hotmail-blocked", R::Blocked, &[r"\b(sc|dy|ou|mc)-00\d\b"]),
     rule("hotmail-rate", R::Speeding, &[r"\brp-00\d\b"]),
+    // GoDaddy `IB103`...`IB113` (blocked IP: CSI, Spamhaus, reverse DNS, too many spam or
+    // invalid recipients), `IB007`/`IB504`/`IB510`/`IB607` (session and hourly limits), `IB212`
+    // (spam), `IB401` (authentication), `IB501`/`IB502`/`IB506`/`IB508` (From: refused),
+    // `IB705` (virus).
+    rule("godaddy-blocked", R::Blocked, &[r"\bib1(0[3-68]|1[0-3])\b"]),
+    rule(
+        "godaddy-limits",
+        R::TooManyConn,
+        &[r"\bib(007|504|510|607)\b"],
+    ),
+    rule("godaddy-spam", R::SpamDetected, &[r"\bib212\b"]),
+    rule("godaddy-auth", R::SecurityError, &[r"\bib401\b"]),
+    rule("godaddy-sender", R::Rejected, &[r"\bib50[1268]\b"]),
+    rule("godaddy-virus", R::VirusDetected, &[r"\bib705\b"]),
+    // au/KDDI (ezweb) answers `550 : User unknown` (no address) when the recipient's filter
+    // refused the sender, and `550 <addr>: User unknown` when the mailbox does not exist.
+    rule("kddi-filtered", R::Filtered, &[r"\b550 : user unknown"]),
     // ---- Delivery expired -------------------------------------------------------------
     // Exchange/Microsoft 365 `550 4.4.7 QUEUE.Expired; message expired`, Amazon SES
     // `Message expired: unable to deliver in 840 minutes`, Exim `retry timeout exceeded`,
@@ -283,6 +300,8 @@ pub(crate) static RULES: &[Rule] = &[
             r"dane (validation|verification)",
             r"mta-sts",
             r"tls handshake (failed|failure)",
+            r"requires? (encryption|tls)",
+            r"route requires (encryption|tls|high-strength)",
         ],
     ),
     // ---- Spam classification of a group (Google Groups), mentions SPF in its advice -------
@@ -755,6 +774,7 @@ pub(crate) static RULES: &[Rule] = &[
             r"not found recipient account",
             r"mailbox rules",
             r"recipient'?s? (mailbox )?rules",
+            r"rejected by recipients?\b",
         ],
     ),
     // ---- Mailbox has moved ---------------------------------------------------------------------
@@ -938,6 +958,7 @@ pub(crate) static RULES: &[Rule] = &[
             r"throttling failure",
             r"too many errors from your ip",
             r"trop de connexions",
+            r"(domain|sender) frequency limited",
         ],
     ),
     // Gmail `421-4.7.28 ... unusual rate of unsolicited mail ... rate limited`, Gmail
@@ -982,6 +1003,19 @@ pub(crate) static RULES: &[Rule] = &[
         "mimecast-policy",
         R::PolicyViolation,
         &[r"host network not allowed"],
+    ),
+    // The sending IP's or domain's reputation: `poor reputation`, `bad IP reputation`, Mimecast
+    // `Local CT IP Reputation - (reject)`, `sender reputation too low`.
+    rule(
+        "reputation",
+        R::BadReputation,
+        &[
+            r"(poor|bad|low|negative) (ip |sender |sending |email |e-mail |domain )?reputation",
+            r"ip reputation",
+            r"reputation (is )?too low",
+            r"reputation (score|problems?)",
+            r"sender score",
+        ],
     ),
     // ---- Refused at connection (before temporary wording such as "service unavailable") ----
     // Postfix `host ... refused to talk to me: 554 Blocked`, Spamhaus/RBL `Client host
@@ -1058,6 +1092,8 @@ pub(crate) static RULES: &[Rule] = &[
             r"access from ip address \S+ blocked",
             r"client blocked",
             r":blocked\)",
+            r"suspected spam ip",
+            r"sender address blocked",
         ],
     ),
     // ---- Temporary server problem ------------------------------------------------------------
