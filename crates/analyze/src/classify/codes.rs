@@ -50,7 +50,8 @@ fn exact(s: EnhancedStatus, final_: bool) -> Option<(Reason, Option<Category>)> 
         // Microsoft 5.4.1 "Relay Access Denied" (the registry's "no answer from host" is 4.4.1).
         (4, 1) if !temp => c(R::NoRelaying),
         (7, 650..=699) => cc(R::BadReputation, Category::RateLimited),
-        (7, 700..=799) => cc(R::Rejected, Category::SendingLimit),
+        (7, 700..=749) => cc(R::TooManyConn, Category::SendingLimit),
+        (7, 750..=799) => cc(R::Rejected, Category::SendingLimit),
         (7, 321..=330) => c(R::FailedStartTls),
         (7, 124) | (7, 133..=136) => cc(R::Rejected, Category::SenderNotAllowed),
         (7, 64) => c(R::NoRelaying),

@@ -426,6 +426,7 @@ pub(crate) static RULES: &[Rule] = &[
             r"send mail as",
             r"accepts mail only from (approved|authorized)",
             r"the group you tried to contact",
+            r"sender was not authenticated",
         ],
     ),
     // ---- Own sending limit / outbound account blocked -----------------------------------
@@ -586,6 +587,7 @@ pub(crate) static RULES: &[Rule] = &[
         R::Blocked,
         &[
             r"accept (e-?mail|mail|messages) from (dynamic|your ip|ip|hosts with|servers without|residential)",
+            r"(does not|doesn't) accept e-?mail over ipv6",
         ],
     ),
     rule(
@@ -706,6 +708,8 @@ pub(crate) static RULES: &[Rule] = &[
             r"fully qualified email address required",
             r"envelope blocked",
             r"permissions? to send as",
+            r"sender denied",
+            r"from unregistered domains?",
         ],
     ),
     // ---- Domain not found -------------------------------------------------------------------
@@ -821,6 +825,8 @@ pub(crate) static RULES: &[Rule] = &[
             r"boite du destinataire archivee",
             r"deactivated (e-?mail |mail )?(address|account|mailbox|user)",
             r"extended inactivity",
+            r"banned recipient",
+            r"mailbox cannot be accessed",
         ],
     ),
     // Yahoo `554 delivery error: dd This user doesn't have a yahoo.com account`: Yahoo
@@ -921,6 +927,9 @@ pub(crate) static RULES: &[Rule] = &[
             r"usuario desconocido",
             r"utente sconosciuto",
             r"indirizzo inesistente",
+            r"reserved by rfc ?2606",
+            r"single label domains not accepted",
+            r"invalid x\.400 address",
         ],
     ),
     // ---- Rate limited / reputation --------------------------------------------------------------
@@ -959,6 +968,10 @@ pub(crate) static RULES: &[Rule] = &[
             r"too many errors from your ip",
             r"trop de connexions",
             r"(domain|sender) frequency limited",
+            r"receive limit",
+            r"thread limit exceeded",
+            r"exceeded (their|its) limit for",
+            r"exceeded permitted limits",
         ],
     ),
     // Gmail `421-4.7.28 ... unusual rate of unsolicited mail ... rate limited`, Gmail
@@ -1015,6 +1028,17 @@ pub(crate) static RULES: &[Rule] = &[
             r"reputation (is )?too low",
             r"reputation (score|problems?)",
             r"sender score",
+        ],
+    ),
+    // Microsoft 365 `5.7.7xx Access denied, tenant has exceeded threshold` / `traffic not accepted
+    // from this IP`: the sending tenant's volume (Sisimai: toomanyconn).
+    rule_c(
+        "ms-tenant-threshold",
+        R::TooManyConn,
+        C::SendingLimit,
+        &[
+            r"tenant has exceeded threshold",
+            r"traffic not accepted from this ip",
         ],
     ),
     // ---- Refused at connection (before temporary wording such as "service unavailable") ----
@@ -1144,7 +1168,6 @@ pub(crate) static RULES: &[Rule] = &[
             r"temporary (system|server|local) (problem|error|failure)",
             r"local error in processing",
             r"resources? (are )?temporarily unavailable",
-            r"insufficient system resources",
             r"could not load drd",
             r"internal (server |system )?error",
             r"system error",
@@ -1168,6 +1191,8 @@ pub(crate) static RULES: &[Rule] = &[
             r"bad interpreter",
             r"this domain's dns violates rfc ?1035",
             r"resolver\.adr\.(badprimary|invalidinsmtp|ambiguous)",
+            r"failed to be replicated",
+            r"agent busy",
         ],
     ),
     // ---- Virus -------------------------------------------------------------------------------
@@ -1335,6 +1360,7 @@ pub(crate) static RULES: &[Rule] = &[
             r"angle-brackets nested too deep",
             r#"expected word or "<""#,
             r"domain missing in source-routed address",
+            r"send hello first",
         ],
     ),
     // ---- Local mailer (pipe, procmail) -----------------------------------------------------
@@ -1362,6 +1388,7 @@ pub(crate) static RULES: &[Rule] = &[
             r"system (storage|disk) (is )?full",
             r"insufficient (system )?storage",
             r"disk (is )?full",
+            r"insufficient system resources",
         ],
     ),
     // ---- Weak wordings, last -------------------------------------------------------------------
