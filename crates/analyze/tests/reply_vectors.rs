@@ -207,13 +207,15 @@ fn gmail() {
         T,
         R::TooManyConn,
     );
+    // Sisimai (Google's table) calls the daily sending quota `toomanyconn`; the category says
+    // it is our own account's limit.
     check(
         22,
         "550 5.4.5 Daily sending quota exceeded.",
         Some("smtp.gmail.com"),
         C::SendingLimit,
         P,
-        R::Rejected,
+        R::TooManyConn,
     );
     // Sisimai calls loops `networkerror`.
     check(

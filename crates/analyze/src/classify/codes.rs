@@ -33,7 +33,7 @@ fn exact(s: EnhancedStatus, final_: bool) -> Option<(Reason, Option<Category>)> 
         }
         (1, 351) => c(R::UserUnknown),
         (1, 8) => c(R::Rejected),
-        (1, 90) => cc(R::Rejected, Category::SendingLimit),
+        (1, 90) => cc(R::TooManyConn, Category::SendingLimit),
         (7, 501..=503) if !temp => c(R::SpamDetected),
         (7, 504) | (7, 505) if !temp => c(R::Filtered),
         (7, 506) | (7, 507) if !temp => c(R::Blocked),
@@ -57,7 +57,7 @@ fn exact(s: EnhancedStatus, final_: bool) -> Option<(Reason, Option<Category>)> 
         (7, 64) => c(R::NoRelaying),
         // Gmail: 5.4.5 daily sending quota, 4.7.28 unusual rate, 4.7.29 TLS for bulk senders,
         // 4.7.30/4.7.32 authentication of bulk senders.
-        (4, 5) if !temp => cc(R::Rejected, Category::SendingLimit),
+        (4, 5) if !temp => cc(R::TooManyConn, Category::SendingLimit),
         (7, 28) => c(R::Speeding),
         // Yahoo/AOL `554 5.7.9 Message not accepted for policy reasons` (the registry's "mechanism
         // too weak" is never what a receiving MX means by it).

@@ -430,20 +430,30 @@ pub(crate) static RULES: &[Rule] = &[
         ],
     ),
     // ---- Own sending limit / outbound account blocked -----------------------------------
-    // Gmail `550 5.4.5 Daily sending quota exceeded` / `Daily user sending quota exceeded`,
-    // Microsoft `550 5.1.8 Access denied, bad outbound sender`, `5.1.90 Your message can't
-    // be sent because you've reached your daily limit`, Exim relays `You've reached your
-    // daily relay quota` (Sisimai: blocked).
+    // Gmail `550 5.4.5 Daily sending quota exceeded` / `Daily user sending quota exceeded` /
+    // `Daily SMTP relay limit exceeded for user`, Microsoft `5.1.90 Your message can't be sent
+    // because you've reached your daily limit for message recipients`, `5.2.2 Submission
+    // quota exceeded` (Sisimai: toomanyconn); Microsoft `550 5.1.8 Access denied, bad outbound
+    // sender` (the account is blocked from sending; Sisimai: rejected); Exim relays `You've
+    // reached your daily relay quota` (Sisimai: blocked).
     rule_c(
         "own-sending-limit",
-        R::Rejected,
+        R::TooManyConn,
         C::SendingLimit,
         &[
             r"daily (user )?sending (quota|limit)",
-            r"bad outbound sender",
             r"reached (your|the|its) daily (sending )?(limit|quota)",
             r"sending (quota|limit) (exceeded|reached)",
             r"submission quota",
+            r"(daily|peak) smtp relay limit",
+        ],
+    ),
+    rule_c(
+        "own-account-blocked",
+        R::Rejected,
+        C::SendingLimit,
+        &[
+            r"bad outbound sender",
             r"outbound (spam|sending) (detected|limit)",
         ],
     ),
@@ -710,6 +720,7 @@ pub(crate) static RULES: &[Rule] = &[
             r"permissions? to send as",
             r"sender denied",
             r"from unregistered domains?",
+            r"mail sending denied",
         ],
     ),
     // ---- Domain not found -------------------------------------------------------------------
@@ -972,6 +983,7 @@ pub(crate) static RULES: &[Rule] = &[
             r"thread limit exceeded",
             r"exceeded (their|its) limit for",
             r"exceeded permitted limits",
+            r"multiple destination domains per transaction",
         ],
     ),
     // Gmail `421-4.7.28 ... unusual rate of unsolicited mail ... rate limited`, Gmail
@@ -1118,6 +1130,8 @@ pub(crate) static RULES: &[Rule] = &[
             r":blocked\)",
             r"suspected spam ip",
             r"sender address blocked",
+            r"not in whitelist",
+            r"not authorized to send (e-?mail|mail) directly",
         ],
     ),
     // ---- Temporary server problem ------------------------------------------------------------
@@ -1159,6 +1173,7 @@ pub(crate) static RULES: &[Rule] = &[
             r"network error",
             r"tls session (failure|error)",
             r"could not connect and send the mail",
+            r"timeout - closing connection",
         ],
     ),
     rule(
@@ -1313,6 +1328,10 @@ pub(crate) static RULES: &[Rule] = &[
             r"not authorized to send mail, authentication is required",
             r"is a dead domain",
             r"executable files are not allowed in compressed files",
+            r"application-specific password required",
+            r"username and password not accepted",
+            r"invalid credentials",
+            r"log in with your web browser",
         ],
     ),
     // ---- Content / format --------------------------------------------------------------------
@@ -1361,6 +1380,11 @@ pub(crate) static RULES: &[Rule] = &[
             r#"expected word or "<""#,
             r"domain missing in source-routed address",
             r"send hello first",
+            r"(ehlo/helo|helo|ehlo|mail|rcpt) first",
+            r"unimplemented command",
+            r"no identity changes permitted",
+            r"unrecognized authentication type",
+            r"too many unauthenticated commands",
         ],
     ),
     // ---- Local mailer (pipe, procmail) -----------------------------------------------------
