@@ -322,6 +322,32 @@ const BOUNCE_SUBJECTS: &[&str] = &[
     "mail could not be",
     "error sending your mail",
     "warning: message",
+    // Localised Exchange/Outlook and other NDR subjects.
+    "non recapitabile",
+    "onbestelbaar",
+    "não é possível entregar",
+    "nao e possivel entregar",
+    "não entregue",
+    "no se puede entregar",
+    "nie można dostarczyć",
+    "niedostarczalna",
+    "kézbesíthetetlen",
+    "olevererbart",
+    "kan ikke leveres",
+    "ikke levert",
+    "toimittamaton",
+    "nedoručitelné",
+    "nedoručiteľné",
+    "teslim edilemedi",
+    "невозможно доставить",
+    "не доставлено",
+    "無法傳遞",
+    "无法送达",
+    "配信不能",
+    "전달되지 않음",
+    "zustellung fehlgeschlagen",
+    "échec de la remise",
+    "echec de la remise",
     "メールエラー",
     "不達",
     "配信エラー",
@@ -671,6 +697,7 @@ fn analyze_message(msg: &mail_parser::Message<'_>, depth: u8) -> Analysis {
             };
             let to = original
                 .as_ref()
+                .filter(|o| !o.is_list)
                 .map(|o| keep(&o.recipients))
                 .unwrap_or_default();
             let env = original

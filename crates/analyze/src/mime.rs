@@ -44,6 +44,10 @@ pub struct Original {
     pub received_top: Option<String>,
     /// Envelope recipients named by `Received: ... for <a@b>` clauses, in order, unique.
     pub envelope_for: Vec<String>,
+    /// Mailing-list or news mail (`List-Id`, `List-Post`, `Precedence: list`, `Newsgroups`,
+    /// ...): its To is the list, not the member whose address failed. (Newsletters sent one
+    /// copy per recipient, with only `List-Unsubscribe`/`Precedence: bulk`, are not.)
+    pub is_list: bool,
 }
 
 const REPORT_TYPES: &[&str] = &[
@@ -259,11 +263,26 @@ pub fn original_of(m: &Message<'_>) -> Original {
             }
         }
     }
+    let is_list = [
+        "List-Id",
+        "List-Post",
+        "Mailing-List",
+        "X-BeenThere",
+        "X-Mailman-Version",
+        "Newsgroups",
+    ]
+    .iter()
+    .any(|h| m.header_raw(*h).is_some())
+        || m.header_raw("Precedence").is_some_and(|p| {
+            let p = p.trim().to_ascii_lowercase();
+            p == "list"
+        });
     Original {
         info,
         recipients,
         received_top,
         envelope_for,
+        is_list,
     }
 }
 
@@ -350,11 +369,28 @@ pub fn split_original(text: &str) -> (usize, Option<usize>) {
     let mut marker: Option<usize> = None;
     if let Some(ac) = ORIGINAL_AC.as_ref() {
         for m in ac.find_iter(text) {
-            let ls = text[..m.start()].rfind('\n').map(|p| p + 1).unwrap_or(0);
-            let le = text[m.start()..]
-                .find('\n')
-                .map(|p| m.start() + p)
-                .unwrap_or(text.len());
+            // Marker lines are short: look for the line bounds within a small window only,
+            // so that a huge single line cannot make this quadratic.
+            let mut w0 = m.start().saturating_sub(256);
+            while !text.is_char_boundary(w0) {
+                w0 += 1;
+            }
+            let before = text.get(w0..m.start()).unwrap_or("");
+            let ls = match before.rfind('\n') {
+                Some(p) => w0 + p + 1,
+                None if w0 == 0 => 0,
+                None => continue,
+            };
+            let mut w1 = (m.end() + 256).min(text.len());
+            while !text.is_char_boundary(w1) {
+                w1 -= 1;
+            }
+            let after = text.get(m.start()..w1).unwrap_or("");
+            let le = match after.find('\n') {
+                Some(p) => m.start() + p,
+                None if m.end() + 256 >= text.len() => text.len(),
+                None => continue,
+            };
             let line = &text[ls..le];
             let t = line.trim();
             let id = m.pattern().as_usize();

@@ -147,7 +147,10 @@ pub fn blocks(ctx: &Ctx<'_>, decoded_by: &'static str) -> Vec<Found> {
                 continue;
             }
             let mut f = Found::new(addr, decoded_by);
-            let mut diag = String::from(rest.trim_start_matches([':', '.', ' ', '>']));
+            let mut diag = String::from(crate::prefix(
+                rest.trim_start_matches([':', '.', ' ', '>']),
+                4096,
+            ));
             let mut j = i + 1;
             // A lone address line may be followed by a blank line and then its reason.
             let mut n = 0;
@@ -172,8 +175,10 @@ pub fn blocks(ctx: &Ctx<'_>, decoded_by: &'static str) -> Vec<Found> {
                 {
                     break;
                 }
-                diag.push(' ');
-                diag.push_str(l.trim());
+                if diag.len() < 4096 {
+                    diag.push(' ');
+                    diag.push_str(crate::prefix(l.trim(), 4096));
+                }
                 j += 1;
                 n += 1;
             }
@@ -210,7 +215,7 @@ pub fn transcript(ctx: &Ctx<'_>, decoded_by: &'static str) -> Vec<Found> {
     let mut out: Vec<Found> = Vec::new();
     let mut i = 0;
     while i < ls.len() {
-        let t = ls[i].trim();
+        let t = crate::prefix(ls[i].trim(), 4096);
         let cmd = t.trim_start_matches(['>', ' ']);
         let rcpt_at = find_ci(cmd, "rcpt to:").filter(|&p| p < 24);
         if let Some(p) = rcpt_at
@@ -289,8 +294,8 @@ pub fn said_text(ctx: &Ctx<'_>) -> Option<String> {
                     break;
                 }
                 s.push(' ');
-                s.push_str(l.trim());
-                if n > 8 {
+                s.push_str(crate::prefix(l.trim(), 4096));
+                if n > 8 || s.len() > 4096 {
                     break;
                 }
             }
@@ -307,6 +312,8 @@ pub fn said_text(ctx: &Ctx<'_>) -> Option<String> {
 pub fn near_reply(ctx: &Ctx<'_>, decoded_by: &'static str) -> Vec<Found> {
     let mut out = Vec::new();
     for l in lines(ctx.human).take(MAX_LINES) {
+        // a reply line is short; a runaway line is looked at only in its head
+        let l = crate::prefix(l, 4096);
         let Some(code) = crate::text::find_reply_code(l) else {
             continue;
         };
@@ -353,6 +360,7 @@ const PROSE: &[&str] = &[
 pub fn prose(ctx: &Ctx<'_>, decoded_by: &'static str) -> Vec<Found> {
     let mut out = Vec::new();
     for l in lines(ctx.human).take(MAX_LINES) {
+        let l = crate::prefix(l, 4096);
         for p in PROSE {
             let Some(at) = find_ci(l, p) else { continue };
             let rest = l.get(at + p.len()..).unwrap_or("").trim_start();

@@ -13,6 +13,8 @@ pub mod amazonses;
 pub mod exchange;
 pub mod exim;
 pub mod generic;
+pub mod gmail;
+pub mod postfix;
 pub mod qmail;
 pub mod sendmail;
 
@@ -47,7 +49,8 @@ impl Found {
     /// Sets the diagnostic and reads the reply code and enhanced status out of it, unless
     /// they are already known.
     pub fn set_diagnostic(&mut self, d: &str) {
-        let d = crate::text::squash(d);
+        // A diagnostic is a few lines; anything longer is a runaway block (bounded work).
+        let d = crate::text::squash(crate::prefix(d, 4096));
         if d.is_empty() {
             return;
         }
@@ -93,11 +96,13 @@ type Decoder = fn(&Ctx<'_>) -> Option<Vec<Found>>;
 
 /// Runs the family decoders, then the generic one.
 pub fn decode(ctx: &Ctx<'_>) -> Vec<Found> {
-    let decoders: [Decoder; 4] = [
+    let decoders: [Decoder; 6] = [
         qmail::decode,
         exim::decode,
         sendmail::decode,
         exchange::decode,
+        gmail::decode,
+        postfix::decode,
     ];
     let mut out = Vec::new();
     for d in decoders {
@@ -198,7 +203,8 @@ pub fn complete(ctx: &Ctx<'_>, out: &mut [Found]) {
         return;
     }
     let ls: Vec<&str> = crate::text::lines(ctx.human).take(3000).collect();
-    for f in out.iter_mut().filter(|f| missing(f)) {
+    // bounded work: a per-recipient search only for reasonably sized lists
+    for f in out.iter_mut().filter(|f| missing(f)).take(100) {
         for (i, l) in ls.iter().enumerate() {
             if crate::text::contains_ci(l, &f.recipient.to_ascii_lowercase())
                 && let Some(c) = find_reply_code(l)
@@ -240,9 +246,16 @@ pub fn complete(ctx: &Ctx<'_>, out: &mut [Found]) {
     }
 }
 
+/// The most recipients read from one message.
+pub const MAX_RECIPIENTS: usize = 2000;
+
 /// Adds or merges a recipient into a list (same address, case-insensitive): keeps the first
 /// position, completes missing facts.
 pub fn push_merge(list: &mut Vec<Found>, f: Found) {
+    // bounded work: no bounce lists more recipients than this
+    if list.len() >= MAX_RECIPIENTS {
+        return;
+    }
     if let Some(e) = list
         .iter_mut()
         .find(|e| e.recipient.eq_ignore_ascii_case(&f.recipient))
