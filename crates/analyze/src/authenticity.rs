@@ -13,7 +13,7 @@
 //! clean standard report), unknown otherwise.
 
 use crate::mime::{Original, Parts};
-use crate::text::{contains_ci, find_ci};
+use crate::text::contains_ci;
 use crate::{Authenticity, Kind, RecipientReport, Top, Verdict};
 
 /// Everything the scorer looks at.
@@ -30,6 +30,13 @@ pub struct Signals<'a> {
 
 /// Help domains of providers whose links in a bounce are expected.
 const ALLOWED_LINK_DOMAINS: &[&str] = &[
+    // the big providers' own sites (phishing uses look-alikes, not these)
+    "google.com",
+    "microsoft.com",
+    "office.com",
+    "outlook.com",
+    "yahoo.com",
+    "apple.com",
     "uribl.com",
     "surbl.org",
     "sorbs.net",
@@ -130,42 +137,46 @@ fn allowed(host: &str) -> bool {
 }
 
 /// Links in the human part and the HTML (bounded).
+static URL_AC: std::sync::LazyLock<Option<aho_corasick::AhoCorasick>> =
+    std::sync::LazyLock::new(|| crate::text::phrase_set(["http://", "https://"]));
+
 fn links(s: &Signals<'_>) -> Vec<String> {
     let mut out = Vec::new();
+    let Some(ac) = URL_AC.as_ref() else {
+        return out;
+    };
     for hay in [s.human, s.parts.html_raw.as_str()] {
-        let mut rest = crate::prefix(hay, 1 << 20);
-        while let Some(p) = find_ci(rest, "http") {
-            let r = &rest[p..];
-            let is_url = r.len() > 8
-                && (crate::text::starts_with_ci(r, "http://")
-                    || crate::text::starts_with_ci(r, "https://"));
-            if is_url {
-                let end = r
-                    .find(|c: char| {
-                        c.is_whitespace() || c == '"' || c == '\'' || c == '>' || c == '<'
-                    })
-                    .unwrap_or(r.len());
-                out.push(r[..end].to_string());
-                if out.len() > 50 {
-                    return out;
-                }
-                rest = &r[end..];
-            } else {
-                rest = &r[4..];
+        let hay = crate::prefix(hay, 1 << 20);
+        for m in ac.find_iter(hay) {
+            let r = &hay[m.start()..];
+            let end = r
+                .find(|c: char| c.is_whitespace() || c == '"' || c == '\'' || c == '>' || c == '<')
+                .unwrap_or(r.len())
+                .min(2048);
+            out.push(crate::prefix(r, end).to_string());
+            if out.len() > 50 {
+                return out;
             }
         }
     }
     out
 }
 
-/// Host names mentioned in `Received:` headers (words with a dot after `from`/`by`).
+/// Host names in `Received:` headers: the word after `from` / `by`, and the reverse-DNS
+/// name that opens a parenthesis (`(mx.example.org [192.0.2.1])`). Not ids or dates.
 fn hosts_in(received: &str) -> impl Iterator<Item = &str> {
-    received
-        .split(|c: char| {
-            c.is_whitespace() || c == '(' || c == ')' || c == '[' || c == ']' || c == ';'
-        })
-        .filter(|w| w.contains('.') && w.bytes().any(|c| c.is_ascii_alphabetic()))
-        .map(|w| w.trim_matches(|c: char| !c.is_ascii_alphanumeric()))
+    let mut prev = "";
+    received.split_whitespace().filter_map(move |w| {
+        let take = prev.eq_ignore_ascii_case("from")
+            || prev.eq_ignore_ascii_case("by")
+            || w.starts_with('(');
+        prev = w;
+        if !take {
+            return None;
+        }
+        let h = w.trim_matches(|c: char| !c.is_ascii_alphanumeric());
+        (h.contains('.') && h.bytes().any(|c| c.is_ascii_alphabetic())).then_some(h)
+    })
 }
 
 /// Providers that send their notices from one domain about mail handled by another.
@@ -310,7 +321,10 @@ pub fn assess(s: &Signals<'_>) -> Authenticity {
             .recipients
             .iter()
             .any(|r| related(domain_of(&r.recipient)));
-        let no_evidence = s.reporting_mta.is_none() && s.top.received_all.is_empty();
+        // Only a named host that is unrelated counts; bare IPs say nothing either way.
+        let named = |h: &str| h.contains('.') && h.bytes().any(|c| c.is_ascii_alphabetic());
+        let no_evidence =
+            !s.reporting_mta.is_some_and(named) && !hosts_in(&s.top.received_all).any(named);
         if !mta_related && !recv_related && !rcpt_related && !no_evidence {
             score += 3;
             reasons.push(format!(

@@ -11,6 +11,26 @@
 //! Classification of the remote reply into a reason is data-driven: ordered rules in
 //! `classify/`, each naming the MTA wording it matches.
 //!
+//! The pipeline of [`analyze`], in order (first that yields recipients wins):
+//!
+//! 1. `mime`: parse with mail-parser (CR-only line ends and an mbox `From ` line are fixed
+//!    first) and sort the parts: delivery-status bodies, feedback report, human text (plain,
+//!    else HTML as text), the returned original (message/rfc822, text/rfc822-headers, an
+//!    inline copy after a marker line, or a `To:`/`Subject:` summary), foreign attachments.
+//! 2. `arf`: a feedback report gives one Feedback row per reported recipient.
+//! 3. `mta::amazonses`: an SES JSON notification.
+//! 4. `dsn`: RFC 3464 per-recipient groups, completed from the human text where the report
+//!    lacks the remote server's words; the remote server's own status wins over `Status:`.
+//! 5. `mta`: the family decoders on the human text (qmail, Exim, Sendmail, Exchange, Gmail,
+//!    Postfix), then the generic scanner; only for messages that look like bounces (MTA
+//!    wording, bounce subjects, a mailer-daemon From, `X-Failed-Recipients`; generic failure
+//!    words only from automated senders).
+//! 6. A forwarded bounce (the report inside an attached message), then fallbacks:
+//!    `X-Failed-Recipients`, the returned original's single To, its envelope recipient.
+//! 7. `autoreply`: RFC 3834 auto-replies give one Vacation row for the replier.
+//! 8. Each row goes to `classify::classify`; challenge-response notices are dropped;
+//!    `authenticity` scores the message.
+//!
 //! What it does not do: no I/O, no clock, no network, no storage. It never panics on any input
 //! and "not a bounce" is an ordinary answer, not an error. It does not verify DKIM/SPF or look
 //! up our own outbound logs; callers that can (receive, the admin API) add that evidence.
@@ -501,8 +521,11 @@ const CHALLENGE: &[&str] = &[
     "whitelist.aspx",
 ];
 
+static CHALLENGE_AC: std::sync::LazyLock<Option<aho_corasick::AhoCorasick>> =
+    std::sync::LazyLock::new(|| text::phrase_set(CHALLENGE));
+
 fn is_challenge(diag: &str) -> bool {
-    CHALLENGE.iter().any(|w| text::contains_ci(diag, w))
+    CHALLENGE_AC.as_ref().is_some_and(|ac| ac.is_match(diag))
 }
 
 /// A char-boundary-safe prefix of at most `n` bytes.
@@ -543,7 +566,7 @@ fn analyze_message(msg: &mail_parser::Message<'_>, depth: u8) -> Analysis {
 
     let mut a = empty();
     a.subject = msg.subject().map(|s| s.to_string());
-    a.from = msg.header_raw("From").map(text::squash);
+    a.from = mime::display_addr(msg.from()).or_else(|| msg.header_raw("From").map(text::squash));
 
     let mut found: Vec<mta::Found> = Vec::new();
     let mut kind_hint: Option<Kind> = None;
@@ -591,7 +614,22 @@ fn analyze_message(msg: &mail_parser::Message<'_>, depth: u8) -> Analysis {
         x_failed: &top.x_failed,
     };
     let is_bounce = !parts.dsn.is_empty() || bounce_like(&top, &low);
-    let text_found = if kind_hint.is_none() && is_bounce {
+    // The text decoders only when the report does not already say everything (they are the
+    // costliest step; a complete RFC 3464 report needs no help).
+    let report_complete = reports.iter().any(|r| !r.recipients.is_empty())
+        && reports
+            .iter()
+            .flat_map(|r| &r.recipients)
+            .all(|p| p.reply_code.is_some() && p.status.is_some() && p.diagnostic.is_some());
+    // ... unless the text carries a family's own expiry notice, which the report lacks.
+    let expiry_words = [
+        "cannot send message for",
+        "could not be delivered for",
+        "retry timeout exceeded",
+        "in the queue too long",
+    ];
+    let report_complete = report_complete && !expiry_words.iter().any(|w| low.contains(w));
+    let text_found = if kind_hint.is_none() && is_bounce && !report_complete {
         mta::decode(&ctx)
     } else {
         Vec::new()
@@ -636,8 +674,16 @@ fn analyze_message(msg: &mail_parser::Message<'_>, depth: u8) -> Analysis {
                 // The remote server's own status (the one that follows its reply code in the
                 // diagnostic) is more precise than the reporting MTA's summary in `Status:`;
                 // otherwise a more specific status in the text than a generic X.0.0 / X.Y.0.
-                if let Some((_, rs)) = f.diagnostic.as_deref().and_then(text::find_reply_status) {
+                if let Some((rc, rs)) = f.diagnostic.as_deref().and_then(text::find_reply_status) {
                     f.status = Some(rs);
+                    // `554 4.4.7 Message expired ... <421 4.4.2 Connection timed out>`: the
+                    // leading code is the reporting MTA's; the consistent inner reply is the
+                    // remote server's.
+                    if f.reply_code
+                        .is_some_and(|c| (c / 100) as u8 != rs.class.digit())
+                    {
+                        f.reply_code = Some(rc);
+                    }
                 } else if let Some(d) = &f.diagnostic
                     && let Some(ds) = text::find_status(d, f.reply_code)
                 {
@@ -808,10 +854,21 @@ fn analyze_message(msg: &mail_parser::Message<'_>, depth: u8) -> Analysis {
 
 /// `by mx.example.org` of the top `Received:` header.
 fn reporting_mta_from_received(r: Option<&str>) -> Option<String> {
+    // `Received: from mx.example.net (...) by in.example.org`: the bounce came from the
+    // `from` host; `by` is the receiving side (used only when there is no `from`).
     let r = r?;
-    let at = text::find_ci(r, "by ")?;
-    let host = r.get(at + 3..)?.split_whitespace().next()?;
-    let host =
-        host.trim_matches(|c: char| c == '(' || c == ')' || c == ';' || c == '[' || c == ']');
-    (host.contains('.')).then(|| host.to_ascii_lowercase())
+    let host_after = |kw: &str| -> Option<String> {
+        let at = if text::starts_with_ci(r, kw) {
+            0
+        } else {
+            text::find_ci(r, &format!(" {kw}"))? + 1
+        };
+        let host = r.get(at + kw.len()..)?.split_whitespace().next()?;
+        let host = host
+            .trim_matches(|c: char| c == '(' || c == ')' || c == ';' || c == '[' || c == ']')
+            .trim_end_matches('.');
+        (host.contains('.') && host.bytes().any(|c| c.is_ascii_alphabetic()))
+            .then(|| host.to_ascii_lowercase())
+    };
+    host_after("from ").or_else(|| host_after("by "))
 }

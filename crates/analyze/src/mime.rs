@@ -96,12 +96,11 @@ pub fn collect(msg: &Message<'_>) -> Parts {
             "message/delivery-status"
             | "message/global-delivery-status"
             | "text/delivery-status" => {
-                out.dsn
-                    .push(String::from_utf8_lossy(part_bytes(p)).into_owned());
+                out.dsn.push(report_text(p));
             }
             "message/feedback-report" => {
                 if out.feedback.is_none() {
-                    out.feedback = Some(String::from_utf8_lossy(part_bytes(p)).into_owned());
+                    out.feedback = Some(report_text(p));
                 }
             }
             "message/rfc822" | "message/global" | "message/partial" | "message/rfc822-headers" => {
@@ -195,6 +194,45 @@ impl AttachmentLike for mail_parser::MessagePart<'_> {
     }
 }
 
+/// The text of a report part. When its base64 transfer encoding was broken (mail-parser
+/// flags `is_encoding_problem` and hands back the raw text), decode it leniently ourselves.
+fn report_text(p: &mail_parser::MessagePart<'_>) -> String {
+    let raw = part_bytes(p);
+    let b64 = p
+        .content_transfer_encoding()
+        .is_some_and(|e| e.trim().eq_ignore_ascii_case("base64"));
+    if p.is_encoding_problem && b64 {
+        return String::from_utf8_lossy(&lenient_base64(raw)).into_owned();
+    }
+    String::from_utf8_lossy(raw).into_owned()
+}
+
+/// Base64 that skips anything outside the alphabet and stops at padding.
+pub fn lenient_base64(input: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(input.len() * 3 / 4);
+    let mut acc: u32 = 0;
+    let mut bits = 0u32;
+    for &c in input {
+        let v = match c {
+            b'A'..=b'Z' => c - b'A',
+            b'a'..=b'z' => c - b'a' + 26,
+            b'0'..=b'9' => c - b'0' + 52,
+            b'+' | b'-' => 62,
+            b'/' | b'_' => 63,
+            b'=' => break,
+            _ => continue,
+        };
+        acc = (acc << 6) | u32::from(v);
+        bits += 6;
+        if bits >= 8 {
+            bits -= 8;
+            out.push((acc >> bits) as u8);
+            acc &= (1 << bits) - 1;
+        }
+    }
+    out
+}
+
 fn part_bytes<'a>(p: &'a mail_parser::MessagePart<'_>) -> &'a [u8] {
     match &p.body {
         PartType::Text(s) | PartType::Html(s) => s.as_bytes(),
@@ -214,7 +252,8 @@ fn addr_list(a: Option<&mail_parser::Address<'_>>) -> Vec<String> {
     .unwrap_or_default()
 }
 
-fn display_addr(a: Option<&mail_parser::Address<'_>>) -> Option<String> {
+/// `Name <addr>` (or the address alone) for each address of a header, joined.
+pub fn display_addr(a: Option<&mail_parser::Address<'_>>) -> Option<String> {
     let a = a?;
     let v: Vec<String> = a
         .iter()
@@ -501,4 +540,34 @@ pub fn summary_original(human: &str) -> Option<Original> {
     let mut text = block.join("\n");
     text.push_str("\n\n");
     original_from_bytes(text.as_bytes())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check_b64(input: &str, expected: &str) {
+        assert_eq!(
+            String::from_utf8_lossy(&lenient_base64(input.as_bytes())),
+            expected
+        );
+    }
+
+    #[test]
+    fn lenient_base64_decodes_through_noise() {
+        check_b64("QWN0aW9uOiBmYWlsZWQ=", "Action: failed");
+        check_b64("QWN0a W9uO\r\n*iBmYWlsZWQ", "Action: failed");
+        check_b64("", "");
+    }
+
+    #[test]
+    fn copy_markers() {
+        let t = "Sorry.\n\nThe following addresses did NOT receive a copy of your message:\n\n> a@b.example\n\n--- Below this line is a copy of the message.\nTo: x@y.example\n";
+        let (_, cut) = split_original(t);
+        assert_eq!(
+            cut.and_then(|c| t.get(c..)).map(|s| &s[..12]),
+            Some("--- Below th")
+        );
+        assert_eq!(split_original("no marker here\n").1, None);
+    }
 }

@@ -81,3 +81,59 @@ fn phishing_bounce_is_suspicious() {
     );
     assert!(a.authenticity.score >= 5, "{:?}", a.authenticity);
 }
+
+fn corpus(path: &str) -> mailerd_analyze::Analysis {
+    let p = format!(
+        "{}/../../testdata/bounces/{path}",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    analyze(&std::fs::read(&p).unwrap_or_else(|e| panic!("{p}: {e}")))
+}
+
+/// Label disagreements with the bounceparser corpus, on purpose:
+/// - `spam-bogus-email-in-report.msg`, `spam-lots-of-bogus-addresses.msg`,
+///   `spam-with-image.msg` are labelled `is_bounce=1` but are plain spam (a person's From,
+///   no report, no MTA wording, no returned message): not a bounce.
+/// - `warning-8.msg` (labelled `is_bounce=0`) is a Postfix delay report: we say `delay`, with a
+///   row for the delayed recipient, as the flufl corpus expects for its delay warnings
+///   (`simple_21.txt` & co., temporary). The two corpora disagree; we follow RFC 3464.
+#[test]
+fn corpus_label_disagreements() {
+    for f in [
+        "bounceparser/spam-bogus-email-in-report.msg",
+        "bounceparser/spam-lots-of-bogus-addresses.msg",
+        "bounceparser/spam-with-image.msg",
+    ] {
+        let a = corpus(f);
+        assert_eq!(a.kind, Kind::NotABounce, "{f}");
+        assert!(a.recipients.is_empty(), "{f}");
+    }
+    let a = corpus("bounceparser/warning-8.msg");
+    assert_eq!(a.kind, Kind::Delay);
+    assert_eq!(a.recipients.len(), 1);
+    let a = corpus("flufl/simple_21.txt");
+    assert_eq!(a.kind, Kind::Delay);
+}
+
+/// Label disagreements with the flufl corpus, on purpose:
+/// - `dsn_04.txt`: flufl expects the `Original-Recipient` (userx@example.ch); we report the
+///   `Final-Recipient` (haasm@yogi.urz.example.ch), as the API promises, and give the
+///   original in `original_recipient`.
+/// - `sendmail_01.txt`: flufl lists both the final address and the alias it was
+///   `(expanded from: ...)`; we report one failed recipient with the alias as its original.
+#[test]
+fn flufl_label_disagreements() {
+    let a = corpus("flufl/dsn_04.txt");
+    assert_eq!(a.recipients[0].recipient, "HAASM@yogi.urz.example.ch");
+    assert_eq!(
+        a.recipients[0].original_recipient.as_deref(),
+        Some("userx@example.ch")
+    );
+    let a = corpus("flufl/sendmail_01.txt");
+    assert_eq!(a.recipients.len(), 1);
+    assert_eq!(a.recipients[0].recipient, "zzzzz@shaft.coal.nl");
+    assert_eq!(
+        a.recipients[0].original_recipient.as_deref(),
+        Some("zzzzz@nfg.nl")
+    );
+}

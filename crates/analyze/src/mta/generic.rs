@@ -213,10 +213,29 @@ fn is_role_of_bounce(addr: &str, ctx: &Ctx<'_>) -> bool {
 pub fn transcript(ctx: &Ctx<'_>, decoded_by: &'static str) -> Vec<Found> {
     let ls: Vec<&str> = lines(ctx.human).take(MAX_LINES).collect();
     let mut out: Vec<Found> = Vec::new();
+    // The remote server's refusal of MAIL FROM or DATA in the current conversation
+    // (`While talking to x:` / `>>> MAIL From:<s>` / `<<< 550 ...`): it is the reason for every
+    // recipient summarised below it.
+    let mut session_reply: Option<&str> = None;
+    let mut after_mail_from = false;
     let mut i = 0;
     while i < ls.len() {
         let t = crate::prefix(ls[i].trim(), 4096);
         let cmd = t.trim_start_matches(['>', ' ']);
+        if crate::text::starts_with_ci(t, "while talking to")
+            || crate::text::starts_with_ci(t, "... while talking to")
+        {
+            session_reply = None;
+            after_mail_from = false;
+        } else if t.starts_with(">>>") {
+            // MAIL FROM, DATA, end of data: a refusal there concerns every recipient
+            after_mail_from = !crate::text::starts_with_ci(cmd, "rcpt to:");
+        } else if t.starts_with("<<<") && after_mail_from && session_reply.is_none() {
+            let body = t.trim_start_matches(['<', ' ']);
+            if crate::text::leading_reply_code(body).is_some_and(|c| c >= 500) {
+                session_reply = Some(body);
+            }
+        }
         let rcpt_at = find_ci(cmd, "rcpt to:").filter(|&p| p < 24);
         if let Some(p) = rcpt_at
             && let Some(a) = find_addresses(cmd.get(p..).unwrap_or(""))
@@ -263,8 +282,13 @@ pub fn transcript(ctx: &Ctx<'_>, decoded_by: &'static str) -> Vec<Found> {
                 let after = after.trim_start_matches(['>', '.', ' ', ':']);
                 if let Some(inner) = crate::text::leading_reply_code(after) {
                     f.reply_code = Some(inner);
+                    f.set_diagnostic(t);
+                } else if let Some(r) = session_reply {
+                    // `554 <a@b>... Remote protocol error` after the server refused MAIL FROM
+                    f.set_diagnostic(r);
+                } else {
+                    f.set_diagnostic(t);
                 }
-                f.set_diagnostic(t);
                 push_merge(&mut out, f);
             }
         }
@@ -283,7 +307,7 @@ const SAID: &[&str] = &[
     "the following message to <",
 ];
 
-/// The remote server's words after one of the [`SAID`] phrases, if any.
+/// The remote server's words after one of the `SAID` phrases, if any.
 pub fn said_text(ctx: &Ctx<'_>) -> Option<String> {
     for p in SAID {
         if let Some(at) = ctx.low.find(p) {
@@ -356,7 +380,7 @@ const PROSE: &[&str] = &[
     "unknown user ",
 ];
 
-/// An address right after one of the [`PROSE`] phrases (`undeliverable to a@b`).
+/// An address right after one of the `PROSE` phrases (`undeliverable to a@b`).
 pub fn prose(ctx: &Ctx<'_>, decoded_by: &'static str) -> Vec<Found> {
     let mut out = Vec::new();
     for l in lines(ctx.human).take(MAX_LINES) {
