@@ -1600,21 +1600,8 @@ impl Compiled {
             .map(|p| &RULES[self.rule_of[p]])
     }
 
-    /// Every matching rule, in table order (for tests and debugging).
-    #[allow(dead_code)]
-    pub(crate) fn all(&self, text: &str) -> Vec<&'static Rule> {
-        let mut v: Vec<usize> = self
-            .candidates(text)
-            .iter()
-            .filter(|&p| self.is_match(p, text))
-            .map(|p| self.rule_of[p])
-            .collect();
-        v.dedup();
-        v.into_iter().map(|i| &RULES[i]).collect()
-    }
-
     /// Number of patterns that compiled.
-    #[allow(dead_code)]
+    #[cfg(test)]
     pub(crate) fn len(&self) -> usize {
         self.patterns
             .iter()
@@ -1623,7 +1610,7 @@ impl Compiled {
     }
 
     /// Number of patterns without an anchor (always run).
-    #[allow(dead_code)]
+    #[cfg(test)]
     pub(crate) fn unanchored(&self) -> usize {
         self.always.len()
     }
