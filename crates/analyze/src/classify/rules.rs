@@ -1479,7 +1479,7 @@ pub(crate) static RULES: &[Rule] = &[
 /// the pattern matches (derived from the pattern itself by [`anchors`]). One Aho-Corasick pass
 /// over the text finds the anchors present; only the patterns whose anchor occurred (and the
 /// few without an anchor) are run, in table order, and the first match wins. This keeps one
-/// classification at about a microsecond, where a `RegexSet` of all patterns needs a lazy DFA
+/// classification at a few microseconds, where a `RegexSet` of all patterns needs a lazy DFA
 /// of hundreds of megabytes to stay fast on varied texts.
 pub(crate) struct Compiled {
     /// The pattern texts, compiled on first use (most texts need only a few of them).
