@@ -458,8 +458,48 @@ fn normalize(diag: &str) -> String {
             i += 1;
         }
     }
+    let out = strip_wrapper_hosts(out);
     // Whole words are copied or replaced, so the bytes stay UTF-8.
     String::from_utf8(out).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
+}
+
+/// Replaces the remote host's name in the reporting MTA's wrapper (`host mx.example.org[...]
+/// said:`, Exim `host mx.example.org [...]`, Sendmail `while talking to mx.example.org.`) by
+/// `remote`, so that a name such as `spamfilter.example.net` or `blocklist.example` causes no
+/// false hit. Names elsewhere (`blocked using zen.spamhaus.org`) are kept: they are evidence.
+fn strip_wrapper_hosts(b: Vec<u8>) -> Vec<u8> {
+    const LEADS: [&[u8]; 2] = [b"host ", b"talking to "];
+    if !LEADS.iter().any(|l| b.windows(l.len()).any(|w| w == *l)) {
+        return b;
+    }
+    let is_name = |c: u8| c.is_ascii_alphanumeric() || c == b'.' || c == b'-' || c == b'_';
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        let lead = LEADS
+            .iter()
+            .find(|l| b[i..].starts_with(l) && (i == 0 || !b[i - 1].is_ascii_alphanumeric()));
+        if let Some(l) = lead {
+            out.extend_from_slice(l);
+            i += l.len();
+            let start = i;
+            while i < b.len() && is_name(b[i]) {
+                i += 1;
+            }
+            let name = &b[start..i];
+            let dotted = name.iter().filter(|&&c| c == b'.').count() >= 1
+                && name.iter().any(|c| c.is_ascii_alphabetic());
+            if dotted {
+                out.extend_from_slice(b"remote");
+            } else {
+                out.extend_from_slice(name);
+            }
+            continue;
+        }
+        out.push(b[i]);
+        i += 1;
+    }
+    out
 }
 
 /// Bytes of an e-mail address word: ASCII letters, digits, the atext specials, `.` and `@`,
@@ -577,6 +617,19 @@ mod tests {
             normalize("550-5.1.1 The email account\r\n550 5.1.1 does not exist."),
             "550 5.1.1 the email account does not exist."
         );
+    }
+
+    #[test]
+    fn wrapper_host_names_are_not_evidence() {
+        assert_eq!(
+            normalize("host spamfilter.example.net[192.0.2.1] said: 550 5.1.1 Unknown"),
+            "host remote[192.0.2.1] said: 550 5.1.1 unknown"
+        );
+        assert_eq!(
+            normalize("Host or domain name not found"),
+            "host or domain name not found"
+        );
+        assert!(normalize("blocked using zen.spamhaus.org").contains("zen.spamhaus.org"));
     }
 
     #[test]
