@@ -1,13 +1,19 @@
 //! The ordered table of text rules: which wording of which MTA or provider means which reason.
 //!
-//! Every rule is data: a reason, an optional category that is more precise than the reason's
-//! default, the phrases (regular expressions over the *lower-cased* diagnostic whose e-mail
-//! addresses were replaced by `addr`), and a note naming who writes that wording. The rules
-//! are evaluated in the fixed order of standards sec. 6.2 ("Pattern notes"): expired, loop,
-//! TLS, authentication, relay, sender not allowed, own sending limit, too many recipients,
-//! too large, inbox full, domain not found, mailbox not found, rate limited, temporary,
-//! blocked, content, generic. A few very specific provider wordings are placed ahead of the
-//! group their words would otherwise fall into; each says why.
+//! Every rule is data: a name, a reason (Sisimai's vocabulary), an optional category that is
+//! more precise than the reason's default, the phrases (regular expressions over the
+//! *lower-cased* diagnostic whose e-mail addresses were replaced by `addr` and whose wrapper
+//! host names were replaced by `remote`), whether it is a weak (generic) wording, and a comment
+//! naming who writes that wording. Adding a provider's wording is adding a phrase or a rule.
+//!
+//! The rules are evaluated in the fixed order of standards sec. 6.2 ("Pattern notes"):
+//! provider error codes (distinctive tokens such as `OFR_416`, `AUP#CDRBL`, `IB103`, `SC-001`)
+//! first, then expired, loop, TLS, authentication, relay, sender not allowed, own sending
+//! limit, too many recipients, too large, inbox full, domain not found, mailbox not found,
+//! rate limited, temporary, blocked, content, and the weak generic wordings last. A few very
+//! specific wordings are placed ahead of the group their words would otherwise fall into
+//! (greylisting before "recipient address rejected", a group's spam classification before
+//! SPF, a sender's refusal before "does not exist"); each says why.
 //!
 //! All phrases are compiled once (see [`Compiled`]): one Aho-Corasick pass over the text finds
 //! the literal anchors present, only the rules behind those anchors are tried, in table order,
