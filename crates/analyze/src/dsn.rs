@@ -214,7 +214,7 @@ pub fn looks_like_dsn(s: &str) -> bool {
     let mut has_rcpt = false;
     let mut has_other = false;
     for l in lines(s).take(400) {
-        let low = l.get(..l.len().min(24)).unwrap_or("").to_ascii_lowercase();
+        let low = crate::prefix(l, 24).to_ascii_lowercase();
         if low.starts_with("final-recipient:") || low.starts_with("original-recipient:") {
             has_rcpt = true;
         }

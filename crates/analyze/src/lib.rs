@@ -649,7 +649,7 @@ fn analyze_message(msg: &mail_parser::Message<'_>, depth: u8) -> Analysis {
                 f.reply_code = p.reply_code;
                 f.remote_mta = p.remote_mta.clone();
                 f.last_attempt = p.last_attempt.clone();
-                f.diagnostic = p.diagnostic.clone();
+                f.diagnostic = p.diagnostic.as_deref().map(text::tidy_reply);
                 // The human part often has the remote server's words the report lacks.
                 if let Some(t) = text_found
                     .iter()
@@ -717,10 +717,12 @@ fn analyze_message(msg: &mail_parser::Message<'_>, depth: u8) -> Analysis {
     if found.is_empty()
         && kind_hint.is_none()
         && depth < 2
-        && let Some(raw) = &parts.nested_raw
-        && let Some(inner) = PARSER.parse(raw.as_slice())
+        && let Some(inner) = msg.parts.iter().find_map(|p| match &p.body {
+            mail_parser::PartType::Message(m) => Some(m),
+            _ => None,
+        })
     {
-        let mut ia = analyze_message(&inner, depth + 1);
+        let mut ia = analyze_message(inner, depth + 1);
         if !ia.recipients.is_empty() && ia.kind != Kind::AutoReply {
             ia.subject = a.subject.take();
             ia.from = a.from.take();
@@ -758,16 +760,10 @@ fn analyze_message(msg: &mail_parser::Message<'_>, depth: u8) -> Analysis {
                 to.into_iter().take(1).collect()
             }
         };
-        let said = mta::generic::said_text(&ctx);
         for c in candidates {
-            let mut f = mta::Found::new(c, "Generic");
-            if let Some(s) = &said {
-                f.set_diagnostic(s);
-            } else {
-                f.fill_codes(prefix(human, 16 << 10));
-            }
-            found.push(f);
+            found.push(mta::Found::new(c, "Generic"));
         }
+        mta::complete(&ctx, &mut found);
     }
 
     // 5. RFC 3834 auto-replies.

@@ -29,8 +29,6 @@ pub struct Parts {
     pub original: Option<Original>,
     /// Content types / names of parts that are not report parts.
     pub foreign: Vec<String>,
-    /// A nested message/rfc822 that could be a forwarded bounce, raw bytes.
-    pub nested_raw: Option<Vec<u8>>,
     pub encoding_problem: bool,
 }
 
@@ -108,9 +106,6 @@ pub fn collect(msg: &Message<'_>) -> Parts {
                     match &p.body {
                         PartType::Message(m) => {
                             out.original = Some(original_of(m));
-                            if out.nested_raw.is_none() {
-                                out.nested_raw = Some(m.raw_message().to_vec());
-                            }
                         }
                         _ => {
                             let raw = part_bytes(p);
@@ -291,11 +286,10 @@ pub fn original_of(m: &Message<'_>) -> Original {
         }
         if let Some(p) = find_ci(v, "for ") {
             let rest = v.get(p + 4..).unwrap_or("").trim_start();
-            if let Some(a) =
-                crate::text::find_addresses(rest.get(..rest.len().min(200)).unwrap_or(""))
-                    .into_iter()
-                    .next()
-                    .filter(|a| a.start <= 1)
+            if let Some(a) = crate::text::find_addresses(crate::prefix(rest, 200))
+                .into_iter()
+                .next()
+                .filter(|a| a.start <= 1)
                 && !envelope_for.contains(&a.addr)
             {
                 envelope_for.push(a.addr);

@@ -79,6 +79,38 @@ pub fn lines(s: &str) -> impl Iterator<Item = &str> {
     s.split('\n').map(|l| l.strip_suffix('\r').unwrap_or(l))
 }
 
+/// Removes the repeated `NNN-X.Y.Z` prefixes of a multi-line reply that was unfolded into
+/// one line (`550-5.1.1 The account 550-5.1.1 does not exist` -> `550-5.1.1 The account does
+/// not exist`), keeping the first.
+pub fn tidy_reply(s: &str) -> String {
+    let Some((code, st)) = find_reply_status(s) else {
+        return s.to_string();
+    };
+    let mut out = String::with_capacity(s.len());
+    let mut first = true;
+    for w in s.split(' ') {
+        let is_prefix = w.len() > 4
+            && w.get(..3).and_then(|c| c.parse::<u16>().ok()) == Some(code)
+            && matches!(w.as_bytes().get(3), Some(b'-') | Some(b' '))
+            && w.get(4..)
+                .is_some_and(|x| EnhancedStatus::parse(x).ok() == Some(st));
+        let bare_code = w.len() == 4
+            && w.get(..3).and_then(|c| c.parse::<u16>().ok()) == Some(code)
+            && w.ends_with('-');
+        if (is_prefix || bare_code) && !first {
+            continue;
+        }
+        if is_prefix {
+            first = false;
+        }
+        if !out.is_empty() {
+            out.push(' ');
+        }
+        out.push_str(w);
+    }
+    out
+}
+
 /// Collapses runs of whitespace (including folded line breaks) into one space and trims.
 pub fn squash(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
@@ -491,6 +523,15 @@ mod tests {
         check_code("at 12:55:01 port 25", None);
         check_code("Error 550 user unknown", Some(550));
         check_code("SIZE=1234 5000", None);
+    }
+
+    #[test]
+    fn tidy() {
+        assert_eq!(
+            tidy_reply("550-5.1.1 The email account 550-5.1.1 does not exist 550 5.1.1 https://x"),
+            "550-5.1.1 The email account does not exist 550 5.1.1 https://x"
+        );
+        assert_eq!(tidy_reply("550 user unknown"), "550 user unknown");
     }
 
     #[test]

@@ -586,3 +586,85 @@ fn line_endings_do_not_matter() {
         );
     }
 }
+
+/// Each decoder module is the one that reads its family's sample.
+#[test]
+fn each_module_reads_its_family() {
+    for (file, module, recipient) in [
+        ("maildir/bsd/arf-01.eml", "ARF", "redacted@example.net"),
+        (
+            "maildir/bsd/lhost-activehunter-02.eml",
+            "Sendmail",
+            "kijitora@example.ed.jp",
+        ),
+        (
+            "maildir/bsd/lhost-amavis-01.eml",
+            "RFC3464",
+            "neko@example.co.jp",
+        ),
+        (
+            "maildir/bsd/lhost-amazonses-09.eml",
+            "AmazonSES",
+            "bounce@simulator.amazonses.com",
+        ),
+        (
+            "maildir/bsd/lhost-exim-01.eml",
+            "Exim",
+            "kijitora@example.ed.jp",
+        ),
+        (
+            "maildir/bsd/lhost-exchange2003-01.eml",
+            "Exchange",
+            "kijitora@example.jp",
+        ),
+        (
+            "maildir/bsd/lhost-gmail-09.eml",
+            "Gmail",
+            "kijitora@9jo.example.jp",
+        ),
+        (
+            "maildir/bsd/lhost-qmail-01.eml",
+            "qmail",
+            "kijitora@example.ne.jp",
+        ),
+        (
+            "maildir/bsd/rfc3834-03.eml",
+            "RFC3834",
+            "kijitora@apple.example.com",
+        ),
+        (
+            "maildir/bsd/lhost-x3-01.eml",
+            "Generic",
+            "kijitora@example.com",
+        ),
+    ] {
+        let path = format!(
+            "{}/../../testdata/bounces/sisimai/{file}",
+            env!("CARGO_MANIFEST_DIR")
+        );
+        let a = analyze(&std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}")));
+        let r = a
+            .recipients
+            .first()
+            .unwrap_or_else(|| panic!("{file}: nothing"));
+        assert_eq!(
+            (r.decoded_by, r.recipient.as_str()),
+            (module, recipient),
+            "{file}"
+        );
+    }
+}
+
+/// Postfix text without a delivery-status part (old Postfix, or the part stripped).
+#[test]
+fn postfix_text_only() {
+    let m = "From: MAILER-DAEMON@mx.example.org (Mail Delivery System)\nTo: alice@example.org\nSubject: Undelivered Mail Returned to Sender\n\nThis is the mail system at host mx.example.org.\n\nI'm sorry to have to inform you that your message could not\nbe delivered to one or more recipients.\n\n                   The mail system\n\n<bob@example.net> (expanded from <team@example.org>): host\n    mx.example.net[192.0.2.1] said: 552 5.2.2 <bob@example.net>: Mailbox full\n    (in reply to RCPT TO command)\n";
+    let a = analyze(m.as_bytes());
+    let r = &a.recipients[0];
+    assert_eq!(r.decoded_by, "Postfix");
+    assert_eq!(r.recipient, "bob@example.net");
+    assert_eq!(r.original_recipient.as_deref(), Some("team@example.org"));
+    assert_eq!(r.status.map(|s| s.to_string()).as_deref(), Some("5.2.2"));
+    assert_eq!(r.reply_code, Some(552));
+    assert_eq!(r.remote_mta.as_deref(), Some("mx.example.net"));
+}

@@ -29,7 +29,7 @@ pub fn leading_address(line: &str) -> Option<(String, &str)> {
     }
     // `Label: addr` — `Undeliverable Address: a@b`, `Recipient: [SMTP:a@b]`,
     // `Delivery failed 20 attempts: a@b`.
-    let p = t.get(..t.len().min(64))?.find(':')?;
+    let p = crate::prefix(t, 64).find(':')?;
     let label = t.get(..p)?;
     let low = label.to_ascii_lowercase();
     if label.is_empty()
@@ -95,9 +95,7 @@ fn address_at_start(t: &str) -> Option<(String, &str)> {
             t = r.trim_start().trim_start_matches('<');
         }
     }
-    let first = find_addresses(t.get(..t.len().min(300))?)
-        .into_iter()
-        .next()?;
+    let first = find_addresses(crate::prefix(t, 300)).into_iter().next()?;
     if first.start != 0 {
         return None;
     }
@@ -186,7 +184,7 @@ pub fn blocks(ctx: &Ctx<'_>, decoded_by: &'static str) -> Vec<Found> {
             // address the sender wrote.
             if let Some(p) = crate::text::find_ci(&diag, "expanded from") {
                 let rest = diag.get(p + 13..).unwrap_or("");
-                if let Some(a) = find_addresses(rest.get(..rest.len().min(200)).unwrap_or(""))
+                if let Some(a) = find_addresses(crate::prefix(rest, 200))
                     .into_iter()
                     .next()
                     .filter(|a| a.start < 4)
@@ -358,6 +356,9 @@ pub fn near_reply(ctx: &Ctx<'_>, decoded_by: &'static str) -> Vec<Found> {
 
 /// Phrases of running prose after which the failed address follows.
 const PROSE: &[&str] = &[
+    "delivering your mail to ",
+    "deliver your mail to ",
+    "your mail to ",
     "rejected recipient ",
     "recipient address rejected: ",
     "following recipient failed: ",
@@ -389,7 +390,7 @@ pub fn prose(ctx: &Ctx<'_>, decoded_by: &'static str) -> Vec<Found> {
             let Some(at) = find_ci(l, p) else { continue };
             let rest = l.get(at + p.len()..).unwrap_or("").trim_start();
             let rest = rest.trim_start_matches(['<', '"', '(', '[']);
-            if let Some(a) = find_addresses(rest.get(..rest.len().min(200)).unwrap_or(""))
+            if let Some(a) = find_addresses(crate::prefix(rest, 200))
                 .into_iter()
                 .next()
                 .filter(|a| a.start == 0)

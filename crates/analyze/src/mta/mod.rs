@@ -244,6 +244,105 @@ pub fn complete(ctx: &Ctx<'_>, out: &mut [Found]) {
             out[0].set_diagnostic(t);
         }
     }
+    if out.len() == 1
+        && out[0].diagnostic.is_none()
+        && let Some(p) = reason_paragraph(&ls, &out[0].recipient)
+    {
+        out[0].set_diagnostic(&p);
+    }
+}
+
+/// The reporting MTA's own words about one recipient when no reply is quoted: the lines
+/// right after the line that names the recipient (else the paragraph before it), without the
+/// address-only lines and separators. At most a few lines.
+fn reason_paragraph(ls: &[&str], recipient: &str) -> Option<String> {
+    let rlow = recipient.to_ascii_lowercase();
+    let Some(at) = ls.iter().position(|l| crate::text::contains_ci(l, &rlow)) else {
+        // The text does not name the recipient (it came from a header or the original):
+        // the first paragraph of the notice is the MTA's explanation.
+        // Skip salutations ("Hello a@b,"): paragraphs of some substance, at most two.
+        let mut out = String::new();
+        let mut para = String::new();
+        let mut taken = 0;
+        for l in ls.iter().map(|l| l.trim()).chain(std::iter::once("")) {
+            if l.is_empty() {
+                if para.len() >= 30 {
+                    if !out.is_empty() {
+                        out.push(' ');
+                    }
+                    out.push_str(&para);
+                    taken += 1;
+                    if taken == 2 || out.len() > 200 {
+                        break;
+                    }
+                }
+                para.clear();
+                continue;
+            }
+            if !para.is_empty() {
+                para.push(' ');
+            }
+            para.push_str(crate::prefix(l, 1024));
+        }
+        return (!out.is_empty()).then_some(out);
+    };
+    let useful = |l: &str| {
+        let t = l.trim().trim_matches(['<', '>', '*', '-', '=', ' ', '\t']);
+        !t.is_empty() && !t.eq_ignore_ascii_case(recipient) && t.len() > 3
+    };
+    // the rest of the recipient's own line (`User mailbox exceeds allowed size: a@b`)
+    let own = ls[at].replace(recipient, " ");
+    let own = own
+        .trim()
+        .trim_matches(['<', '>', ':', '*', '-', ' ', '\t', '.']);
+    let mut out = String::new();
+    if own.len() > 8 {
+        out.push_str(own);
+    }
+    let mut n = 0;
+    let mut started = false;
+    for l in ls.iter().skip(at + 1).take(12) {
+        if l.trim().is_empty() {
+            if started {
+                break;
+            }
+            continue;
+        }
+        if l.trim().starts_with("-----") || l.trim().starts_with("=====") {
+            if started {
+                break;
+            }
+            continue;
+        }
+        if useful(l) {
+            started = true;
+            out.push(' ');
+            out.push_str(l.trim());
+            n += 1;
+            if n >= 4 {
+                break;
+            }
+        }
+    }
+    if out.trim().is_empty() {
+        // the paragraph before the recipient line
+        let mut before: Vec<&str> = Vec::new();
+        for l in ls[..at].iter().rev().take(8) {
+            if l.trim().is_empty() {
+                if !before.is_empty() {
+                    break;
+                }
+                continue;
+            }
+            if useful(l) {
+                before.push(l.trim());
+            }
+        }
+        before.reverse();
+        out = before.join(" ");
+    }
+    let out = out.trim();
+    (!out.is_empty()).then(|| out.to_string())
 }
 
 /// The most recipients read from one message.
