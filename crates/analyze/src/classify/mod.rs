@@ -367,7 +367,6 @@ fn permanent(
             | Reason::SystemFull
             | Reason::Speeding
             | Reason::TooManyConn
-            | Reason::OnHold
     )
 }
 
