@@ -432,6 +432,13 @@ pub(crate) static RULES: &[Rule] = &[
             r"send mail as",
             r"accepts mail only from (approved|authorized)",
             r"the group you tried to contact",
+            // The same Google Groups notice in its other languages.
+            r"die gruppe, die sie kontaktieren",
+            r"بأن المجموعة",
+            r"η ομάδα με την οποία επιχειρείτε",
+            r"گروهی که می‌خواهید",
+            r"שהקבוצה שניסית",
+            r"जिस समूह से संपर्क",
             r"sender was not authenticated",
         ],
     ),
