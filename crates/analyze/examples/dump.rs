@@ -18,7 +18,7 @@ fn main() {
             } else {
                 &p.plain
             };
-            let (_, cut) = mailerd_analyze::mime::split_original(text);
+            let cut = mailerd_analyze::mime::split_original(text);
             let human = &text[..cut.unwrap_or(text.len())];
             println!(
                 "cut={cut:?} human={:?}",

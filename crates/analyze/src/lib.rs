@@ -548,7 +548,7 @@ fn analyze_message(msg: &mail_parser::Message<'_>, depth: u8) -> Analysis {
     } else {
         &parts.plain
     };
-    let (_, cut) = mime::split_original(text_all);
+    let cut = mime::split_original(text_all);
     let human = match cut {
         Some(c) => text_all.get(..c).unwrap_or(text_all),
         None => text_all,
@@ -571,7 +571,7 @@ fn analyze_message(msg: &mail_parser::Message<'_>, depth: u8) -> Analysis {
     let mut found: Vec<mta::Found> = Vec::new();
     let mut kind_hint: Option<Kind> = None;
 
-    // 1. ARF feedback reports.
+    // 1. ARF feedback reports (then Amazon SES JSON notifications).
     if parts.feedback.is_some() || parts.report_type.as_deref() == Some("feedback-report") {
         found = arf::decode(parts.feedback.as_deref().unwrap_or(""), original.as_ref());
         if !found.is_empty() {
@@ -595,7 +595,8 @@ fn analyze_message(msg: &mail_parser::Message<'_>, depth: u8) -> Analysis {
         }
     }
 
-    // 2. RFC 3464 delivery-status parts (or a report pasted into the text).
+    // 2. RFC 3464 delivery-status parts (or a report pasted into the text), completed by
+    //    the text decoders.
     let mut reports: Vec<dsn::Report> = parts.dsn.iter().map(|b| dsn::parse(b)).collect();
     if reports.iter().all(|r| r.recipients.is_empty()) && dsn::looks_like_dsn(text_all) {
         reports.push(dsn::parse(text_all));
@@ -713,7 +714,7 @@ fn analyze_message(msg: &mail_parser::Message<'_>, depth: u8) -> Analysis {
         }
     }
 
-    // 4. A forwarded bounce: the report is inside an attached message.
+    // 3. A forwarded bounce: the report is inside an attached message.
     if found.is_empty()
         && kind_hint.is_none()
         && depth < 2
@@ -730,7 +731,7 @@ fn analyze_message(msg: &mail_parser::Message<'_>, depth: u8) -> Analysis {
         }
     }
 
-    // 3. Fallbacks for a bounce where no recipient could be read.
+    // 4. Fallbacks for a bounce where no recipient could be read.
     if found.is_empty() && kind_hint.is_none() && is_bounce {
         let candidates: Vec<String> = if !top.x_failed.is_empty() {
             top.x_failed.clone()

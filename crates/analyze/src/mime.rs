@@ -398,7 +398,7 @@ static ORIGINAL_AC: std::sync::LazyLock<Option<aho_corasick::AhoCorasick>> =
 /// Where the copy of the original starts in a plain text bounce: the first marker line,
 /// else the first block of at least three consecutive header lines that starts with
 /// `Return-Path:`/`Received:`.
-pub fn split_original(text: &str) -> (usize, Option<usize>) {
+pub fn split_original(text: &str) -> Option<usize> {
     let mut marker: Option<usize> = None;
     if let Some(ac) = ORIGINAL_AC.as_ref() {
         for m in ac.find_iter(text) {
@@ -462,14 +462,14 @@ pub fn split_original(text: &str) -> (usize, Option<usize>) {
             {
                 let first = text.get(h..).unwrap_or("");
                 if starts_with_ci(first, "return-path:") || starts_with_ci(first, "received:") {
-                    return (0, Some(h));
+                    return Some(h);
                 }
             }
         } else if !(l.starts_with(' ') || l.starts_with('\t')) || header_run == 0 {
             header_run = 0;
         }
     }
-    (0, marker)
+    marker
 }
 
 fn is_header_line(l: &str) -> bool {
@@ -557,11 +557,11 @@ mod tests {
     #[test]
     fn copy_markers() {
         let t = "Sorry.\n\nThe following addresses did NOT receive a copy of your message:\n\n> a@b.example\n\n--- Below this line is a copy of the message.\nTo: x@y.example\n";
-        let (_, cut) = split_original(t);
+        let cut = split_original(t);
         assert_eq!(
             cut.and_then(|c| t.get(c..)).map(|s| &s[..12]),
             Some("--- Below th")
         );
-        assert_eq!(split_original("no marker here\n").1, None);
+        assert_eq!(split_original("no marker here\n"), None);
     }
 }

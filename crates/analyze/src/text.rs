@@ -86,27 +86,39 @@ pub fn tidy_reply(s: &str) -> String {
     let Some((code, st)) = find_reply_status(s) else {
         return s.to_string();
     };
+    let code_s = code.to_string();
+    let st_s = st.to_string();
+    let dash = format!("{code_s}-{st_s}");
+    let words: Vec<&str> = s.split(' ').collect();
     let mut out = String::with_capacity(s.len());
-    let mut first = true;
-    for w in s.split(' ') {
-        let is_prefix = w.len() > 4
-            && w.get(..3).and_then(|c| c.parse::<u16>().ok()) == Some(code)
-            && matches!(w.as_bytes().get(3), Some(b'-') | Some(b' '))
-            && w.get(4..)
-                .is_some_and(|x| EnhancedStatus::parse(x).ok() == Some(st));
-        let bare_code = w.len() == 4
-            && w.get(..3).and_then(|c| c.parse::<u16>().ok()) == Some(code)
-            && w.ends_with('-');
-        if (is_prefix || bare_code) && !first {
+    let mut seen = false;
+    let mut i = 0;
+    while i < words.len() {
+        let w = words[i];
+        // `550-5.1.1` or `550 5.1.1` (two words) or a bare `550-`
+        let (is_prefix, width) = if w == dash {
+            (true, 1)
+        } else if w == code_s && words.get(i + 1) == Some(&st_s.as_str()) {
+            (true, 2)
+        } else if w.len() == 4 && w.starts_with(&code_s) && w.ends_with('-') {
+            (seen, 1)
+        } else {
+            (false, 1)
+        };
+        if is_prefix && seen {
+            i += width;
             continue;
         }
         if is_prefix {
-            first = false;
+            seen = true;
         }
-        if !out.is_empty() {
-            out.push(' ');
+        for x in &words[i..(i + width).min(words.len())] {
+            if !out.is_empty() {
+                out.push(' ');
+            }
+            out.push_str(x);
         }
-        out.push_str(w);
+        i += width;
     }
     out
 }
@@ -529,7 +541,7 @@ mod tests {
     fn tidy() {
         assert_eq!(
             tidy_reply("550-5.1.1 The email account 550-5.1.1 does not exist 550 5.1.1 https://x"),
-            "550-5.1.1 The email account does not exist 550 5.1.1 https://x"
+            "550-5.1.1 The email account does not exist https://x"
         );
         assert_eq!(tidy_reply("550 user unknown"), "550 user unknown");
     }

@@ -52,6 +52,10 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let emit = |input: Input, out: &mut BufWriter<io::StdoutLock<'_>>| -> io::Result<()> {
         let messages = split_mbox(&input.bytes);
         let many = messages.len() > 1;
+        let last = messages.len().saturating_sub(1);
+        // TSV rows carry the file exactly as given; the recipients of an mbox's messages are
+        // numbered on across the file (as the corpora's expected.tsv count them).
+        let mut next_index = 1usize;
         for (n, msg) in messages.into_iter().enumerate() {
             let name = if many {
                 format!("{}#{}", input.name, n + 1)
@@ -60,7 +64,11 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             };
             let a = analyze(msg);
             match args.format {
-                Format::Tsv => write_tsv(out, &name, &a)?,
+                Format::Tsv => {
+                    if !a.recipients.is_empty() || (n == last && next_index == 1) {
+                        next_index = write_tsv(out, &input.name, &a, next_index)?;
+                    }
+                }
                 Format::Json => write_json(out, &name, &a)?,
                 Format::Text => write_text(out, &name, &a)?,
             }
@@ -202,16 +210,18 @@ fn tsv_field(s: &str) -> String {
     s.replace(['\t', '\r', '\n'], " ")
 }
 
-fn write_tsv(out: &mut impl Write, name: &str, a: &Analysis) -> io::Result<()> {
+/// Writes one message's rows, numbering recipients from `first`; returns the next number.
+fn write_tsv(out: &mut impl Write, name: &str, a: &Analysis, first: usize) -> io::Result<usize> {
     let name = tsv_field(name);
     if a.recipients.is_empty() {
-        return writeln!(out, "{name}\t0\t\t\t\t\t\t\t\t{}", a.kind.as_str());
+        writeln!(out, "{name}\t0\t\t\t\t\t\t\t\t{}", a.kind.as_str())?;
+        return Ok(first);
     }
     for (i, r) in a.recipients.iter().enumerate() {
         writeln!(
             out,
             "{name}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}",
-            i + 1,
+            first + i,
             tsv_field(&r.recipient),
             r.status.map(|s| s.to_string()).unwrap_or_default(),
             r.reason,
@@ -222,7 +232,7 @@ fn write_tsv(out: &mut impl Write, name: &str, a: &Analysis) -> io::Result<()> {
             a.kind.as_str(),
         )?;
     }
-    Ok(())
+    Ok(first + a.recipients.len())
 }
 
 fn write_json(out: &mut impl Write, name: &str, a: &Analysis) -> io::Result<()> {
@@ -380,6 +390,30 @@ fn write_text(out: &mut impl Write, name: &str, a: &Analysis) -> io::Result<()> 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn tsv_numbers_recipients_across_an_mbox() {
+        let bounce = |rcpt: &str| {
+            format!(
+                "From: MAILER-DAEMON@mx.example.org\nSubject: Undelivered Mail Returned to Sender\nContent-Type: multipart/report; report-type=delivery-status; boundary=b\n\n--b\nContent-Type: message/delivery-status\n\nFinal-Recipient: rfc822; {rcpt}\nAction: failed\nStatus: 5.1.1\n--b--\n"
+            )
+        };
+        let mut out = Vec::new();
+        let a1 = analyze(bounce("a@example.net").as_bytes());
+        let a2 = analyze(bounce("b@example.net").as_bytes());
+        let next = write_tsv(&mut out, "box", &a1, 1).unwrap_or(0);
+        let next = write_tsv(&mut out, "box", &a2, next).unwrap_or(0);
+        assert_eq!(next, 3);
+        let text = String::from_utf8_lossy(&out);
+        let rows: Vec<(&str, &str)> = text
+            .lines()
+            .map(|l| {
+                let mut f = l.split('\t');
+                (f.next().unwrap_or(""), f.next().unwrap_or(""))
+            })
+            .collect();
+        assert_eq!(rows, [("box", "1"), ("box", "2")]);
+    }
 
     #[test]
     fn mbox_split_needs_real_from_lines() {
