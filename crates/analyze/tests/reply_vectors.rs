@@ -1018,6 +1018,18 @@ fn no_false_hits_from_shared_words() {
         r("553 5.1.8 Domain of sender address bob@example.invalid does not exist"),
         R::Rejected
     );
+    // A disclaimer footer that mentions virus scanning is no virus.
+    assert_eq!(
+        r(
+            "**** This email has come from the internet and has been scanned for all viruses and potentially offensive content ****"
+        ),
+        R::OnHold
+    );
+    assert_eq!(r("550 Virus Detected; Content Rejected"), R::VirusDetected);
+    assert_eq!(
+        r("554 5.7.1 Message rejected: virus found"),
+        R::VirusDetected
+    );
     // The client's own Postfix "Host not found, try again" is a DNS hiccup.
     assert_eq!(
         r("Name service error for name=example.org type=MX: Host not found, try again"),

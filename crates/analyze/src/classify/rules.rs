@@ -1224,17 +1224,22 @@ pub(crate) static RULES: &[Rule] = &[
         ],
     ),
     // ---- Virus -------------------------------------------------------------------------------
-    // Amavis/ClamAV `Virus Detected`, `message contains a virus`, `infected`, `malware`.
+    // Amavis/ClamAV `Virus Detected`, `message contains a virus`, `infected with`, `malware
+    // found`, `Message rejected: virus found`, Sendmail/MS `potentially executable attachment`.
+    // A footer saying the mail was *scanned* for viruses is not a detection.
     rule(
         "virus",
         R::VirusDetected,
         &[
-            r"virus",
-            r"malware",
-            r"infected",
-            r"trojan",
-            r"worm (detected|found)",
+            r"virus(es)? (detected|found|infected|alert)",
+            r"(contains?|containing|infected with|detected|found) (an? )?(virus|malware|worm|trojan)",
+            r"virus[- ]infected",
+            r"infected (message|attachment|file|with)",
+            r"malware (detected|found)",
+            r"prohibited virus",
+            r"\bvirus\b[^.]{0,30}\b(reject|block|refus)",
             r"potentially executable attachment",
+            r"used by recent viruses",
         ],
     ),
     // ---- Content judged as spam ------------------------------------------------------------
