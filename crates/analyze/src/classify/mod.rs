@@ -83,10 +83,10 @@ pub fn classify(e: &Evidence<'_>) -> Classification {
     let stage = stage(&text);
 
     // A status written by the reporting MTA is taken unless it is a pseudo status (X.0.9NN is
-    // never on the wire; a decoder may pass one through).
-    // The remote server's own enhanced code (right after its reply code) is more precise than
-    // the reporting MTA's summary in `Status:` (`Status: 5.0.0` with `550 5.1.1 ...`), unless
-    // it is only a class-level code (X.Y.0).
+    // never on the wire; a decoder may pass one through). The remote server's own enhanced
+    // code (right after its reply code) is more precise than the reporting MTA's summary in
+    // `Status:` (`Status: 5.0.0` with `550 5.1.1 ...`), unless it is only a class-level code
+    // (X.Y.0).
     let given = e.status.filter(|s| !is_pseudo(*s));
     let in_reply = reply_status(e.diagnostic).filter(|t| {
         !is_pseudo(*t)
@@ -117,9 +117,6 @@ pub fn classify(e: &Evidence<'_>) -> Classification {
         .or_else(|| reply_code_in(e.diagnostic).map(|(c, _)| c));
     let final_ = is_final(e.action, reply, status) || says_final(&text);
 
-    // A decoder's hint wins, except a generic one (an expiry notice, "undefined") when the
-    // remote server's words say more: qmail appends "I'm not going to try again; this message
-    // has been in the queue too long" to every final failure, whatever the remote reply was.
     // A success (`Action: delivered`/`relayed`/`expanded`, or a 2.X.X status with no failing
     // action) is a delivery, whatever the words.
     let success = matches!(
@@ -131,6 +128,9 @@ pub fn classify(e: &Evidence<'_>) -> Classification {
     } else {
         decide(&text, stage, status, reply, e.action, final_)
     };
+    // A decoder's hint wins, except a generic one (an expiry notice, "undefined") when the
+    // remote server's words say more: qmail appends "I'm not going to try again; this message
+    // has been in the queue too long" to every final failure, whatever the remote reply was.
     let (mut reason, mut category) = match e.hint {
         Some(h)
             if is_generic(h)
