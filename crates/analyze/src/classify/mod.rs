@@ -213,8 +213,10 @@ fn decide(
                 Reason::Suspend
             }
             // Sisimai's distinction: a recipient refused after the message was sent (DATA) with
-            // no addressing status (X.1.x), or with a mailbox (X.2.0, X.2.1) or policy (X.7.1)
-            // status when the stage is not known to be RCPT, was refused by a filter.
+            // no addressing status (X.1.x), or with a mailbox status (X.2.0, X.2.1) when the
+            // stage is not known to be RCPT, was refused by a filter. (Sisimai also says so for
+            // any other status when the stage is unknown; without the SMTP command in the
+            // evidence that would turn most plain "550 User unknown" into `filtered`.)
             Reason::UserUnknown
                 if rule.name == "mailbox-not-found"
                     && ((stage == Stage::Data && sub.is_none_or(|(s, _)| s != 1))
