@@ -1,7 +1,47 @@
 //! From the evidence about one recipient (status, reply, diagnostic text, remote host) to a
 //! [`Reason`], a [`Category`] and temporary-or-permanent.
+//!
+//! What it does (standards sec. 6.1):
+//!
+//! 1. A reason the MTA family's decoder already knows for sure ([`Evidence::hint`]) wins;
+//!    a generic hint (expired, undefined, onhold, systemerror, networkerror) gives way to a
+//!    precise reason in the remote server's words (qmail and Exim append their expiry wording
+//!    to every final failure).
+//! 2. Text: the diagnostic is unfolded, lower-cased and its e-mail addresses replaced by
+//!    `addr`, then matched against the ordered rule table in `rules.rs` (one Aho-Corasick pass
+//!    finds the literal anchors present, only the rules behind them are tried, and the first
+//!    rule in table order wins). Text wins over a conflicting code because providers overload
+//!    codes; only the weak wordings at the end of the table ("service unavailable", "access
+//!    denied", "giving up") give way to a precise enhanced code.
+//! 3. The winner is refined with the SMTP stage (read from the text: `in reply to RCPT TO
+//!    command`, `after end of data`, ...) and the status, the way Sisimai judges: a "user
+//!    unknown" answered after `DATA` without an addressing status (X.1.x), or with X.2.0/X.2.1
+//!    when the stage is not RCPT, is a filter's refusal (`filtered`); one answered to `MAIL
+//!    FROM` refuses the sender (`rejected`); a size refusal with X.2.3 is `exceedlimit`; a
+//!    connection that timed out until the queue gave up is `expired`.
+//! 4. No text rule: the enhanced status alone (`codes.rs`, registry plus provider usages,
+//!    unknown details falling back to X.Y.0), `expired` for a bare delay notice, then the
+//!    basic reply code alone, then `onhold` for words nothing understood, `undefined` for no
+//!    evidence at all.
+//!
+//! Temporary or permanent comes from the `Action` (`delayed` is temporary; `failed` is final
+//! even with a 4.x.x status, as after expiry), else from the MTA saying it gave up, else from
+//! the reply code's first digit, else from the status class, else from the nature of the
+//! reason. The status reported is the given one (replaced by the remote server's own code
+//! right after its reply code when that one is more precise or of the other class), else the
+//! first one in the text, else the reason's pseudo status `X.0.9NN` (`4.0.9NN` after a 4yz
+//! reply or for a delay notice). A hard bounce needs a permanent failure of the address
+//! itself (`Reason::is_hard_bounce`), and a domain failure with a 4.x.x status is never one.
+//!
+//! What it does not do: it parses no message (that is the MTA-family decoders' job), keeps no
+//! state, does no I/O, and never panics. It knows nothing of our own transport outcome; the
+//! delivery code passes that as a [`Evidence::hint`]. It cannot see the SMTP command a reply
+//! answered unless the words say it, which limits the `filtered`/`userunknown` distinction.
 
-use mailerd_types::{Category, DsnAction, EnhancedStatus, Reason};
+mod codes;
+mod rules;
+
+use mailerd_types::{Category, DsnAction, EnhancedStatus, Reason, SmtpReply};
 
 /// What is known about one recipient's outcome.
 #[derive(Debug, Clone, Default)]
@@ -27,15 +67,603 @@ pub struct Classification {
     pub status: Option<EnhancedStatus>,
 }
 
-/// Classifies one recipient's evidence.
+/// The SMTP stage a reply answered, as far as the evidence tells.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Stage {
+    Unknown,
+    Connect,
+    Mail,
+    Rcpt,
+    Data,
+}
+
+/// Classifies one recipient's evidence. Never panics.
 pub fn classify(e: &Evidence<'_>) -> Classification {
-    let permanent = e.status.map(|s| s.is_permanent()).unwrap_or(true);
-    let reason = e.hint.unwrap_or(Reason::Undefined);
+    let text = normalize(e.diagnostic);
+    let stage = stage(&text);
+
+    // A status written by the reporting MTA is taken unless it is a pseudo status (X.0.9NN is
+    // never on the wire; a decoder may pass one through). The remote server's own enhanced
+    // code (right after its reply code) is more precise than the reporting MTA's summary in
+    // `Status:` (`Status: 5.0.0` with `550 5.1.1 ...`), unless it is only a class-level code
+    // (X.Y.0).
+    let given = e.status.filter(|s| !is_pseudo(*s));
+    let in_reply = reply_status(e.diagnostic).filter(|t| {
+        !is_pseudo(*t)
+            && !t.is_success()
+            && (t.detail != 0 || given.is_none_or(|g| g.subject == 0 && t.subject != 0))
+    });
+    let anywhere = || {
+        EnhancedStatus::find(e.diagnostic)
+            .map(|(s, _)| s)
+            .filter(|s| !s.is_success() && !is_pseudo(*s))
+    };
+    // A `Status:` whose class contradicts the reply (`Status: 4.5.0` for `550 5.5.0`) gives way
+    // to the reply's own code, even a class-level one.
+    let in_reply = in_reply.or_else(|| {
+        reply_status(e.diagnostic)
+            .filter(|t| !is_pseudo(*t) && given.is_some_and(|g| g.class != t.class))
+    });
+    let status = match given {
+        Some(g) => Some(
+            in_reply
+                .filter(|t| !g.is_success() && !t.is_success())
+                .unwrap_or(g),
+        ),
+        None => in_reply.or_else(anywhere),
+    };
+    let reply = e
+        .reply_code
+        .or_else(|| reply_code_in(e.diagnostic).map(|(c, _)| c));
+    let final_ = is_final(e.action, reply, status) || says_final(&text);
+
+    // A success (`Action: delivered`/`relayed`/`expanded`, or a 2.X.X status with no failing
+    // action) is a delivery, whatever the words.
+    let success = matches!(
+        e.action,
+        Some(DsnAction::Delivered | DsnAction::Relayed | DsnAction::Expanded)
+    ) || (e.action.is_none() && status.is_some_and(|s| s.is_success()));
+    let decided = if success {
+        (Reason::Delivered, None)
+    } else {
+        decide(&text, stage, status, reply, e.action, final_)
+    };
+    // A decoder's hint wins, except a generic one (an expiry notice, "undefined") when the
+    // remote server's words say more: qmail appends "I'm not going to try again; this message
+    // has been in the queue too long" to every final failure, whatever the remote reply was.
+    let (mut reason, mut category) = match e.hint {
+        Some(h)
+            if is_generic(h)
+                && !is_generic(decided.0)
+                && rules::COMPILED.first(&text).is_some() =>
+        {
+            decided
+        }
+        Some(h) => (h, None),
+        None => decided,
+    };
+    if e.hint.is_none() || Some(reason) != e.hint {
+        // The own-sending-limit and group categories come from the words; a bare X.5.3 or X.4.6
+        // says "too many recipients" / "loop" whatever the text's reason.
+        if category.is_none() {
+            category = status.and_then(|s| match (s.subject, s.detail) {
+                (5, 3) => Some(Category::TooManyRecipients),
+                (4, 6) => Some(Category::MailLoop),
+                _ => None,
+            });
+        }
+        if reason == Reason::Undefined && !text.trim().is_empty() {
+            reason = Reason::OnHold;
+        }
+    }
+
+    let permanent = permanent(e.action, reply, status, reason, says_final(&text));
+    let mut category = category.unwrap_or_else(|| Category::for_reason(reason, permanent));
+    // Expiry is final by nature; while still retrying it is a temporary problem.
+    if reason == Reason::Expired && !permanent && category == Category::MessageExpired {
+        category = Category::TemporaryProblem;
+    }
+    if !reason.is_failure() {
+        category = Category::for_reason(reason, permanent);
+    }
+    let hard_bounce = hard_bounce(reason, permanent, status);
+    let status = match status {
+        Some(s) => Some(s),
+        None => reason.pseudo_status(pseudo_permanent(e.action, reply, &text, permanent)),
+    };
     Classification {
         reason,
-        category: Category::for_reason(reason, permanent),
+        category,
         permanent,
-        hard_bounce: reason.is_hard_bounce(permanent),
-        status: e.status.or_else(|| reason.pseudo_status(permanent)),
+        hard_bounce,
+        status,
+    }
+}
+
+/// Text rules, then codes (standards sec. 6.1 steps 3-6), with the refinements by stage and
+/// status.
+fn decide(
+    text: &str,
+    stage: Stage,
+    status: Option<EnhancedStatus>,
+    reply: Option<u16>,
+    action: Option<DsnAction>,
+    final_: bool,
+) -> (Reason, Option<Category>) {
+    // Weak wordings (the last rules of the table: "service unavailable", "access denied",
+    // qmail's "giving up", "does not like recipient") give way to a precise status code.
+    let rule = rules::COMPILED.first(text).filter(|r| {
+        !(r.weak
+            && status
+                .filter(|s| s.detail != 0)
+                .and_then(|s| codes::from_status(s, final_ || action == Some(DsnAction::Delayed)))
+                .is_some())
+    });
+    if let Some(rule) = rule {
+        let sub = status.map(|s| (s.subject, s.detail));
+        let reason = match rule.reason {
+            // Refused in answer to MAIL FROM: it is the sender that does not exist.
+            Reason::UserUnknown | Reason::HostUnknown if stage == Stage::Mail => Reason::Rejected,
+            // A mailbox that is "not available" with X.2.1 (mailbox disabled) is suspended.
+            Reason::UserUnknown
+                if rule.name == "mailbox-not-found"
+                    && sub == Some((2, 1))
+                    && (text.contains("not available") || text.contains("unavailable")) =>
+            {
+                Reason::Suspend
+            }
+            // Sisimai's distinction: a recipient refused after the message was sent (DATA) with
+            // no addressing status (X.1.x), or with a mailbox status (X.2.0, X.2.1) when the
+            // stage is not known to be RCPT, was refused by a filter. (Sisimai also says so for
+            // any other status when the stage is unknown; without the SMTP command in the
+            // evidence that would turn most plain "550 User unknown" into `filtered`.)
+            Reason::UserUnknown
+                if rule.name == "mailbox-not-found"
+                    && ((stage == Stage::Data && sub.is_none_or(|(s, _)| s != 1))
+                        || (stage != Stage::Rcpt
+                            && matches!(sub, Some((2, 0)) | Some((2, 1))))) =>
+            {
+                Reason::Filtered
+            }
+            // The message is larger than the recipient's own limit (X.2.3).
+            Reason::MesgTooBig if sub == Some((2, 3)) => Reason::ExceedLimit,
+            // A connection that timed out until the queue gave up (or still retries) is an
+            // expiry.
+            Reason::NetworkError
+                if rule.name == "connection"
+                    && (final_
+                        || action == Some(DsnAction::Delayed)
+                        || matches!(sub, Some((4, 1)) | Some((4, 7))))
+                    && is_timeout(text) =>
+            {
+                Reason::Expired
+            }
+            // A bare "access denied" in answer to MAIL FROM refuses the sender.
+            Reason::SecurityError if rule.name == "access-denied" && stage == Stage::Mail => {
+                Reason::Rejected
+            }
+            // A malformed DNS answer that ended the delivery for good (Postfix 5.4.4): the domain
+            // cannot be resolved.
+            Reason::NetworkError
+                if rule.name == "dns-temporary"
+                    && text.contains("malformed")
+                    && status.is_some_and(|s| s.is_permanent()) =>
+            {
+                Reason::HostUnknown
+            }
+            r => r,
+        };
+        // The rule's category describes the rule's reason; a refusal of the sender found by the
+        // refinement is not an address problem.
+        let category = rule
+            .category
+            .filter(|_| reason != Reason::Rejected || rule.reason == reason);
+        return (reason, category);
+    }
+    if stage == Stage::Mail {
+        // Nothing in the words, but the server refused the envelope sender.
+        return (Reason::Rejected, None);
+    }
+    if let Some(rc) =
+        status.and_then(|s| codes::from_status(s, final_ || action == Some(DsnAction::Delayed)))
+    {
+        return rc;
+    }
+    // A delay notice that says nothing more: the message is waiting for its expiry (Sisimai
+    // reports these as `expired`; the category stays "temporary problem").
+    if action == Some(DsnAction::Delayed) {
+        return (Reason::Expired, None);
+    }
+    if let Some(r) = reply.and_then(codes::from_reply) {
+        return (r, None);
+    }
+    if final_ && status.is_some_and(|s| s.is_transient()) {
+        return (Reason::Expired, None);
+    }
+    (Reason::Undefined, None)
+}
+
+fn is_timeout(text: &str) -> bool {
+    text.contains("timed out")
+        || text.contains("timeout")
+        || text.contains("did not accept our requests to connect")
+        || text.contains("no answer")
+        || text.contains("unable to connect")
+        || text.contains("establish an smtp connection")
+        || text.contains("not reachable")
+        || text.contains("unreachable")
+}
+
+/// Reasons that say little: a decoder's hint of one of these gives way to a precise reason
+/// found in the remote server's words.
+fn is_generic(r: Reason) -> bool {
+    matches!(
+        r,
+        Reason::Expired
+            | Reason::Undefined
+            | Reason::OnHold
+            | Reason::SystemError
+            | Reason::NetworkError
+    )
+}
+
+/// `true` when the reporting MTA says it gave up (qmail `I'm not going to try again`, Gmail
+/// `failed permanently`).
+fn says_final(text: &str) -> bool {
+    text.contains("not going to try again")
+        || text.contains("failed permanently")
+        || text.contains("permanent failure")
+        || text.contains("giving up")
+}
+
+/// `true` when delivery was given up: `Action: failed`, or a 5yz reply.
+fn is_final(action: Option<DsnAction>, reply: Option<u16>, status: Option<EnhancedStatus>) -> bool {
+    match action {
+        Some(DsnAction::Failed) => true,
+        Some(_) => false,
+        None => match reply {
+            Some(c) => c >= 500,
+            None => status.is_some_and(|s| s.is_permanent()),
+        },
+    }
+}
+
+/// Temporary or permanent (standards sec. 6.1 and 3.4): `delayed` is temporary, `failed` is
+/// final (also with a 4.x.x status after expiry); else the reply code's first digit, else the
+/// status class, else the nature of the reason.
+fn permanent(
+    action: Option<DsnAction>,
+    reply: Option<u16>,
+    status: Option<EnhancedStatus>,
+    reason: Reason,
+    gave_up: bool,
+) -> bool {
+    match action {
+        Some(DsnAction::Delayed) => return false,
+        Some(DsnAction::Failed) => return true,
+        _ => {}
+    }
+    if gave_up {
+        return true;
+    }
+    if let Some(c) = reply {
+        if (400..500).contains(&c) {
+            return false;
+        }
+        if (500..600).contains(&c) {
+            return true;
+        }
+    }
+    if let Some(s) = status {
+        if s.is_transient() {
+            return false;
+        }
+        if s.is_permanent() {
+            return true;
+        }
+    }
+    !matches!(
+        reason,
+        Reason::NetworkError
+            | Reason::SystemError
+            | Reason::SystemFull
+            | Reason::Speeding
+            | Reason::TooManyConn
+    )
+}
+
+/// A hard bounce (suppress the address): the reason says the address itself is bad and the
+/// failure is final. A domain that merely failed to resolve with a temporary (4.x.x) status
+/// is not proof that it does not exist.
+fn hard_bounce(reason: Reason, permanent: bool, status: Option<EnhancedStatus>) -> bool {
+    if matches!(reason, Reason::HostUnknown | Reason::NotAccept)
+        && status.is_some_and(|s| s.is_transient())
+    {
+        return false;
+    }
+    reason.is_hard_bounce(permanent)
+}
+
+/// The class of a pseudo status: `4.0.9NN` after a 4yz reply or for a delay notice
+/// (`Action: delayed`), else `5.0.9NN`.
+fn pseudo_permanent(
+    action: Option<DsnAction>,
+    reply: Option<u16>,
+    text: &str,
+    permanent: bool,
+) -> bool {
+    if let Some(c) = reply {
+        return !(400..500).contains(&c);
+    }
+    if action == Some(DsnAction::Delayed) {
+        return false;
+    }
+    // Exim gives up with "retry timeout exceeded" / "all hosts have been failing for a long
+    // time" after temporary errors only; Gmail says "temporary failure".
+    if text.contains("retry timeout exceeded")
+        || text.contains("have been failing for a long time")
+        || text.contains("technical details of temporary failure")
+    {
+        return false;
+    }
+    permanent || action.is_none()
+}
+
+fn is_pseudo(s: EnhancedStatus) -> bool {
+    s.subject == 0 && (900..=999).contains(&s.detail)
+}
+
+/// The diagnostic as the rules read it: multi-line SMTP replies joined, lower-case ASCII,
+/// whitespace collapsed, each e-mail address replaced by `addr` (so that local parts such as
+/// `spam-report@` or `user-unknown@` cause no false hits).
+fn normalize(diag: &str) -> String {
+    let joined;
+    let src = if diag.contains('\n') || diag.contains('\r') {
+        joined = match SmtpReply::parse(diag) {
+            Ok(r) => format!("{} {}", r.code, r.text()),
+            Err(_) => diag.to_string(),
+        };
+        joined.as_str()
+    } else {
+        diag
+    };
+    let b = src.as_bytes();
+    let mut out: Vec<u8> = Vec::with_capacity(b.len());
+    let mut space = false;
+    let mut i = 0;
+    while i < b.len() {
+        let c = b[i];
+        if c.is_ascii_whitespace() {
+            space = !out.is_empty();
+            i += 1;
+            continue;
+        }
+        if space {
+            out.push(b' ');
+            space = false;
+        }
+        if is_address_byte(c) {
+            let start = i;
+            let mut at = false;
+            while i < b.len() && is_address_byte(b[i]) {
+                at |= b[i] == b'@';
+                i += 1;
+            }
+            if at {
+                out.extend_from_slice(b"addr");
+            } else {
+                out.extend(b[start..i].iter().map(u8::to_ascii_lowercase));
+            }
+        } else {
+            out.push(c.to_ascii_lowercase());
+            i += 1;
+        }
+    }
+    let out = strip_wrapper_hosts(out);
+    // Whole words are copied or replaced, so the bytes stay UTF-8.
+    String::from_utf8(out).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
+}
+
+/// Replaces the remote host's name in the reporting MTA's wrapper (`host mx.example.org[...]
+/// said:`, Exim `host mx.example.org [...]`, Sendmail `while talking to mx.example.org.`) by
+/// `remote`, so that a name such as `spamfilter.example.net` or `blocklist.example` causes no
+/// false hit. Names elsewhere (`blocked using zen.spamhaus.org`) are kept: they are evidence.
+fn strip_wrapper_hosts(b: Vec<u8>) -> Vec<u8> {
+    const LEADS: [&[u8]; 2] = [b"host ", b"talking to "];
+    if !LEADS.iter().any(|l| b.windows(l.len()).any(|w| w == *l)) {
+        return b;
+    }
+    let is_name = |c: u8| c.is_ascii_alphanumeric() || c == b'.' || c == b'-' || c == b'_';
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        let lead = LEADS
+            .iter()
+            .find(|l| b[i..].starts_with(l) && (i == 0 || !b[i - 1].is_ascii_alphanumeric()));
+        if let Some(l) = lead {
+            out.extend_from_slice(l);
+            i += l.len();
+            let start = i;
+            while i < b.len() && is_name(b[i]) {
+                i += 1;
+            }
+            let name = &b[start..i];
+            let dotted = name.iter().filter(|&&c| c == b'.').count() >= 1
+                && name.iter().any(|c| c.is_ascii_alphabetic());
+            if dotted {
+                out.extend_from_slice(b"remote");
+            } else {
+                out.extend_from_slice(name);
+            }
+            continue;
+        }
+        out.push(b[i]);
+        i += 1;
+    }
+    out
+}
+
+/// Bytes of an e-mail address word: ASCII letters, digits, the atext specials, `.` and `@`,
+/// and any non-ASCII byte (so that UTF-8 sequences are never split).
+fn is_address_byte(c: u8) -> bool {
+    c.is_ascii_alphanumeric() || c >= 0x80 || b"._%+-=!#$&'*/?^`{|}~@".contains(&c)
+}
+
+/// The stage the reply answered, from the usual wordings of Postfix (`in reply to end of DATA
+/// command`), Exim (`after RCPT TO:`, `after end of data`), Sendmail (`>>> DATA`) and qmail
+/// (`failed after I sent the message`, `does not like recipient`).
+fn stage(text: &str) -> Stage {
+    const DATA: &[&str] = &[
+        "in reply to end of data",
+        "in reply to data",
+        "after end of data",
+        "after data",
+        ">>> data",
+        "failed after i sent the message",
+        "during data",
+        "(state 15)",
+        "(state 17)",
+        "(state 18)",
+    ];
+    const RCPT: &[&str] = &[
+        "in reply to rcpt to",
+        "after rcpt",
+        ">>> rcpt to",
+        "does not like recipient",
+        "[rcpt_to]",
+        "rejected recipient",
+        "most progress was rcpt to",
+        "(state 14)",
+    ];
+    const MAIL: &[&str] = &[
+        "in reply to mail from",
+        "after mail from",
+        "after mail command",
+        ">>> mail from",
+        "sender was rejected",
+        "[mail_from]",
+    ];
+    const CONN: &[&str] = &[
+        "refused to talk to me",
+        "after initial connection",
+        "after ehlo",
+        "after helo",
+        "in reply to ehlo",
+        "in reply to helo",
+        "my name was rejected",
+    ];
+    let has = |l: &[&str]| l.iter().any(|p| text.contains(p));
+    if has(DATA) {
+        Stage::Data
+    } else if has(RCPT) {
+        Stage::Rcpt
+    } else if has(MAIL) {
+        Stage::Mail
+    } else if has(CONN) {
+        Stage::Connect
+    } else {
+        Stage::Unknown
+    }
+}
+
+/// The first SMTP reply code standing as a token in the text (`550 ...`, `said: 550-5.1.1`),
+/// for diagnostics whose decoder did not pass one.
+fn reply_code_in(text: &str) -> Option<(u16, usize)> {
+    let b = text.as_bytes();
+    let mut i = 0;
+    while i + 3 <= b.len() {
+        let ok_before = i == 0 || !(b[i - 1].is_ascii_alphanumeric() || b[i - 1] == b'.');
+        if ok_before
+            && matches!(b[i], b'4' | b'5')
+            && b[i + 1].is_ascii_digit()
+            && b[i + 2].is_ascii_digit()
+            && b[i + 1] <= b'5'
+            && matches!(b.get(i + 3), None | Some(b' ') | Some(b'-'))
+        {
+            let code = u16::from(b[i] - b'0') * 100
+                + u16::from(b[i + 1] - b'0') * 10
+                + u16::from(b[i + 2] - b'0');
+            return Some((code, i));
+        }
+        i += 1;
+    }
+    None
+}
+
+/// The enhanced status written right after the first reply code of the text (`550 5.1.1`,
+/// `550-'5.7.1`, `550: 5.2.2`), when its class agrees with the code (RFC 2034).
+fn reply_status(text: &str) -> Option<EnhancedStatus> {
+    let (code, at) = reply_code_in(text)?;
+    let rest = text.get(at + 3..)?;
+    let skip = rest
+        .bytes()
+        .take_while(|b| matches!(b, b' ' | b'-' | b'\'' | b'"' | b':' | b'#'))
+        .count();
+    let rest = rest.get(skip..)?;
+    let (s, pos) = EnhancedStatus::find(rest.get(..rest.len().min(12))?)?;
+    (pos == 0 && u16::from(s.class.digit()) == code / 100).then_some(s)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn normalize_strips_addresses_and_joins_lines() {
+        assert_eq!(
+            normalize("550 5.1.1 <Bob@Example.ORG>: Recipient   address rejected"),
+            "550 5.1.1 <addr>: recipient address rejected"
+        );
+        assert_eq!(
+            normalize("550-5.1.1 The email account\r\n550 5.1.1 does not exist."),
+            "550 5.1.1 the email account does not exist."
+        );
+    }
+
+    #[test]
+    fn wrapper_host_names_are_not_evidence() {
+        assert_eq!(
+            normalize("host spamfilter.example.net[192.0.2.1] said: 550 5.1.1 Unknown"),
+            "host remote[192.0.2.1] said: 550 5.1.1 unknown"
+        );
+        assert_eq!(
+            normalize("Host or domain name not found"),
+            "host or domain name not found"
+        );
+        assert!(normalize("blocked using zen.spamhaus.org").contains("zen.spamhaus.org"));
+    }
+
+    #[test]
+    fn reply_code_in_text() {
+        assert_eq!(
+            reply_code_in("host x[192.0.2.1] said: 550 5.1.1 no").map(|(c, _)| c),
+            Some(550)
+        );
+        assert_eq!(
+            reply_status("5.1.0 - Unknown address error 550-'5.7.1 <a>... Access denied'")
+                .map(|s| s.to_string()),
+            Some("5.7.1".to_string())
+        );
+        assert_eq!(reply_status("550 4.4.7 QUEUE.Expired"), None);
+        assert_eq!(reply_code_in("(554.30)"), None);
+        assert_eq!(reply_code_in("in 840 minutes"), None);
+    }
+
+    #[test]
+    fn never_panics_on_odd_text() {
+        for t in [
+            "",
+            "@",
+            "@@@ <> @x",
+            "\u{feff}ümlaut@ü",
+            "550-\n550",
+            "5.",
+            "\r\r\n",
+        ] {
+            let _ = classify(&Evidence {
+                diagnostic: t,
+                ..Default::default()
+            });
+        }
     }
 }
