@@ -792,16 +792,41 @@ fn analyze_message(msg: &mail_parser::Message<'_>, depth: u8) -> Analysis {
     }
 
     // Classify each recipient.
+    // Lower-case with whitespace runs collapsed, so that a folded `(in reply to RCPT\n    TO
+    // command)` still reads as one phrase.
+    let human_lc = human
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+        .to_ascii_lowercase();
     for f in found {
         let diag = f.diagnostic.as_deref().unwrap_or("");
-        let c = classify::classify(&classify::Evidence {
+        let command = command_near(&human_lc, &f.recipient);
+        let evidence = classify::Evidence {
             action: f.action,
             status: f.status,
             reply_code: f.reply_code,
             diagnostic: diag,
             remote_mta: f.remote_mta.as_deref(),
             hint: f.hint,
-        });
+            command,
+        };
+        let mut c = classify::classify(&evidence);
+        // Second chance: when the decoder's diagnostic says nothing the rules understand (an
+        // intro line such as "For the following reason:" or "There was an error delivering
+        // your mail to <...>"), read the human-readable text that follows the recipient.
+        if matches!(c.reason, Reason::OnHold | Reason::Undefined) {
+            let around = text_after(&human_lc, &f.recipient);
+            if !around.is_empty() {
+                let again = classify::classify(&classify::Evidence {
+                    diagnostic: around,
+                    ..evidence
+                });
+                if !matches!(again.reason, Reason::OnHold | Reason::Undefined) {
+                    c = again;
+                }
+            }
+        }
         a.recipients.push(RecipientReport {
             recipient: f.recipient,
             original_recipient: f.original_recipient,
@@ -868,4 +893,42 @@ fn reporting_mta_from_received(r: Option<&str>) -> Option<String> {
             .then(|| host.to_ascii_lowercase())
     };
     host_after("from ").or_else(|| host_after("by "))
+}
+
+/// The SMTP command a recipient's failure answered, when the human-readable part names it
+/// (Postfix `(in reply to RCPT TO command)`, Exim `after RCPT TO:`, a Sendmail transcript
+/// `>>> RCPT To:`, `SMTP:RCPT host ...`): first in the text that follows the recipient's
+/// address, else anywhere in the part, else [`classify::SmtpCommand::NotStated`].
+/// `human_lc` is lower-case.
+fn command_near(human_lc: &str, recipient: &str) -> Option<classify::SmtpCommand> {
+    let rcpt = recipient.to_ascii_lowercase();
+    if !rcpt.is_empty()
+        && let Some(pos) = human_lc.find(&rcpt)
+    {
+        let mut end = (pos + 1000).min(human_lc.len());
+        while !human_lc.is_char_boundary(end) {
+            end -= 1;
+        }
+        if let Some(c) = human_lc.get(pos..end).and_then(classify::command_in) {
+            return Some(c);
+        }
+    }
+    Some(classify::command_in(human_lc).unwrap_or(classify::SmtpCommand::NotStated))
+}
+
+/// The human-readable text from the recipient's address on (at most 1,500 bytes), or the
+/// start of the part when the address is not in it. `human_lc` is lower-case.
+fn text_after<'a>(human_lc: &'a str, recipient: &str) -> &'a str {
+    let rcpt = recipient.to_ascii_lowercase();
+    let start = if rcpt.is_empty() {
+        None
+    } else {
+        human_lc.find(&rcpt)
+    }
+    .unwrap_or(0);
+    let mut end = (start + 1500).min(human_lc.len());
+    while !human_lc.is_char_boundary(end) {
+        end -= 1;
+    }
+    human_lc.get(start..end).unwrap_or("")
 }

@@ -177,8 +177,19 @@ fn twenty_megabytes_in_bounded_time() {
 #[test]
 fn fuzzer_findings_do_not_panic() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data");
-    for name in ["fuzz-mime-part-id.eml"] {
-        let raw = std::fs::read(dir.join(name)).expect("fuzz finding");
+    let findings: Vec<std::path::PathBuf> = std::fs::read_dir(&dir)
+        .expect("tests/data")
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| {
+            p.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.starts_with("fuzz-"))
+        })
+        .collect();
+    assert!(!findings.is_empty(), "the fuzz findings are in tests/data");
+    for path in findings {
+        let raw = std::fs::read(&path).expect("fuzz finding");
         let a = mailerd_analyze::analyze(&raw);
         let _ = a.kind;
     }

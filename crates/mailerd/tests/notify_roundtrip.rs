@@ -11,7 +11,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use mailerd_analyze::classify::{Evidence, classify};
+use mailerd_analyze::classify::{Evidence, SmtpCommand, classify};
 use mailerd_analyze::{Kind, analyze};
 use mailerd_types::{Category, DsnAction, EnhancedStatus, SmtpReply};
 
@@ -394,6 +394,8 @@ enabled = false
             diagnostic: &reply.to_string(),
             remote_mta: None,
             hint: None,
+            // as the notifier does for its own client's replies
+            command: Some(SmtpCommand::Rcpt),
         });
         let status = r.status.map(|s| s.to_string()).unwrap_or_default();
         let want_status = EnhancedStatus::parse(c.status).expect("status").to_string();

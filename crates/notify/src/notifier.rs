@@ -12,7 +12,7 @@
 
 use std::sync::Arc;
 
-use mailerd_analyze::classify::{Evidence, classify};
+use mailerd_analyze::classify::{Evidence, SmtpCommand, classify};
 use mailerd_store::{ListFilter, NewMessage, RecipientRecord, Store, StoreError, StoredMessage};
 use mailerd_types::{
     Category, DsnAction, EnhancedStatus, Envelope, Notify, QueueId, RecipientSpec, RecipientState,
@@ -264,6 +264,9 @@ fn notice_recipient(r: &RecipientRecord, spec: Option<&RecipientSpec>) -> Notice
                 diagnostic: &text,
                 remote_mta: remote.as_deref(),
                 hint: None,
+                // Our own client's refusals are nearly always answers to RCPT TO (a DATA refusal
+                // says so in its words); the status log keeps the reply, not the command.
+                command: reply.as_ref().map(|_| SmtpCommand::Rcpt),
             });
             let status =
                 found
@@ -274,6 +277,29 @@ fn notice_recipient(r: &RecipientRecord, spec: Option<&RecipientSpec>) -> Notice
     };
     // Our own diagnosis ("5.1.2 Host or domain name not found...") is not a server reply.
     let (reply, diagnostic) = match reply {
+        // An expiry is our own verdict: say so in our words, with the last reply in them, so
+        // that a reader (and a parser) sees "expired", not the last temporary error alone.
+        Some(p) if r.state == RecipientState::Expired => (
+            None,
+            // (the reply code and words, without its enhanced code: the status of an expiry
+            // is 4.4.7, and a parser must not take the last reply's code for it)
+            Some(format!(
+                "delivery time expired: delivery was retried until the queue lifetime ran out; the last reply was: {} {}",
+                p.code,
+                p.message()
+            )),
+        ),
+        None if r.state == RecipientState::Expired => (
+            None,
+            Some(if text.is_empty() {
+                "delivery time expired: delivery was retried until the queue lifetime ran out"
+                    .to_string()
+            } else {
+                format!(
+                    "delivery time expired: delivery was retried until the queue lifetime ran out; the last error was: {text}"
+                )
+            }),
+        ),
         Some(p) => (Some(p), None),
         None if text.is_empty() => (None, None),
         None => {

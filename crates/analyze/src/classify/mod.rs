@@ -54,6 +54,37 @@ pub struct Evidence<'a> {
     pub remote_mta: Option<&'a str>,
     /// A reason the MTA family's decoder already knows for sure (e.g. an expiry notice).
     pub hint: Option<Reason>,
+    /// The SMTP command the reply answered, when the bounce says so outside the diagnostic
+    /// (a Postfix `(in reply to RCPT TO command)` in the human part, a Sendmail transcript),
+    /// or [`SmtpCommand::NotStated`] when a bounce names none. `None` (a bare reply, such as
+    /// our own client's): only the diagnostic's own words count.
+    pub command: Option<SmtpCommand>,
+}
+
+/// The SMTP command a remote reply answered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SmtpCommand {
+    /// The greeting, EHLO or HELO.
+    Connect,
+    Mail,
+    Rcpt,
+    Data,
+    /// A bounce that does not say which command its reply answered. Like Sisimai, a "user
+    /// unknown" then counts as a filter's refusal (`filtered`) unless an addressing status
+    /// (X.1.x) says otherwise: a real unknown user is refused at RCPT, and MTAs say so.
+    NotStated,
+}
+
+/// The command named by the words of a bounce (`in reply to RCPT TO command`, `after end of
+/// data`, `>>> RCPT To:`), if one is. `text` must be lower-case.
+pub fn command_in(text: &str) -> Option<SmtpCommand> {
+    match stage(text) {
+        Stage::Connect => Some(SmtpCommand::Connect),
+        Stage::Mail => Some(SmtpCommand::Mail),
+        Stage::Rcpt => Some(SmtpCommand::Rcpt),
+        Stage::Data => Some(SmtpCommand::Data),
+        Stage::Unknown | Stage::NotStated => None,
+    }
 }
 
 /// The classifier's answer.
@@ -75,12 +106,26 @@ enum Stage {
     Mail,
     Rcpt,
     Data,
+    /// A bounce that names no command (see [`SmtpCommand::NotStated`]).
+    NotStated,
 }
 
 /// Classifies one recipient's evidence. Never panics.
 pub fn classify(e: &Evidence<'_>) -> Classification {
     let text = normalize(e.diagnostic);
-    let stage = stage(&text);
+    let stage = match (stage(&text), e.command) {
+        (Stage::Unknown, Some(c)) => match c {
+            SmtpCommand::Connect => Stage::Connect,
+            SmtpCommand::Mail => Stage::Mail,
+            SmtpCommand::Rcpt => Stage::Rcpt,
+            SmtpCommand::Data => Stage::Data,
+            // A refusal worded about the recipient ("invalid recipient", "recipient address
+            // rejected", "unknown recipient") answered the recipient, whatever the bounce says.
+            SmtpCommand::NotStated if text.contains("recipient") => Stage::Rcpt,
+            SmtpCommand::NotStated => Stage::NotStated,
+        },
+        (s, _) => s,
+    };
 
     // A status written by the reporting MTA is taken unless it is a pseudo status (X.0.9NN is
     // never on the wire; a decoder may pass one through). The remote server's own enhanced
@@ -219,7 +264,8 @@ fn decide(
             // evidence that would turn most plain "550 User unknown" into `filtered`.)
             Reason::UserUnknown
                 if rule.name == "mailbox-not-found"
-                    && ((stage == Stage::Data && sub.is_none_or(|(s, _)| s != 1))
+                    && ((matches!(stage, Stage::Data | Stage::NotStated)
+                        && sub.is_none_or(|(s, _)| s != 1))
                         || (stage != Stage::Rcpt
                             && matches!(sub, Some((2, 0)) | Some((2, 1))))) =>
             {
@@ -529,6 +575,7 @@ fn stage(text: &str) -> Stage {
         "in reply to rcpt to",
         "after rcpt",
         ">>> rcpt to",
+        "smtp:rcpt",
         "does not like recipient",
         "[rcpt_to]",
         "rejected recipient",
