@@ -651,6 +651,10 @@ fn analyze_message(msg: &mail_parser::Message<'_>, depth: u8) -> Analysis {
                 f.remote_mta = p.remote_mta.clone();
                 f.last_attempt = p.last_attempt.clone();
                 f.diagnostic = p.diagnostic.as_deref().map(text::tidy_reply);
+                f.own_words = p
+                    .diagnostic_type
+                    .as_deref()
+                    .is_some_and(|t| !t.trim().eq_ignore_ascii_case("smtp"));
                 // The human part often has the remote server's words the report lacks.
                 if let Some(t) = text_found
                     .iter()
@@ -801,7 +805,11 @@ fn analyze_message(msg: &mail_parser::Message<'_>, depth: u8) -> Analysis {
         .to_ascii_lowercase();
     for f in found {
         let diag = f.diagnostic.as_deref().unwrap_or("");
-        let command = command_near(&human_lc, &f.recipient);
+        let command = if f.own_words {
+            None
+        } else {
+            command_near(&human_lc, &f.recipient)
+        };
         let evidence = classify::Evidence {
             action: f.action,
             status: f.status,

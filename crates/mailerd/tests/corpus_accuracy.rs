@@ -17,7 +17,7 @@ use std::process::Command;
 //   lower fails CI. Raise them as the analyzer improves.
 const RATCHET_SISIMAI: [f64; 4] = [100.0, 95.3, 92.8, 96.0]; // found, status, reason, hardbounce
 const RATCHET_FLUFL_EXACT: f64 = 94.4;
-const RATCHET_BOUNCEPARSER: [f64; 3] = [94.7, 100.0, 87.9]; // is_bounce, addresses, reason
+const RATCHET_BOUNCEPARSER: [f64; 3] = [94.7, 100.0, 89.6]; // is_bounce, addresses, reason
 
 const SISIMAI_FOUND: f64 = 99.0;
 const SISIMAI_STATUS: f64 = 97.0;

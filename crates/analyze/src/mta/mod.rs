@@ -35,6 +35,9 @@ pub struct Found {
     pub last_attempt: Option<String>,
     pub hint: Option<Reason>,
     pub decoded_by: &'static str,
+    /// The diagnostic is the reporting MTA's own judgement (`Diagnostic-Code: X-Postfix; ...`,
+    /// a local delivery), not a remote server's reply: no SMTP command applies to it.
+    pub own_words: bool,
 }
 
 impl Found {
