@@ -4,7 +4,7 @@ use std::fmt::Write as _;
 
 use mailerd_types::{Category, DsnAction, EnhancedStatus, Ret, SmtpReply};
 
-use crate::date::rfc5322_date;
+use mailerd_types::rfc5322_date;
 
 /// Which notice to write.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

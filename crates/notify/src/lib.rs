@@ -24,10 +24,9 @@
 //! recipient, which is how backscatter caused by spoofers is refused.
 
 pub mod batv;
-mod date;
 pub mod dsn;
 pub mod notifier;
 pub mod policy;
 
-pub use date::rfc5322_date;
 pub use dsn::{NoticeKind, NoticeRecipient, NoticeRequest, build};
+pub use mailerd_types::rfc5322_date;

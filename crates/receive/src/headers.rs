@@ -2,33 +2,6 @@
 //! (RFC 5321 section 4.4), and on submission a missing `Date:` and `Message-ID:`
 //! (RFC 5322 section 3.6, RFC 6409 section 8).
 
-use std::hash::{BuildHasher, Hasher};
-use std::sync::atomic::{AtomicU64, Ordering};
-
-/// RFC 5322 date-time in UTC for seconds since the Unix epoch:
-/// `Sat, 28 Nov 2026 04:05:07 +0000`.
-pub(crate) fn rfc5322_date(secs: u64) -> String {
-    let days = secs / 86_400;
-    let rem = secs % 86_400;
-    let (h, m, s) = (rem / 3600, rem % 3600 / 60, rem % 60);
-    // 1970-01-01 was a Thursday.
-    let weekday = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"][(days % 7) as usize];
-    // Civil from days (Howard Hinnant's algorithm).
-    let z = days as i64 + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    let mon = [
-        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-    ][(month - 1) as usize];
-    format!("{weekday}, {d} {mon} {year} {h:02}:{m:02}:{s:02} +0000")
-}
-
 /// The facts that go into a Received header.
 pub(crate) struct Trace<'a> {
     pub helo: &'a str,
@@ -115,30 +88,9 @@ pub(crate) fn count_headers(msg: &[u8], name: &str) -> usize {
         .count()
 }
 
-static COUNTER: AtomicU64 = AtomicU64::new(0);
-
-/// A new Message-ID: `<time.counter.random@hostname>`.
-pub(crate) fn message_id(secs: u64, hostname: &str) -> String {
-    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-    h.write_u64(n);
-    h.write_u64(secs);
-    format!("<{secs}.{n}.{:016x}@{hostname}>", h.finish())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn formats_dates() {
-        assert_eq!(rfc5322_date(0), "Thu, 1 Jan 1970 00:00:00 +0000");
-        assert_eq!(
-            rfc5322_date(1_795_838_707),
-            "Sat, 28 Nov 2026 04:05:07 +0000"
-        );
-        assert_eq!(rfc5322_date(951_782_400), "Tue, 29 Feb 2000 00:00:00 +0000");
-    }
 
     #[test]
     fn received_header_has_rfc5321_shape() {

@@ -15,6 +15,7 @@
 //! - [`DsnAction`]: the RFC 3464 `Action` values.
 //! - [`DeliveryRequest`], [`AttemptReport`], [`Outcome`]: what queue asks deliver and what
 //!   deliver answers (outcomes are values, not errors).
+//! - [`rfc5322_date`], [`new_message_id`]: the header values every role that writes mail needs.
 //! - [`Envelope`], [`RecipientSpec`], [`QueueId`]: what the queue stores about a message;
 //!   [`RecipientState`], [`DeliveryReport`]: how a delivery attempt changes a recipient in the
 //!   store (the queue turns an `AttemptReport` into a `DeliveryReport`).
@@ -28,6 +29,7 @@ mod dsn;
 mod envelope;
 mod reason;
 mod reply;
+mod rfc5322;
 mod status;
 
 pub use category::Category;
@@ -41,4 +43,5 @@ pub use envelope::{
 };
 pub use reason::Reason;
 pub use reply::{ReplyParseError, SmtpReply};
+pub use rfc5322::{new_message_id, rfc5322_date};
 pub use status::{EnhancedStatus, StatusClass, StatusParseError};

@@ -482,7 +482,7 @@ fn compose(
         )));
     }
     // Headers we add.
-    let date = rfc5322_date(now);
+    let date = mailerd_types::rfc5322_date(now);
     let has = |name: &str| headers.iter().any(|h| header_value(h, &[name]).is_some());
     let mut out: Vec<u8> = Vec::with_capacity(input.len() + 512);
     let uid = local
@@ -520,7 +520,10 @@ fn compose(
         added.push(format!("Date: {date}"));
     }
     if !has("message-id") {
-        added.push(format!("Message-ID: {}", message_id(now, hostname)));
+        added.push(format!(
+            "Message-ID: {}",
+            mailerd_types::new_message_id(now, hostname)
+        ));
     }
     for h in &headers {
         for l in h {
@@ -720,40 +723,6 @@ fn split_addresses(list: &str) -> Vec<String> {
             _ => a,
         })
         .collect()
-}
-
-/// RFC 5322 date-time in UTC: `Sat, 28 Nov 2026 04:05:07 +0000`.
-fn rfc5322_date(secs: u64) -> String {
-    let days = secs / 86_400;
-    let rem = secs % 86_400;
-    let (h, m, s) = (rem / 3600, rem % 3600 / 60, rem % 60);
-    let weekday = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"][(days % 7) as usize];
-    let z = days as i64 + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    let mon = [
-        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-    ][(month - 1) as usize];
-    format!("{weekday}, {d} {mon} {year} {h:02}:{m:02}:{s:02} +0000")
-}
-
-/// A new Message-ID: `<time.pid.random@hostname>`.
-fn message_id(secs: u64, hostname: &str) -> String {
-    use std::hash::{BuildHasher, Hasher};
-    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-    h.write_u64(secs);
-    h.write_u32(std::process::id());
-    format!(
-        "<{secs}.{}.{:016x}@{hostname}>",
-        std::process::id(),
-        h.finish()
-    )
 }
 
 #[cfg(test)]

@@ -192,7 +192,7 @@ impl<S: Commit, IO: AsyncRead + AsyncWrite + Unpin + Send> Session<'_, S, IO> {
             .duration_since(UNIX_EPOCH)
             .map(|d| d.as_secs())
             .unwrap_or(0);
-        let date = headers::rfc5322_date(now);
+        let date = mailerd_types::rfc5322_date(now);
         let helo = self.helo.clone().unwrap_or_default();
         let single = match tx.recipients.as_slice() {
             [one] => Some(one.address.as_str()),
@@ -221,7 +221,7 @@ impl<S: Commit, IO: AsyncRead + AsyncWrite + Unpin + Send> Session<'_, S, IO> {
                 out.extend_from_slice(format!("Date: {date}\r\n").as_bytes());
             }
             if !headers::has_header(&content, "Message-ID") {
-                let id = headers::message_id(now, self.hostname());
+                let id = mailerd_types::new_message_id(now, self.hostname());
                 out.extend_from_slice(format!("Message-ID: {id}\r\n").as_bytes());
             }
         }

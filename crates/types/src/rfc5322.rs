@@ -1,4 +1,8 @@
-//! RFC 5322 dates from seconds since the epoch, in UTC, without a clock or a time zone database.
+//! RFC 5322 header values every role writes: dates (from seconds since the epoch, in UTC,
+//! without a clock or a time zone database) and new Message-IDs.
+
+use std::hash::{BuildHasher, Hasher};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 /// `Tue, 03 Mar 2026 10:15:02 +0000` for `secs` seconds since 1970-01-01T00:00:00Z.
 pub fn rfc5322_date(secs: u64) -> String {
@@ -19,6 +23,19 @@ pub fn rfc5322_date(secs: u64) -> String {
         rem % 3600 / 60,
         rem % 60
     )
+}
+
+/// Distinguishes Message-IDs made in the same second by one process.
+static SEQUENCE: AtomicU64 = AtomicU64::new(0);
+
+/// A new Message-ID, `<time.sequence.random@hostname>`: the random part differs per process
+/// (std's randomly seeded hasher), the sequence per call.
+pub fn new_message_id(secs: u64, hostname: &str) -> String {
+    let n = SEQUENCE.fetch_add(1, Ordering::Relaxed);
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u64(n);
+    h.write_u64(secs);
+    format!("<{secs}.{n}.{:016x}@{hostname}>", h.finish())
 }
 
 /// Days since the epoch to (year, month 1-12, day 1-31), proleptic Gregorian calendar
@@ -51,6 +68,21 @@ mod tests {
         assert_eq!(
             rfc5322_date(1_798_761_599),
             "Thu, 31 Dec 2026 23:59:59 +0000"
+        );
+        assert_eq!(
+            rfc5322_date(1_795_838_707),
+            "Sat, 28 Nov 2026 04:05:07 +0000"
+        );
+    }
+
+    #[test]
+    fn message_ids_are_unique_and_bracketed() {
+        let a = new_message_id(1, "mx.example.test");
+        let b = new_message_id(1, "mx.example.test");
+        assert_ne!(a, b);
+        assert!(
+            a.starts_with("<1.") && a.ends_with("@mx.example.test>"),
+            "{a}"
         );
     }
 }
