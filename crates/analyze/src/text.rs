@@ -7,8 +7,10 @@
 
 use mailerd_types::EnhancedStatus;
 
-/// Builds an ASCII-case-insensitive DFA matcher for a fixed phrase list (compiled once, in a
+/// Builds an ASCII-case-insensitive matcher for a fixed phrase list (compiled once, in a
 /// `LazyLock`). `None` only if the automaton cannot be built, which callers treat as no match.
+/// A contiguous NFA rather than a DFA: a `mailerd explain` run builds every set once and
+/// scans short texts, and the DFA's construction cost more than its faster scan saved.
 pub fn phrase_set<I, P>(patterns: I) -> Option<aho_corasick::AhoCorasick>
 where
     I: IntoIterator<Item = P>,
@@ -16,7 +18,7 @@ where
 {
     aho_corasick::AhoCorasick::builder()
         .ascii_case_insensitive(true)
-        .kind(Some(aho_corasick::AhoCorasickKind::DFA))
+        .kind(Some(aho_corasick::AhoCorasickKind::ContiguousNFA))
         .build(patterns)
         .ok()
 }

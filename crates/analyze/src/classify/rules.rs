@@ -23,7 +23,7 @@ use std::sync::{LazyLock, OnceLock};
 
 use aho_corasick::{AhoCorasick, MatchKind};
 use mailerd_types::{Category, Reason};
-use regex::bytes::{Regex, RegexBuilder};
+use regex_automata::meta::Regex;
 
 /// One text rule.
 pub(crate) struct Rule {
@@ -1540,6 +1540,7 @@ pub(crate) static COMPILED: LazyLock<Compiled> = LazyLock::new(|| {
     }
     let ac = AhoCorasick::builder()
         .match_kind(MatchKind::Standard)
+        .kind(Some(aho_corasick::AhoCorasickKind::ContiguousNFA))
         .build(&anchor_strings)
         .ok();
     if ac.is_none() {
@@ -1600,12 +1601,7 @@ impl Compiled {
 
     fn is_match(&self, p: usize, text: &str) -> bool {
         self.regexes[p]
-            .get_or_init(|| {
-                RegexBuilder::new(self.patterns[p])
-                    .unicode(false)
-                    .build()
-                    .ok()
-            })
+            .get_or_init(|| build(self.patterns[p]))
             .as_ref()
             .is_some_and(|re| re.is_match(text.as_bytes()))
     }
@@ -1621,10 +1617,7 @@ impl Compiled {
     /// Number of patterns that compiled.
     #[cfg(test)]
     pub(crate) fn len(&self) -> usize {
-        self.patterns
-            .iter()
-            .filter(|p| RegexBuilder::new(p).unicode(false).build().is_ok())
-            .count()
+        self.patterns.iter().filter(|p| build(p).is_some()).count()
     }
 
     /// Number of patterns without an anchor (always run).
@@ -1632,6 +1625,27 @@ impl Compiled {
     pub(crate) fn unanchored(&self) -> usize {
         self.always.len()
     }
+}
+
+/// Compiles one phrase for `is_match` on the short texts the classifier sees. Construction
+/// is what costs here (a `mailerd explain` run compiles a few hundred phrases and runs each
+/// on a handful of short diagnostics), so the matcher is kept cheap to build: byte-oriented
+/// (no Unicode classes), no capture groups, the lazy DFA instead of a full one (which another
+/// dependency's features would otherwise switch on for every small pattern) and no literal
+/// prefilter (the Aho-Corasick anchors already play that part).
+fn build(pattern: &str) -> Option<Regex> {
+    use regex_automata::{nfa::thompson::WhichCaptures, util::syntax};
+    Regex::builder()
+        .syntax(syntax::Config::new().unicode(false).utf8(false))
+        .configure(
+            Regex::config()
+                .which_captures(WhichCaptures::None)
+                .auto_prefilter(false)
+                .onepass(false)
+                .dfa(false),
+        )
+        .build(pattern)
+        .ok()
 }
 
 /// The anchor of a pattern: literal strings one of which every match contains, or `None` when
