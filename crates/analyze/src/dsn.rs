@@ -156,7 +156,13 @@ pub fn parse(body: &str) -> Report {
             }
             "x-actual-recipient" => cur.actual_recipient = Some(clean_address(&v)),
             "action" => {
-                cur.action = v.parse().ok();
+                // SendGrid writes the non-standard `Action: expired` when it gave up after
+                // retrying: a failure (the classifier reads the expiry from the words).
+                cur.action = v.parse().ok().or_else(|| {
+                    v.trim()
+                        .eq_ignore_ascii_case("expired")
+                        .then_some(DsnAction::Failed)
+                });
                 cur.action_raw = Some(v);
             }
             "status" => {
@@ -283,6 +289,11 @@ mod tests {
                 ("a@x.org", "5.1.1", "failed", None),
                 ("b@x.org", "5.1.1", "failed", None),
             ],
+        );
+        // SendGrid's non-standard `Action: expired` (given up after retrying).
+        check(
+            "Final-Recipient: rfc822; a@x.org\nAction: expired\nStatus: \nDiagnostic-Code: Connection timed out\n",
+            &[("a@x.org", "", "failed", None)],
         );
     }
 

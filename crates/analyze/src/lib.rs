@@ -810,12 +810,17 @@ fn analyze_message(msg: &mail_parser::Message<'_>, depth: u8) -> Analysis {
         } else {
             command_near(&human_lc, &f.recipient)
         };
+        // The remote host, else the recipient's domain (its servers answered).
+        let remote = f
+            .remote_mta
+            .as_deref()
+            .or_else(|| f.recipient.rsplit_once('@').map(|(_, d)| d));
         let evidence = classify::Evidence {
             action: f.action,
             status: f.status,
             reply_code: f.reply_code,
             diagnostic: diag,
-            remote_mta: f.remote_mta.as_deref(),
+            remote_mta: remote,
             hint: f.hint,
             command,
         };
@@ -913,6 +918,17 @@ fn command_near(human_lc: &str, recipient: &str) -> Option<classify::SmtpCommand
     if !rcpt.is_empty()
         && let Some(pos) = human_lc.find(&rcpt)
     {
+        // A transcript's command line names the address: `>>> RCPT To:<addr>`.
+        let mut from = pos.saturating_sub(20);
+        while !human_lc.is_char_boundary(from) {
+            from -= 1;
+        }
+        if human_lc
+            .get(from..pos)
+            .is_some_and(|b| b.trim_end_matches(['<', ' ']).ends_with(">>> rcpt to:"))
+        {
+            return Some(classify::SmtpCommand::Rcpt);
+        }
         let mut end = (pos + 1000).min(human_lc.len());
         while !human_lc.is_char_boundary(end) {
             end -= 1;

@@ -51,6 +51,8 @@ pub struct Evidence<'a> {
     pub reply_code: Option<u16>,
     /// The remote server's words or the reporting MTA's diagnosis, unfolded.
     pub diagnostic: &'a str,
+    /// The remote server that answered, else (when the bounce does not name it) the
+    /// recipient's domain, whose servers did. Some providers' conventions depend on it.
     pub remote_mta: Option<&'a str>,
     /// A reason the MTA family's decoder already knows for sure (e.g. an expiry notice).
     pub hint: Option<Reason>,
@@ -171,7 +173,7 @@ pub fn classify(e: &Evidence<'_>) -> Classification {
     let decided = if success {
         (Reason::Delivered, None)
     } else {
-        decide(&text, stage, status, reply, e.action, final_)
+        decide(&text, stage, status, reply, e.action, final_, e.remote_mta)
     };
     // A decoder's hint wins, except a generic one (an expiry notice, "undefined") when the
     // remote server's words say more: qmail appends "I'm not going to try again; this message
@@ -212,9 +214,14 @@ pub fn classify(e: &Evidence<'_>) -> Classification {
         category = Category::for_reason(reason, permanent);
     }
     let hard_bounce = hard_bounce(reason, permanent, status);
+    // A pseudo status passed by a decoder (the MTA family's convention, e.g. Exim's sender
+    // refusals) stands when the bounce carries no real one.
     let status = match status {
         Some(s) => Some(s),
-        None => reason.pseudo_status(pseudo_permanent(e.action, reply, &text, permanent)),
+        None => e
+            .status
+            .filter(|s| is_pseudo(*s))
+            .or_else(|| reason.pseudo_status(pseudo_permanent(e.action, reply, &text, permanent))),
     };
     Classification {
         reason,
@@ -234,6 +241,7 @@ fn decide(
     reply: Option<u16>,
     action: Option<DsnAction>,
     final_: bool,
+    remote: Option<&str>,
 ) -> (Reason, Option<Category>) {
     // Weak wordings (the last rules of the table: "service unavailable", "access denied",
     // qmail's "giving up", "does not like recipient") give way to a precise status code.
@@ -256,6 +264,15 @@ fn decide(
                     && (text.contains("not available") || text.contains("unavailable")) =>
             {
                 Reason::Suspend
+            }
+            // au/KDDI (ezweb.ne.jp, au.com) answers `550 <addr>: User unknown` for a mailbox that
+            // does not exist; its filter's refusal is `550 : User unknown` (rule kddi-filtered).
+            Reason::UserUnknown
+                if rule.name == "mailbox-not-found"
+                    && remote.is_some_and(is_kddi)
+                    && text.contains("<addr>: user unknown") =>
+            {
+                Reason::UserUnknown
             }
             // Sisimai's distinction: a recipient refused after the message was sent (DATA) with
             // no addressing status (X.1.x), or with a mailbox status (X.2.0, X.2.1) when the
@@ -327,6 +344,20 @@ fn decide(
         return (Reason::Expired, None);
     }
     (Reason::Undefined, None)
+}
+
+/// A host (or recipient domain) of au/KDDI's mobile mail: `ezweb.ne.jp`, `au.com`.
+fn is_kddi(host: &str) -> bool {
+    // `lsean.ezweb.ne.jp (TCP|...)`: the name is the first word
+    let h = host
+        .split_whitespace()
+        .next()
+        .unwrap_or("")
+        .trim_end_matches('.')
+        .to_ascii_lowercase();
+    ["ezweb.ne.jp", "au.com"]
+        .iter()
+        .any(|d| h == *d || h.ends_with(&format!(".{d}")))
 }
 
 fn is_timeout(text: &str) -> bool {
@@ -694,6 +725,64 @@ mod tests {
         assert_eq!(reply_status("550 4.4.7 QUEUE.Expired"), None);
         assert_eq!(reply_code_in("(554.30)"), None);
         assert_eq!(reply_code_in("in 840 minutes"), None);
+    }
+
+    fn reason_of(diag: &str, remote: Option<&str>, command: Option<SmtpCommand>) -> Reason {
+        classify(&Evidence {
+            action: Some(DsnAction::Failed),
+            diagnostic: diag,
+            remote_mta: remote,
+            command,
+            ..Default::default()
+        })
+        .reason
+    }
+
+    #[test]
+    fn provider_conventions_for_unknown_users() {
+        let ns = Some(SmtpCommand::NotStated);
+        // au/KDDI: the address in the reply means the mailbox does not exist; none, a filter.
+        let kddi = Some("lsean.ezweb.ne.jp (TCP|192.0.2.1|25)");
+        assert_eq!(
+            reason_of("550 <a@ezweb.ne.jp>: User unknown", kddi, ns),
+            Reason::UserUnknown
+        );
+        assert_eq!(reason_of("550 : User unknown", kddi, ns), Reason::Filtered);
+        // Elsewhere, a report naming no command keeps Sisimai's reading (a filter).
+        assert_eq!(
+            reason_of(
+                "550 <a@example.org>: User unknown",
+                Some("mx.example.org"),
+                ns
+            ),
+            Reason::Filtered
+        );
+        // Outlook.com's RCPT answer for a mailbox that does not exist.
+        assert_eq!(
+            reason_of(
+                "550 Requested action not taken: mailbox unavailable (-00:22:-00)",
+                None,
+                ns
+            ),
+            Reason::UserUnknown
+        );
+    }
+
+    #[test]
+    fn a_pseudo_status_from_a_decoder_stands() {
+        let c = classify(&Evidence {
+            status: Some(EnhancedStatus::new(
+                mailerd_types::StatusClass::Permanent,
+                0,
+                901,
+            )),
+            reply_code: Some(551),
+            diagnostic: "SMTP error from remote mail server after MAIL FROM:<a@b.example> \
+                         SIZE=1024: 551 Server access forbidden by invalid RDNS record",
+            ..Default::default()
+        });
+        assert_eq!(c.reason, Reason::RequirePtr);
+        assert_eq!(c.status.map(|s| s.to_string()).as_deref(), Some("5.0.901"));
     }
 
     #[test]

@@ -197,6 +197,8 @@ pub(crate) static RULES: &[Rule] = &[
     rule("godaddy-virus", R::VirusDetected, &[r"\bib705\b"]),
     // au/KDDI (ezweb) answers `550 : User unknown` (no address) when the recipient's filter
     // refused the sender, and `550 <addr>: User unknown` when the mailbox does not exist.
+    // The second form is read only for au/KDDI's servers (see `decide`): elsewhere a reply that
+    // names the address says nothing about the stage.
     rule("kddi-filtered", R::Filtered, &[r"\b550 : user unknown"]),
     // ---- Delivery expired -------------------------------------------------------------
     // Exchange/Microsoft 365 `550 4.4.7 QUEUE.Expired; message expired`, Amazon SES
@@ -862,6 +864,33 @@ pub(crate) static RULES: &[Rule] = &[
         &[
             r"delivery error: dd (this user doesn't have|sorry your message to|requested mail action aborted)",
         ],
+    ),
+    // Outlook.com/Hotmail (and Exchange/IIS) `550 Requested action not taken: mailbox
+    // unavailable`, often with no enhanced code or only `5.5.0`: Microsoft's answer to RCPT TO
+    // for a mailbox that does not exist, even when the report names no command.
+    rule_c(
+        "microsoft-mailbox-unavailable",
+        R::UserUnknown,
+        C::AddressNotFound,
+        &[r"requested action not taken: mailbox unavailable"],
+    ),
+    // Gmail / Google Workspace's own notice `** Address not found ** Your message wasn't
+    // delivered to ... because the address couldn't be found`: Google writes this headline
+    // when the recipient's server refused the address (Google's DNS and content refusals have
+    // their own headlines).
+    rule_c(
+        "gmail-address-not-found",
+        R::UserUnknown,
+        C::AddressNotFound,
+        &[r"because the address couldn't be found"],
+    ),
+    // IMail (Ipswitch, `X-Mailer: <SMTP32 ...>`) `Invalid final delivery userid: <addr>`:
+    // the server's own local delivery found no such mailbox (no remote reply, no filter).
+    rule_c(
+        "imail-invalid-userid",
+        R::UserUnknown,
+        C::AddressNotFound,
+        &[r"invalid final delivery userid"],
     ),
     // ---- Mailbox not found -----------------------------------------------------------------------
     // Gmail `The email account that you tried to reach does not exist`, Postfix `User

@@ -7,7 +7,7 @@
 //! `has not yet been delivered to all of its recipients`. `retry timeout exceeded` is the
 //! format's own expiry notice (hint Expired).
 
-use mailerd_types::{DsnAction, Reason};
+use mailerd_types::{DsnAction, EnhancedStatus, Reason, StatusClass};
 
 use super::{Ctx, Found, generic};
 use crate::text::contains_ci;
@@ -66,6 +66,27 @@ pub fn decode(ctx: &Ctx<'_>) -> Option<Vec<Found>> {
                 d,
                 "retry time not reached for any host after a long failure period",
             )
+        {
+            f.hint = Some(Reason::Expired);
+        }
+        // The sender was refused (`SMTP error from remote mail server after MAIL FROM:`): the
+        // failure says nothing about the recipient. With no enhanced code in the reply, the
+        // status is Sisimai's `onhold` pseudo status for Exim (X.0.901); the reason still comes
+        // from the words.
+        if f.status.is_none() && contains_ci(d, "after mail from") {
+            let class = if delayed || f.reply_code.is_some_and(|c| c < 500) {
+                StatusClass::Transient
+            } else {
+                StatusClass::Permanent
+            };
+            f.status = Some(EnhancedStatus::new(class, 0, 901));
+        }
+        // Exim sends a failure notice ("This is a permanent error") after a temporary (4yz)
+        // reply only when the address's retry time ran out: an expiry.
+        if !delayed
+            && f.hint.is_none()
+            && f.reply_code.is_some_and(|c| (400..500).contains(&c))
+            && h.contains("this is a permanent error")
         {
             f.hint = Some(Reason::Expired);
         }

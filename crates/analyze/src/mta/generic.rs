@@ -167,9 +167,12 @@ pub fn blocks(ctx: &Ctx<'_>, decoded_by: &'static str) -> Vec<Found> {
                     }
                     break;
                 }
+                // A line that names the same address again (`550: <addr>: User unknown`) is the
+                // reply about it, not a new block.
                 if is_section_line(l)
-                    || leading_address(l).is_some_and(|(a, _)| !ctx.excluded(&a))
-                        && !l.starts_with("    ")
+                    || leading_address(l).is_some_and(|(a, _)| {
+                        !ctx.excluded(&a) && !a.eq_ignore_ascii_case(&f.recipient)
+                    }) && !l.starts_with("    ")
                 {
                     break;
                 }
