@@ -153,8 +153,9 @@ fn corpus_reason_label_disagreements() {
 ///   userx@...`): flufl lists both addresses; the failed delivery is to `usery@`, the one the
 ///   notice names as undeliverable (`userx@` is the mailbox the remote server checked).
 /// - `yale_01.txt` names only a bare local part (`userx    No matches to nameserver query`);
-///   flufl's Yale detector appends `@yale.edu` and `@cs.yale.edu`. We cannot know the domain
-///   (and currently mistake an example address of the notice's advice for the recipient).
+///   flufl's Yale detector appends `@yale.edu` and `@cs.yale.edu`. We cannot know the domain,
+///   so we report no recipient (and no longer the example address of the notice's advice,
+///   `if mike.fox@yale.edu fails, try ...`, which would have suppressed a stranger).
 #[test]
 fn flufl_label_disagreements() {
     let a = corpus("flufl/dsn_04.txt");
@@ -173,4 +174,17 @@ fn flufl_label_disagreements() {
         a.recipients[0].original_recipient.as_deref(),
         Some("zzzzz@nfg.nl")
     );
+    let a = corpus("flufl/yale_01.txt");
+    assert!(a.recipients.is_empty(), "{:?}", a.recipients);
+}
+
+#[test]
+fn an_example_address_in_wrapped_advice_is_not_a_recipient() {
+    // The advice of a notice wraps so that an example address starts a line; the real
+    // recipient is listed above it.
+    let a = analyze(
+        b"From: MAILER-DAEMON@mx.example.edu\nTo: sender@example.org\nSubject: Returned mail: see transcript for details\n\n   ----- The following addresses had permanent fatal errors -----\nuserx@example.edu\n    (reason: 550 5.1.1 User unknown)\n\nIf the address was mistyped, query the directory first; e.g., if\nmike.fox@example.edu fails, try michael.j.fox@example.edu.\n",
+    );
+    let got: Vec<&str> = a.recipients.iter().map(|r| r.recipient.as_str()).collect();
+    assert_eq!(got, ["userx@example.edu"]);
 }

@@ -111,6 +111,26 @@ fn address_at_start(t: &str) -> Option<(String, &str)> {
     Some((first.addr, rest))
 }
 
+/// An address that a wrapped sentence happens to put at the start of a line (`... e.g., if` /
+/// `mike.fox@yale.edu fails, try ...` in a notice's advice) is an example, not a recipient: the
+/// line before is prose that runs on (several words, no address, no closing `:` or `.`) and
+/// the words after the address go on in lower case.
+fn continues_sentence(prev: &str, rest: &str) -> bool {
+    let p = prev.trim();
+    let runs_on = p
+        .split_whitespace()
+        .last()
+        .is_some_and(|w| w.chars().all(|c| c.is_ascii_lowercase() || c == ','))
+        && p.split_whitespace().count() >= 4
+        && !p.contains('@');
+    let r = rest.trim_start();
+    let goes_on = r
+        .split_whitespace()
+        .next()
+        .is_some_and(|w| w.len() > 1 && w.chars().all(|c| c.is_ascii_lowercase() || c == ','));
+    runs_on && goes_on
+}
+
 fn is_blank(l: &str) -> bool {
     l.trim().is_empty()
 }
@@ -140,7 +160,10 @@ pub fn blocks(ctx: &Ctx<'_>, decoded_by: &'static str) -> Vec<Found> {
             continue;
         }
         if let Some((addr, rest)) = leading_address(line) {
-            if ctx.excluded(&addr) || is_role_of_bounce(&addr, ctx) {
+            if ctx.excluded(&addr)
+                || is_role_of_bounce(&addr, ctx)
+                || (i > 0 && continues_sentence(ls[i - 1], rest))
+            {
                 i += 1;
                 continue;
             }
