@@ -58,6 +58,8 @@ async fn finish(store: &MemoryStore, updates: Vec<(usize, RecipientState, &str, 
             remote_mta: remote.map(str::to_string),
             attempts: 1,
             next_attempt: None,
+            // local delivery (no remote MTA) is final; a next hop here offers no DSN
+            next_hop_dsn: (state == RecipientState::Delivered).then_some(remote.is_none()),
         })
         .collect();
     store
