@@ -135,8 +135,11 @@ fn maildir(data: &Path, address: &str) -> Vec<PathBuf> {
         .unwrap_or_default()
 }
 
-/// The notices in a Maildir, read by our analyzer: (kind, [(recipient, action)], raw text).
-fn notices(data: &Path, address: &str) -> Vec<(Kind, Vec<(String, Option<DsnAction>)>, String)> {
+/// A notice as our analyzer reads it: kind, (recipient, action) per recipient, raw text.
+type ReadNotice = (Kind, Vec<(String, Option<DsnAction>)>, String);
+
+/// The notices in a Maildir, read by our analyzer.
+fn notices(data: &Path, address: &str) -> Vec<ReadNotice> {
     maildir(data, address)
         .iter()
         .map(|f| {

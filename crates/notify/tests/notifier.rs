@@ -674,7 +674,7 @@ async fn double_bounces_go_to_the_postmaster_and_never_loop() {
         .postmaster_notice
         .clone()
         .expect("reported to the postmaster");
-    assert_eq!(h.notices, [db.clone()]);
+    assert_eq!(h.notices, std::slice::from_ref(&db));
     let m = store.get(&db).await.expect("get").expect("double bounce");
     assert!(m.envelope.is_null_sender(), "a notice: null sender");
     assert_eq!(m.envelope.recipients[0].address, pm);
