@@ -72,6 +72,66 @@ pub struct Config {
     pub deliver: DeliverConfig,
     /// Signed return paths (BATV) against backscatter.
     pub batv: crate::batv::BatvConfig,
+    /// Delay notices and where double bounces go.
+    pub notify: NotifySection,
+}
+
+/// `[notify]`: the notices mailerd writes besides failure notices.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct NotifySection {
+    /// One "Delivery Status Notification (Delay)" per message still being retried this long
+    /// after it arrived (sent at the first temporary failure past it), to recipients that
+    /// asked (NOTIFY=DELAY, or NOTIFY absent for our own users). A duration ("4h", "30m") or
+    /// "off" (or 0). Default "4h".
+    #[serde(with = "delay_after_serde")]
+    pub delay_after: Option<std::time::Duration>,
+    /// Where a notice that could not be delivered (a double bounce) is reported. Default:
+    /// postmaster@ the first local domain. "" reports to nobody (logged only).
+    pub postmaster: Option<String>,
+}
+
+impl Default for NotifySection {
+    fn default() -> Self {
+        NotifySection {
+            delay_after: Some(std::time::Duration::from_secs(4 * 3600)),
+            postmaster: None,
+        }
+    }
+}
+
+/// `delay_after`: a human duration, "off", or 0 (off).
+mod delay_after_serde {
+    use std::time::Duration;
+
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(d: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
+        match d {
+            Some(d) => s.collect_str(&humantime::format_duration(*d)),
+            None => s.serialize_str("off"),
+        }
+    }
+
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Repr {
+        Secs(u64),
+        Text(String),
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
+        let d = match Repr::deserialize(d)? {
+            Repr::Secs(n) => Duration::from_secs(n),
+            Repr::Text(t) if matches!(t.trim(), "off" | "0" | "") => Duration::ZERO,
+            Repr::Text(t) => humantime::parse_duration(t.trim()).map_err(|e| {
+                serde::de::Error::custom(format!(
+                    "{t:?}: {e} (a duration such as \"4h\", or \"off\")"
+                ))
+            })?,
+        };
+        Ok((!d.is_zero()).then_some(d))
+    }
 }
 
 /// `[queue]`: the queue manager's limits.
@@ -197,6 +257,7 @@ impl Default for Config {
             queue: QueueSection::default(),
             deliver: DeliverConfig::default(),
             batv: crate::batv::BatvConfig::default(),
+            notify: NotifySection::default(),
         }
     }
 }
@@ -252,6 +313,19 @@ impl Config {
             })
             .collect();
         self.data_dir.join("mail").join(safe)
+    }
+
+    /// Where double bounces go: `notify.postmaster`, else postmaster@ the first local domain
+    /// (else @hostname); `None` when set to "".
+    pub fn postmaster(&self) -> Option<String> {
+        match &self.notify.postmaster {
+            Some(p) if p.trim().is_empty() => None,
+            Some(p) => Some(p.trim().to_string()),
+            None => Some(format!(
+                "postmaster@{}",
+                self.local_domains.first().unwrap_or(&self.hostname)
+            )),
+        }
     }
 
     /// The queue file inside `data_dir`.
@@ -338,6 +412,19 @@ impl Config {
         if let Err(e) = self.batv.build() {
             p.push(e);
         }
+        if let Some(pm) = &self.notify.postmaster {
+            let pm = pm.trim();
+            let address = pm
+                .rsplit_once('@')
+                .is_some_and(|(l, d)| !l.is_empty() && !d.is_empty());
+            if !pm.is_empty()
+                && (pm.contains(|c: char| c.is_whitespace() || c == '<' || c == '>') || !address)
+            {
+                p.push(format!(
+                    "notify.postmaster: {pm:?} is not an address (local@domain)"
+                ));
+            }
+        }
         if self.queue.active_window == 0 || self.queue.per_destination == 0 {
             p.push("queue: active_window and per_destination must be positive".into());
         }
@@ -394,6 +481,7 @@ pub fn parse(text: &str) -> Result<Config, Vec<String>> {
         "queue",
         "deliver",
         "batv",
+        "notify",
     ];
     for key in table.keys() {
         if !known.contains(&key.as_str()) {
@@ -507,6 +595,50 @@ jitter = 3.0
         ] {
             assert!(all.contains(want), "missing {want} in:\n{all}");
         }
+    }
+
+    #[test]
+    fn notify_section_delay_after_and_postmaster() {
+        let d = Config::default();
+        assert_eq!(
+            d.notify.delay_after,
+            Some(std::time::Duration::from_secs(4 * 3600))
+        );
+        assert_eq!(d.postmaster().as_deref(), Some("postmaster@localhost"));
+        let c = parse(
+            "local_domains = [\"example.test\", \"b.test\"]\n[notify]\ndelay_after = \"2s\"\n",
+        )
+        .expect("valid");
+        assert_eq!(
+            c.notify.delay_after,
+            Some(std::time::Duration::from_secs(2))
+        );
+        assert_eq!(c.postmaster().as_deref(), Some("postmaster@example.test"));
+        for off in ["\"off\"", "0", "\"0\""] {
+            let c = parse(&format!("[notify]\ndelay_after = {off}\n")).expect("valid");
+            assert_eq!(c.notify.delay_after, None, "{off}");
+        }
+        let c = parse("[notify]\npostmaster = \"\"\n").expect("valid");
+        assert_eq!(
+            c.postmaster(),
+            None,
+            "empty: double bounces are only logged"
+        );
+        let c = parse("[notify]\npostmaster = \"hostmaster@example.org\"\n").expect("valid");
+        assert_eq!(c.postmaster().as_deref(), Some("hostmaster@example.org"));
+        let errors = parse("[notify]\ndelay_after = \"soon\"\npostmaster = \"nobody\"\n")
+            .expect_err("invalid");
+        assert!(
+            errors
+                .iter()
+                .any(|e| e.starts_with("notify:") && e.contains("soon")),
+            "{errors:?}"
+        );
+        let errors = parse("[notify]\npostmaster = \"nobody\"\n").expect_err("invalid");
+        assert!(
+            errors.iter().any(|e| e.starts_with("notify.postmaster")),
+            "{errors:?}"
+        );
     }
 
     #[test]

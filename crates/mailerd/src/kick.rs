@@ -1,12 +1,13 @@
-//! A store that wakes the queue manager after every commit, release of a hold and operator's
-//! retry, so the mail is tried at once instead of at the next idle poll, and hands a message
-//! an operator failed (`queue delete --bounce`) to notify. Everything else is delegation.
+//! A store that wakes the queue manager after every commit (a delay notice committed with its
+//! mark included), release of a hold and operator's retry, so the mail is tried at once
+//! instead of at the next idle poll, and hands a message an operator failed (`queue delete
+//! --bounce`) to notify. Everything else is delegation.
 
 use std::sync::Arc;
 
 use mailerd_queue::manager::Kick;
 use mailerd_store::{
-    Claimed, FailOutcome, Lease, ListFilter, MessageList, NewMessage, RecipientRecord,
+    Claimed, DelayMark, FailOutcome, Lease, ListFilter, MessageList, NewMessage, RecipientRecord,
     StatusRecord, Store, StoreError, StoredMessage,
 };
 use mailerd_types::{DeliveryReport, QueueId};
@@ -27,6 +28,18 @@ impl<S: Store> Store for KickStore<S> {
         let id = self.inner.commit(msg).await?;
         self.kick.kick();
         Ok(id)
+    }
+    async fn mark_delay_notice(
+        &self,
+        id: &QueueId,
+        notice: Option<NewMessage>,
+        now: u64,
+    ) -> Result<DelayMark, StoreError> {
+        let m = self.inner.mark_delay_notice(id, notice, now).await?;
+        if matches!(m, DelayMark::Marked(Some(_))) {
+            self.kick.kick();
+        }
+        Ok(m)
     }
     async fn get(&self, id: &QueueId) -> Result<Option<StoredMessage>, StoreError> {
         self.inner.get(id).await

@@ -15,6 +15,10 @@ pub enum NoticeKind {
     Delay,
     /// Delivered or relayed, when NOTIFY=SUCCESS asked: "Delivery Status Notification (Success)".
     Success,
+    /// One of our own notices (a null-sender message) could not be delivered: the report to
+    /// the postmaster, with the undeliverable notice attached. Never sent to anyone else, and
+    /// marked `X-Mailerd-Notice: double-bounce` so that its own failure is only logged.
+    DoubleBounce,
 }
 
 impl NoticeKind {
@@ -23,9 +27,13 @@ impl NoticeKind {
             NoticeKind::Failure => "Delivery Status Notification (Failure)",
             NoticeKind::Delay => "Delivery Status Notification (Delay)",
             NoticeKind::Success => "Delivery Status Notification (Success)",
+            NoticeKind::DoubleBounce => "Undeliverable notification (double bounce)",
         }
     }
 }
+
+/// The header that marks a double-bounce notice (see [`NoticeKind::DoubleBounce`]).
+pub const DOUBLE_BOUNCE_HEADER: &str = "X-Mailerd-Notice";
 
 /// What to report about one recipient.
 #[derive(Debug, Clone, PartialEq)]
@@ -55,7 +63,8 @@ pub struct NoticeRequest<'a> {
     pub kind: NoticeKind,
     /// Our host name: `Reporting-MTA`, `MAILER-DAEMON@` and the Message-ID's right side.
     pub reporting_mta: &'a str,
-    /// The original message's envelope sender: the notice's recipient.
+    /// The notice's recipient (`To:`): the original message's envelope sender, or the
+    /// postmaster for a double bounce.
     pub sender: &'a str,
     /// The original's queue id (for the Message-ID and `X-Mailerd-Queue-ID`).
     pub queue_id: &'a str,
@@ -91,7 +100,7 @@ pub fn build(req: &NoticeRequest<'_>) -> Vec<u8> {
     let text = human_text(req, orig_subject.as_deref());
     let html = human_html(req, orig_subject.as_deref());
     let status = delivery_status(req, global);
-    let return_full = req.kind == NoticeKind::Failure
+    let return_full = matches!(req.kind, NoticeKind::Failure | NoticeKind::DoubleBounce)
         && req.ret != Some(Ret::Hdrs)
         && req.original.len() <= req.full_limit;
     let returned: &[u8] = if return_full { req.original } else { orig_head };
@@ -132,6 +141,7 @@ pub fn build(req: &NoticeRequest<'_>) -> Vec<u8> {
             NoticeKind::Failure => "failure",
             NoticeKind::Delay => "delay",
             NoticeKind::Success => "success",
+            NoticeKind::DoubleBounce => "double-bounce",
         },
         req.reporting_mta
     );
@@ -139,6 +149,9 @@ pub fn build(req: &NoticeRequest<'_>) -> Vec<u8> {
         let _ = write!(m, "In-Reply-To: {id}\r\nReferences: {id}\r\n");
     }
     m.push_str("Auto-Submitted: auto-replied\r\n");
+    if req.kind == NoticeKind::DoubleBounce {
+        let _ = write!(m, "{DOUBLE_BOUNCE_HEADER}: double-bounce\r\n");
+    }
     if req.kind == NoticeKind::Failure {
         let failed: Vec<&str> = req
             .recipients
@@ -227,6 +240,9 @@ fn sentence(kind: NoticeKind, r: &NoticeRecipient) -> String {
             r.remote_mta.as_deref().unwrap_or("the next server")
         ),
         NoticeKind::Success => format!("Your message was delivered to {rcpt}."),
+        NoticeKind::DoubleBounce => format!(
+            "A delivery notice for {rcpt} could not be delivered. Notices are never bounced (RFC 5321 section 6.1), so this report to the postmaster is the only one; the undeliverable notice is attached."
+        ),
         NoticeKind::Failure => match r.category {
             Category::AddressNotFound => format!(
                 "Your message wasn't delivered to {rcpt} because the address couldn't be found or can't receive mail."
@@ -279,7 +295,29 @@ fn headline(kind: NoticeKind, r: &NoticeRecipient) -> &'static str {
     match kind {
         NoticeKind::Failure => r.category.headline(),
         NoticeKind::Delay => "Delivery delayed",
+        NoticeKind::Success if r.action == DsnAction::Relayed => "Message relayed",
         NoticeKind::Success => "Message delivered",
+        NoticeKind::DoubleBounce => "Undeliverable notification (double bounce)",
+    }
+}
+
+/// How the returned message's subject is introduced.
+fn subject_label(kind: NoticeKind) -> &'static str {
+    match kind {
+        NoticeKind::DoubleBounce => "The undeliverable notice's subject",
+        _ => "Your message's subject",
+    }
+}
+
+/// What the reader can do, for the kinds that ask something of them.
+fn advice(kind: NoticeKind, r: &NoticeRecipient) -> Option<String> {
+    match kind {
+        NoticeKind::Failure => Some(r.category.advice().to_string()),
+        NoticeKind::DoubleBounce => Some(format!(
+            "If {} is a real correspondent, check why their server refuses our notices; if the address was forged (backscatter), nothing needs doing.",
+            r.final_recipient
+        )),
+        NoticeKind::Delay | NoticeKind::Success => None,
     }
 }
 
@@ -309,12 +347,8 @@ fn human_text(req: &NoticeRequest<'_>, subject: Option<&str>) -> String {
     for r in &req.recipients {
         let _ = write!(t, "** {} **\r\n\r\n", headline(req.kind, r));
         let _ = write!(t, "{}\r\n\r\n", wrap(&sentence(req.kind, r), 72));
-        if req.kind == NoticeKind::Failure {
-            let _ = write!(
-                t,
-                "{}\r\n\r\n",
-                wrap(&format!("What you can do: {}", r.category.advice()), 72)
-            );
+        if let Some(a) = advice(req.kind, r) {
+            let _ = write!(t, "{}\r\n\r\n", wrap(&format!("What you can do: {a}"), 72));
         }
         if let Some((remote, lines)) = response(r) {
             let who = if remote {
@@ -330,7 +364,7 @@ fn human_text(req: &NoticeRequest<'_>, subject: Option<&str>) -> String {
         }
     }
     if let Some(s) = subject {
-        let _ = write!(t, "Your message's subject: {}\r\n", one_line(s));
+        let _ = write!(t, "{}: {}\r\n", subject_label(req.kind), one_line(s));
     }
     let _ = write!(
         t,
@@ -351,12 +385,8 @@ fn human_html(req: &NoticeRequest<'_>, subject: Option<&str>) -> String {
             esc(headline(req.kind, r)),
             esc(&sentence(req.kind, r))
         );
-        if req.kind == NoticeKind::Failure {
-            let _ = write!(
-                h,
-                "<p><b>What you can do:</b> {}</p>\r\n",
-                esc(r.category.advice())
-            );
+        if let Some(a) = advice(req.kind, r) {
+            let _ = write!(h, "<p><b>What you can do:</b> {}</p>\r\n", esc(&a));
         }
         if let Some((remote, lines)) = response(r) {
             let who = if remote {
@@ -374,7 +404,8 @@ fn human_html(req: &NoticeRequest<'_>, subject: Option<&str>) -> String {
     if let Some(s) = subject {
         let _ = write!(
             h,
-            "<p>Your message's subject: {}</p>\r\n",
+            "<p>{}: {}</p>\r\n",
+            subject_label(req.kind),
             esc(&one_line(s))
         );
     }

@@ -1,26 +1,40 @@
-//! The notify task: when a message is finished, write the notices due and queue them.
+//! The notify task: write the notices due and queue them.
 //!
 //! A message is finished when every recipient is delivered, failed or expired. Then, from the
-//! stored recipient records (last reply, remote MTA, attempts) and the envelope's DSN
-//! parameters, it decides per recipient ([`policy::decide`](crate::policy::decide)), builds at
-//! most one failure notice and one success notice ([`build`](crate::build)), commits them to
-//! the store with the null sender, and only then deletes the original. A crash between the
-//! two steps sends a notice twice rather than never (at-least-once).
+//! stored recipient records (last reply, remote MTA, attempts, whether the next hop offered
+//! DSN) and the envelope's DSN parameters, it decides per recipient
+//! ([`policy::decide`](crate::policy::decide)), builds at most one failure notice and one
+//! success notice (`delivered` for local delivery, `relayed` for a next hop without DSN; a
+//! next hop with DSN reports success itself) ([`build`](crate::build)), commits them to the
+//! store with the null sender, and only then deletes the original. A crash between the two
+//! steps sends a notice twice rather than never (at-least-once).
+//!
+//! A message the queue manager announces as delayed (still retried past `delay_after`) gets
+//! one delay notice listing its deferred recipients that want one (NOTIFY=DELAY, or NOTIFY
+//! absent for our own users), with `Will-Retry-Until` = arrival + queue lifetime. The notice is
+//! committed together with the message's delay mark ([`Store::mark_delay_notice`]), so a
+//! message gets at most one, across restarts too.
 //!
 //! Failures of null-sender messages (a notice that could not be delivered) are never bounced:
-//! they are logged as double bounces for the postmaster.
+//! they are logged and reported to the postmaster in one double-bounce notice
+//! ([`NoticeKind::DoubleBounce`]). A failed double-bounce notice, or any failed notice to the
+//! postmaster, is only logged: no loop.
 
 use std::sync::Arc;
 
 use mailerd_analyze::classify::{Evidence, SmtpCommand, classify};
-use mailerd_store::{ListFilter, NewMessage, RecipientRecord, Store, StoreError, StoredMessage};
+use mailerd_store::{
+    DelayMark, ListFilter, NewMessage, RecipientRecord, Store, StoreError, StoredMessage,
+};
 use mailerd_types::{
     Category, DsnAction, EnhancedStatus, Envelope, Notify, QueueId, RecipientSpec, RecipientState,
     SmtpReply, StatusClass,
 };
 use tokio::sync::{mpsc, watch};
 
-use crate::dsn::{DEFAULT_FULL_LIMIT, NoticeKind, NoticeRecipient, NoticeRequest, build};
+use crate::dsn::{
+    DEFAULT_FULL_LIMIT, DOUBLE_BOUNCE_HEADER, NoticeKind, NoticeRecipient, NoticeRequest, build,
+};
 use crate::policy::{Decision, Event, decide};
 
 /// Settings of the notify role.
@@ -30,6 +44,14 @@ pub struct NotifierConfig {
     pub hostname: String,
     /// Return the whole original in failure notices up to this size.
     pub full_limit: usize,
+    /// Where double bounces are reported; `None`: they are only logged.
+    pub postmaster: Option<String>,
+    /// The queue lifetime of a message with a sender, in seconds: a delay notice's
+    /// `Will-Retry-Until` is the arrival plus this. Default 5 days.
+    pub max_lifetime: u64,
+    /// Our domains: a sender in one of them is one of our users (an absent NOTIFY then asks
+    /// for delay notices too), as is any authenticated sender.
+    pub local_domains: Vec<String>,
 }
 
 impl Default for NotifierConfig {
@@ -37,6 +59,9 @@ impl Default for NotifierConfig {
         NotifierConfig {
             hostname: "localhost".into(),
             full_limit: DEFAULT_FULL_LIMIT,
+            postmaster: None,
+            max_lifetime: 5 * 86_400,
+            local_domains: Vec::new(),
         }
     }
 }
@@ -53,8 +78,11 @@ pub struct Notifier<S> {
 pub struct Handled {
     /// Queue ids of the notices committed.
     pub notices: Vec<QueueId>,
-    /// Failed recipients of a null-sender message (double bounces), logged only.
+    /// Failed recipients of a null-sender message (double bounces); each is logged.
     pub double_bounces: usize,
+    /// The queue id of the double-bounce notice to the postmaster, if one was written (it is
+    /// also in [`Self::notices`]).
+    pub postmaster_notice: Option<QueueId>,
     /// The original was removed.
     pub deleted: bool,
 }
@@ -70,10 +98,13 @@ impl<S: Store> Notifier<S> {
     }
 
     /// Handles the finished messages left from before a restart, then every id received on
-    /// `done`, until `shutdown`.
+    /// `done` (finished messages) and `delayed` (messages due a delay notice), until
+    /// `shutdown`. A delayed message missed by a crash is announced again by the queue
+    /// manager at its next temporary failure, so no sweep is needed for delays.
     pub async fn run(
         self: Arc<Self>,
         mut done: mpsc::Receiver<QueueId>,
+        mut delayed: mpsc::Receiver<QueueId>,
         mut shutdown: watch::Receiver<bool>,
     ) {
         if let Err(e) = self.sweep().await {
@@ -84,9 +115,23 @@ impl<S: Store> Notifier<S> {
         const CONCURRENCY: usize = 64;
         let slots = Arc::new(tokio::sync::Semaphore::new(CONCURRENCY));
         let mut tasks = tokio::task::JoinSet::new();
+        let mut delayed_open = true;
         loop {
             while tasks.try_join_next().is_some() {}
             tokio::select! {
+                id = delayed.recv(), if delayed_open => match id {
+                    Some(id) => {
+                        let Ok(permit) = slots.clone().acquire_owned().await else { break };
+                        let this = self.clone();
+                        tasks.spawn(async move {
+                            if let Err(e) = this.handle_delayed(&id).await {
+                                tracing::error!(queue_id = %id, error = %e, "notify: writing a delay notice failed; retried at the next deferral");
+                            }
+                            drop(permit);
+                        });
+                    }
+                    None => delayed_open = false,
+                },
                 id = done.recv() => match id {
                     Some(id) => {
                         let Ok(permit) = slots.clone().acquire_owned().await else { break };
@@ -144,28 +189,51 @@ impl<S: Store> Notifier<S> {
         let now = (self.now)();
         let null_sender = m.envelope.is_null_sender();
         let looks_like_notice = looks_like_notice(&m.content);
+        let own_user = self.own_user(&m.envelope);
         let mut failed = Vec::new();
         let mut succeeded = Vec::new();
+        let mut to_postmaster = Vec::new();
         for r in &m.recipients {
             let spec = m.envelope.recipients.get(r.index);
             let notify = spec.and_then(|s| s.notify);
             let event = match r.state {
                 RecipientState::Failed | RecipientState::Expired => Event::Failed,
                 RecipientState::Delivered if r.remote_mta.is_none() => Event::Delivered,
-                // Accepted by a next hop: with DSN there it reports success itself; we do not
-                // record whether it offered DSN yet, so no success notice (conservative).
+                // Accepted by a next hop without DSN: it will not report success, we do
+                // (`relayed`, RFC 3461 section 5.2.2.1).
+                RecipientState::Delivered if r.next_hop_dsn == Some(false) => Event::Relayed,
+                // A next hop with DSN got NOTIFY and reports success itself; unknown (records
+                // from before this was kept): no notice rather than a wrong one.
                 _ => continue,
             };
-            match decide(event, notify, null_sender, looks_like_notice) {
-                Decision::Sender if event == Event::Failed => {
-                    failed.push(notice_recipient(r, spec))
+            match decide(event, notify, null_sender, looks_like_notice, own_user) {
+                Decision::Sender => {
+                    let n = notice_recipient(r, spec);
+                    match event {
+                        Event::Failed => failed.push(n),
+                        Event::Relayed => succeeded.push(NoticeRecipient {
+                            action: DsnAction::Relayed,
+                            ..n
+                        }),
+                        _ => succeeded.push(n),
+                    }
                 }
-                Decision::Sender => succeeded.push(notice_recipient(r, spec)),
-                Decision::PostmasterOnly => {
+                Decision::Postmaster => {
                     out.double_bounces += 1;
+                    let last_resort = self.is_last_resort(&m, r);
                     tracing::warn!(
                         queue_id = %id, recipient = %r.address, reply = r.last_reply.as_deref().unwrap_or(""),
-                        "notify: undeliverable notice or NOTIFY=NEVER failure (double bounce): not bounced, logged for the postmaster"
+                        reported_to = if last_resort { "nobody (a notice to the postmaster failed)" } else { self.config.postmaster.as_deref().unwrap_or("nobody (no postmaster configured)") },
+                        "notify: undeliverable notification (double bounce): never bounced"
+                    );
+                    if !last_resort {
+                        to_postmaster.push(notice_recipient(r, spec));
+                    }
+                }
+                Decision::LogOnly => {
+                    tracing::info!(
+                        queue_id = %id, recipient = %r.address, reply = r.last_reply.as_deref().unwrap_or(""),
+                        "notify: failed with NOTIFY=NEVER: no notice"
                     );
                 }
                 Decision::Nothing => {}
@@ -178,13 +246,107 @@ impl<S: Store> Notifier<S> {
             if recipients.is_empty() {
                 continue;
             }
-            let notice = self.notice(&m, kind, recipients, now);
+            let notice = self.notice(&m, kind, recipients, now, &m.envelope.reverse_path);
             let qid = self.store.commit(notice).await?;
             tracing::info!(queue_id = %id, notice = %qid, to = %m.envelope.reverse_path, kind = ?kind, "notify: notice queued");
             out.notices.push(qid);
         }
+        if !to_postmaster.is_empty()
+            && let Some(pm) = &self.config.postmaster
+        {
+            let notice = self.notice(&m, NoticeKind::DoubleBounce, to_postmaster, now, pm);
+            let qid = self.store.commit(notice).await?;
+            tracing::info!(queue_id = %id, notice = %qid, to = %pm, "notify: double bounce reported to the postmaster");
+            out.notices.push(qid.clone());
+            out.postmaster_notice = Some(qid);
+        }
         out.deleted = self.store.delete(id).await?;
         Ok(out)
+    }
+
+    /// Writes the delay notice of a message still being retried, once: its deferred
+    /// recipients that want one are listed, and the notice is committed with the message's
+    /// delay mark. The id of the notice, if one was written. A message already marked,
+    /// finished, or gone gets nothing; one whose recipients want no delay notice is marked
+    /// without one (it is not announced again).
+    pub async fn handle_delayed(&self, id: &QueueId) -> Result<Option<QueueId>, StoreError> {
+        let Some(m) = self.store.get(id).await? else {
+            return Ok(None);
+        };
+        if m.delay_notice_at.is_some() || m.recipients.iter().all(|r| r.state.is_final()) {
+            return Ok(None);
+        }
+        let now = (self.now)();
+        let null_sender = m.envelope.is_null_sender();
+        let looks_like_notice = looks_like_notice(&m.content);
+        let own_user = self.own_user(&m.envelope);
+        let until = m
+            .envelope
+            .received_at
+            .saturating_add(self.config.max_lifetime);
+        let recipients: Vec<NoticeRecipient> = m
+            .recipients
+            .iter()
+            .filter(|r| r.state == RecipientState::Deferred)
+            .filter_map(|r| {
+                let spec = m.envelope.recipients.get(r.index);
+                let notify = spec.and_then(|s| s.notify);
+                (decide(
+                    Event::Delayed,
+                    notify,
+                    null_sender,
+                    looks_like_notice,
+                    own_user,
+                ) == Decision::Sender)
+                    .then(|| delay_recipient(r, spec, until))
+            })
+            .collect();
+        let notice = (!recipients.is_empty()).then(|| {
+            self.notice(
+                &m,
+                NoticeKind::Delay,
+                recipients,
+                now,
+                &m.envelope.reverse_path,
+            )
+        });
+        match self.store.mark_delay_notice(id, notice, now).await? {
+            DelayMark::Marked(Some(qid)) => {
+                tracing::info!(queue_id = %id, notice = %qid, to = %m.envelope.reverse_path, kind = ?NoticeKind::Delay, "notify: notice queued");
+                Ok(Some(qid))
+            }
+            DelayMark::Marked(None) => {
+                tracing::debug!(queue_id = %id, "notify: delayed, but no recipient asked for a delay notice");
+                Ok(None)
+            }
+            DelayMark::AlreadyMarked(_) | DelayMark::NotFound => Ok(None),
+        }
+    }
+
+    /// The sender is one of ours: authenticated, or in a local domain.
+    fn own_user(&self, envelope: &Envelope) -> bool {
+        envelope.auth_user.is_some()
+            || envelope
+                .reverse_path
+                .rsplit_once('@')
+                .is_some_and(|(_, d)| {
+                    self.config
+                        .local_domains
+                        .iter()
+                        .any(|l| l.eq_ignore_ascii_case(d))
+                })
+    }
+
+    /// A failed notification that must not be reported again: a double-bounce notice itself,
+    /// or any notice to the postmaster (reporting it would go to the same address).
+    fn is_last_resort(&self, m: &StoredMessage, r: &RecipientRecord) -> bool {
+        m.envelope.is_null_sender()
+            && (is_double_bounce_notice(&m.content)
+                || self
+                    .config
+                    .postmaster
+                    .as_deref()
+                    .is_some_and(|pm| pm.eq_ignore_ascii_case(&r.address)))
     }
 
     fn notice(
@@ -193,11 +355,12 @@ impl<S: Store> Notifier<S> {
         kind: NoticeKind,
         recipients: Vec<NoticeRecipient>,
         now: u64,
+        to: &str,
     ) -> NewMessage {
         let req = NoticeRequest {
             kind,
             reporting_mta: &self.config.hostname,
-            sender: &m.envelope.reverse_path,
+            sender: to,
             queue_id: &m.id.0,
             envid: m.envelope.envid.as_deref(),
             ret: m.envelope.ret,
@@ -212,7 +375,7 @@ impl<S: Store> Notifier<S> {
             envelope: Envelope {
                 reverse_path: String::new(),
                 recipients: vec![RecipientSpec {
-                    address: m.envelope.reverse_path.clone(),
+                    address: to.to_string(),
                     orcpt: None,
                     notify: Some(Notify {
                         never: true,
@@ -221,13 +384,83 @@ impl<S: Store> Notifier<S> {
                 }],
                 ret: None,
                 envid: None,
-                smtputf8: !m.envelope.reverse_path.is_ascii(),
+                smtputf8: !to.is_ascii(),
                 eight_bit: !content.is_ascii(),
                 received_at: now,
                 client: Some("notify".into()),
                 auth_user: None,
             },
             content,
+        }
+    }
+}
+
+/// The facts of one deferred recipient for a delay notice: `Action: delayed`, the 4.x.x of
+/// the last reply (`4.0.0` without one), the reply verbatim, and when we give up.
+fn delay_recipient(
+    r: &RecipientRecord,
+    spec: Option<&RecipientSpec>,
+    will_retry_until: u64,
+) -> NoticeRecipient {
+    let text = r.last_reply.clone().unwrap_or_default();
+    let reply = SmtpReply::parse(&text).ok();
+    let found = reply
+        .as_ref()
+        .and_then(|p| p.status)
+        .or_else(|| EnhancedStatus::find(&text).map(|(s, _)| s));
+    let remote = r
+        .remote_mta
+        .as_deref()
+        .map(|m| m.split(" [").next().unwrap_or(m).to_string());
+    let c = classify(&Evidence {
+        action: Some(DsnAction::Delayed),
+        status: found,
+        reply_code: reply.as_ref().map(|p| p.code),
+        diagnostic: &text,
+        remote_mta: remote.as_deref(),
+        hint: None,
+        command: reply.as_ref().map(|_| SmtpCommand::Rcpt),
+    });
+    // A delay is temporary whatever the words say: keep the status class consistent with the
+    // action (standards sec. 3.4).
+    let status = found
+        .filter(|s| s.class == StatusClass::Transient)
+        .unwrap_or(EnhancedStatus::new(StatusClass::Transient, 0, 0));
+    let (reply, diagnostic) = split_diagnostic(reply, &text, found);
+    NoticeRecipient {
+        final_recipient: r.address.clone(),
+        original_recipient: spec.and_then(|s| s.orcpt.clone()),
+        action: DsnAction::Delayed,
+        status,
+        category: c.category,
+        remote_mta: remote,
+        reply,
+        diagnostic,
+        last_attempt: Some(r.updated_at),
+        will_retry_until: Some(will_retry_until),
+    }
+}
+
+/// A server's reply, or else our own diagnosis (without a leading enhanced status, which the
+/// `Status` field carries).
+fn split_diagnostic(
+    reply: Option<SmtpReply>,
+    text: &str,
+    found: Option<EnhancedStatus>,
+) -> (Option<SmtpReply>, Option<String>) {
+    match reply {
+        Some(p) => (Some(p), None),
+        None if text.is_empty() => (None, None),
+        None => {
+            let d = match found {
+                Some(s) => text
+                    .strip_prefix(&s.to_string())
+                    .map(str::trim_start)
+                    .unwrap_or(text)
+                    .to_string(),
+                None => text.to_string(),
+            };
+            (None, Some(d))
         }
     }
 }
@@ -300,19 +533,7 @@ fn notice_recipient(r: &RecipientRecord, spec: Option<&RecipientSpec>) -> Notice
                 )
             }),
         ),
-        Some(p) => (Some(p), None),
-        None if text.is_empty() => (None, None),
-        None => {
-            let d = match found {
-                Some(s) => text
-                    .strip_prefix(&s.to_string())
-                    .map(str::trim_start)
-                    .unwrap_or(&text)
-                    .to_string(),
-                None => text.clone(),
-            };
-            (None, Some(d))
-        }
+        other => split_diagnostic(other, &text, found),
     };
     NoticeRecipient {
         final_recipient: r.address.clone(),
@@ -326,6 +547,20 @@ fn notice_recipient(r: &RecipientRecord, spec: Option<&RecipientSpec>) -> Notice
         last_attempt: Some(r.updated_at),
         will_retry_until: None,
     }
+}
+
+/// One of our double-bounce notices, by its marker header.
+fn is_double_bounce_notice(content: &[u8]) -> bool {
+    let end = content
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .unwrap_or(content.len().min(64 * 1024));
+    let head = String::from_utf8_lossy(&content[..end]).to_ascii_lowercase();
+    let marker = format!(
+        "{}: double-bounce",
+        DOUBLE_BOUNCE_HEADER.to_ascii_lowercase()
+    );
+    head.lines().any(|l| l.trim_end() == marker)
 }
 
 /// A message that is itself a notification by its content: `multipart/report` or an

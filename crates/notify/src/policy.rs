@@ -20,8 +20,13 @@ pub enum Event {
 pub enum Decision {
     /// Send a notice to the envelope sender.
     Sender,
-    /// Do not notify the sender; tell the postmaster (log or double-bounce mailbox) instead.
-    PostmasterOnly,
+    /// Never to the sender: a notification (null sender, or one by its content) failed. Tell
+    /// the postmaster in a double-bounce notice (RFC 5321 section 6.1: "SHOULD tell the local
+    /// postmaster"), and log it.
+    Postmaster,
+    /// Nothing to send (NOTIFY=NEVER on a failure: RFC 3461 lets us tell the postmaster; a
+    /// log line does).
+    LogOnly,
     /// No notice at all.
     Nothing,
 }
@@ -29,27 +34,35 @@ pub enum Decision {
 /// Decides per recipient. `null_sender`: the message's reverse-path was `<>` (never bounce a
 /// bounce). `looks_like_notice`: the message is itself a notification by its content
 /// (`multipart/report`, `Auto-Submitted` other than `no`), a belt-and-braces loop guard.
-/// `notify`: the RCPT's NOTIFY parameter, `None` when absent.
+/// `notify`: the RCPT's NOTIFY parameter, `None` when absent. `own_user`: the message was
+/// sent by one of our users (authenticated, or a sender in a local domain), not relayed on
+/// behalf of someone else.
 ///
-/// An absent NOTIFY means FAILURE,DELAY (the project rule of the standards spec sec. 2.4):
-/// success notices only when asked; a delivered success with a next hop that offers DSN is the
-/// next hop's to report, so we report `Relayed` only for non-DSN next hops and `Delivered`
-/// only for final delivery.
+/// An absent NOTIFY means FAILURE,DELAY for our own users and FAILURE for mail relayed for
+/// others (RFC 3461 section 4.1 allows either; the project rule of the standards spec sec.
+/// 2.4). Success notices only when asked; a delivered success with a next hop that offers
+/// DSN is the next hop's to report, so we report `Relayed` only for non-DSN next hops and
+/// `Delivered` only for final delivery.
 pub fn decide(
     event: Event,
     notify: Option<Notify>,
     null_sender: bool,
     looks_like_notice: bool,
+    own_user: bool,
 ) -> Decision {
     if null_sender {
         return if event == Event::Failed {
-            Decision::PostmasterOnly
+            Decision::Postmaster
         } else {
             Decision::Nothing
         };
     }
     let asked = match notify {
-        None => matches!(event, Event::Failed | Event::Delayed),
+        None => match event {
+            Event::Failed => true,
+            Event::Delayed => own_user,
+            Event::Delivered | Event::Relayed => false,
+        },
         Some(n) if n.never => false,
         Some(n) => match event {
             Event::Failed => n.failure,
@@ -58,10 +71,10 @@ pub fn decide(
         },
     };
     match (asked, event) {
-        (true, Event::Failed) if looks_like_notice => Decision::PostmasterOnly,
+        (true, Event::Failed) if looks_like_notice => Decision::Postmaster,
         (true, _) if looks_like_notice => Decision::Nothing,
         (true, _) => Decision::Sender,
-        (false, Event::Failed) if notify.is_some_and(|n| n.never) => Decision::PostmasterOnly,
+        (false, Event::Failed) if notify.is_some_and(|n| n.never) => Decision::LogOnly,
         (false, _) => Decision::Nothing,
     }
 }
@@ -84,25 +97,29 @@ mod tests {
         use Decision::*;
         use Event::*;
         let cases = [
-            // (event, notify, expected)
-            (Failed, None, Sender),
-            (Delayed, None, Sender),
-            (Delivered, None, Nothing),
-            (Relayed, None, Nothing),
-            (Failed, n(true, false, false, false), PostmasterOnly),
-            (Delayed, n(true, false, false, false), Nothing),
-            (Delivered, n(false, true, false, false), Sender),
-            (Relayed, n(false, true, false, false), Sender),
-            (Failed, n(false, true, false, false), Nothing),
-            (Failed, n(false, false, true, false), Sender),
-            (Delayed, n(false, false, true, false), Nothing),
-            (Delayed, n(false, false, false, true), Sender),
+            // (event, notify, own user, expected)
+            (Failed, None, true, Sender),
+            (Failed, None, false, Sender),
+            (Delayed, None, true, Sender),
+            (Delayed, None, false, Nothing),
+            (Delivered, None, true, Nothing),
+            (Relayed, None, true, Nothing),
+            (Failed, n(true, false, false, false), true, LogOnly),
+            (Delayed, n(true, false, false, false), true, Nothing),
+            (Delivered, n(false, true, false, false), true, Sender),
+            (Relayed, n(false, true, false, false), false, Sender),
+            (Failed, n(false, true, false, false), true, Nothing),
+            (Failed, n(false, false, true, false), true, Sender),
+            (Delayed, n(false, false, true, false), true, Nothing),
+            (Delayed, n(false, false, false, true), true, Sender),
+            (Delayed, n(false, false, false, true), false, Sender),
+            (Delayed, n(false, true, true, false), true, Nothing),
         ];
-        for (event, notify, want) in cases {
+        for (event, notify, own, want) in cases {
             assert_eq!(
-                decide(event, notify, false, false),
+                decide(event, notify, false, false, own),
                 want,
-                "{event:?} {notify:?}"
+                "{event:?} {notify:?} own={own}"
             );
         }
     }
@@ -110,17 +127,30 @@ mod tests {
     #[test]
     fn never_bounce_a_bounce() {
         assert_eq!(
-            decide(Event::Failed, None, true, false),
-            Decision::PostmasterOnly
+            decide(Event::Failed, None, true, false, true),
+            Decision::Postmaster
         );
-        assert_eq!(decide(Event::Delayed, None, true, false), Decision::Nothing);
         assert_eq!(
-            decide(Event::Delivered, n(false, true, false, false), true, false),
+            decide(Event::Delayed, None, true, false, true),
             Decision::Nothing
         );
         assert_eq!(
-            decide(Event::Failed, None, false, true),
-            Decision::PostmasterOnly
+            decide(
+                Event::Delivered,
+                n(false, true, false, false),
+                true,
+                false,
+                true
+            ),
+            Decision::Nothing
+        );
+        assert_eq!(
+            decide(Event::Failed, None, false, true, true),
+            Decision::Postmaster
+        );
+        assert_eq!(
+            decide(Event::Delayed, None, false, true, true),
+            Decision::Nothing
         );
     }
 }

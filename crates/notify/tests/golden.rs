@@ -73,7 +73,9 @@ fn mime_tree_puts_the_human_part_first() {
             ("message", Some("delivery-status"))
         );
         let third = m.parts[children[2] as usize].content_type().expect("ct");
-        let want = if c.kind == NoticeKind::Failure && c.name != "message-too-large" {
+        let want = if matches!(c.kind, NoticeKind::Failure | NoticeKind::DoubleBounce)
+            && c.name != "message-too-large"
+        {
             ("message", "rfc822")
         } else {
             ("text", "rfc822-headers")
@@ -102,6 +104,7 @@ fn mime_tree_puts_the_human_part_first() {
                 NoticeKind::Failure => "Delivery Status Notification (Failure)",
                 NoticeKind::Delay => "Delivery Status Notification (Delay)",
                 NoticeKind::Success => "Delivery Status Notification (Success)",
+                NoticeKind::DoubleBounce => "Undeliverable notification (double bounce)",
             })
         );
         assert_eq!(
@@ -117,6 +120,73 @@ fn mime_tree_puts_the_human_part_first() {
             !raw.windows(2).any(|w| w[1] == b'\n' && w[0] != b'\r'),
             "{}: bare LF",
             c.name
+        );
+    }
+}
+
+/// Our own analyzer reads the delay notice as a delay (soft, still trying), the success
+/// notices as successes with their action, and the double bounce as a failure of the address
+/// our notice could not reach.
+#[test]
+fn the_analyzer_reads_delay_success_and_double_bounce_notices() {
+    use mailerd_analyze::{Kind, analyze};
+    use mailerd_types::DsnAction;
+    let cases = cases();
+    // (case, kind, recipient, action, status, permanent: only said of failures and delays)
+    let expect = [
+        (
+            "delay",
+            Kind::Delay,
+            "bob@example.org",
+            DsnAction::Delayed,
+            "4.3.0",
+            Some(false),
+        ),
+        (
+            "success-delivered",
+            Kind::Success,
+            "bob@example.org",
+            DsnAction::Delivered,
+            "2.0.0",
+            None,
+        ),
+        (
+            "success-relayed",
+            Kind::Success,
+            "bob@example.org",
+            DsnAction::Relayed,
+            "2.0.0",
+            None,
+        ),
+        (
+            "double-bounce",
+            Kind::Bounce,
+            "alice@example.test",
+            DsnAction::Failed,
+            "5.1.1",
+            Some(true),
+        ),
+    ];
+    for (name, kind, rcpt, action, status, permanent) in expect {
+        let c = cases.iter().find(|c| c.name == name).expect("case");
+        let a = analyze(&notice(c));
+        assert_eq!(a.kind, kind, "{name}");
+        assert_eq!(a.recipients.len(), 1, "{name}");
+        let r = &a.recipients[0];
+        assert_eq!(r.recipient, rcpt, "{name}");
+        assert_eq!(r.action, Some(action), "{name}");
+        assert_eq!(
+            r.status.map(|s| s.to_string()).as_deref(),
+            Some(status),
+            "{name}"
+        );
+        if let Some(p) = permanent {
+            assert_eq!(r.permanent, p, "{name}");
+        }
+        assert_eq!(
+            r.hard_bounce,
+            name == "double-bounce",
+            "{name}: hard bounce"
         );
     }
 }

@@ -9,8 +9,8 @@ use mailerd_notify::notifier::{Notifier, NotifierConfig};
 use mailerd_store::memory::MemoryStore;
 use mailerd_store::{NewMessage, Store};
 use mailerd_types::{
-    Category, DeliveryReport, Envelope, Notify, QueueId, RecipientSpec, RecipientState,
-    RecipientUpdate, Ret,
+    Category, DeliveryReport, DsnAction, Envelope, Notify, QueueId, RecipientSpec, RecipientState,
+    RecipientUpdate, Ret, rfc5322_date,
 };
 
 const T0: u64 = 1_800_000_000;
@@ -58,6 +58,8 @@ async fn finish(store: &MemoryStore, updates: Vec<(usize, RecipientState, &str, 
             remote_mta: remote.map(str::to_string),
             attempts: 1,
             next_attempt: None,
+            // local delivery (no remote MTA) is final; a next hop here offers no DSN
+            next_hop_dsn: (state == RecipientState::Delivered).then_some(remote.is_none()),
         })
         .collect();
     store
@@ -297,4 +299,442 @@ async fn unfinished_messages_are_left_alone_and_sweep_finds_finished_ones() {
     .await;
     assert_eq!(n.sweep().await.expect("sweep"), 1);
     assert!(store.get(&id).await.expect("get").is_none());
+}
+
+fn config(postmaster: Option<&str>) -> NotifierConfig {
+    NotifierConfig {
+        hostname: "mx.example.test".into(),
+        postmaster: postmaster.map(str::to_string),
+        max_lifetime: 5 * 86_400,
+        local_domains: vec!["example.test".into()],
+        ..NotifierConfig::default()
+    }
+}
+
+fn spec(address: &str, notify: Option<Notify>) -> RecipientSpec {
+    RecipientSpec {
+        address: address.into(),
+        orcpt: None,
+        notify,
+    }
+}
+
+fn update(
+    index: usize,
+    state: RecipientState,
+    reply: &str,
+    remote: Option<&str>,
+) -> RecipientUpdate {
+    RecipientUpdate {
+        index,
+        state,
+        reply: Some(reply.into()),
+        remote_mta: remote.map(str::to_string),
+        attempts: 2,
+        next_attempt: (state == RecipientState::Deferred).then_some(T0 + 3600),
+        next_hop_dsn: None,
+    }
+}
+
+/// Applies `updates` to message `id` under a lease, as the queue manager would.
+async fn apply_to(store: &MemoryStore, id: &QueueId, at: u64, updates: Vec<RecipientUpdate>) {
+    let claimed = store.claim("test", at, 100, 600).await.expect("claim");
+    let c = claimed
+        .iter()
+        .find(|c| &c.lease.id == id)
+        .expect("message due");
+    store
+        .apply(
+            &c.lease,
+            DeliveryReport {
+                id: id.clone(),
+                updates,
+            },
+            at,
+        )
+        .await
+        .expect("apply");
+    for c in &claimed {
+        store.release(&c.lease).await.expect("release");
+    }
+}
+
+async fn content(store: &MemoryStore, id: &QueueId) -> String {
+    String::from_utf8_lossy(&store.get(id).await.expect("get").expect("notice").content)
+        .into_owned()
+}
+
+fn n(success: bool, failure: bool, delay: bool) -> Option<Notify> {
+    Some(Notify {
+        never: false,
+        success,
+        failure,
+        delay,
+    })
+}
+
+#[tokio::test]
+async fn relayed_success_notice_only_for_next_hops_without_dsn() {
+    let store = Arc::new(MemoryStore::new());
+    let id = queued(
+        &store,
+        "alice@example.test",
+        vec![
+            spec("plain@example.org", n(true, true, false)),
+            spec("dsn@example.net", n(true, true, false)),
+            spec("me@example.test", n(true, true, false)),
+            spec("unknown@example.com", n(true, true, false)),
+        ],
+    )
+    .await;
+    let delivered = |i, dsn: Option<bool>, remote: Option<&str>| RecipientUpdate {
+        next_hop_dsn: dsn,
+        ..update(
+            i,
+            RecipientState::Delivered,
+            "250 2.0.0 Ok: queued as 4F2B",
+            remote,
+        )
+    };
+    apply_to(
+        &store,
+        &id,
+        T0,
+        vec![
+            delivered(0, Some(false), Some("mx.example.org [192.0.2.1]")),
+            delivered(1, Some(true), Some("mx.example.net [192.0.2.2]")),
+            delivered(2, Some(true), None),
+            // a record from before next_hop_dsn was kept: unknown, no notice
+            delivered(3, None, Some("mx.example.com [192.0.2.3]")),
+        ],
+    )
+    .await;
+    let h = Notifier::new(store.clone(), config(None), Arc::new(|| T0 + 60))
+        .handle(&id)
+        .await
+        .expect("handle");
+    assert_eq!(h.notices.len(), 1, "one success notice");
+    let raw = store
+        .get(&h.notices[0])
+        .await
+        .expect("get")
+        .expect("notice")
+        .content;
+    let a = analyze(&raw);
+    assert_eq!(a.kind, Kind::Success);
+    let got: Vec<_> = a
+        .recipients
+        .iter()
+        .map(|r| (r.recipient.as_str(), r.action))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            ("plain@example.org", Some(DsnAction::Relayed)),
+            ("me@example.test", Some(DsnAction::Delivered)),
+        ],
+        "relayed for the next hop without DSN, delivered for the mailbox, nothing for the DSN next hop"
+    );
+    let text = String::from_utf8_lossy(&raw);
+    assert!(text.contains("** Message relayed **"), "{text}");
+    assert!(text.contains("handed on to mx.example.org"), "{text}");
+    assert!(
+        text.contains("Content-Type: text/rfc822-headers"),
+        "headers only: no failure"
+    );
+    assert!(h.deleted);
+}
+
+#[tokio::test]
+async fn one_delay_notice_per_message_for_the_recipients_that_want_it() {
+    let store = Arc::new(MemoryStore::new());
+    let id = queued(
+        &store,
+        "alice@example.test",
+        vec![
+            spec("slow@example.org", None),
+            spec("quiet@example.org", n(false, true, false)),
+            spec("asked@example.org", n(false, false, true)),
+            spec("done@example.org", None),
+        ],
+    )
+    .await;
+    apply_to(
+        &store,
+        &id,
+        T0 + 4 * 3600,
+        vec![
+            update(
+                0,
+                RecipientState::Deferred,
+                "421 4.7.0 Try again later, closing connection.",
+                Some("mx01.mail.example.org [192.0.2.1]"),
+            ),
+            update(
+                1,
+                RecipientState::Deferred,
+                "451 4.3.0 try later",
+                Some("mx.example.org"),
+            ),
+            update(
+                2,
+                RecipientState::Deferred,
+                "4.4.1 connect to mx.example.org[192.0.2.1]:25: Connection refused",
+                None,
+            ),
+            update(
+                3,
+                RecipientState::Delivered,
+                "250 2.0.0 Ok",
+                Some("mx.example.org"),
+            ),
+        ],
+    )
+    .await;
+    let now = T0 + 4 * 3600 + 5;
+    let notifier = Notifier::new(store.clone(), config(None), Arc::new(move || now));
+    let notice = notifier
+        .handle_delayed(&id)
+        .await
+        .expect("handle")
+        .expect("a delay notice");
+    let text = content(&store, &notice).await;
+    let m = store.get(&notice).await.expect("get").expect("notice");
+    assert!(m.envelope.is_null_sender());
+    assert_eq!(m.envelope.recipients[0].address, "alice@example.test");
+    assert!(text.contains("Subject: Delivery Status Notification (Delay)"));
+    let until = rfc5322_date(T0 + 5 * 86_400);
+    assert!(
+        text.contains(&format!("Will-Retry-Until: {until}")),
+        "arrival + queue lifetime: {text}"
+    );
+    let flat = text.replace("\r\n", " ");
+    assert!(
+        flat.contains(&format!("We'll keep trying until {until}.")),
+        "the human part names the same date: {text}"
+    );
+    assert!(text.contains("You don't need to resend it"), "{text}");
+    assert!(
+        text.contains("Diagnostic-Code: smtp; 421 4.7.0 Try again later, closing"),
+        "{text}"
+    );
+    assert!(
+        text.contains("Content-Type: text/rfc822-headers"),
+        "headers only in a delay notice"
+    );
+    let a = analyze(text.as_bytes());
+    assert_eq!(a.kind, Kind::Delay);
+    let got: Vec<_> = a
+        .recipients
+        .iter()
+        .map(|r| {
+            (
+                r.recipient.as_str(),
+                r.action,
+                r.status.map(|s| s.to_string()),
+                r.permanent,
+            )
+        })
+        .collect();
+    assert_eq!(
+        got,
+        [
+            (
+                "slow@example.org",
+                Some(DsnAction::Delayed),
+                Some("4.7.0".into()),
+                false
+            ),
+            (
+                "asked@example.org",
+                Some(DsnAction::Delayed),
+                Some("4.4.1".into()),
+                false
+            ),
+        ],
+        "NOTIFY absent (our user) and NOTIFY=DELAY; not NOTIFY=FAILURE, not the delivered one"
+    );
+    let original = store
+        .get(&id)
+        .await
+        .expect("get")
+        .expect("original stays queued");
+    assert_eq!(original.delay_notice_at, Some(now));
+    // Announced again (a retry, a restart): nothing more.
+    let before = store.len();
+    assert_eq!(notifier.handle_delayed(&id).await.expect("again"), None);
+    let later = Notifier::new(store.clone(), config(None), Arc::new(move || now + 7200));
+    assert_eq!(later.handle_delayed(&id).await.expect("later"), None);
+    assert_eq!(store.len(), before, "exactly one delay notice");
+}
+
+#[tokio::test]
+async fn no_delay_notice_for_others_mail_without_notify_nor_for_notices() {
+    let store = Arc::new(MemoryStore::new());
+    let relayed = queued(
+        &store,
+        "carol@elsewhere.org",
+        vec![spec("x@example.org", None)],
+    )
+    .await;
+    let bounce = queued(&store, "", vec![spec("y@example.org", None)]).await;
+    let authed = {
+        let envelope = Envelope {
+            reverse_path: "carol@elsewhere.org".into(),
+            recipients: vec![spec("z@example.org", None)],
+            ret: None,
+            envid: None,
+            smtputf8: false,
+            eight_bit: false,
+            received_at: T0,
+            client: None,
+            auth_user: Some("carol".into()),
+        };
+        store
+            .commit(NewMessage {
+                envelope,
+                content: b"Subject: s\r\n\r\nx\r\n".to_vec(),
+            })
+            .await
+            .expect("commit")
+    };
+    for id in [&relayed, &bounce, &authed] {
+        apply_to(
+            &store,
+            id,
+            T0 + 5 * 3600,
+            vec![update(
+                0,
+                RecipientState::Deferred,
+                "451 4.3.0 later",
+                Some("mx.example.org"),
+            )],
+        )
+        .await;
+    }
+    let notifier = Notifier::new(store.clone(), config(None), Arc::new(|| T0 + 5 * 3600));
+    assert_eq!(
+        notifier.handle_delayed(&relayed).await.expect("relayed"),
+        None,
+        "NOTIFY absent on mail relayed for others means FAILURE only"
+    );
+    assert!(
+        store
+            .get(&relayed)
+            .await
+            .expect("get")
+            .expect("m")
+            .delay_notice_at
+            .is_some(),
+        "marked all the same: not announced again"
+    );
+    assert_eq!(
+        notifier.handle_delayed(&bounce).await.expect("bounce"),
+        None,
+        "never for <>"
+    );
+    assert!(
+        notifier
+            .handle_delayed(&authed)
+            .await
+            .expect("authed")
+            .is_some(),
+        "an authenticated sender is our user"
+    );
+}
+
+#[tokio::test]
+async fn double_bounces_go_to_the_postmaster_and_never_loop() {
+    let store = Arc::new(MemoryStore::new());
+    let pm = "postmaster@example.test";
+    // One of our notices, to a sender whose server refuses it.
+    let notice = queued(
+        &store,
+        "",
+        vec![spec("forged@example.org", n(false, false, false))],
+    )
+    .await;
+    apply_to(
+        &store,
+        &notice,
+        T0,
+        vec![update(
+            0,
+            RecipientState::Failed,
+            "550 5.1.1 <forged@example.org>: no such user",
+            Some("mx.example.org [192.0.2.1]"),
+        )],
+    )
+    .await;
+    let notifier = Notifier::new(store.clone(), config(Some(pm)), Arc::new(|| T0 + 60));
+    let h = notifier.handle(&notice).await.expect("handle");
+    assert_eq!(h.double_bounces, 1);
+    assert!(h.deleted, "the failed notice is removed");
+    let db = h
+        .postmaster_notice
+        .clone()
+        .expect("reported to the postmaster");
+    assert_eq!(h.notices, std::slice::from_ref(&db));
+    let m = store.get(&db).await.expect("get").expect("double bounce");
+    assert!(m.envelope.is_null_sender(), "a notice: null sender");
+    assert_eq!(m.envelope.recipients[0].address, pm);
+    assert!(m.envelope.recipients[0].notify.is_some_and(|n| n.never));
+    let text = String::from_utf8_lossy(&m.content).into_owned();
+    assert!(text.contains("To: <postmaster@example.test>"), "{text}");
+    assert!(text.contains("X-Mailerd-Notice: double-bounce"), "{text}");
+    assert!(text.contains("Subject: Undeliverable notification (double bounce)"));
+    assert!(
+        text.contains("550 5.1.1 <forged@example.org>: no such user"),
+        "the reply: {text}"
+    );
+    assert!(
+        text.contains("Content-Type: message/rfc822"),
+        "the failed notice is attached"
+    );
+    let a = analyze(&m.content);
+    assert_eq!(a.recipients[0].recipient, "forged@example.org");
+    assert_eq!(a.recipients[0].action, Some(DsnAction::Failed));
+
+    // The double bounce fails too: only logged, nothing new is written.
+    apply_to(
+        &store,
+        &db,
+        T0 + 60,
+        vec![update(
+            0,
+            RecipientState::Failed,
+            "550 5.1.1 no postmaster here",
+            Some("mx.example.test"),
+        )],
+    )
+    .await;
+    let h = notifier.handle(&db).await.expect("handle");
+    assert_eq!(
+        (
+            h.notices.len(),
+            h.double_bounces,
+            h.postmaster_notice.clone(),
+            h.deleted
+        ),
+        (0, 1, None, true)
+    );
+    assert!(store.is_empty(), "no loop: nothing queued");
+
+    // Any notice to the postmaster that fails is only logged (reporting it would go there).
+    let to_pm = queued(&store, "", vec![spec(pm, None)]).await;
+    apply_to(
+        &store,
+        &to_pm,
+        T0,
+        vec![update(
+            0,
+            RecipientState::Failed,
+            "552 5.2.2 mailbox full",
+            None,
+        )],
+    )
+    .await;
+    let h = notifier.handle(&to_pm).await.expect("handle");
+    assert_eq!((h.notices.len(), h.double_bounces), (0, 1));
+    assert!(store.is_empty());
 }

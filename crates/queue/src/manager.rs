@@ -83,6 +83,10 @@ pub struct ManagerConfig {
     /// notify to say), in the same step that ends the lease, instead of handing it to notify
     /// to delete. Default true; tests that inspect delivered records turn it off.
     pub remove_delivered: bool,
+    /// A message still being retried this long after it arrived is announced once to notify
+    /// (see [`Manager::with_delayed`]) for its delay notice, at the first temporary failure
+    /// past the threshold. `None`: no delay notices. Default 4 hours (standards sec. 1.4).
+    pub delay_after: Option<Duration>,
 }
 
 impl Default for ManagerConfig {
@@ -95,6 +99,7 @@ impl Default for ManagerConfig {
             idle_poll: Duration::from_secs(1),
             retry: RetryPolicy::default(),
             remove_delivered: true,
+            delay_after: Some(Duration::from_secs(4 * 3600)),
         }
     }
 }
@@ -136,6 +141,7 @@ pub struct Manager<S, T, C> {
     per_destination: Arc<Mutex<HashMap<NextHop, Arc<Semaphore>>>>,
     rng: Arc<AtomicU64>,
     done: Option<mpsc::Sender<QueueId>>,
+    delayed: Option<mpsc::Sender<QueueId>>,
 }
 
 impl<S: Store, T: Transport, C: Clock> Manager<S, T, C> {
@@ -157,6 +163,7 @@ impl<S: Store, T: Transport, C: Clock> Manager<S, T, C> {
             per_destination: Arc::new(Mutex::new(HashMap::new())),
             rng: Arc::new(AtomicU64::new(seed)),
             done: None,
+            delayed: None,
         }
     }
 
@@ -165,6 +172,17 @@ impl<S: Store, T: Transport, C: Clock> Manager<S, T, C> {
     pub fn with_done(mut self, done: mpsc::Sender<QueueId>) -> Self {
         self.kick.done = Some(done.clone());
         self.done = Some(done);
+        self
+    }
+
+    /// Sends the id of a message, once its lease is released, when a temporary failure left
+    /// it still being retried [`ManagerConfig::delay_after`] or longer after it arrived, its
+    /// sender is not the null sender, and it has no delay notice yet
+    /// ([`Claimed::delay_notice_at`]): notify decides who gets a delay notice and marks the
+    /// message so it is announced no more. Announced again at a later failure if notify did
+    /// not mark it (a crash), so a restart cannot lose the notice.
+    pub fn with_delayed(mut self, delayed: mpsc::Sender<QueueId>) -> Self {
+        self.delayed = Some(delayed);
         self
     }
 
@@ -239,6 +257,7 @@ impl<S: Store, T: Transport, C: Clock> Manager<S, T, C> {
             per_destination: self.per_destination.clone(),
             rng: self.rng.clone(),
             done: self.done.clone(),
+            delayed: self.delayed.clone(),
         }
     }
 }
@@ -253,11 +272,14 @@ struct Worker<S, T, C> {
     per_destination: Arc<Mutex<HashMap<NextHop, Arc<Semaphore>>>>,
     rng: Arc<AtomicU64>,
     done: Option<mpsc::Sender<QueueId>>,
+    delayed: Option<mpsc::Sender<QueueId>>,
 }
 
 impl<S: Store, T: Transport, C: Clock> Worker<S, T, C> {
     async fn process(&self, claimed: Claimed) {
         let lease = claimed.lease.clone();
+        let envelope = claimed.envelope.clone();
+        let delay_noticed = claimed.delay_notice_at.is_some();
         let records = match self.deliver_message(claimed).await {
             Ok(r) => r,
             Err(e) => {
@@ -268,7 +290,21 @@ impl<S: Store, T: Transport, C: Clock> Worker<S, T, C> {
         let finished = records
             .as_ref()
             .is_some_and(|r| r.iter().all(|r| r.state.is_final()));
-        if self.config.remove_delivered && records.as_deref().is_some_and(needs_no_notice) {
+        let delayed = !finished
+            && !delay_noticed
+            && !envelope.is_null_sender()
+            && self.config.delay_after.is_some_and(|d| {
+                self.clock.now() >= envelope.received_at.saturating_add(d.as_secs())
+            })
+            && records.as_ref().is_some_and(|r| {
+                r.iter()
+                    .any(|r| r.state == RecipientState::Deferred && r.attempts > 0)
+            });
+        if self.config.remove_delivered
+            && records
+                .as_deref()
+                .is_some_and(|r| needs_no_notice(&envelope, r))
+        {
             // Every recipient accepted by a next hop: nothing for notify to say (it sends no
             // notice for relayed mail), so the message goes at once, in one write instead
             // of a release here and a delete by notify (Postfix's qmgr does the same). The
@@ -292,6 +328,9 @@ impl<S: Store, T: Transport, C: Clock> Worker<S, T, C> {
             // Bounded: when notify is behind, delivery waits (back-pressure, bounded memory).
             let _ = done.send(lease.id.clone()).await;
         }
+        if delayed && let Some(tx) = &self.delayed {
+            let _ = tx.send(lease.id.clone()).await;
+        }
     }
 
     /// Delivers the due recipients; the recipients' records after the last report applied
@@ -304,6 +343,7 @@ impl<S: Store, T: Transport, C: Clock> Worker<S, T, C> {
             lease,
             envelope,
             recipients,
+            ..
         } = claimed;
         let now = self.clock.now();
         let due: Vec<&RecipientRecord> = recipients
@@ -397,15 +437,21 @@ impl<S: Store, T: Transport, C: Clock> Worker<S, T, C> {
         let mut updates = Vec::with_capacity(report.recipients.len());
         for r in report.recipients {
             let tried = attempts.get(&r.index).copied().unwrap_or(0) + 1;
+            let mut dsn = None;
             let (state, reply, remote, next_attempt) = match r.outcome {
                 Outcome::Delivered {
-                    reply, remote_mta, ..
-                } => (
-                    RecipientState::Delivered,
-                    reply.map(|r| r.to_string()),
+                    reply,
                     remote_mta,
-                    None,
-                ),
+                    next_hop_dsn,
+                } => {
+                    dsn = Some(next_hop_dsn);
+                    (
+                        RecipientState::Delivered,
+                        reply.map(|r| r.to_string()),
+                        remote_mta,
+                        None,
+                    )
+                }
                 Outcome::Permanent(d) => (
                     RecipientState::Failed,
                     Some(detail_text(&d)),
@@ -446,6 +492,7 @@ impl<S: Store, T: Transport, C: Clock> Worker<S, T, C> {
                 remote_mta: remote.map(|m| remote_text(&m)),
                 attempts: tried,
                 next_attempt,
+                next_hop_dsn: dsn,
             });
         }
         if updates.is_empty() {
@@ -502,12 +549,21 @@ impl<S: Store, T: Transport, C: Clock> Worker<S, T, C> {
 }
 
 /// Whether a finished message needs nothing from notify: every recipient delivered to a
-/// next hop (notify sends notices for failures, expiries and local deliveries only).
-fn needs_no_notice(records: &[RecipientRecord]) -> bool {
+/// next hop, and none of them a NOTIFY=SUCCESS recipient relayed to a next hop without DSN
+/// (that one gets a `relayed` notice). Notify sends notices for failures, expiries, local
+/// deliveries and such relays only.
+fn needs_no_notice(envelope: &mailerd_types::Envelope, records: &[RecipientRecord]) -> bool {
     !records.is_empty()
-        && records
-            .iter()
-            .all(|r| r.state == RecipientState::Delivered && r.remote_mta.is_some())
+        && records.iter().all(|r| {
+            let success_asked = envelope
+                .recipients
+                .get(r.index)
+                .and_then(|s| s.notify)
+                .is_some_and(|n| n.success && !n.never);
+            r.state == RecipientState::Delivered
+                && r.remote_mta.is_some()
+                && !(success_asked && r.next_hop_dsn == Some(false) && !envelope.is_null_sender())
+        })
 }
 
 /// The words kept in the status log: the remote reply verbatim (one line), else our status

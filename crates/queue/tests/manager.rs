@@ -9,11 +9,12 @@ use std::time::Duration;
 
 use mailerd_queue::manager::{Clock, FakeClock, Manager, ManagerConfig, Transport};
 use mailerd_queue::route::Routes;
+use mailerd_queue::schedule::RetryPolicy;
 use mailerd_store::memory::MemoryStore;
-use mailerd_store::{ListFilter, NewMessage, Store};
+use mailerd_store::{DelayMark, ListFilter, NewMessage, Store};
 use mailerd_types::{
-    AttemptReport, DeliveryRequest, Detail, EnhancedStatus, Envelope, NextHop, Outcome, QueueId,
-    RecipientOutcome, RecipientSpec, RecipientState, RemoteMta, SmtpReply, Stage,
+    AttemptReport, DeliveryRequest, Detail, EnhancedStatus, Envelope, NextHop, Notify, Outcome,
+    QueueId, RecipientOutcome, RecipientSpec, RecipientState, RemoteMta, SmtpReply, Stage,
 };
 use tokio::sync::watch;
 
@@ -29,6 +30,8 @@ struct Script {
     in_flight: AtomicUsize,
     max_in_flight: AtomicUsize,
     delay: Duration,
+    /// Recipients whose next hop does not offer DSN.
+    without_dsn: Vec<&'static str>,
 }
 
 impl Script {
@@ -69,7 +72,7 @@ impl Script {
             Outcome::Delivered {
                 reply: Some(reply),
                 remote_mta: remote,
-                next_hop_dsn: true,
+                next_hop_dsn: !self.without_dsn.contains(&rcpt),
             }
         } else if reply.is_transient() {
             Outcome::Temporary(detail(reply))
@@ -498,6 +501,197 @@ async fn relayed_messages_are_removed_at_once_others_go_to_notify() {
     );
     assert!(rx.try_recv().is_err(), "the removed one is not announced");
     assert!(store.get(&failed).await.expect("get").is_some());
+    let _ = stop.send(true);
+    let _ = task.await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn delayed_messages_are_announced_past_the_threshold_until_marked() {
+    let store = Arc::new(MemoryStore::new());
+    let clock = FakeClock::new(T0);
+    let mut script = Script::default();
+    for r in ["slow@x.org", "notice@x.org"] {
+        script.answers.insert(r.into(), vec!["451 4.3.0 try later"]);
+    }
+    let routes = Routes::new(["example.test"], []).expect("routes");
+    let (done_tx, mut done_rx) = tokio::sync::mpsc::channel(8);
+    let (tx, mut rx) = tokio::sync::mpsc::channel(8);
+    let manager = Manager::new(
+        store.clone(),
+        Arc::new(ScriptedTransport(Arc::new(script))),
+        Arc::new(clock.clone()),
+        routes,
+        ManagerConfig {
+            delay_after: Some(Duration::from_secs(3600)),
+            retry: RetryPolicy {
+                jitter: 0.0,
+                ..RetryPolicy::default()
+            },
+            ..ManagerConfig::default()
+        },
+    )
+    .with_done(done_tx)
+    .with_delayed(tx);
+    let (stop, stop_rx) = watch::channel(false);
+    let task = tokio::spawn(async move { manager.run(stop_rx).await });
+    let slow = commit(&store, "alice@example.test", &["slow@x.org"], T0).await;
+    let notice = commit(&store, "", &["notice@x.org"], T0).await;
+    run_for(3).await;
+    assert!(rx.try_recv().is_err(), "deferred before the threshold");
+    // second attempt (due at T0+300), still under an hour
+    clock.set(T0 + 400);
+    run_for(3).await;
+    assert!(
+        rx.try_recv().is_err(),
+        "deferred again, still under an hour"
+    );
+    // third attempt (due at T0+400+600), past the hour
+    clock.set(T0 + 3700);
+    run_for(3).await;
+    assert_eq!(
+        rx.try_recv().ok(),
+        Some(slow.clone()),
+        "announced past the threshold"
+    );
+    assert!(
+        rx.try_recv().is_err(),
+        "a null-sender message is never announced for a delay notice"
+    );
+    let m = store.get(&slow).await.expect("get").expect("message");
+    assert!(m.lease.is_none(), "announced after its lease is released");
+    // Not marked (notify did not run): announced again at the next failure.
+    clock.set(T0 + 3700 + 1300);
+    run_for(3).await;
+    assert_eq!(rx.try_recv().ok(), Some(slow.clone()));
+    // Marked: never again.
+    assert_eq!(
+        store
+            .mark_delay_notice(&slow, None, clock.now())
+            .await
+            .expect("mark"),
+        DelayMark::Marked(None)
+    );
+    clock.set(T0 + 3 * 3600);
+    run_for(3).await;
+    assert_eq!(
+        states(&store, &slow).await,
+        [RecipientState::Deferred],
+        "still tried"
+    );
+    assert!(
+        store.get(&slow).await.expect("get").expect("m").recipients[0].attempts >= 5,
+        "the attempt after the mark happened"
+    );
+    assert!(rx.try_recv().is_err(), "a marked message is not announced");
+    assert!(done_rx.try_recv().is_err(), "nothing finished");
+    assert!(store.get(&notice).await.expect("get").is_some());
+    let _ = stop.send(true);
+    let _ = task.await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn no_delay_announcements_when_delay_notices_are_off() {
+    let store = Arc::new(MemoryStore::new());
+    let clock = FakeClock::new(T0);
+    let mut script = Script::default();
+    script
+        .answers
+        .insert("slow@x.org".into(), vec!["451 4.3.0 try later"]);
+    let routes = Routes::new(["example.test"], []).expect("routes");
+    let (tx, mut rx) = tokio::sync::mpsc::channel(8);
+    let manager = Manager::new(
+        store.clone(),
+        Arc::new(ScriptedTransport(Arc::new(script))),
+        Arc::new(clock.clone()),
+        routes,
+        ManagerConfig {
+            delay_after: None,
+            ..ManagerConfig::default()
+        },
+    )
+    .with_delayed(tx);
+    let (stop, stop_rx) = watch::channel(false);
+    let task = tokio::spawn(async move { manager.run(stop_rx).await });
+    let slow = commit(&store, "alice@example.test", &["slow@x.org"], T0 - 86_400).await;
+    run_for(3).await;
+    assert_eq!(states(&store, &slow).await, [RecipientState::Deferred]);
+    assert!(rx.try_recv().is_err(), "delay_after = off: no announcement");
+    let _ = stop.send(true);
+    let _ = task.await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn success_relayed_to_a_next_hop_without_dsn_goes_to_notify() {
+    let store = Arc::new(MemoryStore::new());
+    let clock = FakeClock::new(T0);
+    let script = Script {
+        without_dsn: vec!["plain@x.org"],
+        ..Script::default()
+    };
+    let routes = Routes::new(["example.test"], []).expect("routes");
+    let (tx, mut rx) = tokio::sync::mpsc::channel(8);
+    let manager = Manager::new(
+        store.clone(),
+        Arc::new(ScriptedTransport(Arc::new(script))),
+        Arc::new(clock.clone()),
+        routes,
+        ManagerConfig::default(),
+    )
+    .with_done(tx);
+    let (stop, stop_rx) = watch::channel(false);
+    let task = tokio::spawn(async move { manager.run(stop_rx).await });
+    let success = Notify {
+        success: true,
+        ..Notify::default()
+    };
+    let commit_notify = |rcpt: &'static str| {
+        let store = store.clone();
+        async move {
+            let mut spec = RecipientSpec::new(rcpt);
+            spec.notify = Some(success);
+            store
+                .commit(NewMessage {
+                    envelope: Envelope {
+                        reverse_path: "alice@example.test".into(),
+                        recipients: vec![spec],
+                        ret: None,
+                        envid: None,
+                        smtputf8: false,
+                        eight_bit: false,
+                        received_at: T0,
+                        client: None,
+                        auth_user: None,
+                    },
+                    content: b"Subject: t\r\n\r\nbody\r\n".to_vec(),
+                })
+                .await
+                .expect("commit")
+        }
+    };
+    let plain = commit_notify("plain@x.org").await;
+    let dsn = commit_notify("dsn@x.org").await;
+    let silent = commit(&store, "alice@example.test", &["plain@x.org"], T0).await;
+    run_for(3).await;
+    assert_eq!(
+        rx.try_recv().ok(),
+        Some(plain.clone()),
+        "NOTIFY=SUCCESS relayed without DSN: notify owes a relayed notice"
+    );
+    assert!(rx.try_recv().is_err(), "only that one");
+    let m = store
+        .get(&plain)
+        .await
+        .expect("get")
+        .expect("kept for notify");
+    assert_eq!(m.recipients[0].next_hop_dsn, Some(false), "recorded");
+    assert!(
+        store.get(&dsn).await.expect("get").is_none(),
+        "the DSN next hop reports success itself: removed at once"
+    );
+    assert!(
+        store.get(&silent).await.expect("get").is_none(),
+        "no NOTIFY=SUCCESS: nothing to say, removed at once"
+    );
     let _ = stop.send(true);
     let _ = task.await;
 }

@@ -143,6 +143,7 @@ fn main() {
                                     remote_mta: Some("mx.example.net".into()),
                                     attempts: 1,
                                     next_attempt: None,
+                                    next_hop_dsn: Some(true),
                                 }],
                             };
                             store.get(&c.lease.id).await.expect("get");

@@ -44,7 +44,7 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 use mailerd_store::{
-    Claimed, CorruptRecord, FailOutcome, Lease, ListFilter, MessageList, MessageSummary,
+    Claimed, CorruptRecord, DelayMark, FailOutcome, Lease, ListFilter, MessageList, MessageSummary,
     NewMessage, RecipientRecord, StatusRecord, Store, StoreError, StoredMessage,
 };
 use mailerd_types::{DeliveryReport, QueueId};
@@ -342,6 +342,7 @@ fn read_message(txn: &ReadTransaction, id: &str) -> Result<Option<StoredMessage>
         recipients: meta.recipients,
         held: meta.held,
         lease: meta.lease,
+        delay_notice_at: meta.delay_notice_at,
     }))
 }
 
@@ -355,6 +356,7 @@ fn summary(id: &str, meta: MessageMeta) -> MessageSummary {
         held: meta.held,
         lease: meta.lease,
         recipients: meta.recipients,
+        delay_notice_at: meta.delay_notice_at,
     }
 }
 
@@ -418,6 +420,23 @@ impl Store for EmbeddedStore {
         match self.write(Op::Commit(msg)).await? {
             Reply::Id(id) => Ok(id),
             _ => Err(unexpected("commit")),
+        }
+    }
+
+    async fn mark_delay_notice(
+        &self,
+        id: &QueueId,
+        notice: Option<NewMessage>,
+        now: u64,
+    ) -> Result<DelayMark, StoreError> {
+        let op = Op::MarkDelayNotice {
+            id: id.clone(),
+            notice,
+            now,
+        };
+        match self.write(op).await? {
+            Reply::DelayMark(m) => Ok(m),
+            _ => Err(unexpected("mark_delay_notice")),
         }
     }
 

@@ -45,6 +45,11 @@ pub(crate) struct MessageMeta {
     pub content_hash: u64,
     /// Number of status records; the next one gets this seq.
     pub log_len: u32,
+    /// When the message's delay notice was written (`Store::mark_delay_notice`). Added after
+    /// version 1 was in use: records without it load as unmarked, and an unmarked record is
+    /// written without it, so the encoding of version 1 is unchanged.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delay_notice_at: Option<u64>,
 }
 
 impl MessageMeta {
@@ -58,6 +63,7 @@ impl MessageMeta {
             content_len: content.len() as u64,
             content_hash: content_hash(content),
             log_len: 0,
+            delay_notice_at: None,
         }
     }
 
@@ -165,6 +171,40 @@ mod tests {
         assert!(queue_id(10, 99) < queue_id(11, 1));
         assert!(queue_id(10, 9) < queue_id(10, 10));
         assert_eq!(queue_id(0x1234, 5).len(), 20);
+    }
+
+    /// Records written before the delay mark and `next_hop_dsn` existed still load, unmarked
+    /// and with `next_hop_dsn` unknown.
+    #[test]
+    fn records_without_the_newer_fields_load() {
+        let env = mailerd_store::conformance::envelope(&["bob@example.net"]);
+        let meta = MessageMeta::new(env, b"x");
+        let mut v: serde_json::Value =
+            serde_json::from_slice(&meta.encode().expect("encode")).expect("json");
+        let obj = v.as_object_mut().expect("object");
+        assert!(
+            !obj.contains_key("delay_notice_at"),
+            "an unmarked record is encoded as before"
+        );
+        for r in obj
+            .get_mut("recipients")
+            .and_then(|r| r.as_array_mut())
+            .expect("recipients")
+        {
+            r.as_object_mut().expect("record").remove("next_hop_dsn");
+        }
+        let old = serde_json::to_vec(&v).expect("encode old form");
+        let back = MessageMeta::decode("X", &old).expect("old record loads");
+        assert_eq!(back.delay_notice_at, None);
+        assert_eq!(back.recipients[0].next_hop_dsn, None);
+        assert_eq!(back, meta);
+        let status = br#"{"seq":0,"at":1,"index":0,"recipient":"bob@example.net","state":"pending","reply":null,"remote_mta":null,"attempts":0}"#;
+        assert_eq!(
+            decode_status("X", status)
+                .expect("old status record loads")
+                .next_hop_dsn,
+            None
+        );
     }
 
     #[test]

@@ -11,7 +11,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use mailerd_store::{Claimed, FailOutcome, Lease, NewMessage, RecipientRecord, StoreError, rules};
+use mailerd_store::{
+    Claimed, DelayMark, FailOutcome, Lease, NewMessage, RecipientRecord, StoreError, rules,
+};
 use mailerd_types::{DeliveryReport, QueueId};
 use redb::{Database, ReadableTable, Table, WriteTransaction};
 use tokio::sync::{mpsc, oneshot};
@@ -55,6 +57,11 @@ pub(crate) enum Op {
         reply: String,
         now: u64,
     },
+    MarkDelayNotice {
+        id: QueueId,
+        notice: Option<NewMessage>,
+        now: u64,
+    },
 }
 
 impl Op {
@@ -62,6 +69,9 @@ impl Op {
     fn weight(&self) -> usize {
         match self {
             Op::Commit(m) => m.content.len() + 512,
+            Op::MarkDelayNotice {
+                notice: Some(m), ..
+            } => m.content.len() + 512,
             _ => 512,
         }
     }
@@ -77,6 +87,7 @@ pub(crate) enum Reply {
     Found(bool),
     Count(usize),
     Fail(FailOutcome),
+    DelayMark(DelayMark),
 }
 
 pub(crate) struct Request {
@@ -255,6 +266,9 @@ fn run_batch(
                 Op::RetryNow(id, now) => retry_now(&mut t, &id, now),
                 Op::RetryAll(now) => retry_all(&mut t, now),
                 Op::FailLive { id, reply, now } => fail_live(&mut t, &id, &reply, now),
+                Op::MarkDelayNotice { id, notice, now } => {
+                    mark_delay_notice(&mut t, counters, &id, notice, now)
+                }
             };
             results.push(r?);
         }
@@ -364,6 +378,36 @@ fn commit(t: &mut Tables<'_>, counters: &mut Counters, msg: NewMessage) -> OpRes
     Ok(Ok(Reply::Id(QueueId(id))))
 }
 
+fn mark_delay_notice(
+    t: &mut Tables<'_>,
+    counters: &mut Counters,
+    id: &QueueId,
+    notice: Option<NewMessage>,
+    now: u64,
+) -> OpResult {
+    let mut meta = match load(t, &id.0)? {
+        None => return Ok(Ok(Reply::DelayMark(DelayMark::NotFound))),
+        Some(m) => refuse!(m),
+    };
+    if let Some(at) = meta.delay_notice_at {
+        return Ok(Ok(Reply::DelayMark(DelayMark::AlreadyMarked(at))));
+    }
+    meta.delay_notice_at = Some(now);
+    // Encode the mark before writing anything; `commit` refuses before it writes too, so a
+    // refusal of either leaves no trace.
+    let raw = refuse!(meta.encode());
+    let notice_id = match notice {
+        Some(n) => match refuse!(commit(t, counters, n)?) {
+            Reply::Id(nid) => Some(nid),
+            _ => None,
+        },
+        None => None,
+    };
+    let due = meta.due();
+    put(t, &id.0, due, &meta, &raw)?;
+    Ok(Ok(Reply::DelayMark(DelayMark::Marked(notice_id))))
+}
+
 fn claim(
     t: &mut Tables<'_>,
     counters: &mut Counters,
@@ -459,6 +503,7 @@ fn claim(
                 lease,
                 envelope: meta.envelope,
                 recipients: meta.recipients,
+                delay_notice_at: meta.delay_notice_at,
             });
         }
         from = Some(last);

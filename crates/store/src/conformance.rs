@@ -15,7 +15,7 @@ use mailerd_types::{
     DeliveryReport, Envelope, QueueId, RecipientSpec, RecipientState, RecipientUpdate,
 };
 
-use crate::{FailOutcome, ListFilter, NewMessage, Store, StoreError};
+use crate::{DelayMark, FailOutcome, ListFilter, NewMessage, Store, StoreError};
 
 /// Opens stores for the suite.
 pub trait Factory: Send + Sync {
@@ -75,6 +75,7 @@ fn deferred(index: usize, attempts: u32, next: u64) -> RecipientUpdate {
         remote_mta: Some("mx.example.net [192.0.2.25]".into()),
         attempts,
         next_attempt: Some(next),
+        next_hop_dsn: None,
     }
 }
 
@@ -86,6 +87,7 @@ fn final_update(index: usize, state: RecipientState, reply: &str) -> RecipientUp
         remote_mta: Some("mx.example.net [192.0.2.25]".into()),
         attempts: 1,
         next_attempt: None,
+        next_hop_dsn: None,
     }
 }
 
@@ -554,6 +556,7 @@ pub async fn apply_is_atomic_and_logs<F: Factory>(f: &F) {
                 remote_mta: None,
                 attempts: 2,
                 next_attempt: None,
+                next_hop_dsn: None,
             }],
         },
         T0 + 9,
@@ -941,6 +944,217 @@ pub async fn reopen_keeps_everything<F: Factory>(f: &F) {
     );
 }
 
+/// The delay-notice mark: set once, atomically with the notice it commits; a second mark
+/// (later, concurrent, or after a reopen) commits nothing; it needs no lease and changes no
+/// recipient; it shows in get, list and claim.
+pub async fn delay_notice_mark_is_once_and_durable<F: Factory>(f: &F) {
+    let name = "delay_notice_mark_is_once_and_durable";
+    let count = |l: crate::MessageList| l.messages.len();
+    let all = ListFilter {
+        include_done: true,
+        ..Default::default()
+    };
+    let (id, notice_id) = {
+        let s = f.open(name).await;
+        let id = s
+            .commit(message(1, &["bob@example.net", "carol@example.net"], 200))
+            .await
+            .expect("commit");
+        let fresh = s.get(&id).await.expect("get").expect("message");
+        assert_eq!(fresh.delay_notice_at, None, "a new message is not marked");
+        // Marked while a delivery holds the lease: the lease stays valid.
+        let c = s.claim("n1", T0, 1, 600).await.expect("claim");
+        assert_eq!(c.len(), 1);
+        assert_eq!(c[0].delay_notice_at, None);
+        s.apply(
+            &c[0].lease,
+            DeliveryReport {
+                id: id.clone(),
+                updates: vec![deferred(0, 1, T0 + 300), deferred(1, 1, T0 + 300)],
+            },
+            T0 + 1,
+        )
+        .await
+        .expect("apply");
+        let before = s.get(&id).await.expect("get").expect("message");
+        let log_before = s.status_log(&id).await.expect("log");
+        let notice = message(2, &["alice@example.org"], 50);
+        let notice_id = match s
+            .mark_delay_notice(&id, Some(notice.clone()), T0 + 2)
+            .await
+            .expect("mark")
+        {
+            DelayMark::Marked(Some(n)) => n,
+            other => panic!("first mark must commit the notice, got {other:?}"),
+        };
+        let n = s
+            .get(&notice_id)
+            .await
+            .expect("get")
+            .expect("notice committed");
+        assert_eq!(n.content, notice.content);
+        assert_eq!(n.envelope, notice.envelope);
+        let after = s.get(&id).await.expect("get").expect("message");
+        assert_eq!(after.delay_notice_at, Some(T0 + 2));
+        assert_eq!(
+            after.recipients, before.recipients,
+            "the mark changes no recipient"
+        );
+        assert_eq!(
+            s.status_log(&id).await.expect("log"),
+            log_before,
+            "and logs nothing"
+        );
+        s.renew(&c[0].lease, T0 + 3, 600)
+            .await
+            .expect("the mark does not void the lease");
+        s.release(&c[0].lease).await.expect("release");
+        let listed = s.list(&ListFilter::default()).await.expect("list");
+        let summary = listed.messages.iter().find(|m| m.id == id).expect("listed");
+        assert_eq!(summary.delay_notice_at, Some(T0 + 2));
+        let c = s.claim("n1", T0 + 300, 10, 600).await.expect("claim");
+        let again = c.iter().find(|c| c.lease.id == id).expect("due again");
+        assert_eq!(again.delay_notice_at, Some(T0 + 2), "claim shows the mark");
+        s.release(&again.lease).await.expect("release");
+
+        let n_before = count(s.list(&all).await.expect("list"));
+        assert_eq!(
+            s.mark_delay_notice(&id, Some(message(3, &["alice@example.org"], 50)), T0 + 9)
+                .await
+                .expect("mark again"),
+            DelayMark::AlreadyMarked(T0 + 2)
+        );
+        assert_eq!(
+            s.mark_delay_notice(
+                &QueueId("NOSUCHID".into()),
+                Some(message(4, &["a@b.c"], 10)),
+                T0
+            )
+            .await
+            .expect("mark missing"),
+            DelayMark::NotFound
+        );
+        assert_eq!(
+            count(s.list(&all).await.expect("list")),
+            n_before,
+            "a refused mark commits no notice"
+        );
+        (id, notice_id)
+    };
+    // After a restart the mark is still there: no second notice.
+    let s = Arc::new(f.open(name).await);
+    assert_eq!(
+        s.get(&id)
+            .await
+            .expect("get")
+            .expect("message")
+            .delay_notice_at,
+        Some(T0 + 2),
+        "the mark survives a reopen"
+    );
+    assert!(s.get(&notice_id).await.expect("get").is_some());
+    assert_eq!(
+        s.mark_delay_notice(&id, Some(message(5, &["alice@example.org"], 50)), T0 + 20)
+            .await
+            .expect("mark after reopen"),
+        DelayMark::AlreadyMarked(T0 + 2)
+    );
+    // Marking without a notice.
+    let quiet = s
+        .commit(message(6, &["bob@example.net"], 10))
+        .await
+        .expect("commit");
+    assert_eq!(
+        s.mark_delay_notice(&quiet, None, T0 + 30)
+            .await
+            .expect("mark"),
+        DelayMark::Marked(None)
+    );
+    // Concurrent marks of one message: exactly one commits its notice.
+    let racy = s
+        .commit(message(7, &["bob@example.net"], 10))
+        .await
+        .expect("commit");
+    let n_before = count(s.list(&all).await.expect("list"));
+    let mut handles = Vec::new();
+    for i in 0..8u64 {
+        let s = Arc::clone(&s);
+        let racy = racy.clone();
+        handles.push(tokio::spawn(async move {
+            s.mark_delay_notice(
+                &racy,
+                Some(message(100 + i, &["alice@example.org"], 20)),
+                T0 + 40 + i,
+            )
+            .await
+            .expect("mark")
+        }));
+    }
+    let mut marked = 0;
+    for h in handles {
+        match h.await.expect("task") {
+            DelayMark::Marked(Some(_)) => marked += 1,
+            DelayMark::AlreadyMarked(_) => {}
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    assert_eq!(marked, 1, "one of concurrent marks wins");
+    assert_eq!(count(s.list(&all).await.expect("list")), n_before + 1);
+}
+
+/// A delivered recipient keeps whether the next hop offered DSN, in its record and in the
+/// status log, across a reopen; other updates leave it unset.
+pub async fn next_hop_dsn_is_recorded<F: Factory>(f: &F) {
+    let name = "next_hop_dsn_is_recorded";
+    let id = {
+        let s = f.open(name).await;
+        let id = s
+            .commit(message(
+                1,
+                &["a@example.net", "b@example.net", "c@example.net"],
+                50,
+            ))
+            .await
+            .expect("commit");
+        let c = s.claim("n1", T0, 1, 600).await.expect("claim");
+        let records = s
+            .apply(
+                &c[0].lease,
+                DeliveryReport {
+                    id: id.clone(),
+                    updates: vec![
+                        RecipientUpdate {
+                            next_hop_dsn: Some(false),
+                            ..final_update(0, RecipientState::Delivered, "250 ok")
+                        },
+                        RecipientUpdate {
+                            next_hop_dsn: Some(true),
+                            ..final_update(1, RecipientState::Delivered, "250 ok")
+                        },
+                        deferred(2, 1, T0 + 60),
+                    ],
+                },
+                T0 + 1,
+            )
+            .await
+            .expect("apply");
+        let got: Vec<_> = records.iter().map(|r| r.next_hop_dsn).collect();
+        assert_eq!(got, [Some(false), Some(true), None]);
+        id
+    };
+    let s = f.open(name).await;
+    let m = s.get(&id).await.expect("get").expect("message");
+    let got: Vec<_> = m.recipients.iter().map(|r| r.next_hop_dsn).collect();
+    assert_eq!(got, [Some(false), Some(true), None], "kept across a reopen");
+    let log = s.status_log(&id).await.expect("log");
+    let logged: Vec<_> = log
+        .iter()
+        .filter(|r| r.state == RecipientState::Delivered)
+        .map(|r| (r.index, r.next_hop_dsn))
+        .collect();
+    assert_eq!(logged, [(0, Some(false)), (1, Some(true))]);
+}
+
 /// Runs every function of the suite, each on its own store name.
 pub async fn run_all<F: Factory>(f: &F) {
     commit_get_round_trip(f).await;
@@ -955,6 +1169,8 @@ pub async fn run_all<F: Factory>(f: &F) {
     reopen_keeps_everything(f).await;
     retry_now_and_retry_all(f).await;
     fail_live_respects_leases(f).await;
+    delay_notice_mark_is_once_and_durable(f).await;
+    next_hop_dsn_is_recorded(f).await;
 }
 
 /// Expands to one `#[tokio::test]` per suite function, each calling it with the factory
@@ -979,6 +1195,8 @@ macro_rules! all_tests {
             reopen_keeps_everything,
             retry_now_and_retry_all,
             fail_live_respects_leases,
+            delay_notice_mark_is_once_and_durable,
+            next_hop_dsn_is_recorded,
         );
     };
     (@each $factory:expr; $($name:ident,)*) => {

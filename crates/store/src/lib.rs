@@ -16,6 +16,8 @@
 //! - [`Store::apply`] applies a [`DeliveryReport`] atomically, every update or none, and appends
 //!   one [`StatusRecord`] per recipient update (invariant 2). Delivery status notifications are
 //!   built from [`Store::status_log`] only.
+//! - [`Store::mark_delay_notice`] records, durably and atomically with the notice itself, that
+//!   a message's one delay notice was written, so a restart never sends a second.
 //! - [`Store::list`], [`Store::get`], [`Store::hold`], [`Store::release_hold`],
 //!   [`Store::delete`], [`Store::retry_now`], [`Store::retry_all`] and [`Store::fail_live`]
 //!   serve the operator (`mailerd queue ...`).
@@ -104,6 +106,11 @@ pub struct RecipientRecord {
     pub remote_mta: Option<String>,
     /// When the state last changed (seconds since the epoch).
     pub updated_at: u64,
+    /// When delivered: whether the next hop offered DSN (see
+    /// [`mailerd_types::RecipientUpdate::next_hop_dsn`]). `None` otherwise, and in records
+    /// written before this was kept (treated as unknown: no success notice).
+    #[serde(default)]
+    pub next_hop_dsn: Option<bool>,
 }
 
 /// One entry of a message's status log: one recipient changed state (or was tried again).
@@ -121,6 +128,9 @@ pub struct StatusRecord {
     pub reply: Option<String>,
     pub remote_mta: Option<String>,
     pub attempts: u32,
+    /// When delivered: whether the next hop offered DSN.
+    #[serde(default)]
+    pub next_hop_dsn: Option<bool>,
 }
 
 /// Ownership of one message by one node until `expires_at` (invariant 5).
@@ -142,6 +152,8 @@ pub struct Claimed {
     pub lease: Lease,
     pub envelope: Envelope,
     pub recipients: Vec<RecipientRecord>,
+    /// When the message's delay notice was written ([`Store::mark_delay_notice`]), if it was.
+    pub delay_notice_at: Option<u64>,
 }
 
 /// Everything the store knows about one message.
@@ -155,6 +167,8 @@ pub struct StoredMessage {
     pub held: bool,
     /// The current lease, expired or not, if the message was claimed and not released.
     pub lease: Option<Lease>,
+    /// When the message's delay notice was written ([`Store::mark_delay_notice`]), if it was.
+    pub delay_notice_at: Option<u64>,
 }
 
 /// One line of `mailerd queue list`.
@@ -172,6 +186,9 @@ pub struct MessageSummary {
     /// The earliest next attempt among live recipients; `None` when every recipient is final.
     pub next_attempt: Option<u64>,
     pub recipients: Vec<RecipientRecord>,
+    /// When the message's delay notice was written, if it was.
+    #[serde(default)]
+    pub delay_notice_at: Option<u64>,
 }
 
 impl MessageSummary {
@@ -221,6 +238,17 @@ pub enum FailOutcome {
     /// Every live recipient is now failed; the message's records after the change (every
     /// recipient is final: the message awaits its notices).
     Failed(Vec<RecipientRecord>),
+}
+
+/// What [`Store::mark_delay_notice`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DelayMark {
+    /// No such message: nothing was committed.
+    NotFound,
+    /// The message was already marked at this time: nothing was committed.
+    AlreadyMarked(u64),
+    /// The message is now marked; the notice, if one was given, was committed with this id.
+    Marked(Option<QueueId>),
 }
 
 /// The error of an operator method a backend does not implement (the default bodies).
@@ -313,6 +341,20 @@ pub trait Store: Send + Sync + 'static {
 
     /// Takes the message off hold. `Ok(false)` if no such message.
     fn release_hold(&self, id: &QueueId) -> impl Future<Output = Result<bool, StoreError>> + Send;
+
+    /// Marks message `id` as having had its delay notice ("still trying", RFC 3464 `Action:
+    /// delayed`) at `now` and, in the same atomic and durable write, commits `notice` (as
+    /// [`Store::commit`] would) when one is given. A message is marked at most once: if it was
+    /// already marked, or does not exist, nothing is committed. So a delay notice is written
+    /// exactly once per message whatever crashes or restarts happen, and two concurrent
+    /// callers cannot both send one. `notice: None` marks without a notice (none was due).
+    /// The mark needs no lease and changes no recipient state; it goes with the message.
+    fn mark_delay_notice(
+        &self,
+        id: &QueueId,
+        notice: Option<NewMessage>,
+        now: u64,
+    ) -> impl Future<Output = Result<DelayMark, StoreError>> + Send;
 
     /// Makes every live recipient of the message due at `now` at the latest (an operator's
     /// "retry now"): a deferred recipient waiting for a later attempt is brought forward; its

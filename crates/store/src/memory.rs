@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use mailerd_types::{DeliveryReport, Envelope, QueueId};
 
 use crate::{
-    Claimed, FailOutcome, Lease, ListFilter, MessageList, MessageSummary, NewMessage,
+    Claimed, DelayMark, FailOutcome, Lease, ListFilter, MessageList, MessageSummary, NewMessage,
     RecipientRecord, StatusRecord, Store, StoreError, StoredMessage, rules,
 };
 
@@ -23,6 +23,7 @@ struct Entry {
     held: bool,
     lease: Option<Lease>,
     log: Vec<StatusRecord>,
+    delay_notice_at: Option<u64>,
 }
 
 impl Entry {
@@ -80,6 +81,30 @@ impl MemoryStore {
     }
 }
 
+/// Stores a new message (the body of [`Store::commit`]).
+fn insert(st: &mut State, msg: NewMessage) -> QueueId {
+    st.next_seq += 1;
+    let id = QueueId(format!(
+        "{:010X}{:010X}",
+        msg.envelope.received_at, st.next_seq
+    ));
+    let recipients = rules::initial_recipients(&msg.envelope);
+    let log = rules::reception_log(&recipients, msg.envelope.received_at);
+    st.messages.insert(
+        id.clone(),
+        Entry {
+            envelope: msg.envelope,
+            content: Arc::new(msg.content),
+            recipients,
+            held: false,
+            lease: None,
+            log,
+            delay_notice_at: None,
+        },
+    );
+    id
+}
+
 fn leased<'a>(st: &'a mut State, lease: &Lease) -> Result<&'a mut Entry, StoreError> {
     match st.messages.get_mut(&lease.id) {
         Some(e) if e.lease.as_ref().map(|l| l.token) == Some(lease.token) => Ok(e),
@@ -90,25 +115,26 @@ fn leased<'a>(st: &'a mut State, lease: &Lease) -> Result<&'a mut Entry, StoreEr
 impl Store for MemoryStore {
     async fn commit(&self, msg: NewMessage) -> Result<QueueId, StoreError> {
         let mut st = self.write()?;
-        st.next_seq += 1;
-        let id = QueueId(format!(
-            "{:010X}{:010X}",
-            msg.envelope.received_at, st.next_seq
-        ));
-        let recipients = rules::initial_recipients(&msg.envelope);
-        let log = rules::reception_log(&recipients, msg.envelope.received_at);
-        st.messages.insert(
-            id.clone(),
-            Entry {
-                envelope: msg.envelope,
-                content: Arc::new(msg.content),
-                recipients,
-                held: false,
-                lease: None,
-                log,
-            },
-        );
-        Ok(id)
+        Ok(insert(&mut st, msg))
+    }
+
+    async fn mark_delay_notice(
+        &self,
+        id: &QueueId,
+        notice: Option<NewMessage>,
+        now: u64,
+    ) -> Result<DelayMark, StoreError> {
+        let mut st = self.write()?;
+        match st.messages.get_mut(id) {
+            None => return Ok(DelayMark::NotFound),
+            Some(e) => {
+                if let Some(at) = e.delay_notice_at {
+                    return Ok(DelayMark::AlreadyMarked(at));
+                }
+                e.delay_notice_at = Some(now);
+            }
+        }
+        Ok(DelayMark::Marked(notice.map(|n| insert(&mut st, n))))
     }
 
     async fn get(&self, id: &QueueId) -> Result<Option<StoredMessage>, StoreError> {
@@ -119,6 +145,7 @@ impl Store for MemoryStore {
             recipients: e.recipients.clone(),
             held: e.held,
             lease: e.lease.clone(),
+            delay_notice_at: e.delay_notice_at,
         }))
     }
 
@@ -140,6 +167,7 @@ impl Store for MemoryStore {
                 lease: e.lease.clone(),
                 next_attempt: rules::next_attempt(&e.recipients),
                 recipients: e.recipients.clone(),
+                delay_notice_at: e.delay_notice_at,
             })
             .collect();
         Ok(MessageList {
@@ -181,6 +209,7 @@ impl Store for MemoryStore {
                 lease,
                 envelope: e.envelope.clone(),
                 recipients: e.recipients.clone(),
+                delay_notice_at: e.delay_notice_at,
             });
         }
         Ok(out)

@@ -22,6 +22,7 @@ pub fn initial_recipients(envelope: &Envelope) -> Vec<RecipientRecord> {
             last_reply: None,
             remote_mta: None,
             updated_at: at,
+            next_hop_dsn: None,
         })
         .collect()
 }
@@ -40,6 +41,7 @@ pub fn reception_log(recipients: &[RecipientRecord], at: u64) -> Vec<StatusRecor
             reply: None,
             remote_mta: None,
             attempts: r.attempts,
+            next_hop_dsn: None,
         })
         .collect()
 }
@@ -112,6 +114,7 @@ pub fn apply_report(
         r.last_reply = u.reply;
         r.remote_mta = u.remote_mta;
         r.updated_at = now;
+        r.next_hop_dsn = u.next_hop_dsn;
         if !u.state.is_final() {
             r.next_attempt = u.next_attempt.unwrap_or(now);
         }
@@ -124,6 +127,7 @@ pub fn apply_report(
             reply: r.last_reply.clone(),
             remote_mta: r.remote_mta.clone(),
             attempts: r.attempts,
+            next_hop_dsn: r.next_hop_dsn,
         });
     }
     log
@@ -160,6 +164,7 @@ pub fn fail_live(
         r.last_reply = Some(reply.to_string());
         r.remote_mta = None;
         r.updated_at = now;
+        r.next_hop_dsn = None;
         log.push(StatusRecord {
             seq: next_seq + log.len() as u32,
             at: now,
@@ -169,6 +174,7 @@ pub fn fail_live(
             reply: r.last_reply.clone(),
             remote_mta: None,
             attempts: r.attempts,
+            next_hop_dsn: None,
         });
     }
     log
@@ -204,6 +210,7 @@ mod tests {
             remote_mta: None,
             attempts: 1,
             next_attempt: next,
+            next_hop_dsn: None,
         }
     }
 

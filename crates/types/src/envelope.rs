@@ -143,6 +143,12 @@ pub struct RecipientUpdate {
     /// Seconds since the Unix epoch before which the recipient is not tried again; required
     /// for `Deferred`, ignored for final states.
     pub next_attempt: Option<u64>,
+    /// For `Delivered`: whether the next hop that took the message offered the DSN extension
+    /// (RFC 3461). With DSN the next hop owes the sender any success notice; without it a
+    /// NOTIFY=SUCCESS recipient gets a `relayed` notice from us. `Some(true)` for local
+    /// delivery (final: we report `delivered`). `None` when it does not apply or is unknown.
+    #[serde(default)]
+    pub next_hop_dsn: Option<bool>,
 }
 
 /// The outcome of a delivery attempt for some recipients of one message. The store applies it

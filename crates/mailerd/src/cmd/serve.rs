@@ -133,9 +133,11 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         active_window: config.queue.active_window,
         per_destination: config.queue.per_destination,
         retry: config.retry.clone(),
+        delay_after: config.notify.delay_after,
         ..ManagerConfig::default()
     };
     let (done_tx, done_rx) = tokio::sync::mpsc::channel(1024);
+    let (delayed_tx, delayed_rx) = tokio::sync::mpsc::channel(1024);
     let clock = Arc::new(SystemClock);
     let batv = config.batv.build().map_err(|e| anyhow::anyhow!(e))?;
     let transport = DeliverTransport {
@@ -150,7 +152,8 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         routes,
         manager_config,
     )
-    .with_done(done_tx);
+    .with_done(done_tx)
+    .with_delayed(delayed_tx);
     let kstore = Arc::new(KickStore::new(store.clone(), manager.kick_handle()));
 
     // notify
@@ -158,6 +161,9 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         kstore.clone(),
         NotifierConfig {
             hostname: config.hostname.clone(),
+            postmaster: config.postmaster(),
+            max_lifetime: config.retry.max_lifetime.as_secs(),
+            local_domains: config.local_domains.clone(),
             ..NotifierConfig::default()
         },
         Arc::new(move || clock.now()),
@@ -205,7 +211,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     };
     let notify_task = {
         let rx = stop_rx.clone();
-        tokio::spawn(async move { notifier.run(done_rx, rx).await })
+        tokio::spawn(async move { notifier.run(done_rx, delayed_rx, rx).await })
     };
     let control = tokio::spawn(crate::control::serve(
         crate::control::socket_path(&config.data_dir),

@@ -120,6 +120,15 @@ pub fn cases() -> Vec<Case> {
             action: DsnAction::Delivered,
         },
         Case {
+            name: "double-bounce",
+            kind: DoubleBounce,
+            category: C::AddressNotFound,
+            status: "5.1.1",
+            reply: Some("550 5.1.1 <alice@example.test>: Recipient address rejected: User unknown"),
+            diagnostic: None,
+            action: DsnAction::Failed,
+        },
+        Case {
             name: "success-relayed",
             kind: Success,
             category: C::Delivered,
@@ -132,12 +141,28 @@ pub fn cases() -> Vec<Case> {
 }
 
 pub fn notice(c: &Case) -> Vec<u8> {
+    // A double bounce reports one of our notices (here the address-not-found one, sent back to
+    // alice, whose server refused it) to the postmaster.
+    let double = c.kind == NoticeKind::DoubleBounce;
+    let failed_notice = if double {
+        cases()
+            .iter()
+            .find(|c| c.name == "address-not-found")
+            .map(notice)
+            .unwrap_or_default()
+    } else {
+        Vec::new()
+    };
     let req = NoticeRequest {
         kind: c.kind,
         reporting_mta: "mx1.example.test",
-        sender: "alice@example.test",
+        sender: if double {
+            "postmaster@example.test"
+        } else {
+            "alice@example.test"
+        },
         queue_id: "01JQ7Z4ABC",
-        envid: Some("QQ314159"),
+        envid: (!double).then_some("QQ314159"),
         ret: if c.name == "message-too-large" {
             Some(Ret::Hdrs)
         } else {
@@ -145,15 +170,25 @@ pub fn notice(c: &Case) -> Vec<u8> {
         },
         arrival_date: NOW - 4,
         now: NOW,
-        original: ORIGINAL,
+        original: if double { &failed_notice } else { ORIGINAL },
         full_limit: DEFAULT_FULL_LIMIT,
         recipients: vec![NoticeRecipient {
-            final_recipient: "bob@example.org".into(),
-            original_recipient: Some(("rfc822".into(), "Bob@example.org".into())),
+            final_recipient: if double {
+                "alice@example.test".into()
+            } else {
+                "bob@example.org".into()
+            },
+            original_recipient: (!double).then(|| ("rfc822".into(), "Bob@example.org".into())),
             action: c.action,
             status: EnhancedStatus::parse(c.status).expect("status"),
             category: c.category,
-            remote_mta: c.reply.map(|_| "mx01.mail.example.org".to_string()),
+            remote_mta: c.reply.map(|_| {
+                if double {
+                    "mx.example.test".to_string()
+                } else {
+                    "mx01.mail.example.org".to_string()
+                }
+            }),
             reply: c.reply.map(|r| SmtpReply::parse(r).expect("reply")),
             diagnostic: c.diagnostic.map(str::to_string),
             last_attempt: Some(NOW - 1),
