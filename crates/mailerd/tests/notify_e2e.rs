@@ -324,3 +324,56 @@ delay_after = "2s"
     assert!(text.contains("X-Mailerd-Notice: double-bounce"), "{text}");
     assert!(text.contains("550 5.1.1 <gone@a.test>"), "{text}");
 }
+
+/// RFC 5321 4.5.1: postmaster@ every local domain is accepted and delivered even when no
+/// `[[user]]` is configured for it (one shared Maildir, postmaster@ the first local domain),
+/// so a double bounce reaches a person by default.
+#[test]
+fn postmaster_without_a_user_of_its_own_gets_mail() {
+    let dir = TempDir::new("postmaster");
+    let data_dir = dir.0.join("data");
+    let mx: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().expect("addr");
+    let submission: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().expect("addr");
+    let config = dir.0.join("mailerd.toml");
+    std::fs::write(
+        &config,
+        format!(
+            r#"hostname = "mx.example.test"
+data_dir = "{data}"
+local_domains = ["example.test", "other.test"]
+[[listen]]
+address = "{mx}"
+role = "mx"
+greet_pause_ms = 0
+[[listen]]
+address = "{submission}"
+role = "submission"
+[[user]]
+address = "alice@example.test"
+[tls]
+enabled = false
+"#,
+            data = data_dir.display()
+        ),
+    )
+    .expect("config");
+    let setup = Setup {
+        dir,
+        config,
+        data_dir: data_dir.clone(),
+        mx,
+        submission,
+    };
+    let server = setup.start();
+    send(mx, "x@remote.test", &["<Postmaster@other.test>"], "pm1");
+    send(mx, "x@remote.test", &["<postmaster@example.test>"], "pm2");
+    wait_until(
+        Duration::from_secs(30),
+        "both messages in the postmaster's Maildir",
+        || server.log_text(),
+        || maildir(&data_dir, "postmaster@example.test").len() == 2,
+    );
+    let (status, log) = server.terminate();
+    assert!(status.success(), "{log}");
+    assert!(!log.contains("unknown user"), "{log}");
+}

@@ -113,6 +113,28 @@ async fn serve(config: Config) -> anyhow::Result<()> {
             },
         );
     }
+    // RFC 5321 4.5.1: postmaster@ every local domain is accepted, so it must also be
+    // deliverable. Without a [[user]] of its own it shares one Maildir, that of
+    // postmaster@ the first local domain (where double bounces go by default).
+    if let Some(first) = config.local_domains.first() {
+        let shared = config.maildir(&format!("postmaster@{first}"));
+        for domain in &config.local_domains {
+            let address = format!("postmaster@{domain}");
+            if !config
+                .user
+                .iter()
+                .any(|u| u.address.eq_ignore_ascii_case(&address))
+            {
+                mailboxes.insert(
+                    &address,
+                    Mailbox {
+                        path: shared.clone(),
+                        quota: None,
+                    },
+                );
+            }
+        }
+    }
     let deliver_config = config.deliver();
     let resolver =
         HickoryResolver::new(&deliver_config.dns).context("setting up the DNS resolver")?;
