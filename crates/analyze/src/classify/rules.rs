@@ -23,6 +23,7 @@ use std::sync::{LazyLock, OnceLock};
 
 use aho_corasick::{AhoCorasick, MatchKind};
 use mailerd_types::{Category, Reason};
+use regex_automata::hybrid::dfa::{Cache, DFA};
 use regex_automata::meta::Regex;
 
 /// One text rule.
@@ -1531,7 +1532,10 @@ pub(crate) static RULES: &[Rule] = &[
 pub(crate) struct Compiled {
     /// The pattern texts, compiled on first use (most texts need only a few of them).
     patterns: Vec<&'static str>,
-    regexes: Vec<OnceLock<Option<Regex>>>,
+    regexes: Vec<OnceLock<Option<Matcher>>>,
+    /// Patterns that are one plain literal, which is also their only anchor: the anchor's
+    /// occurrence is the match, no regex is needed (more than half of the table).
+    literal: Vec<bool>,
     rule_of: Vec<usize>,
     ac: Option<AhoCorasick>,
     /// For each anchor string of the automaton, the patterns it stands for.
@@ -1547,12 +1551,16 @@ pub(crate) static COMPILED: LazyLock<Compiled> = LazyLock::new(|| {
     let mut anchor_strings: Vec<String> = Vec::new();
     let mut anchor_patterns: Vec<Vec<usize>> = Vec::new();
     let mut always = Vec::new();
+    let mut literal = Vec::new();
     for (i, r) in RULES.iter().enumerate() {
         for p in r.patterns {
             let n = patterns.len();
             patterns.push(*p);
             rule_of.push(i);
-            match anchors(p) {
+            let set = anchors(p);
+            literal
+                .push(plain_literal(p).is_some_and(|l| set.as_ref().is_some_and(|s| s[..] == [l])));
+            match set {
                 Some(set) => {
                     for a in set {
                         let k = *anchor_index.entry(a.clone()).or_insert_with(|| {
@@ -1575,11 +1583,13 @@ pub(crate) static COMPILED: LazyLock<Compiled> = LazyLock::new(|| {
     if ac.is_none() {
         // Cannot happen with these literals; stay correct by running every pattern.
         always = (0..patterns.len()).collect();
+        literal = vec![false; patterns.len()];
     }
     let regexes = patterns.iter().map(|_| OnceLock::new()).collect();
     Compiled {
         patterns,
         regexes,
+        literal,
         rule_of,
         ac,
         anchor_patterns,
@@ -1628,11 +1638,16 @@ impl Compiled {
         bits
     }
 
+    /// Does pattern `p`, a candidate for `text`, match it?
     fn is_match(&self, p: usize, text: &str) -> bool {
+        // A literal pattern is a candidate only when the automaton found it in the text.
+        if self.literal[p] {
+            return true;
+        }
         self.regexes[p]
             .get_or_init(|| build(self.patterns[p]))
             .as_ref()
-            .is_some_and(|re| re.is_match(text.as_bytes()))
+            .is_some_and(|m| m.is_match(text))
     }
 
     /// The first rule (in table order) with a matching phrase.
@@ -1656,13 +1671,57 @@ impl Compiled {
     }
 }
 
+/// One compiled phrase: a forward lazy DFA (with its cache), and the full regex engine as a
+/// fallback should the lazy DFA ever give up on a text.
+struct Matcher {
+    dfa: DFA,
+    cache: std::sync::Mutex<Cache>,
+    pattern: &'static str,
+    fallback: OnceLock<Option<Regex>>,
+}
+
+impl Matcher {
+    fn is_match(&self, text: &str) -> bool {
+        let input = regex_automata::Input::new(text.as_bytes()).earliest(true);
+        let found = {
+            let mut cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
+            self.dfa.try_search_fwd(&mut cache, &input)
+        };
+        match found {
+            Ok(m) => m.is_some(),
+            Err(_) => self
+                .fallback
+                .get_or_init(|| build_regex(self.pattern))
+                .as_ref()
+                .is_some_and(|re| re.is_match(text.as_bytes())),
+        }
+    }
+}
+
 /// Compiles one phrase for `is_match` on the short texts the classifier sees. Construction
 /// is what costs here (a `mailerd explain` run compiles a few hundred phrases and runs each
 /// on a handful of short diagnostics), so the matcher is kept cheap to build: byte-oriented
-/// (no Unicode classes), no capture groups, the lazy DFA instead of a full one (which another
-/// dependency's features would otherwise switch on for every small pattern) and no literal
-/// prefilter (the Aho-Corasick anchors already play that part).
-fn build(pattern: &str) -> Option<Regex> {
+/// (no Unicode classes), no capture groups, and only a forward lazy DFA (an `is_match` needs
+/// neither the reverse automaton nor the other engines a full regex builds).
+fn build(pattern: &'static str) -> Option<Matcher> {
+    use regex_automata::{nfa::thompson, util::syntax};
+    let dfa = DFA::builder()
+        .syntax(syntax::Config::new().unicode(false).utf8(false))
+        .thompson(thompson::Config::new().which_captures(thompson::WhichCaptures::None))
+        .build(pattern)
+        .ok()?;
+    let cache = std::sync::Mutex::new(dfa.create_cache());
+    Some(Matcher {
+        dfa,
+        cache,
+        pattern,
+        fallback: OnceLock::new(),
+    })
+}
+
+/// The full regex engine for a phrase (the lazy DFA's fallback): byte-oriented, no capture
+/// groups, no literal prefilter (the Aho-Corasick anchors already play that part).
+fn build_regex(pattern: &str) -> Option<Regex> {
     use regex_automata::{nfa::thompson::WhichCaptures, util::syntax};
     Regex::builder()
         .syntax(syntax::Config::new().unicode(false).utf8(false))
@@ -1675,6 +1734,26 @@ fn build(pattern: &str) -> Option<Regex> {
         )
         .build(pattern)
         .ok()
+}
+
+/// The text a pattern matches when it is one plain literal (letters, spaces, punctuation
+/// escaped or not special), else `None`.
+fn plain_literal(pattern: &str) -> Option<String> {
+    let mut out = String::with_capacity(pattern.len());
+    let mut chars = pattern.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => match chars.next() {
+                Some(e) if e.is_ascii_punctuation() => out.push(e),
+                _ => return None,
+            },
+            '.' | '^' | '$' | '|' | '?' | '*' | '+' | '(' | ')' | '[' | ']' | '{' | '}' => {
+                return None;
+            }
+            _ => out.push(c),
+        }
+    }
+    Some(out)
 }
 
 /// The anchor of a pattern: literal strings one of which every match contains, or `None` when
