@@ -636,6 +636,13 @@ fn stage(text: &str) -> Stage {
         std::sync::LazyLock::new(|| {
             [DATA, RCPT, MAIL, CONN].map(|l| l.iter().map(memchr::memmem::Finder::new).collect())
         });
+    static ANY: std::sync::LazyLock<Option<aho_corasick::AhoCorasick>> =
+        std::sync::LazyLock::new(|| {
+            crate::text::quick_set(DATA.iter().chain(RCPT).chain(MAIL).chain(CONN))
+        });
+    if ANY.as_ref().is_some_and(|ac| !ac.is_match(text)) {
+        return Stage::Unknown;
+    }
     let [data, rcpt, mail, conn] = &*FINDERS;
     let has =
         |l: &[memchr::memmem::Finder<'static>]| l.iter().any(|f| f.find(text.as_bytes()).is_some());
