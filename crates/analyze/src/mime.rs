@@ -410,12 +410,16 @@ pub fn split_original(text: &str) -> Option<usize> {
 /// [`split_original`] given also `low`, the text lower-cased (ASCII).
 pub fn split_original_lc(text: &str, low: &str) -> Option<usize> {
     let mut marker: Option<usize> = None;
-    // The exact (case-insensitive) search only when some marker occurs at all.
-    let any_marker = ORIGINAL_QUICK
-        .as_ref()
-        .is_none_or(|q| q.is_match(low.as_bytes()));
-    if any_marker && let Some(ac) = ORIGINAL_AC.as_ref() {
-        for m in ac.find_iter(text) {
+    // The exact (case-insensitive) search only when some marker occurs at all, and only from
+    // the leftmost one (no match starts before it, so the same matches are found).
+    let first_marker = match ORIGINAL_QUICK.as_ref() {
+        Some(q) => q.find(low.as_bytes()).map(|m| m.start()),
+        None => Some(0),
+    };
+    if let Some(from) = first_marker.filter(|&f| f <= text.len())
+        && let Some(ac) = ORIGINAL_AC.as_ref()
+    {
+        for m in ac.find_iter(aho_corasick::Input::new(text).span(from..text.len())) {
             // Marker lines are short: look for the line bounds within a small window only,
             // so that a huge single line cannot make this quadratic.
             let mut w0 = m.start().saturating_sub(256);
