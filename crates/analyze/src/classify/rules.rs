@@ -1532,7 +1532,7 @@ pub(crate) static RULES: &[Rule] = &[
 pub(crate) struct Compiled {
     /// The pattern texts, compiled on first use (most texts need only a few of them).
     patterns: Vec<&'static str>,
-    regexes: Vec<OnceLock<Option<Matcher>>>,
+    regexes: Vec<OnceLock<Option<Phrase>>>,
     /// Patterns that are one plain literal, which is also their only anchor: the anchor's
     /// occurrence is the match, no regex is needed (more than half of the table).
     literal: Vec<bool>,
@@ -1671,8 +1671,23 @@ impl Compiled {
     }
 }
 
-/// One compiled phrase: a forward lazy DFA (with its cache), and the full regex engine as a
-/// fallback should the lazy DFA ever give up on a text.
+/// One compiled phrase: the strings of a phrase that matches finitely many (`grey ?list(ed|
+/// ing)?`), else a forward lazy DFA (with its cache, and the full regex engine as a fallback
+/// should the lazy DFA ever give up on a text).
+enum Phrase {
+    Strings(Vec<memchr::memmem::Finder<'static>>),
+    Automaton(Matcher),
+}
+
+impl Phrase {
+    fn is_match(&self, text: &str) -> bool {
+        match self {
+            Phrase::Strings(fs) => fs.iter().any(|f| f.find(text.as_bytes()).is_some()),
+            Phrase::Automaton(m) => m.is_match(text),
+        }
+    }
+}
+
 struct Matcher {
     dfa: DFA,
     cache: std::sync::Mutex<Cache>,
@@ -1703,20 +1718,113 @@ impl Matcher {
 /// on a handful of short diagnostics), so the matcher is kept cheap to build: byte-oriented
 /// (no Unicode classes), no capture groups, and only a forward lazy DFA (an `is_match` needs
 /// neither the reverse automaton nor the other engines a full regex builds).
-fn build(pattern: &'static str) -> Option<Matcher> {
+fn build(pattern: &'static str) -> Option<Phrase> {
     use regex_automata::{nfa::thompson, util::syntax};
+    if let Some(strings) = expand(pattern) {
+        return Some(Phrase::Strings(
+            strings
+                .iter()
+                .map(|w| memchr::memmem::Finder::new(w).into_owned())
+                .collect(),
+        ));
+    }
     let dfa = DFA::builder()
         .syntax(syntax::Config::new().unicode(false).utf8(false))
         .thompson(thompson::Config::new().which_captures(thompson::WhichCaptures::None))
         .build(pattern)
         .ok()?;
     let cache = std::sync::Mutex::new(dfa.create_cache());
-    Some(Matcher {
+    Some(Phrase::Automaton(Matcher {
         dfa,
         cache,
         pattern,
         fallback: OnceLock::new(),
-    })
+    }))
+}
+
+/// The strings a phrase matches, when it matches a few (at most 64) non-empty strings: a
+/// phrase made of literals, groups of alternatives and optional (`?`) characters or groups.
+/// Such a phrase matches a text exactly when one of its strings occurs in it. `None` for
+/// anything else (classes, `.`, `\b`, repetition, anchors).
+fn expand(pattern: &str) -> Option<Vec<String>> {
+    let chars: Vec<char> = pattern.chars().collect();
+    let mut pos = 0;
+    let set = expand_alternation(&chars, &mut pos)?;
+    (pos == chars.len() && set.iter().all(|w| !w.is_empty())).then_some(set)
+}
+
+const MAX_STRINGS: usize = 64;
+
+fn expand_alternation(c: &[char], pos: &mut usize) -> Option<Vec<String>> {
+    let mut union = Vec::new();
+    loop {
+        union.extend(expand_sequence(c, pos)?);
+        if union.len() > MAX_STRINGS {
+            return None;
+        }
+        if c.get(*pos) == Some(&'|') {
+            *pos += 1;
+            continue;
+        }
+        return Some(union);
+    }
+}
+
+fn expand_sequence(c: &[char], pos: &mut usize) -> Option<Vec<String>> {
+    let mut out = vec![String::new()];
+    while let Some(&ch) = c.get(*pos) {
+        let mut atom = match ch {
+            '|' | ')' => break,
+            '(' => {
+                *pos += 1;
+                if c.get(*pos) == Some(&'?') {
+                    // Only the plain non-capturing group `(?:`.
+                    if c.get(*pos + 1) != Some(&':') {
+                        return None;
+                    }
+                    *pos += 2;
+                }
+                let inner = expand_alternation(c, pos)?;
+                if c.get(*pos) != Some(&')') {
+                    return None;
+                }
+                *pos += 1;
+                inner
+            }
+            '\\' => {
+                let e = *c.get(*pos + 1)?;
+                if !e.is_ascii_punctuation() {
+                    return None;
+                }
+                *pos += 2;
+                vec![e.to_string()]
+            }
+            '.' | '[' | ']' | '^' | '$' | '*' | '+' | '?' | '{' | '}' => return None,
+            _ => {
+                *pos += 1;
+                vec![ch.to_string()]
+            }
+        };
+        match c.get(*pos) {
+            Some('?') => {
+                *pos += 1;
+                if matches!(c.get(*pos), Some('?' | '*' | '+' | '{')) {
+                    return None;
+                }
+                atom.push(String::new());
+            }
+            Some('*' | '+' | '{') => return None,
+            _ => {}
+        }
+        if out.len() * atom.len() > MAX_STRINGS {
+            return None;
+        }
+        out = out
+            .iter()
+            .flat_map(|a| atom.iter().map(move |b| format!("{a}{b}")))
+            .collect();
+    }
+    Some(out)
 }
 
 /// The full regex engine for a phrase (the lazy DFA's fallback): byte-oriented, no capture
@@ -2020,6 +2128,45 @@ mod tests {
         assert!(COMPILED.unanchored() <= 5, "{}", COMPILED.unanchored());
         // The candidate set holds 2048 patterns.
         assert!(COMPILED.patterns.len() < 2048);
+    }
+
+    #[test]
+    fn finite_phrases_expand_to_their_strings() {
+        let v = |x: &[&str]| Some(x.iter().map(|s| s.to_string()).collect::<Vec<_>>());
+        assert_eq!(
+            expand(r"loop (was )?detected"),
+            v(&["loop was detected", "loop detected"])
+        );
+        assert_eq!(
+            expand(r"grey ?list(ed|ing)?"),
+            v(&[
+                "grey listed",
+                "grey listing",
+                "grey list",
+                "greylisted",
+                "greylisting",
+                "greylist"
+            ])
+        );
+        assert_eq!(expand(r"a\.b|c"), v(&["a.b", "c"]));
+        assert_eq!(expand(r"\bdbl\b"), None);
+        assert_eq!(expand(r"x{0,3}"), None);
+        assert_eq!(expand(r"x.y"), None);
+        assert_eq!(expand(r"(a)?"), None);
+        // Every string of an expanded phrase is matched by the phrase.
+        for r in RULES {
+            for p in r.patterns {
+                if let Some(ws) = expand(p) {
+                    let re = regex::bytes::RegexBuilder::new(p)
+                        .unicode(false)
+                        .build()
+                        .unwrap();
+                    for w in ws {
+                        assert!(re.is_match(w.as_bytes()), "{p:?} {w:?}");
+                    }
+                }
+            }
+        }
     }
 
     #[test]
