@@ -1676,7 +1676,7 @@ impl Compiled {
 /// should the lazy DFA ever give up on a text).
 enum Phrase {
     Strings(Vec<memchr::memmem::Finder<'static>>),
-    Automaton(Matcher),
+    Automaton(Box<Matcher>),
 }
 
 impl Phrase {
@@ -1734,12 +1734,12 @@ fn build(pattern: &'static str) -> Option<Phrase> {
         .build(pattern)
         .ok()?;
     let cache = std::sync::Mutex::new(dfa.create_cache());
-    Some(Phrase::Automaton(Matcher {
+    Some(Phrase::Automaton(Box::new(Matcher {
         dfa,
         cache,
         pattern,
         fallback: OnceLock::new(),
-    }))
+    })))
 }
 
 /// The strings a phrase matches, when it matches a few (at most 64) non-empty strings: a
