@@ -22,6 +22,8 @@ pub struct Signals<'a> {
     pub top: &'a Top,
     pub parts: &'a Parts,
     pub human: &'a str,
+    /// `human` lower-cased (ASCII).
+    pub human_low: &'a str,
     pub original: Option<&'a Original>,
     pub reporting_mta: Option<&'a str>,
     pub recipients: &'a [RecipientReport],
@@ -118,6 +120,8 @@ static ACTION_AC: std::sync::LazyLock<Option<aho_corasick::AhoCorasick>> =
 
 static INCOMING_AC: std::sync::LazyLock<Option<aho_corasick::AhoCorasick>> =
     std::sync::LazyLock::new(|| crate::text::phrase_set(INCOMING_CLAIMS));
+static INCOMING_QUICK: std::sync::LazyLock<Option<aho_corasick::AhoCorasick>> =
+    std::sync::LazyLock::new(|| crate::text::quick_set(INCOMING_CLAIMS));
 
 fn link_domain(url: &str) -> &str {
     let rest = url.split_once("://").map(|(_, r)| r).unwrap_or(url);
@@ -136,19 +140,23 @@ fn allowed(host: &str) -> bool {
         .any(|d| h == *d || h.ends_with(&format!(".{d}")))
 }
 
-/// Links in the human part and the HTML (bounded).
-static URL_AC: std::sync::LazyLock<Option<aho_corasick::AhoCorasick>> =
-    std::sync::LazyLock::new(|| crate::text::phrase_set(["http://", "https://"]));
-
+/// Links in the human part and the HTML (bounded): every `http://` or `https://` (any case),
+/// found from the `://` that every link has.
 fn links(s: &Signals<'_>) -> Vec<String> {
     let mut out = Vec::new();
-    let Some(ac) = URL_AC.as_ref() else {
-        return out;
-    };
+    let sep = memchr::memmem::Finder::new("://");
     for hay in [s.human, s.parts.html_raw.as_str()] {
         let hay = crate::prefix(hay, 1 << 20);
-        for m in ac.find_iter(hay) {
-            let r = &hay[m.start()..];
+        let b = hay.as_bytes();
+        for q in sep.find_iter(b) {
+            let scheme_at = |n: usize, scheme: &[u8]| {
+                q.checked_sub(n)
+                    .filter(|&st| b.get(st..q).is_some_and(|w| w.eq_ignore_ascii_case(scheme)))
+            };
+            let Some(start) = scheme_at(5, b"https").or_else(|| scheme_at(4, b"http")) else {
+                continue;
+            };
+            let r = &hay[start..];
             let end = r
                 .find(|c: char| c.is_whitespace() || c == '"' || c == '\'' || c == '>' || c == '<')
                 .unwrap_or(r.len())
@@ -336,8 +344,12 @@ pub fn assess(s: &Signals<'_>) -> Authenticity {
 
     // Claims about incoming mail.
     let h = crate::prefix(s.human, 64 << 10);
+    let claims = INCOMING_QUICK
+        .as_ref()
+        .is_none_or(|q| q.is_match(crate::prefix(s.human_low, 64 << 10)));
     if let Some(w) = INCOMING_AC
         .as_ref()
+        .filter(|_| claims)
         .and_then(|ac| ac.find(h))
         .and_then(|m| INCOMING_CLAIMS.get(m.pattern().as_usize()))
     {

@@ -548,7 +548,9 @@ fn analyze_message(msg: &mail_parser::Message<'_>, depth: u8) -> Analysis {
     } else {
         &parts.plain
     };
-    let cut = mime::split_original(text_all);
+    // Lower-cased once: the phrase searches of the human part read this copy.
+    let text_low = text_all.to_ascii_lowercase();
+    let cut = mime::split_original_lc(text_all, &text_low);
     let human = match cut {
         Some(c) => text_all.get(..c).unwrap_or(text_all),
         None => text_all,
@@ -605,16 +607,17 @@ fn analyze_message(msg: &mail_parser::Message<'_>, depth: u8) -> Analysis {
     if !top.from_addr.is_empty() {
         exclude.push(top.from_addr.clone());
     }
-    let low = human.to_ascii_lowercase();
+    // `human` lower-cased (ASCII lower-casing keeps every byte offset).
+    let low: &str = text_low.get(..human.len()).unwrap_or(&text_low);
     let ctx = mta::Ctx {
         human,
-        low: &low,
+        low,
         subject: &top.subject,
         from: &top.from_addr,
         exclude: &exclude,
         x_failed: &top.x_failed,
     };
-    let is_bounce = !parts.dsn.is_empty() || bounce_like(&top, &low);
+    let is_bounce = !parts.dsn.is_empty() || bounce_like(&top, low);
     // The text decoders only when the report does not already say everything (they are the
     // costliest step; a complete RFC 3464 report needs no help).
     let report_complete = reports.iter().any(|r| !r.recipients.is_empty())
@@ -803,12 +806,14 @@ fn analyze_message(msg: &mail_parser::Message<'_>, depth: u8) -> Analysis {
         .collect::<Vec<_>>()
         .join(" ")
         .to_ascii_lowercase();
+    // The command named anywhere in the part: read once, for every recipient that needs it.
+    let command_anywhere = std::cell::OnceCell::new();
     for f in found {
         let diag = f.diagnostic.as_deref().unwrap_or("");
         let command = if f.own_words {
             None
         } else {
-            command_near(&human_lc, &f.recipient)
+            command_near(&human_lc, &f.recipient, &command_anywhere)
         };
         // The remote host, else the recipient's domain (its servers answered).
         let remote = f
@@ -879,6 +884,7 @@ fn analyze_message(msg: &mail_parser::Message<'_>, depth: u8) -> Analysis {
         top: &top,
         parts: &parts,
         human,
+        human_low: low,
         original: original.as_ref(),
         reporting_mta: a.reporting_mta.as_deref(),
         recipients: &a.recipients,
@@ -912,8 +918,12 @@ fn reporting_mta_from_received(r: Option<&str>) -> Option<String> {
 /// (Postfix `(in reply to RCPT TO command)`, Exim `after RCPT TO:`, a Sendmail transcript
 /// `>>> RCPT To:`, `SMTP:RCPT host ...`): first in the text that follows the recipient's
 /// address, else anywhere in the part, else [`classify::SmtpCommand::NotStated`].
-/// `human_lc` is lower-case.
-fn command_near(human_lc: &str, recipient: &str) -> Option<classify::SmtpCommand> {
+/// `human_lc` is lower-case; `anywhere` caches the answer for the whole part.
+fn command_near(
+    human_lc: &str,
+    recipient: &str,
+    anywhere: &std::cell::OnceCell<classify::SmtpCommand>,
+) -> Option<classify::SmtpCommand> {
     let rcpt = recipient.to_ascii_lowercase();
     if !rcpt.is_empty()
         && let Some(pos) = human_lc.find(&rcpt)
@@ -937,7 +947,11 @@ fn command_near(human_lc: &str, recipient: &str) -> Option<classify::SmtpCommand
             return Some(c);
         }
     }
-    Some(classify::command_in(human_lc).unwrap_or(classify::SmtpCommand::NotStated))
+    Some(
+        *anywhere.get_or_init(|| {
+            classify::command_in(human_lc).unwrap_or(classify::SmtpCommand::NotStated)
+        }),
+    )
 }
 
 /// The human-readable text from the recipient's address on (at most 1,500 bytes), or the

@@ -395,13 +395,31 @@ static ORIGINAL_AC: std::sync::LazyLock<Option<aho_corasick::AhoCorasick>> =
         crate::text::phrase_set(ORIGINAL_MARKERS.iter().chain(ORIGINAL_WORDS))
     });
 
+static ORIGINAL_QUICK: std::sync::LazyLock<Option<aho_corasick::AhoCorasick>> =
+    std::sync::LazyLock::new(|| {
+        crate::text::quick_set(ORIGINAL_MARKERS.iter().chain(ORIGINAL_WORDS))
+    });
+
 /// Where the copy of the original starts in a plain text bounce: the first marker line,
 /// else the first block of at least three consecutive header lines that starts with
 /// `Return-Path:`/`Received:`.
 pub fn split_original(text: &str) -> Option<usize> {
+    split_original_lc(text, &text.to_ascii_lowercase())
+}
+
+/// [`split_original`] given also `low`, the text lower-cased (ASCII).
+pub fn split_original_lc(text: &str, low: &str) -> Option<usize> {
     let mut marker: Option<usize> = None;
-    if let Some(ac) = ORIGINAL_AC.as_ref() {
-        for m in ac.find_iter(text) {
+    // The exact (case-insensitive) search only when some marker occurs at all, and only from
+    // the leftmost one (no match starts before it, so the same matches are found).
+    let first_marker = match ORIGINAL_QUICK.as_ref() {
+        Some(q) => q.find(low.as_bytes()).map(|m| m.start()),
+        None => Some(0),
+    };
+    if let Some(from) = first_marker.filter(|&f| f <= text.len())
+        && let Some(ac) = ORIGINAL_AC.as_ref()
+    {
+        for m in ac.find_iter(aho_corasick::Input::new(text).span(from..text.len())) {
             // Marker lines are short: look for the line bounds within a small window only,
             // so that a huge single line cannot make this quadratic.
             let mut w0 = m.start().saturating_sub(256);

@@ -23,6 +23,25 @@ where
         .ok()
 }
 
+/// A yes/no test for phrases in text already lower-cased (ASCII): exact bytes and
+/// leftmost-first, which lets the automaton use its vectorised prefilter, many times faster
+/// on long texts than the case-insensitive [`phrase_set`]. Used to skip that one's exact
+/// search when no phrase occurs.
+pub fn quick_set<I, P>(patterns: I) -> Option<aho_corasick::AhoCorasick>
+where
+    I: IntoIterator<Item = P>,
+    P: AsRef<[u8]>,
+{
+    aho_corasick::AhoCorasick::builder()
+        .match_kind(aho_corasick::MatchKind::LeftmostFirst)
+        .build(
+            patterns
+                .into_iter()
+                .map(|p| p.as_ref().to_ascii_lowercase()),
+        )
+        .ok()
+}
+
 /// Byte offset of the first ASCII-case-insensitive occurrence of `needle` (which must be
 /// lower-case ASCII) in `hay`.
 pub fn find_ci(hay: &str, needle: &str) -> Option<usize> {

@@ -630,14 +630,29 @@ fn stage(text: &str) -> Stage {
         "in reply to helo",
         "my name was rejected",
     ];
-    let has = |l: &[&str]| l.iter().any(|p| text.contains(p));
-    if has(DATA) {
+    // The phrases' searchers are built once (a `str::contains` prepares its searcher anew on
+    // every call, which costs more than the search on these short texts).
+    static FINDERS: std::sync::LazyLock<[Vec<memchr::memmem::Finder<'static>>; 4]> =
+        std::sync::LazyLock::new(|| {
+            [DATA, RCPT, MAIL, CONN].map(|l| l.iter().map(memchr::memmem::Finder::new).collect())
+        });
+    static ANY: std::sync::LazyLock<Option<aho_corasick::AhoCorasick>> =
+        std::sync::LazyLock::new(|| {
+            crate::text::quick_set(DATA.iter().chain(RCPT).chain(MAIL).chain(CONN))
+        });
+    if ANY.as_ref().is_some_and(|ac| !ac.is_match(text)) {
+        return Stage::Unknown;
+    }
+    let [data, rcpt, mail, conn] = &*FINDERS;
+    let has =
+        |l: &[memchr::memmem::Finder<'static>]| l.iter().any(|f| f.find(text.as_bytes()).is_some());
+    if has(data) {
         Stage::Data
-    } else if has(RCPT) {
+    } else if has(rcpt) {
         Stage::Rcpt
-    } else if has(MAIL) {
+    } else if has(mail) {
         Stage::Mail
-    } else if has(CONN) {
+    } else if has(conn) {
         Stage::Connect
     } else {
         Stage::Unknown

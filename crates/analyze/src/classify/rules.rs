@@ -23,6 +23,7 @@ use std::sync::{LazyLock, OnceLock};
 
 use aho_corasick::{AhoCorasick, MatchKind};
 use mailerd_types::{Category, Reason};
+use regex_automata::hybrid::dfa::{Cache, DFA};
 use regex_automata::meta::Regex;
 
 /// One text rule.
@@ -1531,7 +1532,10 @@ pub(crate) static RULES: &[Rule] = &[
 pub(crate) struct Compiled {
     /// The pattern texts, compiled on first use (most texts need only a few of them).
     patterns: Vec<&'static str>,
-    regexes: Vec<OnceLock<Option<Regex>>>,
+    regexes: Vec<OnceLock<Option<Phrase>>>,
+    /// Patterns that are one plain literal, which is also their only anchor: the anchor's
+    /// occurrence is the match, no regex is needed (more than half of the table).
+    literal: Vec<bool>,
     rule_of: Vec<usize>,
     ac: Option<AhoCorasick>,
     /// For each anchor string of the automaton, the patterns it stands for.
@@ -1547,12 +1551,16 @@ pub(crate) static COMPILED: LazyLock<Compiled> = LazyLock::new(|| {
     let mut anchor_strings: Vec<String> = Vec::new();
     let mut anchor_patterns: Vec<Vec<usize>> = Vec::new();
     let mut always = Vec::new();
+    let mut literal = Vec::new();
     for (i, r) in RULES.iter().enumerate() {
         for p in r.patterns {
             let n = patterns.len();
             patterns.push(*p);
             rule_of.push(i);
-            match anchors(p) {
+            let set = anchors(p);
+            literal
+                .push(plain_literal(p).is_some_and(|l| set.as_ref().is_some_and(|s| s[..] == [l])));
+            match set {
                 Some(set) => {
                     for a in set {
                         let k = *anchor_index.entry(a.clone()).or_insert_with(|| {
@@ -1575,11 +1583,13 @@ pub(crate) static COMPILED: LazyLock<Compiled> = LazyLock::new(|| {
     if ac.is_none() {
         // Cannot happen with these literals; stay correct by running every pattern.
         always = (0..patterns.len()).collect();
+        literal = vec![false; patterns.len()];
     }
     let regexes = patterns.iter().map(|_| OnceLock::new()).collect();
     Compiled {
         patterns,
         regexes,
+        literal,
         rule_of,
         ac,
         anchor_patterns,
@@ -1628,11 +1638,16 @@ impl Compiled {
         bits
     }
 
+    /// Does pattern `p`, a candidate for `text`, match it?
     fn is_match(&self, p: usize, text: &str) -> bool {
+        // A literal pattern is a candidate only when the automaton found it in the text.
+        if self.literal[p] {
+            return true;
+        }
         self.regexes[p]
             .get_or_init(|| build(self.patterns[p]))
             .as_ref()
-            .is_some_and(|re| re.is_match(text.as_bytes()))
+            .is_some_and(|m| m.is_match(text))
     }
 
     /// The first rule (in table order) with a matching phrase.
@@ -1656,13 +1671,165 @@ impl Compiled {
     }
 }
 
+/// One compiled phrase: the strings of a phrase that matches finitely many (`grey ?list(ed|
+/// ing)?`), else a forward lazy DFA (with its cache, and the full regex engine as a fallback
+/// should the lazy DFA ever give up on a text).
+enum Phrase {
+    Strings(Vec<memchr::memmem::Finder<'static>>),
+    Automaton(Box<Matcher>),
+}
+
+impl Phrase {
+    fn is_match(&self, text: &str) -> bool {
+        match self {
+            Phrase::Strings(fs) => fs.iter().any(|f| f.find(text.as_bytes()).is_some()),
+            Phrase::Automaton(m) => m.is_match(text),
+        }
+    }
+}
+
+struct Matcher {
+    dfa: DFA,
+    cache: std::sync::Mutex<Cache>,
+    pattern: &'static str,
+    fallback: OnceLock<Option<Regex>>,
+}
+
+impl Matcher {
+    fn is_match(&self, text: &str) -> bool {
+        let input = regex_automata::Input::new(text.as_bytes()).earliest(true);
+        let found = {
+            let mut cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
+            self.dfa.try_search_fwd(&mut cache, &input)
+        };
+        match found {
+            Ok(m) => m.is_some(),
+            Err(_) => self
+                .fallback
+                .get_or_init(|| build_regex(self.pattern))
+                .as_ref()
+                .is_some_and(|re| re.is_match(text.as_bytes())),
+        }
+    }
+}
+
 /// Compiles one phrase for `is_match` on the short texts the classifier sees. Construction
 /// is what costs here (a `mailerd explain` run compiles a few hundred phrases and runs each
 /// on a handful of short diagnostics), so the matcher is kept cheap to build: byte-oriented
-/// (no Unicode classes), no capture groups, the lazy DFA instead of a full one (which another
-/// dependency's features would otherwise switch on for every small pattern) and no literal
-/// prefilter (the Aho-Corasick anchors already play that part).
-fn build(pattern: &str) -> Option<Regex> {
+/// (no Unicode classes), no capture groups, and only a forward lazy DFA (an `is_match` needs
+/// neither the reverse automaton nor the other engines a full regex builds).
+fn build(pattern: &'static str) -> Option<Phrase> {
+    use regex_automata::{nfa::thompson, util::syntax};
+    if let Some(strings) = expand(pattern) {
+        return Some(Phrase::Strings(
+            strings
+                .iter()
+                .map(|w| memchr::memmem::Finder::new(w).into_owned())
+                .collect(),
+        ));
+    }
+    let dfa = DFA::builder()
+        .syntax(syntax::Config::new().unicode(false).utf8(false))
+        .thompson(thompson::Config::new().which_captures(thompson::WhichCaptures::None))
+        .build(pattern)
+        .ok()?;
+    let cache = std::sync::Mutex::new(dfa.create_cache());
+    Some(Phrase::Automaton(Box::new(Matcher {
+        dfa,
+        cache,
+        pattern,
+        fallback: OnceLock::new(),
+    })))
+}
+
+/// The strings a phrase matches, when it matches a few (at most 64) non-empty strings: a
+/// phrase made of literals, groups of alternatives and optional (`?`) characters or groups.
+/// Such a phrase matches a text exactly when one of its strings occurs in it. `None` for
+/// anything else (classes, `.`, `\b`, repetition, anchors).
+fn expand(pattern: &str) -> Option<Vec<String>> {
+    let chars: Vec<char> = pattern.chars().collect();
+    let mut pos = 0;
+    let set = expand_alternation(&chars, &mut pos)?;
+    (pos == chars.len() && set.iter().all(|w| !w.is_empty())).then_some(set)
+}
+
+const MAX_STRINGS: usize = 64;
+
+fn expand_alternation(c: &[char], pos: &mut usize) -> Option<Vec<String>> {
+    let mut union = Vec::new();
+    loop {
+        union.extend(expand_sequence(c, pos)?);
+        if union.len() > MAX_STRINGS {
+            return None;
+        }
+        if c.get(*pos) == Some(&'|') {
+            *pos += 1;
+            continue;
+        }
+        return Some(union);
+    }
+}
+
+fn expand_sequence(c: &[char], pos: &mut usize) -> Option<Vec<String>> {
+    let mut out = vec![String::new()];
+    while let Some(&ch) = c.get(*pos) {
+        let mut atom = match ch {
+            '|' | ')' => break,
+            '(' => {
+                *pos += 1;
+                if c.get(*pos) == Some(&'?') {
+                    // Only the plain non-capturing group `(?:`.
+                    if c.get(*pos + 1) != Some(&':') {
+                        return None;
+                    }
+                    *pos += 2;
+                }
+                let inner = expand_alternation(c, pos)?;
+                if c.get(*pos) != Some(&')') {
+                    return None;
+                }
+                *pos += 1;
+                inner
+            }
+            '\\' => {
+                let e = *c.get(*pos + 1)?;
+                if !e.is_ascii_punctuation() {
+                    return None;
+                }
+                *pos += 2;
+                vec![e.to_string()]
+            }
+            '.' | '[' | ']' | '^' | '$' | '*' | '+' | '?' | '{' | '}' => return None,
+            _ => {
+                *pos += 1;
+                vec![ch.to_string()]
+            }
+        };
+        match c.get(*pos) {
+            Some('?') => {
+                *pos += 1;
+                if matches!(c.get(*pos), Some('?' | '*' | '+' | '{')) {
+                    return None;
+                }
+                atom.push(String::new());
+            }
+            Some('*' | '+' | '{') => return None,
+            _ => {}
+        }
+        if out.len() * atom.len() > MAX_STRINGS {
+            return None;
+        }
+        out = out
+            .iter()
+            .flat_map(|a| atom.iter().map(move |b| format!("{a}{b}")))
+            .collect();
+    }
+    Some(out)
+}
+
+/// The full regex engine for a phrase (the lazy DFA's fallback): byte-oriented, no capture
+/// groups, no literal prefilter (the Aho-Corasick anchors already play that part).
+fn build_regex(pattern: &str) -> Option<Regex> {
     use regex_automata::{nfa::thompson::WhichCaptures, util::syntax};
     Regex::builder()
         .syntax(syntax::Config::new().unicode(false).utf8(false))
@@ -1675,6 +1842,26 @@ fn build(pattern: &str) -> Option<Regex> {
         )
         .build(pattern)
         .ok()
+}
+
+/// The text a pattern matches when it is one plain literal (letters, spaces, punctuation
+/// escaped or not special), else `None`.
+fn plain_literal(pattern: &str) -> Option<String> {
+    let mut out = String::with_capacity(pattern.len());
+    let mut chars = pattern.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => match chars.next() {
+                Some(e) if e.is_ascii_punctuation() => out.push(e),
+                _ => return None,
+            },
+            '.' | '^' | '$' | '|' | '?' | '*' | '+' | '(' | ')' | '[' | ']' | '{' | '}' => {
+                return None;
+            }
+            _ => out.push(c),
+        }
+    }
+    Some(out)
 }
 
 /// The anchor of a pattern: literal strings one of which every match contains, or `None` when
@@ -1941,6 +2128,45 @@ mod tests {
         assert!(COMPILED.unanchored() <= 5, "{}", COMPILED.unanchored());
         // The candidate set holds 2048 patterns.
         assert!(COMPILED.patterns.len() < 2048);
+    }
+
+    #[test]
+    fn finite_phrases_expand_to_their_strings() {
+        let v = |x: &[&str]| Some(x.iter().map(|s| s.to_string()).collect::<Vec<_>>());
+        assert_eq!(
+            expand(r"loop (was )?detected"),
+            v(&["loop was detected", "loop detected"])
+        );
+        assert_eq!(
+            expand(r"grey ?list(ed|ing)?"),
+            v(&[
+                "grey listed",
+                "grey listing",
+                "grey list",
+                "greylisted",
+                "greylisting",
+                "greylist"
+            ])
+        );
+        assert_eq!(expand(r"a\.b|c"), v(&["a.b", "c"]));
+        assert_eq!(expand(r"\bdbl\b"), None);
+        assert_eq!(expand(r"x{0,3}"), None);
+        assert_eq!(expand(r"x.y"), None);
+        assert_eq!(expand(r"(a)?"), None);
+        // Every string of an expanded phrase is matched by the phrase.
+        for r in RULES {
+            for p in r.patterns {
+                if let Some(ws) = expand(p) {
+                    let re = regex::bytes::RegexBuilder::new(p)
+                        .unicode(false)
+                        .build()
+                        .unwrap();
+                    for w in ws {
+                        assert!(re.is_match(w.as_bytes()), "{p:?} {w:?}");
+                    }
+                }
+            }
+        }
     }
 
     #[test]
