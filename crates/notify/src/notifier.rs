@@ -479,9 +479,14 @@ fn notice_recipient(r: &RecipientRecord, spec: Option<&RecipientSpec>) -> Notice
         .as_deref()
         .map(|m| m.split(" [").next().unwrap_or(m).to_string());
     let (action, status, category) = match r.state {
+        // A success is 2.x.x whatever digits the reply's words contain ("250 5.0.0 Ok" from a
+        // broken server, "queued as 4.2.1"): keep the status class consistent with the action
+        // (standards sec. 3.4), as for delays.
         RecipientState::Delivered => (
             DsnAction::Delivered,
-            found.unwrap_or(EnhancedStatus::new(StatusClass::Success, 0, 0)),
+            found
+                .filter(|s| s.class == StatusClass::Success)
+                .unwrap_or(EnhancedStatus::new(StatusClass::Success, 0, 0)),
             Category::Delivered,
         ),
         RecipientState::Expired => (

@@ -738,3 +738,49 @@ async fn double_bounces_go_to_the_postmaster_and_never_loop() {
     assert_eq!((h.notices.len(), h.double_bounces), (0, 1));
     assert!(store.is_empty());
 }
+
+/// A success notice keeps its Status in class 2 (RFC 3464: `relayed` and `delivered` report
+/// success), whatever digits the next hop's 250 reply happens to contain: a reply without an
+/// enhanced code of its own must not lend a 4.x.x or 5.x.x from its words to the notice.
+#[tokio::test]
+async fn success_notice_status_is_class_2_whatever_the_reply_says() {
+    for reply in [
+        "250 Ok (mailer 5.6.3)",
+        "250 queued as 4.2.1",
+        "250 5.0.0 Ok",
+    ] {
+        let store = Arc::new(MemoryStore::new());
+        let id = queued(
+            &store,
+            "alice@example.test",
+            vec![spec("plain@example.org", n(true, true, false))],
+        )
+        .await;
+        apply_to(
+            &store,
+            &id,
+            T0,
+            vec![RecipientUpdate {
+                next_hop_dsn: Some(false),
+                ..update(
+                    0,
+                    RecipientState::Delivered,
+                    reply,
+                    Some("mx.example.org [192.0.2.1]"),
+                )
+            }],
+        )
+        .await;
+        let h = Notifier::new(store.clone(), config(None), Arc::new(|| T0 + 60))
+            .handle(&id)
+            .await
+            .expect("handle");
+        assert_eq!(h.notices.len(), 1, "{reply}: one success notice");
+        let text = content(&store, &h.notices[0]).await;
+        assert!(text.contains("Action: relayed\r\n"), "{reply}: {text}");
+        assert!(
+            text.contains("Status: 2.0.0\r\n"),
+            "{reply}: the status of a success is 2.x.x: {text}"
+        );
+    }
+}
