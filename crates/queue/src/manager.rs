@@ -389,7 +389,11 @@ impl<S: Store, T: Transport, C: Clock> Worker<S, T, C> {
                 transport.deliver(request).await
             });
         }
+        // Every delivery runs to its end even when applying another's report fails: dropping
+        // the set would abort sessions in flight (one cut after the final "." would deliver
+        // the message again at the next attempt). The first error is returned afterwards.
         let mut last = None;
+        let mut first_error = None;
         while let Some(done) = set.join_next().await {
             let report = match done {
                 Ok(r) => r,
@@ -398,7 +402,7 @@ impl<S: Store, T: Transport, C: Clock> Worker<S, T, C> {
                     continue;
                 }
             };
-            if let Some(records) = self
+            match self
                 .apply(
                     &lease,
                     &envelope.reverse_path,
@@ -406,12 +410,20 @@ impl<S: Store, T: Transport, C: Clock> Worker<S, T, C> {
                     &attempts,
                     report,
                 )
-                .await?
+                .await
             {
-                last = Some(records);
+                Ok(Some(records)) => last = Some(records),
+                Ok(None) => {}
+                Err(e) => {
+                    tracing::warn!(queue_id = %lease.id, error = %e, "queue: applying a delivery report failed; its recipients stay due");
+                    first_error.get_or_insert(e);
+                }
             }
         }
-        Ok(last)
+        match first_error {
+            Some(e) => Err(e),
+            None => Ok(last),
+        }
     }
 
     fn destination(&self, hop: &NextHop) -> Arc<Semaphore> {

@@ -695,3 +695,173 @@ async fn success_relayed_to_a_next_hop_without_dsn_goes_to_notify() {
     let _ = stop.send(true);
     let _ = task.await;
 }
+
+/// A memory store whose first `apply` fails (a full disk, say); everything else is the memory
+/// store's.
+struct FirstApplyFails {
+    inner: MemoryStore,
+    failed: std::sync::atomic::AtomicBool,
+}
+
+impl Store for FirstApplyFails {
+    async fn commit(&self, msg: NewMessage) -> Result<QueueId, mailerd_store::StoreError> {
+        self.inner.commit(msg).await
+    }
+    async fn get(
+        &self,
+        id: &QueueId,
+    ) -> Result<Option<mailerd_store::StoredMessage>, mailerd_store::StoreError> {
+        self.inner.get(id).await
+    }
+    async fn list(
+        &self,
+        filter: &ListFilter,
+    ) -> Result<mailerd_store::MessageList, mailerd_store::StoreError> {
+        self.inner.list(filter).await
+    }
+    async fn claim(
+        &self,
+        node: &str,
+        now: u64,
+        max: usize,
+        lease_duration: u64,
+    ) -> Result<Vec<mailerd_store::Claimed>, mailerd_store::StoreError> {
+        self.inner.claim(node, now, max, lease_duration).await
+    }
+    async fn renew(
+        &self,
+        lease: &mailerd_store::Lease,
+        now: u64,
+        lease_duration: u64,
+    ) -> Result<mailerd_store::Lease, mailerd_store::StoreError> {
+        self.inner.renew(lease, now, lease_duration).await
+    }
+    async fn apply(
+        &self,
+        lease: &mailerd_store::Lease,
+        report: mailerd_types::DeliveryReport,
+        now: u64,
+    ) -> Result<Vec<mailerd_store::RecipientRecord>, mailerd_store::StoreError> {
+        if !self.failed.swap(true, Ordering::SeqCst) {
+            return Err(mailerd_store::StoreError::Backend("disk full".into()));
+        }
+        self.inner.apply(lease, report, now).await
+    }
+    async fn release(&self, lease: &mailerd_store::Lease) -> Result<(), mailerd_store::StoreError> {
+        self.inner.release(lease).await
+    }
+    async fn release_node(&self, node: &str) -> Result<usize, mailerd_store::StoreError> {
+        self.inner.release_node(node).await
+    }
+    async fn status_log(
+        &self,
+        id: &QueueId,
+    ) -> Result<Vec<mailerd_store::StatusRecord>, mailerd_store::StoreError> {
+        self.inner.status_log(id).await
+    }
+    async fn delete(&self, id: &QueueId) -> Result<bool, mailerd_store::StoreError> {
+        self.inner.delete(id).await
+    }
+    async fn hold(&self, id: &QueueId) -> Result<bool, mailerd_store::StoreError> {
+        self.inner.hold(id).await
+    }
+    async fn release_hold(&self, id: &QueueId) -> Result<bool, mailerd_store::StoreError> {
+        self.inner.release_hold(id).await
+    }
+    async fn mark_delay_notice(
+        &self,
+        id: &QueueId,
+        notice: Option<NewMessage>,
+        now: u64,
+    ) -> Result<DelayMark, mailerd_store::StoreError> {
+        self.inner.mark_delay_notice(id, notice, now).await
+    }
+}
+
+/// Answers at once for `fast.test` and after ten seconds for `slow.test`; counts the sessions
+/// to `slow.test` (each one a delivery of the message to that next hop).
+struct TwoSpeeds {
+    slow_sessions: Arc<AtomicUsize>,
+}
+
+impl Transport for TwoSpeeds {
+    async fn deliver(&self, request: DeliveryRequest) -> AttemptReport {
+        if request
+            .recipients
+            .iter()
+            .any(|r| r.spec.address.ends_with("@slow.test"))
+        {
+            self.slow_sessions.fetch_add(1, Ordering::SeqCst);
+            tokio::time::sleep(Duration::from_secs(10)).await;
+        }
+        AttemptReport {
+            queue_id: request.queue_id,
+            recipients: request
+                .recipients
+                .iter()
+                .map(|r| RecipientOutcome {
+                    index: r.index,
+                    outcome: Outcome::Delivered {
+                        reply: SmtpReply::parse("250 2.0.0 Ok").ok(),
+                        remote_mta: Some(RemoteMta {
+                            name: "mx.example.org".into(),
+                            addr: None,
+                        }),
+                        next_hop_dsn: true,
+                    },
+                })
+                .collect(),
+        }
+    }
+}
+
+/// When applying one next hop's report fails, the sessions still in flight to other next
+/// hops run to their end (aborting one after its final "." would deliver the message twice)
+/// and their reports are applied; the failed report's recipients stay due.
+#[tokio::test(start_paused = true)]
+async fn a_failed_apply_does_not_abort_deliveries_in_flight() {
+    let store = Arc::new(FirstApplyFails {
+        inner: MemoryStore::new(),
+        failed: Default::default(),
+    });
+    let slow_sessions = Arc::new(AtomicUsize::new(0));
+    let transport = Arc::new(TwoSpeeds {
+        slow_sessions: slow_sessions.clone(),
+    });
+    let clock = FakeClock::new(T0);
+    let routes = Routes::new(["example.test"], []).expect("routes");
+    let config = ManagerConfig {
+        remove_delivered: false,
+        ..ManagerConfig::default()
+    };
+    let manager = Manager::new(
+        store.clone(),
+        transport.clone(),
+        Arc::new(clock.clone()),
+        routes,
+        config,
+    );
+    let id = commit(
+        &store.inner,
+        "s@example.test",
+        &["a@fast.test", "b@slow.test"],
+        T0,
+    )
+    .await;
+    let (stop, rx) = watch::channel(false);
+    let task = tokio::spawn(async move { manager.run(rx).await });
+    run_for(30).await;
+    let _ = stop.send(true);
+    let _ = task.await;
+    // the slow session ran to its end although the fast one's report could not be applied,
+    // so the slow next hop got the message once, not a second time at the next attempt
+    assert_eq!(slow_sessions.load(Ordering::SeqCst), 1);
+    let m = store.inner.get(&id).await.expect("get").expect("message");
+    let state = |addr: &str| {
+        m.recipients
+            .iter()
+            .find(|r| r.address == addr)
+            .map(|r| r.state)
+    };
+    assert_eq!(state("b@slow.test"), Some(RecipientState::Delivered));
+}
