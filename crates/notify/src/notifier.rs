@@ -319,7 +319,7 @@ impl<S: Store> Notifier<S> {
                 tracing::debug!(queue_id = %id, "notify: delayed, but no recipient asked for a delay notice");
                 Ok(None)
             }
-            DelayMark::AlreadyMarked(_) | DelayMark::NotFound => Ok(None),
+            DelayMark::AlreadyMarked(_) | DelayMark::NotFound | DelayMark::Finished => Ok(None),
         }
     }
 

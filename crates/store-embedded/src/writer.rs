@@ -392,6 +392,9 @@ fn mark_delay_notice(
     if let Some(at) = meta.delay_notice_at {
         return Ok(Ok(Reply::DelayMark(DelayMark::AlreadyMarked(at))));
     }
+    if meta.recipients.iter().all(|r| r.state.is_final()) {
+        return Ok(Ok(Reply::DelayMark(DelayMark::Finished)));
+    }
     meta.delay_notice_at = Some(now);
     // Encode the mark before writing anything; `commit` refuses before it writes too, so a
     // refusal of either leaves no trace.

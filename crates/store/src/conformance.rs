@@ -1155,6 +1155,45 @@ pub async fn next_hop_dsn_is_recorded<F: Factory>(f: &F) {
     assert_eq!(logged, [(0, Some(false)), (1, Some(true))]);
 }
 
+/// A message that a delivery finished after notify looked at it gets no delay mark and no
+/// notice: nothing "still trying" can follow its final notice.
+pub async fn delay_notice_refused_once_finished<F: Factory>(f: &F) {
+    let s = f.open("delay_notice_refused_once_finished").await;
+    let count = |l: crate::MessageList| l.messages.len();
+    let all = ListFilter {
+        include_done: true,
+        ..Default::default()
+    };
+    let id = s
+        .commit(message(1, &["a@example.net"], 50))
+        .await
+        .expect("commit");
+    let c = s.claim("n1", T0, 1, 600).await.expect("claim");
+    s.apply(
+        &c[0].lease,
+        DeliveryReport {
+            id: id.clone(),
+            updates: vec![final_update(0, RecipientState::Delivered, "250 ok")],
+        },
+        T0 + 1,
+    )
+    .await
+    .expect("apply");
+    let before = count(s.list(&all).await.expect("list"));
+    let mark = s
+        .mark_delay_notice(&id, Some(message(2, &["alice@example.org"], 50)), T0 + 2)
+        .await
+        .expect("mark");
+    assert_eq!(mark, DelayMark::Finished);
+    assert_eq!(
+        count(s.list(&all).await.expect("list")),
+        before,
+        "no notice committed"
+    );
+    let m = s.get(&id).await.expect("get").expect("message");
+    assert_eq!(m.delay_notice_at, None);
+}
+
 /// Runs every function of the suite, each on its own store name.
 pub async fn run_all<F: Factory>(f: &F) {
     commit_get_round_trip(f).await;
@@ -1170,6 +1209,7 @@ pub async fn run_all<F: Factory>(f: &F) {
     retry_now_and_retry_all(f).await;
     fail_live_respects_leases(f).await;
     delay_notice_mark_is_once_and_durable(f).await;
+    delay_notice_refused_once_finished(f).await;
     next_hop_dsn_is_recorded(f).await;
 }
 
@@ -1196,6 +1236,7 @@ macro_rules! all_tests {
             retry_now_and_retry_all,
             fail_live_respects_leases,
             delay_notice_mark_is_once_and_durable,
+            delay_notice_refused_once_finished,
             next_hop_dsn_is_recorded,
         );
     };

@@ -247,6 +247,9 @@ pub enum DelayMark {
     NotFound,
     /// The message was already marked at this time: nothing was committed.
     AlreadyMarked(u64),
+    /// Every recipient of the message is final (a delivery finished it after the caller
+    /// looked): nothing was committed, so no "still trying" can follow its final notice.
+    Finished,
     /// The message is now marked; the notice, if one was given, was committed with this id.
     Marked(Option<QueueId>),
 }
@@ -348,6 +351,7 @@ pub trait Store: Send + Sync + 'static {
     /// already marked, or does not exist, nothing is committed. So a delay notice is written
     /// exactly once per message whatever crashes or restarts happen, and two concurrent
     /// callers cannot both send one. `notice: None` marks without a notice (none was due).
+    /// A message whose recipients are all final is not marked ([`DelayMark::Finished`]).
     /// The mark needs no lease and changes no recipient state; it goes with the message.
     fn mark_delay_notice(
         &self,

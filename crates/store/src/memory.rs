@@ -131,6 +131,9 @@ impl Store for MemoryStore {
                 if let Some(at) = e.delay_notice_at {
                     return Ok(DelayMark::AlreadyMarked(at));
                 }
+                if e.recipients.iter().all(|r| r.state.is_final()) {
+                    return Ok(DelayMark::Finished);
+                }
                 e.delay_notice_at = Some(now);
             }
         }
