@@ -100,7 +100,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                         return Ok::<(), mailerd_store::StoreError>(());
                     }
                     store.commit(message(n, size, now)).await?;
-                    if (n + 1) % 100_000 == 0 {
+                    if (n + 1).is_multiple_of(100_000) {
                         eprintln!(
                             "queue_fill: {} committed after {:.1}s",
                             n + 1,
