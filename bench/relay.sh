@@ -27,6 +27,9 @@
 #   mailerd    3 595 msgs/s e2e (2 084 / 3 595 / 3 693), 287 ms CPU per 1 000 msgs
 #   Postfix      628 msgs/s e2e (  628 /   601 /   898), 1 698 ms CPU per 1 000 msgs
 #   mailerd/Postfix 3.3x / 6.0x / 4.1x per run; mailerd 25-44 % of sink-only.
+# Measured 2026-11-28 07:23 after connection reuse by default and the client fixes (load
+# average 1-12 from other builds): sink only 11 834, mailerd 4 150 msgs/s (265 ms CPU per
+# 1 000), Postfix 658: 6.3x, mailerd 35 % of sink-only. See BENCHMARKS.md.
 # mailerd's end-to-end rate equals its injection rate: the SMTP server and the group commit
 # bound it, not delivery. Before the queue manager removed relayed messages itself (notify's
 # single task deleted them one at a time and throttled delivery): ~1 050 msgs/s e2e.

@@ -249,6 +249,8 @@ async fn implicit_mx_delivers_to_the_a_record() {
     let cfg = DeliverConfig {
         hostname: "client.test".into(),
         smtp_port: peer.addr.port(),
+        // The peer's transcript ends with the session: no idle connection kept for reuse.
+        connection_reuse_time: std::time::Duration::ZERO,
         ..Default::default()
     };
     let d = deliverer_with(resolver(addr), cfg);

@@ -799,6 +799,45 @@ async fn a_dead_idle_connection_is_replaced_by_a_new_one() {
 }
 
 #[tokio::test]
+async fn a_dead_idle_pipelining_connection_is_replaced_without_deferring() {
+    // With PIPELINING the RSET probe travels with MAIL, RCPT and DATA; a server that closed
+    // the idle connection answers none of them, and the request goes on a new connection
+    // instead of being deferred.
+    let peer = Peer::start(vec![
+        vec![
+            Step::Send("220 mx.test ESMTP"),
+            Step::Expect("EHLO", ehlo(&["PIPELINING"])),
+            Step::Expect("MAIL FROM:", "250 Ok"),
+            Step::Expect("RCPT TO:", "250 Ok"),
+            Step::Expect("DATA", "354 go"),
+            Step::Data("250 2.0.0 first"),
+            Step::CloseAfterCommand,
+        ],
+        full_success(1),
+    ])
+    .await;
+    let mut cfg = config();
+    cfg.connection_reuse_time = Duration::from_secs(5);
+    let d = deliverer(cfg, StaticResolver::new());
+    let hop = static_hop(peer.addr);
+    let r1 = d
+        .deliver(&request(hop.clone(), &["a@example.test"], "1\r\n"))
+        .await;
+    let r2 = d.deliver(&request(hop, &["b@example.test"], "2\r\n")).await;
+    d.close_idle().await;
+    let t = peer.finish().await;
+    assert_eq!(t.len(), 2);
+    assert_eq!(t[0].commands.last().map(String::as_str), Some("RSET"));
+    for r in [r1, r2] {
+        assert!(
+            matches!(r.recipients[0].outcome, Outcome::Delivered { .. }),
+            "{:?}",
+            r.recipients[0].outcome
+        );
+    }
+}
+
+#[tokio::test]
 async fn failed_opportunistic_handshake_retries_the_target_in_plain_text() {
     let peer = Peer::start(vec![
         vec![

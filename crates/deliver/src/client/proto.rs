@@ -243,13 +243,23 @@ pub fn rcpt_command(rcpt: &RecipientSpec, caps: &Capabilities) -> String {
 /// not already end with one, so the receiver gets exactly the bytes we hold.
 pub fn dot_stuff(content: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(content.len() + content.len() / 64 + 5);
-    let mut at_line_start = true;
-    for &b in content {
-        if at_line_start && b == b'.' {
+    // Line by line (a copy per line, not a push per byte): this runs for every message sent.
+    let mut rest = content;
+    loop {
+        if rest.first() == Some(&b'.') {
             out.push(b'.');
         }
-        out.push(b);
-        at_line_start = b == b'\n';
+        match rest.iter().position(|&b| b == b'\n') {
+            Some(i) => {
+                let (line, tail) = rest.split_at(i + 1);
+                out.extend_from_slice(line);
+                rest = tail;
+            }
+            None => {
+                out.extend_from_slice(rest);
+                break;
+            }
+        }
     }
     if !(content.is_empty() || content.ends_with(b"\r\n")) {
         out.extend_from_slice(b"\r\n");

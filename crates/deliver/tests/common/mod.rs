@@ -295,9 +295,12 @@ pub fn deliverer(config: DeliverConfig, resolver: StaticResolver) -> Deliverer {
     Deliverer::new(config, Arc::new(resolver), Arc::new(NoMailboxes))
 }
 
+/// One connection per request (each test scripts whole sessions, QUIT included); the
+/// connection reuse tests turn reuse on themselves.
 pub fn config() -> DeliverConfig {
     DeliverConfig {
         hostname: "client.test".into(),
+        connection_reuse_time: std::time::Duration::ZERO,
         ..Default::default()
     }
 }
