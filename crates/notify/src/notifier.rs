@@ -107,8 +107,16 @@ impl<S: Store> Notifier<S> {
         mut delayed: mpsc::Receiver<QueueId>,
         mut shutdown: watch::Receiver<bool>,
     ) {
-        if let Err(e) = self.sweep().await {
-            tracing::error!(error = %e, "notify: scanning finished messages failed");
+        match self.sweep_until(&shutdown).await {
+            Ok(n) if n > 0 => tracing::info!(
+                handled = n,
+                "notify: finished messages left from before the restart handled"
+            ),
+            Ok(_) => {}
+            Err(e) => tracing::error!(error = %e, "notify: scanning finished messages failed"),
+        }
+        if *shutdown.borrow() {
+            return;
         }
         // Messages are handled concurrently (each waits for two durable writes; group commit
         // shares the fsyncs), at most `CONCURRENCY` at a time.
@@ -153,9 +161,20 @@ impl<S: Store> Notifier<S> {
 
     /// Handles every finished message in the store (after a restart).
     pub async fn sweep(&self) -> Result<usize, StoreError> {
+        let (_keep, never) = watch::channel(false);
+        self.sweep_until(&never).await
+    }
+
+    /// [`Notifier::sweep`], stopping between messages once `shutdown` is set (a scan of a
+    /// large queue must not hold up a stop). A message whose handling fails is logged and
+    /// stays queued; the scan goes on. The error of a store scan itself is returned.
+    pub async fn sweep_until(&self, shutdown: &watch::Receiver<bool>) -> Result<usize, StoreError> {
         let mut n = 0;
         let mut after = None;
         loop {
+            if *shutdown.borrow() {
+                break;
+            }
             let page = self
                 .store
                 .list(&ListFilter {
@@ -170,8 +189,15 @@ impl<S: Store> Notifier<S> {
             };
             after = Some(last.id.clone());
             for m in page.messages.iter().filter(|m| m.is_done()) {
-                self.handle(&m.id).await?;
-                n += 1;
+                if *shutdown.borrow() {
+                    return Ok(n);
+                }
+                match self.handle(&m.id).await {
+                    Ok(_) => n += 1,
+                    Err(e) => {
+                        tracing::error!(queue_id = %m.id, error = %e, "notify: handling a finished message failed; it stays queued")
+                    }
+                }
             }
         }
         Ok(n)

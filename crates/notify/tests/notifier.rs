@@ -301,6 +301,42 @@ async fn unfinished_messages_are_left_alone_and_sweep_finds_finished_ones() {
     assert!(store.get(&id).await.expect("get").is_none());
 }
 
+/// A stop during the start-up scan ends it between messages: with a large queue the scan
+/// must not hold up a stop (what is left is handled at the next start).
+#[tokio::test]
+async fn the_start_up_scan_stops_on_shutdown() {
+    let store = Arc::new(MemoryStore::new());
+    let id = queued(
+        &store,
+        "alice@example.test",
+        vec![RecipientSpec::new("a@example.org")],
+    )
+    .await;
+    finish(
+        &store,
+        vec![(0, RecipientState::Failed, "550 5.1.1 unknown", None)],
+    )
+    .await;
+    let n = Arc::new(notifier(&store));
+    let (stop, shutdown) = tokio::sync::watch::channel(false);
+    stop.send(true).expect("send");
+    assert_eq!(n.sweep_until(&shutdown).await.expect("sweep"), 0);
+    assert!(
+        store.get(&id).await.expect("get").is_some(),
+        "left for the next start"
+    );
+    // and `run` returns at once, its channels never read
+    let (_done_tx, done) = tokio::sync::mpsc::channel(1);
+    let (_delayed_tx, delayed) = tokio::sync::mpsc::channel(1);
+    tokio::time::timeout(
+        std::time::Duration::from_secs(5),
+        n.clone().run(done, delayed, shutdown),
+    )
+    .await
+    .expect("run returns on shutdown");
+    assert!(store.get(&id).await.expect("get").is_some());
+}
+
 fn config(postmaster: Option<&str>) -> NotifierConfig {
     NotifierConfig {
         hostname: "mx.example.test".into(),
