@@ -35,6 +35,13 @@ pub enum Request {
         /// Only messages with a recipient at this domain (case-insensitive).
         #[serde(default)]
         domain: Option<String>,
+        /// One page: the messages after this id (the `next` of the previous page).
+        #[serde(default)]
+        after: Option<String>,
+        /// Messages scanned per page (default and maximum [`LIST_PAGE`]), so that neither
+        /// side holds a large queue in memory at once.
+        #[serde(default)]
+        limit: Option<usize>,
     },
     Show {
         id: String,
@@ -221,13 +228,20 @@ async fn session<S: Store>(stream: UnixStream, store: Arc<S>) -> anyhow::Result<
     Ok(())
 }
 
+/// Messages scanned per `list` page.
+pub const LIST_PAGE: usize = 1000;
+
 /// Runs one request against a store: the same code serves the socket and the direct path.
+/// `List` answers one page: `{"messages": [...], "corrupt": [...], "next": id or null}`, where
+/// `next` is where the following page starts (null on the last page).
 pub async fn handle<S: Store>(store: &S, req: Request) -> anyhow::Result<serde_json::Value> {
     Ok(match req {
         Request::List {
             include_done,
             state,
             domain,
+            after,
+            limit,
         } => {
             let state = state.map(|s| s.to_ascii_lowercase());
             if let Some(s) = &state {
@@ -238,16 +252,26 @@ pub async fn handle<S: Store>(store: &S, req: Request) -> anyhow::Result<serde_j
                 );
             }
             let final_state = matches!(state.as_deref(), Some("delivered" | "failed" | "expired"));
+            let limit = limit.unwrap_or(LIST_PAGE).clamp(1, LIST_PAGE);
             let mut list = store
                 .list(&ListFilter {
                     include_done: include_done || final_state,
+                    after: after.map(QueueId),
+                    limit: Some(limit),
                     ..ListFilter::default()
                 })
                 .await?;
+            let next = (list.messages.len() == limit)
+                .then(|| list.messages.last().map(|m| m.id.clone()))
+                .flatten();
             let t = now();
             list.messages
                 .retain(|m| matches(m, state.as_deref(), domain.as_deref(), t));
-            serde_json::to_value(list)?
+            serde_json::json!({
+                "messages": list.messages,
+                "corrupt": list.corrupt,
+                "next": next,
+            })
         }
         Request::Show { id } => {
             let qid = QueueId(id);
@@ -308,5 +332,77 @@ pub async fn ask(data_dir: &Path, req: &Request) -> anyhow::Result<Option<serde_
         Ok(Some(resp.value))
     } else {
         anyhow::bail!("server: {}", resp.error.unwrap_or_default())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use mailerd_store::NewMessage;
+    use mailerd_store::memory::MemoryStore;
+    use mailerd_types::{Envelope, RecipientSpec};
+
+    async fn queued(store: &MemoryStore, rcpt: &str) {
+        let envelope = Envelope {
+            reverse_path: "s@example.test".into(),
+            recipients: vec![RecipientSpec::new(rcpt)],
+            ret: None,
+            envid: None,
+            smtputf8: false,
+            eight_bit: false,
+            received_at: 1_800_000_000,
+            client: None,
+            auth_user: None,
+        };
+        store
+            .commit(NewMessage {
+                envelope,
+                content: b"Subject: t\r\n\r\nx\r\n".to_vec(),
+            })
+            .await
+            .expect("commit");
+    }
+
+    /// `list` answers in pages: each names where the next starts, the last names none, and
+    /// together they hold every message once, filtered by domain page by page.
+    #[tokio::test]
+    async fn list_answers_in_pages() {
+        let store = MemoryStore::new();
+        for i in 0..5 {
+            let domain = if i % 2 == 0 { "a.test" } else { "b.test" };
+            queued(&store, &format!("r{i}@{domain}")).await;
+        }
+        let mut after = None;
+        let mut seen = Vec::new();
+        let mut pages = 0;
+        loop {
+            let v = handle(
+                &store,
+                Request::List {
+                    include_done: false,
+                    state: None,
+                    domain: Some("A.test".into()),
+                    after: after.clone(),
+                    limit: Some(2),
+                },
+            )
+            .await
+            .expect("list");
+            pages += 1;
+            for m in v["messages"].as_array().expect("messages") {
+                seen.push(
+                    m["recipients"][0]["address"]
+                        .as_str()
+                        .unwrap_or("")
+                        .to_string(),
+                );
+            }
+            match v["next"].as_str() {
+                Some(n) => after = Some(n.to_string()),
+                None => break,
+            }
+        }
+        assert_eq!(pages, 3, "2 + 2 + 1 messages scanned");
+        assert_eq!(seen, ["r0@a.test", "r2@a.test", "r4@a.test"]);
     }
 }

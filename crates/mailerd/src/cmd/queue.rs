@@ -88,14 +88,20 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                 all,
                 state,
                 domain,
-            } => (
-                Request::List {
-                    include_done: *all,
-                    state: state.clone(),
-                    domain: domain.clone(),
-                },
-                *json,
-            ),
+            } => {
+                return list(
+                    &config,
+                    *json,
+                    Request::List {
+                        include_done: *all,
+                        state: state.clone(),
+                        domain: domain.clone(),
+                        after: None,
+                        limit: None,
+                    },
+                )
+                .await;
+            }
             Command::Show { id, json } => (Request::Show { id: id.clone() }, *json),
             Command::Delete { id, bounce } => (
                 Request::Delete {
@@ -126,8 +132,94 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     })
 }
 
+/// One page of `list` as the server answers it.
+#[derive(serde::Deserialize)]
+struct Page {
+    #[serde(flatten)]
+    list: MessageList,
+    next: Option<mailerd_types::QueueId>,
+}
+
+/// `queue list`, page by page (from the running server, else from the queue file opened
+/// once), printing each page as it comes: memory stays bounded whatever the queue's size.
+async fn list(config: &Config, json: bool, first: Request) -> anyhow::Result<ExitCode> {
+    let mut store: Option<EmbeddedStore> = None;
+    let mut req = first;
+    let mut shown = 0usize;
+    if !json {
+        println!(
+            "{:<24} {:>9} {:<32} RECIPIENTS (state)",
+            "QUEUE ID", "SIZE", "SENDER"
+        );
+    }
+    loop {
+        let value = match &store {
+            Some(s) => control::handle(s, req.clone()).await?,
+            None => match control::ask(&config.data_dir, &req).await? {
+                Some(v) => v,
+                None => {
+                    let s = open_direct(config).await?;
+                    let v = control::handle(&s, req.clone()).await?;
+                    store = Some(s);
+                    v
+                }
+            },
+        };
+        let page: Page = serde_json::from_value(value).context("decoding the list")?;
+        shown += page.list.messages.len();
+        print_page(&page.list, json)?;
+        match (page.next, &mut req) {
+            (Some(next), Request::List { after, .. }) => *after = Some(next.0),
+            _ => break,
+        }
+    }
+    if !json {
+        println!("{shown} message(s)");
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn print_page(list: &MessageList, json: bool) -> anyhow::Result<()> {
+    for m in &list.messages {
+        if json {
+            println!("{}", serde_json::to_string(m)?);
+            continue;
+        }
+        let sender = if m.reverse_path.is_empty() {
+            "<>"
+        } else {
+            m.reverse_path.as_str()
+        };
+        let held = if m.held { " [held]" } else { "" };
+        let rcpts = m
+            .recipients
+            .iter()
+            .map(|r| format!("{} ({})", r.address, r.state))
+            .collect::<Vec<_>>()
+            .join(", ");
+        println!(
+            "{:<24} {:>9} {:<32} {rcpts}{held}",
+            m.id.to_string(),
+            m.size,
+            sender
+        );
+    }
+    for c in &list.corrupt {
+        eprintln!(
+            "corrupt record {}: {} (quarantined, not deleted)",
+            c.id, c.detail
+        );
+    }
+    Ok(())
+}
+
 /// No server running: open the queue file ourselves.
 async fn direct(config: &Config, req: Request) -> anyhow::Result<serde_json::Value> {
+    let store = open_direct(config).await?;
+    control::handle(&store, req).await
+}
+
+async fn open_direct(config: &Config) -> anyhow::Result<EmbeddedStore> {
     let path = config.queue_path();
     anyhow::ensure!(
         path.exists(),
@@ -141,7 +233,7 @@ async fn direct(config: &Config, req: Request) -> anyhow::Result<serde_json::Val
             .context("opening the queue")?
     }
     .with_context(|| format!("opening {}", path.display()))?;
-    control::handle(&store, req).await
+    Ok(store)
 }
 
 #[derive(serde::Deserialize)]
@@ -156,46 +248,8 @@ struct Shown {
 
 fn print(cmd: &Command, value: serde_json::Value, json: bool) -> anyhow::Result<ExitCode> {
     match cmd {
-        Command::List { .. } => {
-            let list: MessageList = serde_json::from_value(value).context("decoding the list")?;
-            if json {
-                for m in &list.messages {
-                    println!("{}", serde_json::to_string(m)?);
-                }
-            } else {
-                println!(
-                    "{:<24} {:>9} {:<32} RECIPIENTS (state)",
-                    "QUEUE ID", "SIZE", "SENDER"
-                );
-                for m in &list.messages {
-                    let sender = if m.reverse_path.is_empty() {
-                        "<>"
-                    } else {
-                        m.reverse_path.as_str()
-                    };
-                    let held = if m.held { " [held]" } else { "" };
-                    let rcpts = m
-                        .recipients
-                        .iter()
-                        .map(|r| format!("{} ({})", r.address, r.state))
-                        .collect::<Vec<_>>()
-                        .join(", ");
-                    println!(
-                        "{:<24} {:>9} {:<32} {rcpts}{held}",
-                        m.id.to_string(),
-                        m.size,
-                        sender
-                    );
-                }
-                println!("{} message(s)", list.messages.len());
-            }
-            for c in &list.corrupt {
-                eprintln!(
-                    "corrupt record {}: {} (quarantined, not deleted)",
-                    c.id, c.detail
-                );
-            }
-        }
+        // `list` prints page by page itself.
+        Command::List { .. } => {}
         Command::Show { id, .. } => {
             if value.is_null() {
                 eprintln!("mailerd queue show: no message {id} in the queue");
