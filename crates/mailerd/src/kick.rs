@@ -7,8 +7,8 @@ use std::sync::Arc;
 
 use mailerd_queue::manager::Kick;
 use mailerd_store::{
-    Claimed, DelayMark, FailOutcome, Lease, ListFilter, MessageList, NewMessage, RecipientRecord,
-    StatusRecord, Store, StoreError, StoredMessage,
+    Applied, Claimed, DelayMark, FailOutcome, Lease, ListFilter, MessageList, NewMessage,
+    RecipientRecord, RemoveIf, StatusRecord, Store, StoreError, StoredMessage,
 };
 use mailerd_types::{DeliveryReport, QueueId};
 
@@ -71,6 +71,17 @@ impl<S: Store> Store for KickStore<S> {
         now: u64,
     ) -> Result<Vec<RecipientRecord>, StoreError> {
         self.inner.apply(lease, report, now).await
+    }
+    async fn apply_and_remove(
+        &self,
+        lease: &Lease,
+        report: DeliveryReport,
+        now: u64,
+        remove_if: RemoveIf,
+    ) -> Result<Applied, StoreError> {
+        self.inner
+            .apply_and_remove(lease, report, now, remove_if)
+            .await
     }
     async fn release(&self, lease: &Lease) -> Result<(), StoreError> {
         self.inner.release(lease).await

@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use mailerd_store::{Claimed, Lease, RecipientRecord, Store, StoreError};
+use mailerd_store::{Applied, Claimed, Lease, RecipientRecord, Store, StoreError};
 use mailerd_types::{
     AttemptReport, DeliveryReport, DeliveryRequest, NextHop, Outcome, QueueId, RecipientState,
     RecipientUpdate, RemoteMta,
@@ -80,8 +80,9 @@ pub struct ManagerConfig {
     pub idle_poll: Duration,
     pub retry: RetryPolicy,
     /// Remove a message as soon as every recipient was accepted by a next hop (nothing for
-    /// notify to say), in the same step that ends the lease, instead of handing it to notify
-    /// to delete. Default true; tests that inspect delivered records turn it off.
+    /// notify to say), in the same write as the report that finishes it
+    /// ([`Store::apply_and_remove`]), instead of handing it to notify to delete. Default true;
+    /// tests that inspect delivered records turn it off.
     pub remove_delivered: bool,
     /// A message still being retried this long after it arrived is announced once to notify
     /// (see [`Manager::with_delayed`]) for its delay notice, at the first temporary failure
@@ -281,7 +282,10 @@ impl<S: Store, T: Transport, C: Clock> Worker<S, T, C> {
         let envelope = claimed.envelope.clone();
         let delay_noticed = claimed.delay_notice_at.is_some();
         let records = match self.deliver_message(claimed).await {
-            Ok(r) => r,
+            // The report that finished the message removed it, lease included: nothing for
+            // notify (the records said so), nothing to release.
+            Ok(Round { removed: true, .. }) => return,
+            Ok(Round { records, .. }) => records,
             Err(e) => {
                 tracing::warn!(queue_id = %lease.id, error = %e, "queue: delivery round ended early");
                 None
@@ -308,7 +312,8 @@ impl<S: Store, T: Transport, C: Clock> Worker<S, T, C> {
             // Every recipient accepted by a next hop: nothing for notify to say (it sends no
             // notice for relayed mail), so the message goes at once, in one write instead
             // of a release here and a delete by notify (Postfix's qmgr does the same). The
-            // delete also ends the lease.
+            // delete also ends the lease. Usually the finishing report removed it already
+            // (`apply_and_remove`); this is for a round that applied no report.
             match self.store.delete(&lease.id).await {
                 Ok(_) => return,
                 Err(e) => {
@@ -334,11 +339,9 @@ impl<S: Store, T: Transport, C: Clock> Worker<S, T, C> {
     }
 
     /// Delivers the due recipients; the recipients' records after the last report applied
-    /// (`None` if no report was applied).
-    async fn deliver_message(
-        &self,
-        claimed: Claimed,
-    ) -> Result<Option<Vec<RecipientRecord>>, StoreError> {
+    /// (`None` if no report was applied), and whether the report that finished the message
+    /// removed it.
+    async fn deliver_message(&self, claimed: Claimed) -> Result<Round, StoreError> {
         let Claimed {
             lease,
             envelope,
@@ -351,10 +354,16 @@ impl<S: Store, T: Transport, C: Clock> Worker<S, T, C> {
             .filter(|r| !r.state.is_final() && r.next_attempt <= now)
             .collect();
         if due.is_empty() {
-            return Ok(Some(recipients));
+            return Ok(Round {
+                records: Some(recipients),
+                removed: false,
+            });
         }
         let Some(stored) = self.store.get(&lease.id).await? else {
-            return Ok(None);
+            return Ok(Round {
+                records: None,
+                removed: false,
+            });
         };
         let content: Arc<[u8]> = Arc::from(stored.content.into_boxed_slice());
         let attempts: HashMap<usize, u32> = due.iter().map(|r| (r.index, r.attempts)).collect();
@@ -393,6 +402,7 @@ impl<S: Store, T: Transport, C: Clock> Worker<S, T, C> {
         // the set would abort sessions in flight (one cut after the final "." would deliver
         // the message again at the next attempt). The first error is returned afterwards.
         let mut last = None;
+        let mut removed = false;
         let mut first_error = None;
         while let Some(done) = set.join_next().await {
             let report = match done {
@@ -412,7 +422,10 @@ impl<S: Store, T: Transport, C: Clock> Worker<S, T, C> {
                 )
                 .await
             {
-                Ok(Some(records)) => last = Some(records),
+                Ok(Some(applied)) => {
+                    removed |= applied.removed;
+                    last = Some(applied.records);
+                }
                 Ok(None) => {}
                 Err(e) => {
                     tracing::warn!(queue_id = %lease.id, error = %e, "queue: applying a delivery report failed; its recipients stay due");
@@ -421,8 +434,13 @@ impl<S: Store, T: Transport, C: Clock> Worker<S, T, C> {
             }
         }
         match first_error {
-            Some(e) => Err(e),
-            None => Ok(last),
+            // Removed: every recipient was final, so the failed report changed nothing that
+            // remained to do; the message is gone either way.
+            Some(e) if !removed => Err(e),
+            _ => Ok(Round {
+                records: last,
+                removed,
+            }),
         }
     }
 
@@ -436,7 +454,9 @@ impl<S: Store, T: Transport, C: Clock> Worker<S, T, C> {
             .clone()
     }
 
-    /// Turns outcomes into state changes and applies them in one atomic report.
+    /// Turns outcomes into state changes and applies them in one atomic report. With
+    /// [`ManagerConfig::remove_delivered`], the write that applies the report that finishes
+    /// the message also removes it when [`needs_no_notice`] holds for the records after it.
     async fn apply(
         &self,
         lease: &Lease,
@@ -444,7 +464,7 @@ impl<S: Store, T: Transport, C: Clock> Worker<S, T, C> {
         arrived: u64,
         attempts: &HashMap<usize, u32>,
         report: AttemptReport,
-    ) -> Result<Option<Vec<RecipientRecord>>, StoreError> {
+    ) -> Result<Option<Applied>, StoreError> {
         let now = self.clock.now();
         let mut updates = Vec::with_capacity(report.recipients.len());
         for r in report.recipients {
@@ -511,19 +531,26 @@ impl<S: Store, T: Transport, C: Clock> Worker<S, T, C> {
             return Ok(None);
         }
         let changed: Vec<usize> = updates.iter().map(|u| u.index).collect();
-        match self
-            .store
-            .apply(
-                lease,
-                DeliveryReport {
-                    id: lease.id.clone(),
-                    updates,
-                },
-                now,
-            )
-            .await
-        {
-            Ok(records) => {
+        let report = DeliveryReport {
+            id: lease.id.clone(),
+            updates,
+        };
+        let applied = if self.config.remove_delivered {
+            self.store
+                .apply_and_remove(lease, report, now, needs_no_notice)
+                .await
+        } else {
+            self.store
+                .apply(lease, report, now)
+                .await
+                .map(|records| Applied {
+                    records,
+                    removed: false,
+                })
+        };
+        match applied {
+            Ok(applied) => {
+                let records = &applied.records;
                 // One line per recipient and attempt, like Postfix's `status=` lines: the
                 // reply is the next hop's, verbatim.
                 for r in records.iter().filter(|r| changed.contains(&r.index)) {
@@ -537,7 +564,7 @@ impl<S: Store, T: Transport, C: Clock> Worker<S, T, C> {
                         "queue: delivery status"
                     );
                 }
-                Ok(Some(records))
+                Ok(Some(applied))
             }
             Err(StoreError::InvalidReport { id, detail }) => {
                 tracing::error!(queue_id = %id, %detail, "queue: transport report rejected by the store");
@@ -558,6 +585,14 @@ impl<S: Store, T: Transport, C: Clock> Worker<S, T, C> {
         z ^= z >> 31;
         (z >> 11) as f64 / (1u64 << 53) as f64
     }
+}
+
+/// What one delivery round of a message left.
+struct Round {
+    /// The recipients' records after the last report applied (`None` if none was).
+    records: Option<Vec<RecipientRecord>>,
+    /// The report that finished the message removed it ([`Store::apply_and_remove`]).
+    removed: bool,
 }
 
 /// Whether a finished message needs nothing from notify: every recipient delivered to a

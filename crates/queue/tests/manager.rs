@@ -487,20 +487,54 @@ async fn relayed_messages_are_removed_at_once_others_go_to_notify() {
     .with_done(tx);
     let (stop, stop_rx) = watch::channel(false);
     let task = tokio::spawn(async move { manager.run(stop_rx).await });
-    let relayed = commit(&store, "alice@example.test", &["a@x.org", "b@y.org"], T0).await;
+    let relayed = commit(
+        &store,
+        "alice@example.test",
+        &["a@x.org", "b@y.org", "c@z.org"],
+        T0,
+    )
+    .await;
     let failed = commit(&store, "alice@example.test", &["gone@x.org"], T0).await;
+    // Three next hops, one refusal: whichever report comes last finishes the message, and
+    // its records say a notice is due, so it is kept with every report logged.
+    let mixed = commit(
+        &store,
+        "alice@example.test",
+        &["a@y.org", "gone@x.org", "c@z.org"],
+        T0,
+    )
+    .await;
     run_for(3).await;
     assert!(
         store.get(&relayed).await.expect("get").is_none(),
         "accepted by the next hops: removed by the manager"
     );
-    assert_eq!(
-        rx.try_recv().ok(),
-        Some(failed.clone()),
-        "a failure is notify's"
-    );
+    let mut announced = vec![
+        rx.try_recv().expect("a failure is notify's"),
+        rx.try_recv().expect("a partial failure is notify's"),
+    ];
+    announced.sort();
+    let mut expected = vec![failed.clone(), mixed.clone()];
+    expected.sort();
+    assert_eq!(announced, expected);
     assert!(rx.try_recv().is_err(), "the removed one is not announced");
     assert!(store.get(&failed).await.expect("get").is_some());
+    let m = store
+        .get(&mixed)
+        .await
+        .expect("get")
+        .expect("kept for notify");
+    assert_eq!(
+        m.recipients.iter().map(|r| r.state).collect::<Vec<_>>(),
+        vec![
+            RecipientState::Delivered,
+            RecipientState::Failed,
+            RecipientState::Delivered
+        ]
+    );
+    assert_eq!(m.lease, None, "released");
+    let log = store.status_log(&mixed).await.expect("log");
+    assert_eq!(log.len(), 3 + 3, "receptions, then every report's record");
     let _ = stop.send(true);
     let _ = task.await;
 }

@@ -50,8 +50,9 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 use mailerd_store::{
-    Claimed, CorruptRecord, DelayMark, FailOutcome, Lease, ListFilter, MessageList, MessageSummary,
-    NewMessage, RecipientRecord, StatusRecord, Store, StoreError, StoredMessage,
+    Applied, Claimed, CorruptRecord, DelayMark, FailOutcome, Lease, ListFilter, MessageList,
+    MessageSummary, NewMessage, RecipientRecord, RemoveIf, StatusRecord, Store, StoreError,
+    StoredMessage,
 };
 use mailerd_types::{DeliveryReport, QueueId};
 use redb::{
@@ -521,10 +522,30 @@ impl Store for EmbeddedStore {
             lease: lease.clone(),
             report,
             now,
+            remove_if: None,
         };
         match self.write(op).await? {
-            Reply::Records(r) => Ok(r),
+            Reply::Applied(a) => Ok(a.records),
             _ => Err(unexpected("apply")),
+        }
+    }
+
+    async fn apply_and_remove(
+        &self,
+        lease: &Lease,
+        report: DeliveryReport,
+        now: u64,
+        remove_if: RemoveIf,
+    ) -> Result<Applied, StoreError> {
+        let op = Op::Apply {
+            lease: lease.clone(),
+            report,
+            now,
+            remove_if: Some(remove_if),
+        };
+        match self.write(op).await? {
+            Reply::Applied(a) => Ok(a),
+            _ => Err(unexpected("apply_and_remove")),
         }
     }
 

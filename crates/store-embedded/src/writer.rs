@@ -12,7 +12,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use mailerd_store::{
-    Claimed, DelayMark, FailOutcome, Lease, NewMessage, RecipientRecord, StoreError, rules,
+    Applied, Claimed, DelayMark, FailOutcome, Lease, NewMessage, RemoveIf, StoreError, rules,
 };
 use mailerd_types::{DeliveryReport, QueueId};
 use redb::{Database, ReadableTable, Table, WriteTransaction};
@@ -41,10 +41,12 @@ pub(crate) enum Op {
         now: u64,
         lease_duration: u64,
     },
+    /// [`mailerd_store::Store::apply`], or `apply_and_remove` with `remove_if`.
     Apply {
         lease: Lease,
         report: DeliveryReport,
         now: u64,
+        remove_if: Option<RemoveIf>,
     },
     Release(Lease),
     ReleaseNode(String),
@@ -82,7 +84,7 @@ pub(crate) enum Reply {
     Id(QueueId),
     Claimed(Vec<Claimed>),
     Lease(Lease),
-    Records(Vec<RecipientRecord>),
+    Applied(Applied),
     Done,
     Found(bool),
     Count(usize),
@@ -258,7 +260,12 @@ fn run_batch(
                     now,
                     lease_duration,
                 } => renew(&mut t, &lease, now, lease_duration),
-                Op::Apply { lease, report, now } => apply(&mut t, &lease, report, now),
+                Op::Apply {
+                    lease,
+                    report,
+                    now,
+                    remove_if,
+                } => apply(&mut t, &lease, report, now, remove_if),
                 Op::Release(lease) => release(&mut t, &lease),
                 Op::ReleaseNode(node) => release_node(&mut t, &node),
                 Op::Delete(id) => delete(&mut t, &id),
@@ -527,7 +534,13 @@ fn renew(t: &mut Tables<'_>, lease: &Lease, now: u64, lease_duration: u64) -> Op
     Ok(Ok(Reply::Lease(new)))
 }
 
-fn apply(t: &mut Tables<'_>, lease: &Lease, report: DeliveryReport, now: u64) -> OpResult {
+fn apply(
+    t: &mut Tables<'_>,
+    lease: &Lease,
+    report: DeliveryReport,
+    now: u64,
+    remove_if: Option<RemoveIf>,
+) -> OpResult {
     let id = lease.id.clone();
     let invalid = |detail: String| {
         Ok(Err(StoreError::InvalidReport {
@@ -548,6 +561,17 @@ fn apply(t: &mut Tables<'_>, lease: &Lease, report: DeliveryReport, now: u64) ->
     }
     let old_due = meta.due();
     let log = rules::apply_report(&mut meta.recipients, report, now, meta.log_len);
+    let finished = meta.recipients.iter().all(|r| r.state.is_final());
+    if remove_if.is_some_and(|remove_if| finished && remove_if(&meta.envelope, &meta.recipients)) {
+        // The report finishes the message and nothing is owed for it: remove it instead of
+        // writing the report, in this transaction (the report's records would go with it).
+        remove(t, &id.0, old_due)?;
+        tracing::info!(queue_id = %id, "message removed");
+        return Ok(Ok(Reply::Applied(Applied {
+            records: meta.recipients,
+            removed: true,
+        })));
+    }
     meta.log_len += log.len() as u32;
     let mut encoded = Vec::with_capacity(log.len());
     for rec in &log {
@@ -558,7 +582,10 @@ fn apply(t: &mut Tables<'_>, lease: &Lease, report: DeliveryReport, now: u64) ->
     for (seq, raw) in &encoded {
         t.log.insert((id.0.as_str(), *seq), raw.as_slice())?;
     }
-    Ok(Ok(Reply::Records(meta.recipients)))
+    Ok(Ok(Reply::Applied(Applied {
+        records: meta.recipients,
+        removed: false,
+    })))
 }
 
 fn release(t: &mut Tables<'_>, lease: &Lease) -> OpResult {
@@ -620,9 +647,25 @@ fn delete(t: &mut Tables<'_>, id: &QueueId) -> OpResult {
     if found {
         tracing::info!(queue_id = %id, "message deleted");
     }
+    remove_data(t, id)?;
+    Ok(Ok(Reply::Found(found)))
+}
+
+/// Removes a message whose record was read intact (due at `due`): record, schedule entry,
+/// content and status log.
+fn remove(t: &mut Tables<'_>, id: &str, due: Option<u64>) -> Result<(), redb::Error> {
+    t.messages.remove(id)?;
+    if let Some(d) = due {
+        t.due.remove((d, id))?;
+    }
+    remove_data(t, id)
+}
+
+/// Removes a message's content and status log.
+fn remove_data(t: &mut Tables<'_>, id: &str) -> Result<(), redb::Error> {
     t.content.remove(id)?;
     t.log.retain_in((id, 0u32)..=(id, u32::MAX), |_, _| false)?;
-    Ok(Ok(Reply::Found(found)))
+    Ok(())
 }
 
 fn hold(t: &mut Tables<'_>, id: &QueueId, on: bool) -> OpResult {

@@ -15,7 +15,7 @@ use mailerd_types::{
     DeliveryReport, Envelope, QueueId, RecipientSpec, RecipientState, RecipientUpdate,
 };
 
-use crate::{DelayMark, FailOutcome, ListFilter, NewMessage, Store, StoreError};
+use crate::{DelayMark, FailOutcome, ListFilter, NewMessage, RecipientRecord, Store, StoreError};
 
 /// Opens stores for the suite.
 pub trait Factory: Send + Sync {
@@ -1194,6 +1194,327 @@ pub async fn delay_notice_refused_once_finished<F: Factory>(f: &F) {
     assert_eq!(m.delay_notice_at, None);
 }
 
+/// A [`crate::RemoveIf`] that holds when every recipient was delivered (and checks it is
+/// given the message's envelope).
+fn all_delivered(env: &Envelope, records: &[RecipientRecord]) -> bool {
+    assert_eq!(
+        env.reverse_path, "alice@example.org",
+        "remove_if gets the envelope"
+    );
+    records.iter().all(|r| r.state == RecipientState::Delivered)
+}
+
+/// A [`crate::RemoveIf`] that never holds (a notice is due).
+fn notice_due(_: &Envelope, _: &[RecipientRecord]) -> bool {
+    false
+}
+
+/// Apply-and-remove: a report that does not finish the message is a plain apply; the report
+/// that finishes it removes message, content, log and lease in the same write, durably.
+pub async fn apply_and_remove_removes_finished<F: Factory>(f: &F) {
+    let name = "apply_and_remove_removes_finished";
+    let s = f.open(name).await;
+    let keep = s
+        .commit(message(1, &["bob@example.net"], 100))
+        .await
+        .expect("commit");
+    let id = s
+        .commit(message(
+            2,
+            &["bob@example.net", "carol@example.net", "dave@example.net"],
+            300,
+        ))
+        .await
+        .expect("commit");
+    let lease = s
+        .claim("n1", T0, 10, 600)
+        .await
+        .expect("claim")
+        .into_iter()
+        .find(|c| c.lease.id == id)
+        .expect("claimed")
+        .lease;
+
+    // One next hop took bob; carol is deferred: not finished, kept, exactly as apply.
+    let a = s
+        .apply_and_remove(
+            &lease,
+            DeliveryReport {
+                id: id.clone(),
+                updates: vec![
+                    final_update(0, RecipientState::Delivered, "250 ok"),
+                    deferred(1, 1, T0 + 5),
+                ],
+            },
+            T0 + 1,
+            all_delivered,
+        )
+        .await
+        .expect("first report");
+    assert!(!a.removed, "a message not finished is kept");
+    let m = s.get(&id).await.expect("get").expect("kept");
+    assert_eq!(
+        m.recipients, a.records,
+        "the records after the report are returned"
+    );
+    assert_eq!(m.recipients[0].state, RecipientState::Delivered);
+    assert_eq!(m.recipients[1].state, RecipientState::Deferred);
+    assert_eq!(m.recipients[2].state, RecipientState::Pending);
+    assert_eq!(m.lease.as_ref().map(|l| l.token), Some(lease.token));
+    assert_eq!(s.status_log(&id).await.expect("log").len(), 3 + 2);
+
+    // Another hop took dave: carol is still deferred, so still kept.
+    let a = s
+        .apply_and_remove(
+            &lease,
+            DeliveryReport {
+                id: id.clone(),
+                updates: vec![final_update(2, RecipientState::Delivered, "250 ok")],
+            },
+            T0 + 2,
+            all_delivered,
+        )
+        .await
+        .expect("second report");
+    assert!(!a.removed, "a deferred recipient keeps the message");
+    assert!(s.get(&id).await.expect("get").is_some());
+
+    // Carol's retry finishes it: removed in the same write.
+    let a = s
+        .apply_and_remove(
+            &lease,
+            DeliveryReport {
+                id: id.clone(),
+                updates: vec![RecipientUpdate {
+                    attempts: 2,
+                    ..final_update(1, RecipientState::Delivered, "250 ok")
+                }],
+            },
+            T0 + 6,
+            all_delivered,
+        )
+        .await
+        .expect("finishing report");
+    assert!(a.removed, "the finishing report removes the message");
+    assert_eq!(a.records.len(), 3);
+    assert!(
+        a.records
+            .iter()
+            .all(|r| r.state == RecipientState::Delivered)
+    );
+    assert_eq!(a.records[1].attempts, 2, "the records after the report");
+    assert!(s.get(&id).await.expect("get").is_none());
+    assert!(s.status_log(&id).await.expect("log").is_empty());
+    let listed = s
+        .list(&ListFilter {
+            include_done: true,
+            ..Default::default()
+        })
+        .await
+        .expect("list");
+    assert_eq!(
+        listed.messages.iter().map(|m| &m.id).collect::<Vec<_>>(),
+        vec![&keep],
+        "only the other message is left"
+    );
+    assert!(
+        matches!(s.release(&lease).await, Err(StoreError::LeaseLost(_))),
+        "the lease went with the message"
+    );
+    assert!(
+        !s.delete(&id).await.expect("delete"),
+        "nothing left to delete"
+    );
+    assert!(
+        s.claim("n2", T0 + 100_000, 10, 60)
+            .await
+            .expect("claim")
+            .iter()
+            .all(|c| c.lease.id != id)
+    );
+    drop(s);
+    let s = f.open(name).await;
+    assert!(
+        s.get(&id).await.expect("get").is_none(),
+        "the removal is durable"
+    );
+    assert!(s.get(&keep).await.expect("get").is_some());
+}
+
+/// Apply-and-remove keeps a finished message when the caller says a notice is due (or its
+/// test fails on these records), as a plain apply would: report applied and logged, lease
+/// kept.
+pub async fn apply_and_remove_keeps_when_notice_due<F: Factory>(f: &F) {
+    let s = f.open("apply_and_remove_keeps_when_notice_due").await;
+    let a_id = s
+        .commit(message(1, &["bob@example.net"], 100))
+        .await
+        .expect("commit");
+    let b_id = s
+        .commit(message(2, &["bob@example.net", "carol@example.net"], 100))
+        .await
+        .expect("commit");
+    let claimed = s.claim("n1", T0, 10, 600).await.expect("claim");
+    let lease = |id: &QueueId| {
+        claimed
+            .iter()
+            .find(|c| &c.lease.id == id)
+            .expect("claimed")
+            .lease
+            .clone()
+    };
+    let (la, lb) = (lease(&a_id), lease(&b_id));
+
+    let a = s
+        .apply_and_remove(
+            &la,
+            DeliveryReport {
+                id: a_id.clone(),
+                updates: vec![final_update(0, RecipientState::Delivered, "250 ok")],
+            },
+            T0 + 1,
+            notice_due,
+        )
+        .await
+        .expect("apply");
+    assert!(!a.removed, "the caller said a notice is due");
+    let m = s.get(&a_id).await.expect("get").expect("kept");
+    assert_eq!(m.recipients, a.records);
+    assert_eq!(m.recipients[0].state, RecipientState::Delivered);
+    let log = s.status_log(&a_id).await.expect("log");
+    assert_eq!(log.len(), 2, "the report is logged for notify");
+    assert_eq!(log[1].state, RecipientState::Delivered);
+    s.release(&la).await.expect("the lease is kept");
+
+    // Finished with a failure: the caller's test says no, so it stays for notify's bounce.
+    let b = s
+        .apply_and_remove(
+            &lb,
+            DeliveryReport {
+                id: b_id.clone(),
+                updates: vec![
+                    final_update(0, RecipientState::Delivered, "250 ok"),
+                    final_update(1, RecipientState::Failed, "550 5.1.1 no such user"),
+                ],
+            },
+            T0 + 1,
+            all_delivered,
+        )
+        .await
+        .expect("apply");
+    assert!(!b.removed);
+    assert!(b.records.iter().all(|r| r.state.is_final()));
+    let m = s.get(&b_id).await.expect("get").expect("kept");
+    assert_eq!(m.recipients[1].state, RecipientState::Failed);
+    assert_eq!(s.status_log(&b_id).await.expect("log").len(), 2 + 2);
+    s.release(&lb).await.expect("the lease is kept");
+}
+
+/// Apply-and-remove follows apply's refusals: an invalid report or a lost lease changes
+/// nothing and removes nothing, even when the report would have finished the message.
+pub async fn apply_and_remove_refusals_change_nothing<F: Factory>(f: &F) {
+    let s = f.open("apply_and_remove_refusals_change_nothing").await;
+    let id = s
+        .commit(message(3, &["bob@example.net", "carol@example.net"], 200))
+        .await
+        .expect("commit");
+    let lease_a = s.claim("node-a", T0, 1, 60).await.expect("claim")[0]
+        .lease
+        .clone();
+    let before = s.get(&id).await.expect("get").expect("message");
+    let log_before = s.status_log(&id).await.expect("log");
+    let finishing = || DeliveryReport {
+        id: id.clone(),
+        updates: vec![
+            final_update(0, RecipientState::Delivered, "250 ok"),
+            final_update(1, RecipientState::Delivered, "250 ok"),
+        ],
+    };
+
+    let bad_reports = [
+        vec![
+            final_update(0, RecipientState::Delivered, "250 ok"),
+            final_update(1, RecipientState::Delivered, "250 ok"),
+            final_update(9, RecipientState::Delivered, "250 ok"),
+        ],
+        vec![
+            final_update(0, RecipientState::Delivered, "250 ok"),
+            final_update(1, RecipientState::Delivered, "250 ok"),
+            final_update(1, RecipientState::Delivered, "250 ok"),
+        ],
+    ];
+    for updates in bad_reports {
+        match s
+            .apply_and_remove(
+                &lease_a,
+                DeliveryReport {
+                    id: id.clone(),
+                    updates,
+                },
+                T0 + 1,
+                all_delivered,
+            )
+            .await
+        {
+            Err(StoreError::InvalidReport { .. }) => {}
+            other => panic!("invalid report must be refused, got {other:?}"),
+        }
+        assert_eq!(
+            s.get(&id).await.expect("get"),
+            Some(before.clone()),
+            "a refused report changes and removes nothing"
+        );
+        assert_eq!(s.status_log(&id).await.expect("log"), log_before);
+    }
+    let other = QueueId("NOSUCHID".into());
+    match s
+        .apply_and_remove(
+            &lease_a,
+            DeliveryReport {
+                id: other,
+                updates: vec![final_update(0, RecipientState::Delivered, "250 ok")],
+            },
+            T0 + 1,
+            all_delivered,
+        )
+        .await
+    {
+        Err(StoreError::InvalidReport { .. }) => {}
+        other => panic!("a report for another message must be refused, got {other:?}"),
+    }
+    assert_eq!(s.get(&id).await.expect("get"), Some(before.clone()));
+
+    // node-b takes over after the lease expired: node-a's finishing report is refused.
+    let lease_b = s.claim("node-b", T0 + 60, 1, 60).await.expect("claim")[0]
+        .lease
+        .clone();
+    match s
+        .apply_and_remove(&lease_a, finishing(), T0 + 61, all_delivered)
+        .await
+    {
+        Err(StoreError::LeaseLost(lost)) => assert_eq!(lost, id),
+        other => panic!("a stale owner must get LeaseLost, got {other:?}"),
+    }
+    let m = s.get(&id).await.expect("get").expect("not removed");
+    assert_eq!(m.recipients, before.recipients, "nothing changed");
+    assert_eq!(m.lease.as_ref().map(|l| l.token), Some(lease_b.token));
+    assert_eq!(s.status_log(&id).await.expect("log"), log_before);
+
+    // The current owner's finishing report removes it; a second one finds no lease.
+    let a = s
+        .apply_and_remove(&lease_b, finishing(), T0 + 62, all_delivered)
+        .await
+        .expect("owner's report");
+    assert!(a.removed);
+    match s
+        .apply_and_remove(&lease_b, finishing(), T0 + 63, all_delivered)
+        .await
+    {
+        Err(StoreError::LeaseLost(_)) => {}
+        other => panic!("a removed message's lease is void, got {other:?}"),
+    }
+}
+
 /// Runs every function of the suite, each on its own store name.
 pub async fn run_all<F: Factory>(f: &F) {
     commit_get_round_trip(f).await;
@@ -1211,6 +1532,9 @@ pub async fn run_all<F: Factory>(f: &F) {
     delay_notice_mark_is_once_and_durable(f).await;
     delay_notice_refused_once_finished(f).await;
     next_hop_dsn_is_recorded(f).await;
+    apply_and_remove_removes_finished(f).await;
+    apply_and_remove_keeps_when_notice_due(f).await;
+    apply_and_remove_refusals_change_nothing(f).await;
 }
 
 /// Expands to one `#[tokio::test]` per suite function, each calling it with the factory
@@ -1238,6 +1562,9 @@ macro_rules! all_tests {
             delay_notice_mark_is_once_and_durable,
             delay_notice_refused_once_finished,
             next_hop_dsn_is_recorded,
+            apply_and_remove_removes_finished,
+            apply_and_remove_keeps_when_notice_due,
+            apply_and_remove_refusals_change_nothing,
         );
     };
     (@each $factory:expr; $($name:ident,)*) => {

@@ -16,6 +16,10 @@
 //! - [`Store::apply`] applies a [`DeliveryReport`] atomically, every update or none, and appends
 //!   one [`StatusRecord`] per recipient update (invariant 2). Delivery status notifications are
 //!   built from [`Store::status_log`] only.
+//! - [`Store::apply_and_remove`] is [`Store::apply`] that, when the report finishes the
+//!   message and the caller's [`RemoveIf`] says nothing is owed for it (no notice), also
+//!   removes the message in the same atomic, durable write: a relayed message costs two
+//!   writes (reception, report) instead of three (reception, report, delete).
 //! - [`Store::mark_delay_notice`] records, durably and atomically with the notice itself, that
 //!   a message's one delay notice was written, so a restart never sends a second.
 //! - [`Store::list`], [`Store::get`], [`Store::hold`], [`Store::release_hold`],
@@ -26,7 +30,8 @@
 //! and the queue manager drive it with fake time.
 //!
 //! A store never deletes a message by itself, not even when every recipient is final: the
-//! queue manager deletes it once notifications are sent. Records that cannot be decoded are
+//! queue manager or notify deletes it once nothing more is owed for it (with
+//! [`Store::apply_and_remove`], in the write that finishes it). Records that cannot be decoded are
 //! reported ([`StoreError::Corrupt`], [`MessageList::corrupt`]) and quarantined, never deleted
 //! and never a panic (invariant 7).
 //!
@@ -254,6 +259,22 @@ pub enum DelayMark {
     Marked(Option<QueueId>),
 }
 
+/// Decides, from a message's envelope and its recipients' records after a report was applied
+/// (every one of them final), that nothing more is owed for the message, so that
+/// [`Store::apply_and_remove`] may remove it. A plain function, so that a backend can run it
+/// where it applies the report (the redb store's writer thread).
+pub type RemoveIf = fn(&Envelope, &[RecipientRecord]) -> bool;
+
+/// What [`Store::apply_and_remove`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Applied {
+    /// The recipients' records after the report, as [`Store::apply`] returns them.
+    pub records: Vec<RecipientRecord>,
+    /// The report finished the message and the caller's [`RemoveIf`] held: the message, its
+    /// content and its status log are gone, in the same write as the report; the lease is void.
+    pub removed: bool,
+}
+
 /// The error of an operator method a backend does not implement (the default bodies).
 fn unsupported(what: &str) -> StoreError {
     StoreError::Backend(format!("this store does not support {what}"))
@@ -318,6 +339,34 @@ pub trait Store: Send + Sync + 'static {
         report: DeliveryReport,
         now: u64,
     ) -> impl Future<Output = Result<Vec<RecipientRecord>, StoreError>> + Send;
+
+    /// [`Store::apply`], and then, in the same atomic and durable write, when every recipient
+    /// is final after the report and `remove_if(envelope, records)` holds, removes the message,
+    /// its content and its status log as [`Store::delete`] does ([`Applied::removed`]).
+    /// Otherwise exactly [`Store::apply`]. A refused report ([`StoreError::LeaseLost`],
+    /// [`StoreError::InvalidReport`]) changes nothing and removes nothing.
+    ///
+    /// The default body calls [`Store::apply`] then [`Store::delete`] (two writes, not
+    /// atomic: a crash between them leaves a finished message for notify, as before); a
+    /// backend overrides it to do both in one write.
+    fn apply_and_remove(
+        &self,
+        lease: &Lease,
+        report: DeliveryReport,
+        now: u64,
+        remove_if: RemoveIf,
+    ) -> impl Future<Output = Result<Applied, StoreError>> + Send {
+        async move {
+            let id = lease.id.clone();
+            let records = self.apply(lease, report, now).await?;
+            let finished = records.iter().all(|r| r.state.is_final());
+            let mut removed = false;
+            if finished && let Some(m) = self.get(&id).await? {
+                removed = remove_if(&m.envelope, &records) && self.delete(&id).await?;
+            }
+            Ok(Applied { records, removed })
+        }
+    }
 
     /// Ends ownership; the message is due again at its earliest live recipient's next attempt.
     fn release(&self, lease: &Lease) -> impl Future<Output = Result<(), StoreError>> + Send;

@@ -11,8 +11,8 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use mailerd_types::{DeliveryReport, Envelope, QueueId};
 
 use crate::{
-    Claimed, DelayMark, FailOutcome, Lease, ListFilter, MessageList, MessageSummary, NewMessage,
-    RecipientRecord, StatusRecord, Store, StoreError, StoredMessage, rules,
+    Applied, Claimed, DelayMark, FailOutcome, Lease, ListFilter, MessageList, MessageSummary,
+    NewMessage, RecipientRecord, RemoveIf, StatusRecord, Store, StoreError, StoredMessage, rules,
 };
 
 #[derive(Debug, Clone)]
@@ -110,6 +110,39 @@ fn leased<'a>(st: &'a mut State, lease: &Lease) -> Result<&'a mut Entry, StoreEr
         Some(e) if e.lease.as_ref().map(|l| l.token) == Some(lease.token) => Ok(e),
         _ => Err(StoreError::LeaseLost(lease.id.clone())),
     }
+}
+
+/// The body of [`Store::apply`] and [`Store::apply_and_remove`]: validates, applies, and
+/// removes the message when it is finished and `remove_if` holds, all under one lock.
+fn apply_report(
+    st: &mut State,
+    lease: &Lease,
+    report: DeliveryReport,
+    now: u64,
+    remove_if: Option<RemoveIf>,
+) -> Result<Applied, StoreError> {
+    let invalid = |detail: String| StoreError::InvalidReport {
+        id: lease.id.clone(),
+        detail,
+    };
+    if report.id != lease.id {
+        return Err(invalid(format!(
+            "report is for {} but the lease for {}",
+            report.id, lease.id
+        )));
+    }
+    let e = leased(st, lease)?;
+    rules::check_report(&e.recipients, &report).map_err(invalid)?;
+    let log = rules::apply_report(&mut e.recipients, report, now, e.log.len() as u32);
+    e.log.extend(log);
+    let records = e.recipients.clone();
+    let removed = remove_if.is_some_and(|remove_if| {
+        records.iter().all(|r| r.state.is_final()) && remove_if(&e.envelope, &records)
+    });
+    if removed {
+        st.messages.remove(&lease.id);
+    }
+    Ok(Applied { records, removed })
 }
 
 impl Store for MemoryStore {
@@ -237,22 +270,17 @@ impl Store for MemoryStore {
         report: DeliveryReport,
         now: u64,
     ) -> Result<Vec<RecipientRecord>, StoreError> {
-        let mut st = self.write()?;
-        let invalid = |detail: String| StoreError::InvalidReport {
-            id: lease.id.clone(),
-            detail,
-        };
-        if report.id != lease.id {
-            return Err(invalid(format!(
-                "report is for {} but the lease for {}",
-                report.id, lease.id
-            )));
-        }
-        let e = leased(&mut st, lease)?;
-        rules::check_report(&e.recipients, &report).map_err(invalid)?;
-        let log = rules::apply_report(&mut e.recipients, report, now, e.log.len() as u32);
-        e.log.extend(log);
-        Ok(e.recipients.clone())
+        Ok(apply_report(&mut *self.write()?, lease, report, now, None)?.records)
+    }
+
+    async fn apply_and_remove(
+        &self,
+        lease: &Lease,
+        report: DeliveryReport,
+        now: u64,
+        remove_if: RemoveIf,
+    ) -> Result<Applied, StoreError> {
+        apply_report(&mut *self.write()?, lease, report, now, Some(remove_if))
     }
 
     async fn release(&self, lease: &Lease) -> Result<(), StoreError> {
