@@ -29,7 +29,10 @@
 #   mailerd/Postfix 3.3x / 6.0x / 4.1x per run; mailerd 25-44 % of sink-only.
 # Measured 2026-11-28 07:23 after connection reuse by default and the client fixes (load
 # average 1-12 from other builds): sink only 11 834, mailerd 4 150 msgs/s (265 ms CPU per
-# 1 000), Postfix 658: 6.3x, mailerd 35 % of sink-only. See BENCHMARKS.md.
+# 1 000), Postfix 658: 6.3x, mailerd 35 % of sink-only.
+# Measured 2026-11-28 07:50, quiet machine, with one write for apply-and-remove: sink only
+# 11 803, mailerd 4 676 msgs/s (235 ms CPU per 1 000), Postfix 671: 7.0x, mailerd 40 % of
+# sink-only. See BENCHMARKS.md.
 # mailerd's end-to-end rate equals its injection rate: the SMTP server and the group commit
 # bound it, not delivery. Before the queue manager removed relayed messages itself (notify's
 # single task deleted them one at a time and throttled delivery): ~1 050 msgs/s e2e.
