@@ -41,6 +41,17 @@ impl<S: Store> Store for KickStore<S> {
         }
         Ok(m)
     }
+    async fn finish_with_notices(
+        &self,
+        id: &QueueId,
+        notices: Vec<NewMessage>,
+    ) -> Result<Option<Vec<QueueId>>, StoreError> {
+        let ids = self.inner.finish_with_notices(id, notices).await?;
+        if ids.as_ref().is_some_and(|v| !v.is_empty()) {
+            self.kick.kick();
+        }
+        Ok(ids)
+    }
     async fn get(&self, id: &QueueId) -> Result<Option<StoredMessage>, StoreError> {
         self.inner.get(id).await
     }

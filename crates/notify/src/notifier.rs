@@ -265,6 +265,10 @@ impl<S: Store> Notifier<S> {
                 Decision::Nothing => {}
             }
         }
+        // Every notice and the removal of the message in one atomic write: a crash leaves
+        // either the message (handled again at the next start) or the notices, never both.
+        let mut notices = Vec::new();
+        let mut about = Vec::new();
         for (kind, recipients) in [
             (NoticeKind::Failure, failed),
             (NoticeKind::Success, succeeded),
@@ -272,21 +276,30 @@ impl<S: Store> Notifier<S> {
             if recipients.is_empty() {
                 continue;
             }
-            let notice = self.notice(&m, kind, recipients, now, &m.envelope.reverse_path);
-            let qid = self.store.commit(notice).await?;
-            tracing::info!(queue_id = %id, notice = %qid, to = %m.envelope.reverse_path, kind = ?kind, "notify: notice queued");
-            out.notices.push(qid);
+            let to = m.envelope.reverse_path.as_str();
+            notices.push(self.notice(&m, kind, recipients, now, to));
+            about.push((kind, to.to_string()));
         }
         if !to_postmaster.is_empty()
             && let Some(pm) = &self.config.postmaster
         {
-            let notice = self.notice(&m, NoticeKind::DoubleBounce, to_postmaster, now, pm);
-            let qid = self.store.commit(notice).await?;
-            tracing::info!(queue_id = %id, notice = %qid, to = %pm, "notify: double bounce reported to the postmaster");
-            out.notices.push(qid.clone());
-            out.postmaster_notice = Some(qid);
+            notices.push(self.notice(&m, NoticeKind::DoubleBounce, to_postmaster, now, pm));
+            about.push((NoticeKind::DoubleBounce, pm.clone()));
         }
-        out.deleted = self.store.delete(id).await?;
+        let Some(ids) = self.store.finish_with_notices(id, notices).await? else {
+            // Another handler finished it first (and wrote its notices).
+            return Ok(out);
+        };
+        for (qid, (kind, to)) in ids.into_iter().zip(about) {
+            if kind == NoticeKind::DoubleBounce {
+                tracing::info!(queue_id = %id, notice = %qid, to = %to, "notify: double bounce reported to the postmaster");
+                out.postmaster_notice = Some(qid.clone());
+            } else {
+                tracing::info!(queue_id = %id, notice = %qid, to = %to, kind = ?kind, "notify: notice queued");
+            }
+            out.notices.push(qid);
+        }
+        out.deleted = true;
         Ok(out)
     }
 

@@ -575,6 +575,21 @@ impl Store for EmbeddedStore {
         }
     }
 
+    async fn finish_with_notices(
+        &self,
+        id: &QueueId,
+        notices: Vec<NewMessage>,
+    ) -> Result<Option<Vec<QueueId>>, StoreError> {
+        let op = Op::FinishWithNotices {
+            id: id.clone(),
+            notices,
+        };
+        match self.write(op).await? {
+            Reply::Finished(ids) => Ok(ids),
+            _ => Err(unexpected("finish_with_notices")),
+        }
+    }
+
     async fn hold(&self, id: &QueueId) -> Result<bool, StoreError> {
         match self.write(Op::Hold(id.clone(), true)).await? {
             Reply::Found(f) => Ok(f),

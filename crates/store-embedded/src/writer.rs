@@ -64,6 +64,10 @@ pub(crate) enum Op {
         notice: Option<NewMessage>,
         now: u64,
     },
+    FinishWithNotices {
+        id: QueueId,
+        notices: Vec<NewMessage>,
+    },
 }
 
 impl Op {
@@ -74,6 +78,9 @@ impl Op {
             Op::MarkDelayNotice {
                 notice: Some(m), ..
             } => m.content.len() + 512,
+            Op::FinishWithNotices { notices, .. } => {
+                notices.iter().map(|m| m.content.len() + 512).sum::<usize>() + 512
+            }
             _ => 512,
         }
     }
@@ -90,6 +97,7 @@ pub(crate) enum Reply {
     Count(usize),
     Fail(FailOutcome),
     DelayMark(DelayMark),
+    Finished(Option<Vec<QueueId>>),
 }
 
 pub(crate) struct Request {
@@ -275,6 +283,9 @@ fn run_batch(
                 Op::FailLive { id, reply, now } => fail_live(&mut t, &id, &reply, now),
                 Op::MarkDelayNotice { id, notice, now } => {
                     mark_delay_notice(&mut t, counters, &id, notice, now)
+                }
+                Op::FinishWithNotices { id, notices } => {
+                    finish_with_notices(&mut t, counters, &id, notices)
                 }
             };
             results.push(r?);
@@ -621,6 +632,40 @@ fn release_node(t: &mut Tables<'_>, node: &str) -> OpResult {
         put(t, id, *old_due, meta, raw)?;
     }
     Ok(Ok(Reply::Count(n)))
+}
+
+/// Commits the notices and deletes the message in this transaction; refused (nothing
+/// written) for a notice the store cannot hold, and nothing done for a missing message.
+fn finish_with_notices(
+    t: &mut Tables<'_>,
+    counters: &mut Counters,
+    id: &QueueId,
+    notices: Vec<NewMessage>,
+) -> OpResult {
+    let exists =
+        t.messages.get(id.0.as_str())?.is_some() || t.quarantine.get(id.0.as_str())?.is_some();
+    if !exists {
+        return Ok(Ok(Reply::Finished(None)));
+    }
+    // `commit` refuses only an oversized content (checked here first, so that no notice is
+    // written before a refusal) or a record that cannot be encoded.
+    if let Some(n) = notices.iter().find(|n| n.content.len() > MAX_CONTENT) {
+        return Ok(Err(StoreError::Backend(format!(
+            "notice of {} bytes exceeds the store's limit of {MAX_CONTENT}",
+            n.content.len()
+        ))));
+    }
+    let mut ids = Vec::with_capacity(notices.len());
+    for n in notices {
+        match refuse!(commit(t, counters, n)?) {
+            Reply::Id(nid) => ids.push(nid),
+            _ => return Ok(Err(StoreError::Backend("commit answered no id".into()))),
+        }
+    }
+    match refuse!(delete(t, id)?) {
+        Reply::Found(_) => Ok(Ok(Reply::Finished(Some(ids)))),
+        _ => Ok(Err(StoreError::Backend("delete answered nothing".into()))),
+    }
 }
 
 fn delete(t: &mut Tables<'_>, id: &QueueId) -> OpResult {

@@ -1515,6 +1515,65 @@ pub async fn apply_and_remove_refusals_change_nothing<F: Factory>(f: &F) {
     }
 }
 
+/// The notices of a finished message and its removal are one write: all notices committed
+/// and the message gone (status log and lease too), durably; a second call (another
+/// handler, or a retry after a crash) finds no message and commits nothing.
+pub async fn finish_with_notices_is_once<F: Factory>(f: &F) {
+    let name = "finish_with_notices_is_once";
+    let count = |l: crate::MessageList| l.messages.len();
+    let all = ListFilter {
+        include_done: true,
+        ..Default::default()
+    };
+    let (id, ids) = {
+        let s = f.open(name).await;
+        let id = s
+            .commit(message(1, &["a@example.net", "b@example.net"], 300))
+            .await
+            .expect("commit");
+        let c = s.claim("n1", T0, 1, 600).await.expect("claim");
+        let n1 = message(2, &["alice@example.org"], 100);
+        let n2 = message(3, &["postmaster@example.org"], 120);
+        let ids = s
+            .finish_with_notices(&id, vec![n1.clone(), n2.clone()])
+            .await
+            .expect("finish")
+            .expect("the message existed");
+        assert_eq!(ids.len(), 2);
+        for (nid, n) in ids.iter().zip([&n1, &n2]) {
+            let got = s.get(nid).await.expect("get").expect("notice committed");
+            assert_eq!(&got.content, &n.content);
+            assert_eq!(&got.envelope, &n.envelope);
+        }
+        assert!(s.get(&id).await.expect("get").is_none(), "message removed");
+        assert!(s.status_log(&id).await.expect("log").is_empty());
+        assert!(
+            s.renew(&c[0].lease, T0 + 1, 600).await.is_err(),
+            "its lease is void"
+        );
+        let before = count(s.list(&all).await.expect("list"));
+        let again = s
+            .finish_with_notices(&id, vec![message(4, &["alice@example.org"], 100)])
+            .await
+            .expect("finish again");
+        assert_eq!(again, None, "a second call finds nothing");
+        assert_eq!(
+            count(s.list(&all).await.expect("list")),
+            before,
+            "and commits nothing"
+        );
+        (id, ids)
+    };
+    let s = f.open(name).await;
+    assert!(
+        s.get(&id).await.expect("get").is_none(),
+        "gone after a reopen"
+    );
+    for nid in &ids {
+        assert!(s.get(nid).await.expect("get").is_some(), "notices kept");
+    }
+}
+
 /// Runs every function of the suite, each on its own store name.
 pub async fn run_all<F: Factory>(f: &F) {
     commit_get_round_trip(f).await;
@@ -1531,6 +1590,7 @@ pub async fn run_all<F: Factory>(f: &F) {
     fail_live_respects_leases(f).await;
     delay_notice_mark_is_once_and_durable(f).await;
     delay_notice_refused_once_finished(f).await;
+    finish_with_notices_is_once(f).await;
     next_hop_dsn_is_recorded(f).await;
     apply_and_remove_removes_finished(f).await;
     apply_and_remove_keeps_when_notice_due(f).await;
@@ -1561,6 +1621,7 @@ macro_rules! all_tests {
             fail_live_respects_leases,
             delay_notice_mark_is_once_and_durable,
             delay_notice_refused_once_finished,
+            finish_with_notices_is_once,
             next_hop_dsn_is_recorded,
             apply_and_remove_removes_finished,
             apply_and_remove_keeps_when_notice_due,

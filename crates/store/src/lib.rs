@@ -409,6 +409,30 @@ pub trait Store: Send + Sync + 'static {
         now: u64,
     ) -> impl Future<Output = Result<DelayMark, StoreError>> + Send;
 
+    /// Commits `notices` (as [`Store::commit`] would) and removes message `id` (content,
+    /// status log, lease) in one atomic, durable write, so the notices about a finished
+    /// message are written exactly once whatever crashes happen: before the write nothing is
+    /// sent, after it the message is gone. `Ok(None)`, and nothing committed, when there is no
+    /// such message (another caller finished it first). The ids of the notices otherwise, in
+    /// order. The default body takes several writes; backends should override it.
+    fn finish_with_notices(
+        &self,
+        id: &QueueId,
+        notices: Vec<NewMessage>,
+    ) -> impl Future<Output = Result<Option<Vec<QueueId>>, StoreError>> + Send {
+        async move {
+            if self.get(id).await?.is_none() {
+                return Ok(None);
+            }
+            let mut ids = Vec::with_capacity(notices.len());
+            for n in notices {
+                ids.push(self.commit(n).await?);
+            }
+            self.delete(id).await?;
+            Ok(Some(ids))
+        }
+    }
+
     /// Makes every live recipient of the message due at `now` at the latest (an operator's
     /// "retry now"): a deferred recipient waiting for a later attempt is brought forward; its
     /// attempt count and last reply stay. The hold flag and a current lease are unchanged (a

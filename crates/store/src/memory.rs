@@ -314,6 +314,20 @@ impl Store for MemoryStore {
         Ok(self.write()?.messages.remove(id).is_some())
     }
 
+    async fn finish_with_notices(
+        &self,
+        id: &QueueId,
+        notices: Vec<NewMessage>,
+    ) -> Result<Option<Vec<QueueId>>, StoreError> {
+        let mut st = self.write()?;
+        if st.messages.remove(id).is_none() {
+            return Ok(None);
+        }
+        Ok(Some(
+            notices.into_iter().map(|n| insert(&mut st, n)).collect(),
+        ))
+    }
+
     async fn hold(&self, id: &QueueId) -> Result<bool, StoreError> {
         Ok(self
             .write()?
