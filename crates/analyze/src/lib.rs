@@ -857,7 +857,8 @@ fn analyze_message(msg: &mail_parser::Message<'_>, depth: u8) -> Analysis {
             reason: c.reason,
             hard_bounce: c.hard_bounce,
             category: c.category,
-            permanent: c.permanent,
+            // No failure (a delivery, an auto-reply, a feedback report), nothing permanent.
+            permanent: c.permanent && c.reason.is_failure(),
             decoded_by: f.decoded_by,
         });
     }
