@@ -35,7 +35,10 @@ fn auto_reply_and_feedback() {
         &["carol@example.com"],
     );
     assert_eq!(a.recipients[0].reason, Reason::Vacation);
-    assert!(!a.recipients[0].permanent, "an auto-reply is no permanent failure");
+    assert!(
+        !a.recipients[0].permanent,
+        "an auto-reply is no permanent failure"
+    );
     let a = check(
         "From: feedback@isp.example\nTo: abuse@example.org\nSubject: FW: spam\nContent-Type: multipart/report; report-type=feedback-report; boundary=b\n\n--b\nContent-Type: text/plain\n\nA complaint.\n--b\nContent-Type: message/feedback-report\n\nFeedback-Type: abuse\nUser-Agent: x/1\nVersion: 1\nOriginal-Rcpt-To: <dave@isp.example>\n--b\nContent-Type: message/rfc822\n\nFrom: news@example.org\nTo: dave@isp.example\nSubject: offer\n\nbuy\n--b--\n",
         Kind::Feedback,

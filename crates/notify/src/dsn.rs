@@ -55,6 +55,9 @@ pub struct NoticeRecipient {
     pub last_attempt: Option<u64>,
     /// For delays: when we give up.
     pub will_retry_until: Option<u64>,
+    /// For delays: a failure notice would follow if delivery fails for good (the recipient's
+    /// NOTIFY includes FAILURE, or is absent), so the notice can say so.
+    pub failure_reported: bool,
 }
 
 /// Everything needed to write one notice about one message.
@@ -227,8 +230,12 @@ fn sentence(kind: NoticeKind, r: &NoticeRecipient) -> String {
     let rcpt = &r.final_recipient;
     match kind {
         NoticeKind::Delay => match r.will_retry_until {
-            Some(t) => format!(
+            Some(t) if r.failure_reported => format!(
                 "There was a temporary problem delivering your message to {rcpt}. We'll keep trying until {}. You don't need to resend it; we'll tell you if delivery fails for good.",
+                rfc5322_date(t)
+            ),
+            Some(t) => format!(
+                "There was a temporary problem delivering your message to {rcpt}. We'll keep trying until {}. You don't need to resend it.",
                 rfc5322_date(t)
             ),
             None => format!(

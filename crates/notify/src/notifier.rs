@@ -477,6 +477,10 @@ fn delay_recipient(
         diagnostic,
         last_attempt: Some(r.updated_at),
         will_retry_until: Some(will_retry_until),
+        // NOTIFY absent means at least FAILURE (RFC 3461 section 4.1).
+        failure_reported: spec
+            .and_then(|s| s.notify)
+            .is_none_or(|n| n.failure && !n.never),
     }
 }
 
@@ -590,6 +594,7 @@ fn notice_recipient(r: &RecipientRecord, spec: Option<&RecipientSpec>) -> Notice
         diagnostic,
         last_attempt: Some(r.updated_at),
         will_retry_until: None,
+        failure_reported: false,
     }
 }
 

@@ -550,6 +550,23 @@ async fn one_delay_notice_per_message_for_the_recipients_that_want_it() {
         "the human part names the same date: {text}"
     );
     assert!(text.contains("You don't need to resend it"), "{text}");
+    // A failure notice is promised only to a recipient that will get one (NOTIFY absent
+    // means FAILURE too; NOTIFY=DELAY alone does not).
+    assert!(
+        flat.contains(&format!("to slow@example.org. We'll keep trying until {until}. You don't need to resend it; we'll tell you if delivery fails for good.")),
+        "{text}"
+    );
+    assert!(
+        flat.contains(&format!(
+            "to asked@example.org. We'll keep trying until {until}. You don't need to resend it."
+        )),
+        "{text}"
+    );
+    assert_eq!(
+        flat.matches("we'll tell you if delivery fails").count(),
+        2,
+        "text and HTML, slow@ only: {text}"
+    );
     assert!(
         text.contains("Diagnostic-Code: smtp; 421 4.7.0 Try again later, closing"),
         "{text}"

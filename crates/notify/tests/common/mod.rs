@@ -193,6 +193,7 @@ pub fn notice(c: &Case) -> Vec<u8> {
             diagnostic: c.diagnostic.map(str::to_string),
             last_attempt: Some(NOW - 1),
             will_retry_until: (c.kind == NoticeKind::Delay).then_some(NOW + 5 * 86_400),
+            failure_reported: true,
         }],
     };
     build(&req)
