@@ -14,7 +14,7 @@
 #            bounces.test a local domain with the user sender@bounces.test.
 #
 # Loopback only; stops only what it started; every wait is bounded.
-# Usage: bench/bounce-storm.sh   (BOUNCE_N=5000 SESS=20 SIZE=5000 RUNS=3)
+# Usage: bench/bounce-storm.sh   (BOUNCE_N=5000 SESS=20 SIZE=5000 RUNS=3; MAILERD=path skips the build)
 set -euo pipefail
 # shellcheck source=bench/lib.sh
 . "$(dirname "$(readlink -f "$0")")/lib.sh"
