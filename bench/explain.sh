@@ -6,9 +6,11 @@
 #
 # Both are pinned to one core (taskset -c 0) and run PASSES times (default 10) over every
 # file of testdata/bounces. Prints emails/s for each and the ratio mailerd/Sisimai.
-# Usage: bench/explain.sh            (PASSES=10 CORE=0 to override)
+# Usage: bench/explain.sh            (PASSES=10 CORE=0 to override; MAILERD=path skips the build)
 set -euo pipefail
-cd "$(dirname "$0")/.."
+# shellcheck source=bench/lib.sh
+. "$(dirname "$(readlink -f "$0")")/lib.sh"
+cd "$ROOT"
 PASSES=${PASSES:-10}
 CORE=${CORE:-0}
 
@@ -16,18 +18,16 @@ if ! perl -MSisimai -e1 2>/dev/null; then
   echo "installing libsisimai-perl" >&2
   apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libsisimai-perl >/dev/null
 fi
-cargo build --release -q -p mailerd
-BIN=target/release/mailerd
+BIN=$(mailerd_binary "${MAILERD:-}")
 
 mapfile -t FILES < <(find testdata/bounces -type f \( -name '*.eml' -o -name '*.msg' -o -name '*.txt' \) | sort)
 N=${#FILES[@]}
 LIST=$(mktemp); trap 'rm -f "$LIST"' EXIT
 printf '%s\n' "${FILES[@]}" > "$LIST"
 
-now() { date +%s.%N; }
-
 # Sisimai: one perl process reads every file PASSES times (start-up paid once, as for mailerd).
 t0=$(now)
+# shellcheck disable=SC2016 # Perl code
 taskset -c "$CORE" perl -MSisimai -e '
   my ($passes, $list) = @ARGV; open my $fh, "<", $list or die; chomp(my @f = <$fh>);
   my $n = 0;

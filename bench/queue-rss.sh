@@ -26,14 +26,10 @@ set -euo pipefail
 
 BACKLOGS=${BACKLOGS:-"10000 100000 1000000"}
 SIZE=${SIZE:-1500}; DURATION=${DURATION:-180}; INTERVAL=${INTERVAL:-5}
-SCRIPT_PATH=$(readlink -f "$0")
-ROOT=$(cd "$(dirname "$SCRIPT_PATH")/.." && pwd)
-CLK_TCK=$(getconf CLK_TCK)
+# shellcheck source=bench/lib.sh
+. "$(dirname "$(readlink -f "$0")")/lib.sh"
 TARGET=${CARGO_TARGET_DIR:-$ROOT/target}
 
-log() { printf '[%s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
-die() { log "FATAL: $*"; exit 1; }
-now() { date +%s.%N; }
 since() { awk -v a="$1" -v b="$(now)" 'BEGIN{printf "%.2f", b-a}'; }
 
 if [[ -z ${MAILERD:-} || -z ${FILL:-} ]]; then
@@ -44,10 +40,9 @@ if [[ -z ${MAILERD:-} || -z ${FILL:-} ]]; then
 fi
 [[ -x $MAILERD && -x $FILL ]] || die "no binaries at $MAILERD / $FILL"
 
-port_open() { (exec 3<>/dev/tcp/127.0.0.1/"$1") 2>/dev/null; }
 free_port() { # a loopback port nobody listens on now
-  local p i
-  for i in $(seq 1 50); do
+  local p
+  for _ in $(seq 1 50); do
     p=$((20000 + RANDOM % 20000))
     port_open "$p" || { echo "$p"; return 0; }
   done
@@ -56,14 +51,11 @@ free_port() { # a loopback port nobody listens on now
 
 WORK=${WORK:-$(mktemp -d /var/tmp/queuerss.XXXXXX)}
 mkdir -p "$WORK"
-MD_PID=""
+# shellcheck disable=SC2317 # run by the trap
 cleanup() {
   set +e
-  if [[ -n $MD_PID ]] && kill -0 "$MD_PID" 2>/dev/null; then
-    kill "$MD_PID"; for _ in $(seq 1 600); do kill -0 "$MD_PID" 2>/dev/null || break; sleep 0.1; done
-    kill -9 "$MD_PID" 2>/dev/null
-  fi
-  [[ ${KEEP:-0} == 1 ]] && log "kept $WORK" || rm -rf "$WORK"
+  [[ -n $MD_PID ]] && stop_pid "$MD_PID" 60
+  if [[ ${KEEP:-0} == 1 ]]; then log "kept $WORK"; else rm -rf "$WORK"; fi
 }
 trap cleanup EXIT
 

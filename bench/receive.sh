@@ -35,34 +35,14 @@
 # Rules: loopback only (a private network namespace with only "lo"), bounded waits, and only
 # processes this script started are stopped, by PID.
 set -euo pipefail
-
-SCRIPT_PATH=$(readlink -f "$0")
-REPO=$(cd "$(dirname "$SCRIPT_PATH")/.." && pwd)
+# shellcheck source=bench/lib.sh
+. "$(dirname "$(readlink -f "$0")")/lib.sh"
 N=${N:-20000}; SIZE=${SIZE:-5120}; SESS=${SESS:-20}; RUNS=${RUNS:-3}
 PF_MODE=${PF_MODE:-hold}; SOURCE_OPTS=${SOURCE_OPTS:--d}
 RUN_MAX_S=${RUN_MAX_S:-600}
 MD_PORT=2525; PF_PORT=2625; NOWHERE_PORT=9
-CLK_TCK=$(getconf CLK_TCK); NCPU=$(nproc)
+NCPU=$(nproc)
 
-log() { printf '[%s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
-die() { log "FATAL: $*"; exit 1; }
-now() { date +%s.%N; }
-fmt() { awk -v x="$1" 'BEGIN{printf "%.1f", x}'; }
-div() { awk -v a="$1" -v b="$2" 'BEGIN{ if (b==0) print "NA"; else printf "%.1f", a/b }'; }
-median() { sort -g | awk '{a[NR]=$1} END{ if (NR==0) {print "NA"; exit} if (NR%2) print a[(NR+1)/2]; else printf "%.1f\n", (a[NR/2]+a[NR/2+1])/2 }'; }
-
-# user+system ticks (with reaped children) of process $1 and all its descendants
-tree_ticks() {
-  local root=$1
-  { cat /proc/[0-9]*/stat 2>/dev/null || true; } | awk -v root="$root" '
-    { i = index($0, ") "); pid = $1; rest = substr($0, i + 2); n = split(rest, f, " ");
-      ppid[pid] = f[2]; t[pid] = f[12] + f[13] + f[14] + f[15] }
-    END { s = 0
-      for (p in t) { q = p; hops = 0
-        while (q != "" && q != 0 && q != root && hops < 64) { q = ppid[q]; hops++ }
-        if (q == root) s += t[p] }
-      print s }'
-}
 sys_busy_ticks() { awk '/^cpu /{print $2+$3+$4+$7+$8+$9}' /proc/stat; }
 bg_pct() { awk -v m="$1" -v b="$2" -v e="$3" -v hz="$CLK_TCK" -v n="$NCPU" 'BEGIN{ x=(m-b)/(e*hz*n)*100; if (x<0) x=0; printf "%.0f", x }'; }
 # Wait (bounded) until the shared machine is quiet before a run.
@@ -77,65 +57,23 @@ wait_quiet() {
     sleep 3
   done
 }
-wait_port() { # $1 port $2 pid
-  local i
-  for i in $(seq 1 200); do
-    (exec 3<>/dev/tcp/127.0.0.1/"$1") 2>/dev/null && return 0
-    kill -0 "$2" 2>/dev/null || return 1
-    sleep 0.05
-  done
-  return 1
-}
-stop_pid() { # a process we started: SIGTERM, bounded wait, then SIGKILL
-  local pid=$1 i
-  kill -0 "$pid" 2>/dev/null || return 0
-  kill -TERM "$pid" 2>/dev/null || true
-  for i in $(seq 1 300); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-  kill -9 "$pid" 2>/dev/null || true
-  wait "$pid" 2>/dev/null || true
-}
 
 # ------------------------------------------------------------------ host side
 if [[ ${IN_NS:-0} != 1 ]]; then
   [[ $(id -u) == 0 ]] || die "run as root (network namespace, postfix install)"
-  "$REPO/scripts/deps.sh"
+  "$ROOT/scripts/deps.sh"
   command -v smtp-source >/dev/null || die "smtp-source missing (Debian package postfix)"
-  if [[ -z ${MAILERD_BIN:-} ]]; then
-    log "building mailerd (release)"
-    (cd "$REPO" && cargo build --release -q -p mailerd)
-    MAILERD_BIN=${CARGO_TARGET_DIR:-$REPO/target}/release/mailerd
-  fi
+  MAILERD_BIN=$(mailerd_binary "${MAILERD_BIN:-}")
   [[ -x $MAILERD_BIN ]] || die "no mailerd binary at $MAILERD_BIN"
-  WORK=$(mktemp -d /var/tmp/mailerd-receive-bench.XXXXXX); chmod 755 "$WORK"
-  [[ $(stat -f -c %T "$WORK") != tmpfs ]] || die "$WORK is on tmpfs; the queues must be on disk"
-  export WORK MAILERD_BIN IN_NS=1
-  rc=0
-  unshare --net --mount --propagation private -- bash "$SCRIPT_PATH" "$@" || rc=$?
-  if [[ ${KEEP:-0} == 1 ]]; then log "kept $WORK"; else rm -rf "$WORK"; fi
-  exit $rc
+  export MAILERD_BIN
+  ns_enter /var/tmp/mailerd-receive-bench.XXXXXX "$@"
 fi
 
 # ------------------------------------------------------------------ inside the namespace
-ip link set lo up
-printf 'nameserver 127.0.0.1\noptions timeout:1 attempts:1\n' > "$WORK/resolv.conf"
-mount --bind "$WORK/resolv.conf" /etc/resolv.conf
+ns_setup
 SMTP_SOURCE=$(command -v smtp-source)
 RES=$WORK/results.tsv; : > "$RES"
-MD_PID=""; MASTER_PID=""
-PF="postfix -c $WORK/pf/etc"
-
-pf_stop() {
-  [[ -f $WORK/pf/etc/main.cf ]] || return 0
-  local pid=""; [[ -f $WORK/pf/spool/pid/master.pid ]] && pid=$(tr -d ' \n' < "$WORK/pf/spool/pid/master.pid")
-  if [[ -n $pid ]] && kill -0 "$pid" 2>/dev/null; then
-    $PF stop >/dev/null 2>&1 || true
-    local i; for i in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-    kill -9 "$pid" 2>/dev/null || true
-  fi
-  MASTER_PID=""
-}
-cleanup() { set +e; [[ -n $MD_PID ]] && stop_pid "$MD_PID"; pf_stop; }
-trap cleanup EXIT
+trap bench_cleanup EXIT
 
 # --- mailerd
 cat > "$WORK/mailerd.toml" <<CF
@@ -174,94 +112,20 @@ md_fresh_start() {
 md_queue_count() { "$MAILERD_BIN" queue list --json --config "$WORK/mailerd.toml" | wc -l; }
 
 # --- Postfix (its own config dir and spool in $WORK)
-mkdir -p "$WORK/pf/etc"
-cat > "$WORK/pf/etc/main.cf" <<CF
-compatibility_level = 3.6
-queue_directory = $WORK/pf/spool
-data_directory = $WORK/pf/data
-meta_directory = /etc/postfix
-daemon_directory = /usr/lib/postfix/sbin
-command_directory = /usr/sbin
-shlib_directory = /usr/lib/postfix
-mail_owner = postfix
-setgid_group = postdrop
-maillog_file = $WORK/pf/maillog
-myhostname = mta.bench.test
-mydomain = bench.test
-myorigin = \$myhostname
-mydestination = \$myhostname, localhost
-inet_interfaces = loopback-only
-inet_protocols = ipv4
-mynetworks = 127.0.0.0/8
-smtpd_relay_restrictions = permit_mynetworks, reject_unauth_destination
-relayhost = [127.0.0.1]:$NOWHERE_PORT
-smtp_dns_support_level = disabled
-smtp_host_lookup = native
-smtpd_peername_lookup = no
-smtp_tls_security_level = none
-smtpd_tls_security_level = none
-alias_maps =
-alias_database =
-biff = no
-append_dot_mydomain = no
-smtputf8_enable = no
-CF
+# shellcheck disable=SC2016 # $myhostname is Postfix's
+pf_main_cf "$NOWHERE_PORT" '$myhostname, localhost'
 case $PF_MODE in
   hold)  echo "smtpd_recipient_restrictions = check_client_access static:HOLD, permit_mynetworks, reject_unauth_destination" >> "$WORK/pf/etc/main.cf" ;;
   defer) echo "defer_transports = smtp" >> "$WORK/pf/etc/main.cf" ;;
   *) die "PF_MODE must be hold or defer" ;;
 esac
-cat > "$WORK/pf/etc/master.cf" <<CF
-127.0.0.1:$PF_PORT inet n - n - - smtpd
-pickup    unix  n       -       n       60      1       pickup
-cleanup   unix  n       -       n       -       0       cleanup
-qmgr      unix  n       -       n       300     1       qmgr
-tlsmgr    unix  -       -       n       1000?   1       tlsmgr
-rewrite   unix  -       -       n       -       -       trivial-rewrite
-bounce    unix  -       -       n       -       0       bounce
-defer     unix  -       -       n       -       0       bounce
-trace     unix  -       -       n       -       0       bounce
-verify    unix  -       -       n       -       1       verify
-flush     unix  n       -       n       1000?   0       flush
-proxymap  unix  -       -       n       -       -       proxymap
-proxywrite unix -       -       n       -       1       proxymap
-smtp      unix  -       -       n       -       -       smtp
-relay     unix  -       -       n       -       -       smtp
-showq     unix  n       -       n       -       -       showq
-error     unix  -       -       n       -       -       error
-retry     unix  -       -       n       -       -       error
-discard   unix  -       -       n       -       -       discard
-local     unix  -       n       n       -       -       local
-virtual   unix  -       n       n       -       -       virtual
-lmtp      unix  -       -       n       -       -       lmtp
-anvil     unix  -       -       n       -       1       anvil
-scache    unix  -       -       n       -       1       scache
-postlog   unix-dgram n  -       n       -       1       postlogd
-CF
-
-pf_fresh_start() {
-  pf_stop
-  rm -rf "$WORK/pf/spool" "$WORK/pf/data" "$WORK/pf/maillog"; mkdir -p "$WORK/pf/spool" "$WORK/pf/data"
-  chown postfix:postfix "$WORK/pf/data"
-  $PF check >/dev/null 2>&1 || $PF check
-  $PF start >/dev/null 2>&1 || { tail -5 "$WORK/pf/maillog" >&2 || true; die "postfix start failed"; }
-  local i
-  for i in $(seq 1 100); do
-    [[ -s $WORK/pf/spool/pid/master.pid ]] && (exec 3<>/dev/tcp/127.0.0.1/$PF_PORT) 2>/dev/null && break
-    sleep 0.1
-  done
-  MASTER_PID=$(tr -d ' \n' < "$WORK/pf/spool/pid/master.pid")
-  kill -0 "$MASTER_PID" || die "postfix master not running"
-  sleep 1
-}
-# unique queue ids: in defer mode qmgr renames files between directories while find walks them
-pf_queue_count() { find "$WORK"/pf/spool/{maildrop,incoming,active,deferred,hold} -type f -printf '%f\n' 2>/dev/null | sort -u | wc -l; }
+pf_master_cf tlsmgr proxywrite virtual lmtp
 
 # --- one run: $1 = mailerd|postfix, $2 = run number
 run_one() {
   local mta=$1 k=$2 port pid t0 t1 p0 p1 y0 y1 src_ms q el
   if [[ $mta == mailerd ]]; then md_fresh_start; port=$MD_PORT; pid=$MD_PID
-  else pf_fresh_start; port=$PF_PORT; pid=$MASTER_PID; fi
+  else pf_start; port=$PF_PORT; pid=$MASTER_PID; fi
   wait_quiet
   p0=$(tree_ticks "$pid"); y0=$(sys_busy_ticks)
   t0=$(now)
@@ -273,7 +137,8 @@ run_one() {
   src_ms=$(awk '{printf "%.0f", ($1+$2)*1000}' "$WORK/src.time" | tail -1)
   if [[ $mta == mailerd ]]; then q=$(md_queue_count); else q=$(pf_queue_count); fi
   el=$(awk -v a="$t0" -v b="$t1" 'BEGIN{print b-a}')
-  local line="$mta	run=$k	msgs=$N	queued=$q	elapsed_s=$(fmt "$el")	msgs_per_s=$(div "$N" "$el")	mta_cpu_ms_per_1k=$(div $(( (p1-p0)*1000/CLK_TCK )) "$(div "$N" 1000)")	source_cpu_ms_per_1k=$(div "$src_ms" "$(div "$N" 1000)")	bg_cpu_pct=$(bg_pct $((y1-y0)) $(( p1-p0 + src_ms*CLK_TCK/1000 )) "$el")	pre=$QUIET"
+  local line
+  line="$mta	run=$k	msgs=$N	queued=$q	elapsed_s=$(fmt "$el")	msgs_per_s=$(div "$N" "$el")	mta_cpu_ms_per_1k=$(div $(( (p1-p0)*1000/CLK_TCK )) "$(div "$N" 1000)")	source_cpu_ms_per_1k=$(div "$src_ms" "$(div "$N" 1000)")	bg_cpu_pct=$(bg_pct $((y1-y0)) $(( p1-p0 + src_ms*CLK_TCK/1000 )) "$el")	pre=$QUIET"
   printf '%s\n' "$line" | tee -a "$RES"
   ((q == N)) || log "WARNING: $mta queue holds $q messages, expected $N"
   if [[ $mta == mailerd ]]; then stop_pid "$MD_PID"; MD_PID=""; else pf_stop; fi
@@ -285,12 +150,11 @@ for k in $(seq 1 "$RUNS"); do
   run_one postfix "$k"
 done
 
-summ() { grep -P "^$1\t" "$RES" | tr '\t' '\n' | grep "^$2=" | cut -d= -f2 | median; }
-md=$(summ mailerd msgs_per_s); pf=$(summ postfix msgs_per_s)
+md=$(med mailerd msgs_per_s); pf=$(med postfix msgs_per_s)
 echo
 echo "== medians of $RUNS runs: $N msgs of $SIZE bytes, $SESS sessions (smtp-source $SOURCE_OPTS), durable queue, Postfix mode $PF_MODE =="
-printf 'mailerd  msgs/s=%-8s mta_cpu_ms/1k=%-7s bg%%=%s\n' "$md" "$(summ mailerd mta_cpu_ms_per_1k)" "$(summ mailerd bg_cpu_pct)"
-printf 'postfix  msgs/s=%-8s mta_cpu_ms/1k=%-7s bg%%=%s\n' "$pf" "$(summ postfix mta_cpu_ms_per_1k)" "$(summ postfix bg_cpu_pct)"
-echo "ratio mailerd/postfix: throughput $(div "$md" "$pf")x; CPU per message $(div "$(summ postfix mta_cpu_ms_per_1k)" "$(summ mailerd mta_cpu_ms_per_1k)")x less"
+printf 'mailerd  msgs/s=%-8s mta_cpu_ms/1k=%-7s bg%%=%s\n' "$md" "$(med mailerd mta_cpu_ms_per_1k)" "$(med mailerd bg_cpu_pct)"
+printf 'postfix  msgs/s=%-8s mta_cpu_ms/1k=%-7s bg%%=%s\n' "$pf" "$(med postfix mta_cpu_ms_per_1k)" "$(med postfix bg_cpu_pct)"
+echo "ratio mailerd/postfix: throughput $(div "$md" "$pf")x; CPU per message $(div "$(med postfix mta_cpu_ms_per_1k)" "$(med mailerd mta_cpu_ms_per_1k)")x less"
 [[ -n ${RESULTS_OUT:-} ]] && cp "$RES" "$RESULTS_OUT"
 exit 0

@@ -37,53 +37,13 @@
 # bound it, not delivery. Before the queue manager removed relayed messages itself (notify's
 # single task deleted them one at a time and throttled delivery): ~1 050 msgs/s e2e.
 set -euo pipefail
-
+# shellcheck source=bench/lib.sh
+. "$(dirname "$(readlink -f "$0")")/lib.sh"
 N=${N:-20000}; SIZE=${SIZE:-5000}; SESS=${SESS:-20}; RUNS=${RUNS:-3}
 RUN_MAX_S=${RUN_MAX_S:-300}
 SINK_PORT=2526; PF_PORT=2525; MD_PORT=2625
 ONLY=${ONLY:-}
-SCRIPT_PATH=$(readlink -f "$0")
-ROOT=$(cd "$(dirname "$SCRIPT_PATH")/.." && pwd)
-CLK_TCK=$(getconf CLK_TCK)
 
-log() { printf '[%s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
-die() { log "FATAL: $*"; exit 1; }
-now() { date +%s.%N; }
-div() { awk -v a="$1" -v b="$2" 'BEGIN{ if (b==0) print "NA"; else printf "%.1f", a/b }'; }
-median() { sort -g | awk '{a[NR]=$1} END{ if (NR==0) {print "NA"; exit} if (NR%2) print a[(NR+1)/2]; else printf "%.1f\n", (a[NR/2]+a[NR/2+1])/2 }'; }
-
-# Sum of utime+stime+cutime+cstime (ticks) of process $1 and all its descendants.
-tree_ticks() {
-  { cat /proc/[0-9]*/stat 2>/dev/null || true; } | awk -v root="$1" '
-    { i = index($0, ") "); pid = $1; rest = substr($0, i + 2); split(rest, f, " ");
-      ppid[pid] = f[2]; t[pid] = f[12] + f[13] + f[14] + f[15] }
-    END { s = 0
-      for (p in t) { q = p; hops = 0
-        while (q != "" && q != 0 && q != root && hops < 64) { q = ppid[q]; hops++ }
-        if (q == root) s += t[p] }
-      print s }'
-}
-
-stop_pid() {
-  local pid=$1 i
-  kill -0 "$pid" 2>/dev/null || return 0
-  kill "$pid" 2>/dev/null || true
-  for i in $(seq 1 200); do kill -0 "$pid" 2>/dev/null || break; sleep 0.05; done
-  kill -9 "$pid" 2>/dev/null || true
-  wait "$pid" 2>/dev/null || true
-}
-
-wait_port() {
-  local i
-  for i in $(seq 1 200); do (exec 3<>/dev/tcp/127.0.0.1/"$1") 2>/dev/null && return 0; sleep 0.05; done
-  return 1
-}
-
-start_sink() { # $1 counter file; sets SINK_PID
-  timeout "$((RUN_MAX_S + 120))" smtp-sink -u nobody -c "127.0.0.1:$SINK_PORT" 256 >"$1" 2>&1 &
-  SINK_PID=$!
-  wait_port "$SINK_PORT" || die "smtp-sink did not come up"
-}
 sink_count() {
   { tail -c 400 "$1" 2>/dev/null || true; } | tr '\r' '\n' | { grep -o 'mesg=[0-9]*' || true; } | tail -1 | cut -d= -f2
 }
@@ -104,118 +64,20 @@ if [[ ${IN_NS:-0} != 1 ]]; then
     command -v "$t" >/dev/null || die "$t missing: scripts/deps.sh installs postfix"
   done
   [[ -x /usr/bin/time ]] || die "/usr/bin/time missing: scripts/deps.sh installs time"
-  if [[ -z ${MAILERD:-} ]]; then
-    log "building mailerd (release)"
-    (cd "$ROOT" && cargo build --release -q -p mailerd) || die "cargo build failed"
-    MAILERD=${CARGO_TARGET_DIR:-$ROOT/target}/release/mailerd
-  fi
+  MAILERD=$(mailerd_binary "${MAILERD:-}")
   [[ -x $MAILERD ]] || die "no mailerd binary at $MAILERD"
-  WORK=$(mktemp -d /var/tmp/relaybench.XXXXXX); chmod 755 "$WORK"
-  export WORK MAILERD IN_NS=1
-  rc=0
-  unshare --net --mount --propagation private -- bash "$SCRIPT_PATH" "$@" || rc=$?
-  if [[ ${KEEP:-0} == 1 ]]; then log "kept $WORK"; else rm -rf "$WORK"; fi
-  exit $rc
+  export MAILERD
+  ns_enter /var/tmp/relaybench.XXXXXX "$@"
 fi
 
 # ------------------------------------------------------------------ inside
-ip link set lo up
-printf 'nameserver 127.0.0.1\noptions timeout:1 attempts:1\n' > "$WORK/resolv.conf"
-mount --bind "$WORK/resolv.conf" /etc/resolv.conf
-PIDS=()
-MASTER_PID=""; MD_PID=""
-
-pf_stop() {
-  [[ -f $WORK/pf/etc/main.cf ]] || return 0
-  local pid=""; [[ -f $WORK/pf/spool/pid/master.pid ]] && pid=$(tr -d ' \n' < "$WORK/pf/spool/pid/master.pid")
-  if [[ -n $pid ]] && kill -0 "$pid" 2>/dev/null; then
-    postfix -c "$WORK/pf/etc" stop >/dev/null 2>&1 || true
-    local i; for i in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-    kill -9 "$pid" 2>/dev/null || true
-  fi
-}
-cleanup() {
-  set +e
-  pf_stop
-  [[ -n $MD_PID ]] && stop_pid "$MD_PID"
-  local p; for p in "${PIDS[@]}"; do stop_pid "$p"; done
-}
-trap cleanup EXIT
+ns_setup
+trap bench_cleanup EXIT
 
 pf_configure() {
-  mkdir -p "$WORK/pf/etc"
-  cat > "$WORK/pf/etc/main.cf" <<CF
-compatibility_level = 3.6
-queue_directory = $WORK/pf/spool
-data_directory = $WORK/pf/data
-meta_directory = /etc/postfix
-daemon_directory = /usr/lib/postfix/sbin
-command_directory = /usr/sbin
-shlib_directory = /usr/lib/postfix
-mail_owner = postfix
-setgid_group = postdrop
-maillog_file = $WORK/pf/maillog
-myhostname = mta.bench.test
-mydomain = bench.test
-myorigin = \$myhostname
-mydestination = \$myhostname, localhost
-inet_interfaces = loopback-only
-inet_protocols = ipv4
-mynetworks = 127.0.0.0/8
-smtpd_relay_restrictions = permit_mynetworks, reject_unauth_destination
-relayhost = [127.0.0.1]:$SINK_PORT
-smtp_dns_support_level = disabled
-smtp_host_lookup = native
-smtpd_peername_lookup = no
-smtp_tls_security_level = none
-smtpd_tls_security_level = none
-alias_maps =
-alias_database =
-biff = no
-append_dot_mydomain = no
-smtputf8_enable = no
-CF
-  cat > "$WORK/pf/etc/master.cf" <<CF
-127.0.0.1:$PF_PORT inet n - n - - smtpd
-pickup    unix  n       -       n       60      1       pickup
-cleanup   unix  n       -       n       -       0       cleanup
-qmgr      unix  n       -       n       300     1       qmgr
-tlsmgr    unix  -       -       n       1000?   1       tlsmgr
-rewrite   unix  -       -       n       -       -       trivial-rewrite
-bounce    unix  -       -       n       -       0       bounce
-defer     unix  -       -       n       -       0       bounce
-trace     unix  -       -       n       -       0       bounce
-verify    unix  -       -       n       -       1       verify
-flush     unix  n       -       n       1000?   0       flush
-proxymap  unix  -       -       n       -       -       proxymap
-proxywrite unix -       -       n       -       1       proxymap
-smtp      unix  -       -       n       -       -       smtp
-relay     unix  -       -       n       -       -       smtp
-showq     unix  n       -       n       -       -       showq
-error     unix  -       -       n       -       -       error
-retry     unix  -       -       n       -       -       error
-discard   unix  -       -       n       -       -       discard
-local     unix  -       n       n       -       -       local
-anvil     unix  -       -       n       -       1       anvil
-scache    unix  -       -       n       -       1       scache
-postlog   unix-dgram n  -       n       -       1       postlogd
-CF
-}
-pf_queue_count() { find "$WORK"/pf/spool/{maildrop,incoming,active,deferred,hold} -type f 2>/dev/null | wc -l; }
-pf_start() { # sets MTA_PID
-  pf_stop
-  rm -rf "$WORK/pf/spool" "$WORK/pf/data" "$WORK/pf/maillog"; mkdir -p "$WORK/pf/spool" "$WORK/pf/data"
-  chown postfix:postfix "$WORK/pf/data"
-  postfix -c "$WORK/pf/etc" check >/dev/null 2>&1 || postfix -c "$WORK/pf/etc" check
-  postfix -c "$WORK/pf/etc" start >/dev/null 2>&1 || die "postfix start failed"
-  local i
-  for i in $(seq 1 100); do
-    [[ -s $WORK/pf/spool/pid/master.pid ]] && (exec 3<>/dev/tcp/127.0.0.1/$PF_PORT) 2>/dev/null && break
-    sleep 0.1
-  done
-  MASTER_PID=$(tr -d ' \n' < "$WORK/pf/spool/pid/master.pid"); MTA_PID=$MASTER_PID
-  kill -0 "$MASTER_PID" || die "postfix master not running"
-  sleep 1
+  # shellcheck disable=SC2016 # $myhostname is Postfix's
+  pf_main_cf "$SINK_PORT" '$myhostname, localhost'
+  pf_master_cf tlsmgr proxywrite
 }
 
 md_configure() {
@@ -239,16 +101,17 @@ max_connections_per_ip = 200
 ${MAILERD_EXTRA:-}
 CF
 }
+# shellcheck disable=SC2317 # called through $count
 md_queue_count() { "$MAILERD" queue --config "$WORK/md.toml" list --json --all 2>/dev/null | wc -l; }
 md_start() { # sets MTA_PID
-  [[ -n $MD_PID ]] && stop_pid "$MD_PID"
+  [[ -n $MD_PID ]] && stop_pid "$MD_PID" 10
   rm -rf "$WORK/md"
   RUST_LOG=${RUST_LOG:-info} "$MAILERD" serve --config "$WORK/md.toml" 2>"$WORK/md.log" &
   MD_PID=$!; MTA_PID=$MD_PID
   wait_port "$MD_PORT" || { tail -20 "$WORK/md.log" >&2; die "mailerd did not listen"; }
   sleep 1
 }
-md_stop() { [[ -n $MD_PID ]] && stop_pid "$MD_PID"; MD_PID=""; }
+md_stop() { [[ -n $MD_PID ]] && stop_pid "$MD_PID" 10; MD_PID=""; }
 
 RES=$WORK/results.tsv; : > "$RES"
 record() { printf '%s\n' "$*" | tee -a "$RES" >&2; }
@@ -259,12 +122,12 @@ source_run() { # $1 port; false when smtp-source failed
 }
 
 sink_only_run() { # $1 run
-  start_sink "$WORK/sink.out"; local sp=$SINK_PID; PIDS+=("$sp")
+  start_sink "$WORK/sink.out" -c; local sp=$SINK_PID
   local t0 t1 s0 s1
   s0=$(tree_ticks "$sp"); t0=$(now)
   source_run "$SINK_PORT" || true
   t1=$(now); s1=$(tree_ticks "$sp")
-  local got; got=$(sink_count "$WORK/sink.out"); stop_pid "$sp"
+  local got; got=$(sink_count "$WORK/sink.out"); stop_pid "$sp" 10
   local el; el=$(awk -v a="$t0" -v b="$t1" 'BEGIN{print b-a}')
   record "sink	run=$1	got=$got	e2e_s=$(div "$el" 1)	msgs_per_s=$(div "$N" "$el")	cpu_ms_per_1k=$(div $(( (s1-s0)*1000/CLK_TCK )) "$(div "$N" 1000)")"
 }
@@ -273,7 +136,7 @@ mta_run() { # $1 name (mailerd|postfix) $2 run
   local name=$1 k=$2 port count
   if [[ $name == mailerd ]]; then md_start; port=$MD_PORT; count=md_queue_count
   else pf_start; port=$PF_PORT; count=pf_queue_count; fi
-  start_sink "$WORK/sink.out"; local sp=$SINK_PID; PIDS+=("$sp")
+  start_sink "$WORK/sink.out" -c; local sp=$SINK_PID
   local t0 t1 t2 p0 p1 ok=1
   p0=$(tree_ticks "$MTA_PID"); t0=$(now)
   if source_run "$port"; then
@@ -283,10 +146,10 @@ mta_run() { # $1 name (mailerd|postfix) $2 run
     t1=$(now); ok=0
   fi
   if ((ok)); then
-    local i; for i in $(seq 1 600); do (( $($count) == 0 )) && break; sleep 0.1; done
+    for _ in $(seq 1 600); do (( $($count) == 0 )) && break; sleep 0.1; done
   fi
   t2=$(now); p1=$(tree_ticks "$MTA_PID")
-  local got; got=$(sink_count "$WORK/sink.out"); stop_pid "$sp"
+  local got; got=$(sink_count "$WORK/sink.out"); stop_pid "$sp" 10
   local left; left=$($count)
   if [[ $name == mailerd ]]; then md_stop; else pf_stop; fi
   local inj e2e
@@ -306,7 +169,6 @@ for k in $(seq 1 "$RUNS"); do
   for m in $order; do [[ -z $ONLY || $ONLY == "$m" ]] && mta_run "$m" "$k"; done
 done
 
-med() { grep -P "^$1\t" "$RES" | tr '\t' '\n' | grep "^$2=" | cut -d= -f2 | median; }
 SINK=$(med sink msgs_per_s); MD=$(med mailerd msgs_per_s); PF=$(med postfix msgs_per_s)
 echo
 echo "== medians of $RUNS runs: $N msgs x $SIZE B, $SESS sessions =="
