@@ -99,7 +99,8 @@ impl<S: Store> Notifier<S> {
 
     /// Handles the finished messages left from before a restart, then every id received on
     /// `done` (finished messages) and `delayed` (messages due a delay notice), until
-    /// `shutdown`. A delayed message missed by a crash is announced again by the queue
+    /// `shutdown`. A finished message whose handling fails is tried again every
+    /// [`RETRY_EVERY`]. A delayed message missed by a crash is announced again by the queue
     /// manager at its next temporary failure, so no sweep is needed for delays.
     pub async fn run(
         self: Arc<Self>,
@@ -124,9 +125,31 @@ impl<S: Store> Notifier<S> {
         let slots = Arc::new(tokio::sync::Semaphore::new(CONCURRENCY));
         let mut tasks = tokio::task::JoinSet::new();
         let mut delayed_open = true;
+        // Finished messages whose handling failed (a store error: a full disk, say) are tried
+        // again every RETRY_EVERY; beyond RETRY_CAP of them the rest wait for the next start's
+        // scan (memory stays bounded).
+        let retry: Arc<std::sync::Mutex<std::collections::VecDeque<QueueId>>> = Arc::default();
+        let mut retry_tick =
+            tokio::time::interval_at(tokio::time::Instant::now() + RETRY_EVERY, RETRY_EVERY);
+        retry_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             while tasks.try_join_next().is_some() {}
             tokio::select! {
+                _ = retry_tick.tick() => {
+                    let due: Vec<QueueId> = retry
+                        .lock()
+                        .map(|mut q| q.drain(..).collect())
+                        .unwrap_or_default();
+                    for id in due {
+                        let Ok(permit) = slots.clone().acquire_owned().await else { break };
+                        let this = self.clone();
+                        let retry = retry.clone();
+                        tasks.spawn(async move {
+                            this.handle_or_retry(&id, &retry).await;
+                            drop(permit);
+                        });
+                    }
+                }
                 id = delayed.recv(), if delayed_open => match id {
                     Some(id) => {
                         let Ok(permit) = slots.clone().acquire_owned().await else { break };
@@ -144,10 +167,9 @@ impl<S: Store> Notifier<S> {
                     Some(id) => {
                         let Ok(permit) = slots.clone().acquire_owned().await else { break };
                         let this = self.clone();
+                        let retry = retry.clone();
                         tasks.spawn(async move {
-                            if let Err(e) = this.handle(&id).await {
-                                tracing::error!(queue_id = %id, error = %e, "notify: handling a finished message failed; it stays queued");
-                            }
+                            this.handle_or_retry(&id, &retry).await;
                             drop(permit);
                         });
                     }
@@ -157,6 +179,32 @@ impl<S: Store> Notifier<S> {
             }
         }
         while tasks.join_next().await.is_some() {}
+    }
+
+    /// [`Notifier::handle`]; on failure the message is queued for another try (or, with the
+    /// retry list full, left for the next start's scan).
+    async fn handle_or_retry(
+        &self,
+        id: &QueueId,
+        retry: &std::sync::Mutex<std::collections::VecDeque<QueueId>>,
+    ) {
+        if let Err(e) = self.handle(id).await {
+            let queued = retry
+                .lock()
+                .map(|mut q| {
+                    let room = q.len() < RETRY_CAP;
+                    if room {
+                        q.push_back(id.clone());
+                    }
+                    room
+                })
+                .unwrap_or(false);
+            if queued {
+                tracing::error!(queue_id = %id, error = %e, "notify: handling a finished message failed; tried again in {}s", RETRY_EVERY.as_secs());
+            } else {
+                tracing::error!(queue_id = %id, error = %e, "notify: handling a finished message failed; it stays queued until the next start");
+            }
+        }
     }
 
     /// Handles every finished message in the store (after a restart).
@@ -597,6 +645,11 @@ fn notice_recipient(r: &RecipientRecord, spec: Option<&RecipientSpec>) -> Notice
         failure_reported: false,
     }
 }
+
+/// How often finished messages whose handling failed are tried again.
+pub const RETRY_EVERY: std::time::Duration = std::time::Duration::from_secs(60);
+/// At most this many such messages are remembered (the rest wait for the next start).
+const RETRY_CAP: usize = 10_000;
 
 /// One of our double-bounce notices, by its marker header.
 fn is_double_bounce_notice(content: &[u8]) -> bool {

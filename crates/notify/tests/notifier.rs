@@ -837,3 +837,43 @@ async fn success_notice_status_is_class_2_whatever_the_reply_says() {
         );
     }
 }
+
+/// A finished message whose handling fails (the store refuses writes for a while) is tried
+/// again after `RETRY_EVERY`, not left until the next start.
+#[tokio::test(start_paused = true)]
+async fn a_failed_handling_is_tried_again() {
+    let store = Arc::new(MemoryStore::new());
+    let id = queued(
+        &store,
+        "alice@example.test",
+        vec![RecipientSpec::new("a@example.org")],
+    )
+    .await;
+    finish(
+        &store,
+        vec![(0, RecipientState::Failed, "550 5.1.1 unknown", None)],
+    )
+    .await;
+    let n = Arc::new(notifier(&store));
+    let (stop, shutdown) = tokio::sync::watch::channel(false);
+    let (done_tx, done) = tokio::sync::mpsc::channel(4);
+    let (_delayed_tx, delayed) = tokio::sync::mpsc::channel(4);
+    store.fail_writes(true);
+    let task = tokio::spawn(n.clone().run(done, delayed, shutdown));
+    done_tx.send(id.clone()).await.expect("send");
+    tokio::time::sleep(std::time::Duration::from_secs(5)).await;
+    assert!(store.get(&id).await.expect("get").is_some(), "still queued");
+    store.fail_writes(false);
+    tokio::time::sleep(mailerd_notify::notifier::RETRY_EVERY).await;
+    assert!(
+        store.get(&id).await.expect("get").is_none(),
+        "handled at the retry"
+    );
+    let notices = store
+        .list(&mailerd_store::ListFilter::default())
+        .await
+        .expect("list");
+    assert_eq!(notices.messages.len(), 1, "one failure notice");
+    stop.send(true).expect("stop");
+    task.await.expect("run");
+}
