@@ -22,7 +22,7 @@
 
 use std::sync::Arc;
 
-use mailerd_analyze::classify::{Evidence, SmtpCommand, classify};
+use mailerd_analyze::classify::{Classification, Evidence, SmtpCommand, classify};
 use mailerd_store::{
     DelayMark, ListFilter, NewMessage, RecipientRecord, Store, StoreError, StoredMessage,
 };
@@ -482,6 +482,51 @@ impl<S: Store> Notifier<S> {
     }
 }
 
+/// What the status log kept of a recipient's last attempt: the reply's words, the reply when
+/// they parse as one, the enhanced status found in them, and the remote host's name.
+struct LastReply {
+    text: String,
+    reply: Option<SmtpReply>,
+    found: Option<EnhancedStatus>,
+    remote: Option<String>,
+}
+
+impl LastReply {
+    fn of(r: &RecipientRecord) -> Self {
+        let text = r.last_reply.clone().unwrap_or_default();
+        let reply = SmtpReply::parse(&text).ok();
+        let found = reply
+            .as_ref()
+            .and_then(|p| p.status)
+            .or_else(|| EnhancedStatus::find(&text).map(|(s, _)| s));
+        let remote = r
+            .remote_mta
+            .as_deref()
+            .map(|m| m.split(" [").next().unwrap_or(m).to_string());
+        LastReply {
+            text,
+            reply,
+            found,
+            remote,
+        }
+    }
+
+    /// Classifies it with the analyzer's rules, as the analyzer will read the notice back.
+    fn classify(&self, action: DsnAction) -> Classification {
+        classify(&Evidence {
+            action: Some(action),
+            status: self.found,
+            reply_code: self.reply.as_ref().map(|p| p.code),
+            diagnostic: &self.text,
+            remote_mta: self.remote.as_deref(),
+            hint: None,
+            // Our own client's refusals are nearly always answers to RCPT TO (a DATA refusal
+            // says so in its words); the status log keeps the reply, not the command.
+            command: self.reply.as_ref().map(|_| SmtpCommand::Rcpt),
+        })
+    }
+}
+
 /// The facts of one deferred recipient for a delay notice: `Action: delayed`, the 4.x.x of
 /// the last reply (`4.0.0` without one), the reply verbatim, and when we give up.
 fn delay_recipient(
@@ -489,25 +534,14 @@ fn delay_recipient(
     spec: Option<&RecipientSpec>,
     will_retry_until: u64,
 ) -> NoticeRecipient {
-    let text = r.last_reply.clone().unwrap_or_default();
-    let reply = SmtpReply::parse(&text).ok();
-    let found = reply
-        .as_ref()
-        .and_then(|p| p.status)
-        .or_else(|| EnhancedStatus::find(&text).map(|(s, _)| s));
-    let remote = r
-        .remote_mta
-        .as_deref()
-        .map(|m| m.split(" [").next().unwrap_or(m).to_string());
-    let c = classify(&Evidence {
-        action: Some(DsnAction::Delayed),
-        status: found,
-        reply_code: reply.as_ref().map(|p| p.code),
-        diagnostic: &text,
-        remote_mta: remote.as_deref(),
-        hint: None,
-        command: reply.as_ref().map(|_| SmtpCommand::Rcpt),
-    });
+    let last = LastReply::of(r);
+    let c = last.classify(DsnAction::Delayed);
+    let LastReply {
+        text,
+        reply,
+        found,
+        remote,
+    } = last;
     // A delay is temporary whatever the words say: keep the status class consistent with the
     // action (standards sec. 3.4).
     let status = found
@@ -559,16 +593,8 @@ fn split_diagnostic(
 /// The facts of one recipient for a notice, classified with the analyzer's rules (the same
 /// vocabulary the analyzer reads back).
 fn notice_recipient(r: &RecipientRecord, spec: Option<&RecipientSpec>) -> NoticeRecipient {
-    let text = r.last_reply.clone().unwrap_or_default();
-    let reply = SmtpReply::parse(&text).ok();
-    let found = reply
-        .as_ref()
-        .and_then(|p| p.status)
-        .or_else(|| EnhancedStatus::find(&text).map(|(s, _)| s));
-    let remote = r
-        .remote_mta
-        .as_deref()
-        .map(|m| m.split(" [").next().unwrap_or(m).to_string());
+    let last = LastReply::of(r);
+    let found = last.found;
     let (action, status, category) = match r.state {
         // A success is 2.x.x whatever digits the reply's words contain ("250 5.0.0 Ok" from a
         // broken server, "queued as 4.2.1"): keep the status class consistent with the action
@@ -586,17 +612,7 @@ fn notice_recipient(r: &RecipientRecord, spec: Option<&RecipientSpec>) -> Notice
             Category::MessageExpired,
         ),
         _ => {
-            let c = classify(&Evidence {
-                action: Some(DsnAction::Failed),
-                status: found,
-                reply_code: reply.as_ref().map(|p| p.code),
-                diagnostic: &text,
-                remote_mta: remote.as_deref(),
-                hint: None,
-                // Our own client's refusals are nearly always answers to RCPT TO (a DATA refusal
-                // says so in its words); the status log keeps the reply, not the command.
-                command: reply.as_ref().map(|_| SmtpCommand::Rcpt),
-            });
+            let c = last.classify(DsnAction::Failed);
             let status =
                 found
                     .or(c.status)
@@ -604,6 +620,12 @@ fn notice_recipient(r: &RecipientRecord, spec: Option<&RecipientSpec>) -> Notice
             (DsnAction::Failed, status, c.category)
         }
     };
+    let LastReply {
+        text,
+        reply,
+        remote,
+        ..
+    } = last;
     // Our own diagnosis ("5.1.2 Host or domain name not found...") is not a server reply.
     let (reply, diagnostic) = match reply {
         // An expiry is our own verdict: say so in our words, with the last reply in them, so
