@@ -944,16 +944,20 @@ pub async fn reopen_keeps_everything<F: Factory>(f: &F) {
     );
 }
 
+/// How many messages the store holds, finished ones included.
+async fn stored<S: Store>(s: &S) -> usize {
+    let all = ListFilter {
+        include_done: true,
+        ..Default::default()
+    };
+    s.list(&all).await.expect("list").messages.len()
+}
+
 /// The delay-notice mark: set once, atomically with the notice it commits; a second mark
 /// (later, concurrent, or after a reopen) commits nothing; it needs no lease and changes no
 /// recipient; it shows in get, list and claim.
 pub async fn delay_notice_mark_is_once_and_durable<F: Factory>(f: &F) {
     let name = "delay_notice_mark_is_once_and_durable";
-    let count = |l: crate::MessageList| l.messages.len();
-    let all = ListFilter {
-        include_done: true,
-        ..Default::default()
-    };
     let (id, notice_id) = {
         let s = f.open(name).await;
         let id = s
@@ -1017,7 +1021,7 @@ pub async fn delay_notice_mark_is_once_and_durable<F: Factory>(f: &F) {
         assert_eq!(again.delay_notice_at, Some(T0 + 2), "claim shows the mark");
         s.release(&again.lease).await.expect("release");
 
-        let n_before = count(s.list(&all).await.expect("list"));
+        let n_before = stored(&s).await;
         assert_eq!(
             s.mark_delay_notice(&id, Some(message(3, &["alice@example.org"], 50)), T0 + 9)
                 .await
@@ -1035,7 +1039,7 @@ pub async fn delay_notice_mark_is_once_and_durable<F: Factory>(f: &F) {
             DelayMark::NotFound
         );
         assert_eq!(
-            count(s.list(&all).await.expect("list")),
+            stored(&s).await,
             n_before,
             "a refused mark commits no notice"
         );
@@ -1075,7 +1079,7 @@ pub async fn delay_notice_mark_is_once_and_durable<F: Factory>(f: &F) {
         .commit(message(7, &["bob@example.net"], 10))
         .await
         .expect("commit");
-    let n_before = count(s.list(&all).await.expect("list"));
+    let n_before = stored(&*s).await;
     let mut handles = Vec::new();
     for i in 0..8u64 {
         let s = Arc::clone(&s);
@@ -1099,7 +1103,7 @@ pub async fn delay_notice_mark_is_once_and_durable<F: Factory>(f: &F) {
         }
     }
     assert_eq!(marked, 1, "one of concurrent marks wins");
-    assert_eq!(count(s.list(&all).await.expect("list")), n_before + 1);
+    assert_eq!(stored(&*s).await, n_before + 1);
 }
 
 /// A delivered recipient keeps whether the next hop offered DSN, in its record and in the
@@ -1159,11 +1163,6 @@ pub async fn next_hop_dsn_is_recorded<F: Factory>(f: &F) {
 /// notice: nothing "still trying" can follow its final notice.
 pub async fn delay_notice_refused_once_finished<F: Factory>(f: &F) {
     let s = f.open("delay_notice_refused_once_finished").await;
-    let count = |l: crate::MessageList| l.messages.len();
-    let all = ListFilter {
-        include_done: true,
-        ..Default::default()
-    };
     let id = s
         .commit(message(1, &["a@example.net"], 50))
         .await
@@ -1179,17 +1178,13 @@ pub async fn delay_notice_refused_once_finished<F: Factory>(f: &F) {
     )
     .await
     .expect("apply");
-    let before = count(s.list(&all).await.expect("list"));
+    let before = stored(&s).await;
     let mark = s
         .mark_delay_notice(&id, Some(message(2, &["alice@example.org"], 50)), T0 + 2)
         .await
         .expect("mark");
     assert_eq!(mark, DelayMark::Finished);
-    assert_eq!(
-        count(s.list(&all).await.expect("list")),
-        before,
-        "no notice committed"
-    );
+    assert_eq!(stored(&s).await, before, "no notice committed");
     let m = s.get(&id).await.expect("get").expect("message");
     assert_eq!(m.delay_notice_at, None);
 }
@@ -1520,11 +1515,6 @@ pub async fn apply_and_remove_refusals_change_nothing<F: Factory>(f: &F) {
 /// handler, or a retry after a crash) finds no message and commits nothing.
 pub async fn finish_with_notices_is_once<F: Factory>(f: &F) {
     let name = "finish_with_notices_is_once";
-    let count = |l: crate::MessageList| l.messages.len();
-    let all = ListFilter {
-        include_done: true,
-        ..Default::default()
-    };
     let (id, ids) = {
         let s = f.open(name).await;
         let id = s
@@ -1551,17 +1541,13 @@ pub async fn finish_with_notices_is_once<F: Factory>(f: &F) {
             s.renew(&c[0].lease, T0 + 1, 600).await.is_err(),
             "its lease is void"
         );
-        let before = count(s.list(&all).await.expect("list"));
+        let before = stored(&s).await;
         let again = s
             .finish_with_notices(&id, vec![message(4, &["alice@example.org"], 100)])
             .await
             .expect("finish again");
         assert_eq!(again, None, "a second call finds nothing");
-        assert_eq!(
-            count(s.list(&all).await.expect("list")),
-            before,
-            "and commits nothing"
-        );
+        assert_eq!(stored(&s).await, before, "and commits nothing");
         (id, ids)
     };
     let s = f.open(name).await;
