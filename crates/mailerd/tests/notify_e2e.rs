@@ -157,6 +157,41 @@ fn notices(data: &Path, address: &str) -> Vec<ReadNotice> {
         .collect()
 }
 
+/// A server configuration on free loopback ports: `top` goes with the top-level keys, `tables`
+/// after the two listeners.
+fn configured(tag: &str, top: &str, tables: &str) -> Setup {
+    let dir = TempDir::new(tag);
+    let data_dir = dir.0.join("data");
+    let mx: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().expect("addr");
+    let submission: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().expect("addr");
+    let config = dir.0.join("mailerd.toml");
+    std::fs::write(
+        &config,
+        format!(
+            r#"hostname = "mx.example.test"
+data_dir = "{data}"
+{top}
+[[listen]]
+address = "{mx}"
+role = "mx"
+greet_pause_ms = 0
+[[listen]]
+address = "{submission}"
+role = "submission"
+{tables}"#,
+            data = data_dir.display()
+        ),
+    )
+    .expect("config");
+    Setup {
+        dir,
+        config,
+        data_dir,
+        mx,
+        submission,
+    }
+}
+
 fn wait_until(limit: Duration, what: &str, log: impl Fn() -> String, ok: impl Fn() -> bool) {
     let t0 = Instant::now();
     while !ok() {
@@ -173,26 +208,12 @@ fn wait_until(limit: Duration, what: &str, log: impl Fn() -> String, ok: impl Fn
 fn delay_relayed_and_double_bounce_notices_through_the_binary() {
     let plain = next_hop(false);
     let dsn = next_hop(true);
-    let dir = TempDir::new("notify");
-    let data_dir = dir.0.join("data");
-    let mx: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().expect("addr");
-    let submission: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().expect("addr");
-    let config = dir.0.join("mailerd.toml");
-    std::fs::write(
-        &config,
-        format!(
-            r#"hostname = "mx.example.test"
-data_dir = "{data}"
-local_domains = ["example.test"]
-relay_networks = ["127.0.0.0/8"]
-[[listen]]
-address = "{mx}"
-role = "mx"
-greet_pause_ms = 0
-[[listen]]
-address = "{submission}"
-role = "submission"
-[[user]]
+    let setup = configured(
+        "notify",
+        r#"local_domains = ["example.test"]
+relay_networks = ["127.0.0.0/8"]"#,
+        &format!(
+            r#"[[user]]
 address = "alice@example.test"
 [[user]]
 address = "postmaster@example.test"
@@ -209,18 +230,10 @@ max_lifetime_null_sender = "1h"
 enabled = false
 [notify]
 delay_after = "2s"
-"#,
-            data = data_dir.display()
+"#
         ),
-    )
-    .expect("config");
-    let setup = Setup {
-        dir,
-        config,
-        data_dir: data_dir.clone(),
-        mx,
-        submission,
-    };
+    );
+    let (mx, data_dir) = (setup.mx, setup.data_dir.clone());
     let server = setup.start();
     let arrival = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -330,40 +343,16 @@ delay_after = "2s"
 /// so a double bounce reaches a person by default.
 #[test]
 fn postmaster_without_a_user_of_its_own_gets_mail() {
-    let dir = TempDir::new("postmaster");
-    let data_dir = dir.0.join("data");
-    let mx: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().expect("addr");
-    let submission: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().expect("addr");
-    let config = dir.0.join("mailerd.toml");
-    std::fs::write(
-        &config,
-        format!(
-            r#"hostname = "mx.example.test"
-data_dir = "{data}"
-local_domains = ["example.test", "other.test"]
-[[listen]]
-address = "{mx}"
-role = "mx"
-greet_pause_ms = 0
-[[listen]]
-address = "{submission}"
-role = "submission"
-[[user]]
+    let setup = configured(
+        "postmaster",
+        r#"local_domains = ["example.test", "other.test"]"#,
+        r#"[[user]]
 address = "alice@example.test"
 [tls]
 enabled = false
 "#,
-            data = data_dir.display()
-        ),
-    )
-    .expect("config");
-    let setup = Setup {
-        dir,
-        config,
-        data_dir: data_dir.clone(),
-        mx,
-        submission,
-    };
+    );
+    let (mx, data_dir) = (setup.mx, setup.data_dir.clone());
     let server = setup.start();
     send(mx, "x@remote.test", &["<Postmaster@other.test>"], "pm1");
     send(mx, "x@remote.test", &["<postmaster@example.test>"], "pm2");
