@@ -301,22 +301,28 @@ async fn unfinished_messages_are_left_alone_and_sweep_finds_finished_ones() {
     assert!(store.get(&id).await.expect("get").is_none());
 }
 
-/// A stop during the start-up scan ends it between messages: with a large queue the scan
-/// must not hold up a stop (what is left is handled at the next start).
-#[tokio::test]
-async fn the_start_up_scan_stops_on_shutdown() {
-    let store = Arc::new(MemoryStore::new());
+/// A message from alice whose one recipient failed for good.
+async fn one_failed(store: &MemoryStore) -> QueueId {
     let id = queued(
-        &store,
+        store,
         "alice@example.test",
         vec![RecipientSpec::new("a@example.org")],
     )
     .await;
     finish(
-        &store,
+        store,
         vec![(0, RecipientState::Failed, "550 5.1.1 unknown", None)],
     )
     .await;
+    id
+}
+
+/// A stop during the start-up scan ends it between messages: with a large queue the scan
+/// must not hold up a stop (what is left is handled at the next start).
+#[tokio::test]
+async fn the_start_up_scan_stops_on_shutdown() {
+    let store = Arc::new(MemoryStore::new());
+    let id = one_failed(&store).await;
     let n = Arc::new(notifier(&store));
     let (stop, shutdown) = tokio::sync::watch::channel(false);
     stop.send(true).expect("send");
@@ -843,17 +849,7 @@ async fn success_notice_status_is_class_2_whatever_the_reply_says() {
 #[tokio::test(start_paused = true)]
 async fn a_failed_handling_is_tried_again() {
     let store = Arc::new(MemoryStore::new());
-    let id = queued(
-        &store,
-        "alice@example.test",
-        vec![RecipientSpec::new("a@example.org")],
-    )
-    .await;
-    finish(
-        &store,
-        vec![(0, RecipientState::Failed, "550 5.1.1 unknown", None)],
-    )
-    .await;
+    let id = one_failed(&store).await;
     let n = Arc::new(notifier(&store));
     let (stop, shutdown) = tokio::sync::watch::channel(false);
     let (done_tx, done) = tokio::sync::mpsc::channel(4);
