@@ -5,9 +5,10 @@
 //! DSN) and the envelope's DSN parameters, it decides per recipient
 //! ([`policy::decide`](crate::policy::decide)), builds at most one failure notice and one
 //! success notice (`delivered` for local delivery, `relayed` for a next hop without DSN; a
-//! next hop with DSN reports success itself) ([`build`](crate::build)), commits them to the
-//! store with the null sender, and only then deletes the original. A crash between the two
-//! steps sends a notice twice rather than never (at-least-once).
+//! next hop with DSN reports success itself) ([`build`](crate::build)), and commits them, with
+//! the null sender, in the same atomic write that removes the original
+//! ([`Store::finish_with_notices`]): a crash leaves either the message (handled again) or its
+//! notices, so each notice is sent exactly once.
 //!
 //! A message the queue manager announces as delayed (still retried past `delay_after`) gets
 //! one delay notice listing its deferred recipients that want one (NOTIFY=DELAY, or NOTIFY
@@ -119,7 +120,7 @@ impl<S: Store> Notifier<S> {
         if *shutdown.borrow() {
             return;
         }
-        // Messages are handled concurrently (each waits for two durable writes; group commit
+        // Messages are handled concurrently (each waits for a durable write; group commit
         // shares the fsyncs), at most `CONCURRENCY` at a time.
         const CONCURRENCY: usize = 64;
         let slots = Arc::new(tokio::sync::Semaphore::new(CONCURRENCY));
