@@ -149,6 +149,10 @@ pub struct WriterStats {
     pub failed_batches: u64,
     /// The most operations one batch held.
     pub largest_batch: u64,
+    /// Time spent running operations inside transactions, in microseconds.
+    pub work_micros: u64,
+    /// Time spent committing them (page writes and the fsync), in microseconds.
+    pub commit_micros: u64,
 }
 
 /// The embedded queue store. Share it as `Arc<EmbeddedStore>`; dropping the last handle
@@ -279,6 +283,8 @@ impl EmbeddedStore {
             ops: get(&w.stats.ops),
             failed_batches: get(&w.stats.failed_batches),
             largest_batch: get(&w.stats.largest_batch),
+            work_micros: get(&w.stats.work_micros),
+            commit_micros: get(&w.stats.commit_micros),
         }
     }
 

@@ -155,6 +155,10 @@ pub(crate) struct StatsCell {
     pub ops: AtomicU64,
     pub failed_batches: AtomicU64,
     pub largest_batch: AtomicU64,
+    /// Microseconds spent running operations (before the commit).
+    pub work_micros: AtomicU64,
+    /// Microseconds spent in redb's commit (page writes and the fsync).
+    pub commit_micros: AtomicU64,
 }
 
 /// The writer thread's loop: runs until every sender is gone and the channel is drained.
@@ -205,7 +209,7 @@ pub(crate) fn run(
         stats.ops.fetch_add(n, Ordering::Relaxed);
         stats.largest_batch.fetch_max(n, Ordering::Relaxed);
         let started = Instant::now();
-        let result = run_batch(&db, &mut counters, ops);
+        let result = run_batch(&db, &mut counters, ops, &stats);
         last_commit = started.elapsed();
         match result {
             Ok(results) => {
@@ -241,7 +245,9 @@ fn run_batch(
     db: &Database,
     counters: &mut Counters,
     ops: Vec<Op>,
+    stats: &StatsCell,
 ) -> Result<Vec<Result<Reply, StoreError>>, redb::Error> {
+    let started = Instant::now();
     let txn: WriteTransaction = db.begin_write()?;
     let seq0 = counters.next_seq;
     let token0 = counters.next_token;
@@ -296,8 +302,16 @@ fn run_batch(
             c.insert(NEXT_TOKEN, counters.next_token)?;
         }
     }
+    let committing = Instant::now();
     // Durability::Immediate (the default): returns after the fsync.
     txn.commit()?;
+    let micros = |d: Duration| u64::try_from(d.as_micros()).unwrap_or(u64::MAX);
+    stats
+        .work_micros
+        .fetch_add(micros(committing - started), Ordering::Relaxed);
+    stats
+        .commit_micros
+        .fetch_add(micros(committing.elapsed()), Ordering::Relaxed);
     Ok(results)
 }
 

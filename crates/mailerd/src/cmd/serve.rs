@@ -280,6 +280,16 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         Ok(Ok(())) => {}
     }
     deliverer.close_idle().await;
+    let st = store.writer_stats();
+    tracing::info!(
+        batches = st.batches,
+        ops = st.ops,
+        largest_batch = st.largest_batch,
+        failed_batches = st.failed_batches,
+        work_ms = st.work_micros / 1000,
+        commit_ms = st.commit_micros / 1000,
+        "queue writer: group commits since start"
+    );
     drop(kstore);
     // The last handle: finishes writes in flight and closes the file.
     drop(store);
