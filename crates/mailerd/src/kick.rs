@@ -1,11 +1,13 @@
-//! A store that wakes the queue manager after every commit (a delay notice committed with its
-//! mark included), release of a hold and operator's retry, so the mail is tried at once
-//! instead of at the next idle poll, and hands a message an operator failed (`queue delete
-//! --bounce`) to notify. Everything else is delegation.
+//! A store that gives every new message to the queue manager's [`Intake`] (committed already
+//! leased and handed over with its content when the manager has room, else committed and the
+//! manager woken), wakes the manager after a delay notice committed with its mark, release of
+//! a hold and operator's retry, so the mail is tried at once instead of at the next idle
+//! poll, and hands a message an operator failed (`queue delete --bounce`) to notify.
+//! Everything else is delegation.
 
 use std::sync::Arc;
 
-use mailerd_queue::manager::Kick;
+use mailerd_queue::manager::{Intake, Kick};
 use mailerd_store::{
     Applied, Claimed, DelayMark, FailOutcome, Lease, ListFilter, MessageList, NewMessage,
     RecipientRecord, RemoveIf, StatusRecord, Store, StoreError, StoredMessage,
@@ -15,19 +17,33 @@ use mailerd_types::{DeliveryReport, QueueId};
 pub struct KickStore<S> {
     inner: Arc<S>,
     kick: Kick,
+    intake: Intake,
 }
 
 impl<S> KickStore<S> {
-    pub fn new(inner: Arc<S>, kick: Kick) -> Self {
-        KickStore { inner, kick }
+    pub fn new(inner: Arc<S>, kick: Kick, intake: Intake) -> Self {
+        KickStore {
+            inner,
+            kick,
+            intake,
+        }
     }
 }
 
 impl<S: Store> Store for KickStore<S> {
     async fn commit(&self, msg: NewMessage) -> Result<QueueId, StoreError> {
-        let id = self.inner.commit(msg).await?;
-        self.kick.kick();
-        Ok(id)
+        self.intake.commit(&*self.inner, msg).await
+    }
+    async fn commit_claimed(
+        &self,
+        msg: NewMessage,
+        node: &str,
+        now: u64,
+        lease_duration: u64,
+    ) -> Result<(QueueId, Option<Claimed>), StoreError> {
+        self.inner
+            .commit_claimed(msg, node, now, lease_duration)
+            .await
     }
     async fn mark_delay_notice(
         &self,

@@ -6,12 +6,12 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use mailerd_store::{Applied, Claimed, Lease, RecipientRecord, Store, StoreError};
+use mailerd_store::{Applied, Claimed, Lease, NewMessage, RecipientRecord, Store, StoreError};
 use mailerd_types::{
     AttemptReport, DeliveryReport, DeliveryRequest, NextHop, Outcome, QueueId, RecipientState,
     RecipientUpdate, RemoteMta,
 };
-use tokio::sync::{Notify, Semaphore, mpsc, watch};
+use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore, mpsc, watch};
 use tokio::task::JoinSet;
 
 use crate::route::Routes;
@@ -131,6 +131,105 @@ impl Kick {
     }
 }
 
+/// Largest message handed to the manager in memory by [`Intake::commit`]; larger ones are
+/// claimed and read back from the store when their delivery starts.
+const HANDED_MAX_BYTES: usize = 1 << 20;
+/// Most content bytes held by messages handed over and not yet delivered (in KiB).
+const HANDED_BUDGET_KIB: usize = 64 << 10;
+
+/// A message committed already leased to this node, with its content: delivered without a
+/// claim and a read. Holds its place in the active window and in the memory budget.
+struct Handed {
+    claimed: Claimed,
+    content: Arc<[u8]>,
+    _window: OwnedSemaphorePermit,
+    _bytes: OwnedSemaphorePermit,
+}
+
+/// The way in for new messages, with a fast path for relays: when the manager has room, a
+/// message is committed already leased to this node ([`Store::commit_claimed`], one durable
+/// write) and handed over with the content the receiver still holds, so its delivery starts
+/// at once without a claim (a second write) and a read of what was just written. Postfix's
+/// cleanup hands new mail to qmgr's active queue the same way. When the window or the
+/// memory budget is full, when the message is large, or when the manager is not running,
+/// it is a plain commit and a kick: the message waits in the store to be claimed.
+///
+/// Crash safety is the claim's: the lease is durable with the message, so after a crash the
+/// node's start (`Store::release_node`) or the lease's expiry makes it due again.
+#[derive(Clone)]
+pub struct Intake {
+    window: Arc<Semaphore>,
+    bytes: Arc<Semaphore>,
+    tx: mpsc::Sender<Handed>,
+    node: String,
+    lease_secs: u64,
+    now: Arc<dyn Fn() -> u64 + Send + Sync>,
+    kick: Kick,
+}
+
+impl std::fmt::Debug for Intake {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Intake")
+            .field("node", &self.node)
+            .field("window_free", &self.window.available_permits())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Intake {
+    /// Commits `msg` durably (as [`Store::commit`]) and gets it delivered: handed to the
+    /// manager when it has room, else claimed later (the manager is woken).
+    pub async fn commit<S: Store>(
+        &self,
+        store: &S,
+        msg: NewMessage,
+    ) -> Result<QueueId, StoreError> {
+        let places = if msg.content.len() <= HANDED_MAX_BYTES && !self.tx.is_closed() {
+            let kib = u32::try_from(msg.content.len().div_ceil(1024).max(1)).unwrap_or(u32::MAX);
+            match (
+                self.window.clone().try_acquire_owned(),
+                self.bytes.clone().try_acquire_many_owned(kib),
+            ) {
+                (Ok(w), Ok(b)) => Some((w, b)),
+                _ => None,
+            }
+        } else {
+            None
+        };
+        let Some((window, bytes)) = places else {
+            let id = store.commit(msg).await?;
+            self.kick.kick();
+            return Ok(id);
+        };
+        let content: Arc<[u8]> = Arc::from(msg.content.as_slice());
+        let (id, claimed) = store
+            .commit_claimed(msg, &self.node, (self.now)(), self.lease_secs)
+            .await?;
+        let Some(claimed) = claimed else {
+            self.kick.kick();
+            return Ok(id);
+        };
+        let handed = Handed {
+            claimed,
+            content,
+            _window: window,
+            _bytes: bytes,
+        };
+        if let Err(e) = self.tx.try_send(handed) {
+            // The manager stopped (or cannot take it): give the lease back so the message is
+            // due at once for whoever claims next.
+            let handed = match e {
+                mpsc::error::TrySendError::Full(h) | mpsc::error::TrySendError::Closed(h) => h,
+            };
+            if let Err(e) = store.release(&handed.claimed.lease).await {
+                tracing::warn!(queue_id = %id, error = %e, "queue: releasing a message not handed over failed; it is due when its lease expires");
+            }
+            self.kick.kick();
+        }
+        Ok(id)
+    }
+}
+
 /// The queue manager.
 pub struct Manager<S, T, C> {
     store: Arc<S>,
@@ -143,6 +242,11 @@ pub struct Manager<S, T, C> {
     rng: Arc<AtomicU64>,
     done: Option<mpsc::Sender<QueueId>>,
     delayed: Option<mpsc::Sender<QueueId>>,
+    /// Messages in delivery (claimed or handed over), at most [`ManagerConfig::active_window`].
+    window: Arc<Semaphore>,
+    handed_bytes: Arc<Semaphore>,
+    intake_tx: mpsc::Sender<Handed>,
+    intake_rx: Mutex<Option<mpsc::Receiver<Handed>>>,
 }
 
 impl<S: Store, T: Transport, C: Clock> Manager<S, T, C> {
@@ -154,6 +258,8 @@ impl<S: Store, T: Transport, C: Clock> Manager<S, T, C> {
         config: ManagerConfig,
     ) -> Self {
         let seed = clock.now() ^ 0x9e37_79b9_7f4a_7c15;
+        let window = config.active_window.max(1);
+        let (intake_tx, intake_rx) = mpsc::channel(window);
         Manager {
             store,
             transport,
@@ -165,6 +271,10 @@ impl<S: Store, T: Transport, C: Clock> Manager<S, T, C> {
             rng: Arc::new(AtomicU64::new(seed)),
             done: None,
             delayed: None,
+            window: Arc::new(Semaphore::new(window)),
+            handed_bytes: Arc::new(Semaphore::new(HANDED_BUDGET_KIB)),
+            intake_tx,
+            intake_rx: Mutex::new(Some(intake_rx)),
         }
     }
 
@@ -192,17 +302,49 @@ impl<S: Store, T: Transport, C: Clock> Manager<S, T, C> {
         self.kick.clone()
     }
 
+    /// The way in for new messages, with the relay's fast path (see [`Intake`]).
+    pub fn intake(&self) -> Intake {
+        let clock = self.clock.clone();
+        Intake {
+            window: self.window.clone(),
+            bytes: self.handed_bytes.clone(),
+            tx: self.intake_tx.clone(),
+            node: self.config.node.clone(),
+            lease_secs: self.config.lease_secs,
+            now: Arc::new(move || clock.now()),
+            kick: self.kick.clone(),
+        }
+    }
+
     /// Runs until `shutdown` becomes true; then stops claiming and waits for the deliveries in
     /// flight to finish and release their leases.
     pub async fn run(&self, mut shutdown: watch::Receiver<bool>) {
-        let window = Arc::new(Semaphore::new(self.config.active_window.max(1)));
+        let window = self.window.clone();
+        let mut intake = self
+            .intake_rx
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
         let mut tasks = JoinSet::new();
         loop {
             if *shutdown.borrow() {
                 break;
             }
             while tasks.try_join_next().is_some() {}
+            if let Some(rx) = intake.as_mut() {
+                while let Ok(h) = rx.try_recv() {
+                    self.spawn_handed(&mut tasks, h);
+                }
+            }
+            // The places for this claim are taken first: the intake takes places too, and a
+            // claimed message must never wait for one (the messages holding them may be
+            // handed over and not started yet).
             let free = window.available_permits();
+            let mut places = match u32::try_from(free) {
+                Ok(n) if n > 0 => window.clone().try_acquire_many_owned(n).ok(),
+                _ => None,
+            };
+            let free = places.as_ref().map_or(0, |p| p.num_permits());
             let mut claimed = Vec::new();
             if free > 0 {
                 match self
@@ -221,20 +363,25 @@ impl<S: Store, T: Transport, C: Clock> Manager<S, T, C> {
             }
             let full_batch = free > 0 && claimed.len() == free;
             for c in claimed {
-                let Ok(permit) = window.clone().acquire_owned().await else {
-                    break;
+                let Some(permit) = places.as_mut().and_then(|p| p.split(1)) else {
+                    tracing::error!(queue_id = %c.lease.id, "queue: a claim returned more than asked; released");
+                    let _ = self.store.release(&c.lease).await;
+                    continue;
                 };
                 let this = self.worker();
                 tasks.spawn(async move {
-                    this.process(c).await;
+                    this.process(c, None).await;
                     drop(permit);
                 });
             }
+            // Places this claim did not use go back now.
+            drop(places);
             if full_batch {
                 // More may be due: come back as soon as a slot frees up.
                 tokio::select! {
                     _ = tasks.join_next(), if !tasks.is_empty() => {}
                     _ = shutdown.changed() => {}
+                    Some(h) = recv_handed(&mut intake) => self.spawn_handed(&mut tasks, h),
                 }
                 continue;
             }
@@ -243,9 +390,33 @@ impl<S: Store, T: Transport, C: Clock> Manager<S, T, C> {
                 _ = tokio::time::sleep(self.config.idle_poll) => {}
                 _ = shutdown.changed() => {}
                 _ = tasks.join_next(), if !tasks.is_empty() => {}
+                Some(h) = recv_handed(&mut intake) => self.spawn_handed(&mut tasks, h),
+            }
+        }
+        // Messages handed over but not started: their leases are given back, so they are due
+        // for the next claim (this node's next start, or another node).
+        if let Some(mut rx) = intake {
+            rx.close();
+            while let Ok(h) = rx.try_recv() {
+                if let Err(e) = self.store.release(&h.claimed.lease).await {
+                    tracing::warn!(queue_id = %h.claimed.lease.id, error = %e, "queue: releasing a message not started failed; it is due when its lease expires");
+                }
             }
         }
         while tasks.join_next().await.is_some() {}
+    }
+
+    fn spawn_handed(&self, tasks: &mut JoinSet<()>, h: Handed) {
+        let this = self.worker();
+        tasks.spawn(async move {
+            let Handed {
+                claimed,
+                content,
+                _window,
+                _bytes,
+            } = h;
+            this.process(claimed, Some(content)).await;
+        });
     }
 
     fn worker(&self) -> Worker<S, T, C> {
@@ -277,11 +448,12 @@ struct Worker<S, T, C> {
 }
 
 impl<S: Store, T: Transport, C: Clock> Worker<S, T, C> {
-    async fn process(&self, claimed: Claimed) {
+    /// Delivers a claimed message; `content` when it was handed over with it (not read back).
+    async fn process(&self, claimed: Claimed, content: Option<Arc<[u8]>>) {
         let lease = claimed.lease.clone();
         let envelope = claimed.envelope.clone();
         let delay_noticed = claimed.delay_notice_at.is_some();
-        let records = match self.deliver_message(claimed).await {
+        let records = match self.deliver_message(claimed, content).await {
             // The report that finished the message removed it, lease included: nothing for
             // notify (the records said so), nothing to release.
             Ok(Round { removed: true, .. }) => return,
@@ -341,7 +513,11 @@ impl<S: Store, T: Transport, C: Clock> Worker<S, T, C> {
     /// Delivers the due recipients; the recipients' records after the last report applied
     /// (`None` if no report was applied), and whether the report that finished the message
     /// removed it.
-    async fn deliver_message(&self, claimed: Claimed) -> Result<Round, StoreError> {
+    async fn deliver_message(
+        &self,
+        claimed: Claimed,
+        content: Option<Arc<[u8]>>,
+    ) -> Result<Round, StoreError> {
         let Claimed {
             lease,
             envelope,
@@ -359,13 +535,18 @@ impl<S: Store, T: Transport, C: Clock> Worker<S, T, C> {
                 removed: false,
             });
         }
-        let Some(stored) = self.store.get(&lease.id).await? else {
-            return Ok(Round {
-                records: None,
-                removed: false,
-            });
+        let content: Arc<[u8]> = match content {
+            Some(c) => c,
+            None => {
+                let Some(stored) = self.store.get(&lease.id).await? else {
+                    return Ok(Round {
+                        records: None,
+                        removed: false,
+                    });
+                };
+                Arc::from(stored.content.into_boxed_slice())
+            }
         };
-        let content: Arc<[u8]> = Arc::from(stored.content.into_boxed_slice());
         let attempts: HashMap<usize, u32> = due.iter().map(|r| (r.index, r.attempts)).collect();
         let specs: Vec<_> = due
             .iter()
@@ -599,6 +780,14 @@ struct Round {
 /// next hop, and none of them a NOTIFY=SUCCESS recipient relayed to a next hop without DSN
 /// (that one gets a `relayed` notice). Notify sends notices for failures, expiries, local
 /// deliveries and such relays only.
+/// The next message handed over, when there is an intake; never otherwise.
+async fn recv_handed(rx: &mut Option<mpsc::Receiver<Handed>>) -> Option<Handed> {
+    match rx {
+        Some(rx) => rx.recv().await,
+        None => std::future::pending().await,
+    }
+}
+
 fn needs_no_notice(envelope: &mailerd_types::Envelope, records: &[RecipientRecord]) -> bool {
     !records.is_empty()
         && records.iter().all(|r| {

@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use mailerd_queue::manager::{Clock, FakeClock, Manager, ManagerConfig, Transport};
+use mailerd_queue::manager::{Clock, FakeClock, Intake, Manager, ManagerConfig, Transport};
 use mailerd_queue::route::Routes;
 use mailerd_queue::schedule::RetryPolicy;
 use mailerd_store::memory::MemoryStore;
@@ -730,21 +730,36 @@ async fn success_relayed_to_a_next_hop_without_dsn_goes_to_notify() {
     let _ = task.await;
 }
 
-/// A memory store whose first `apply` fails (a full disk, say); everything else is the memory
-/// store's.
-struct FirstApplyFails {
+/// The memory store, counting the reads and claims the manager makes, and failing the first
+/// `apply` when armed (a full disk, say).
+#[derive(Default)]
+struct Instrumented {
     inner: MemoryStore,
-    failed: std::sync::atomic::AtomicBool,
+    fail_first_apply: std::sync::atomic::AtomicBool,
+    gets: AtomicUsize,
+    claimed: AtomicUsize,
 }
 
-impl Store for FirstApplyFails {
+impl Store for Instrumented {
     async fn commit(&self, msg: NewMessage) -> Result<QueueId, mailerd_store::StoreError> {
         self.inner.commit(msg).await
+    }
+    async fn commit_claimed(
+        &self,
+        msg: NewMessage,
+        node: &str,
+        now: u64,
+        lease_duration: u64,
+    ) -> Result<(QueueId, Option<mailerd_store::Claimed>), mailerd_store::StoreError> {
+        self.inner
+            .commit_claimed(msg, node, now, lease_duration)
+            .await
     }
     async fn get(
         &self,
         id: &QueueId,
     ) -> Result<Option<mailerd_store::StoredMessage>, mailerd_store::StoreError> {
+        self.gets.fetch_add(1, Ordering::SeqCst);
         self.inner.get(id).await
     }
     async fn list(
@@ -760,7 +775,9 @@ impl Store for FirstApplyFails {
         max: usize,
         lease_duration: u64,
     ) -> Result<Vec<mailerd_store::Claimed>, mailerd_store::StoreError> {
-        self.inner.claim(node, now, max, lease_duration).await
+        let c = self.inner.claim(node, now, max, lease_duration).await?;
+        self.claimed.fetch_add(c.len(), Ordering::SeqCst);
+        Ok(c)
     }
     async fn renew(
         &self,
@@ -776,10 +793,24 @@ impl Store for FirstApplyFails {
         report: mailerd_types::DeliveryReport,
         now: u64,
     ) -> Result<Vec<mailerd_store::RecipientRecord>, mailerd_store::StoreError> {
-        if !self.failed.swap(true, Ordering::SeqCst) {
+        if self.fail_first_apply.swap(false, Ordering::SeqCst) {
             return Err(mailerd_store::StoreError::Backend("disk full".into()));
         }
         self.inner.apply(lease, report, now).await
+    }
+    async fn apply_and_remove(
+        &self,
+        lease: &mailerd_store::Lease,
+        report: mailerd_types::DeliveryReport,
+        now: u64,
+        remove_if: mailerd_store::RemoveIf,
+    ) -> Result<mailerd_store::Applied, mailerd_store::StoreError> {
+        if self.fail_first_apply.swap(false, Ordering::SeqCst) {
+            return Err(mailerd_store::StoreError::Backend("disk full".into()));
+        }
+        self.inner
+            .apply_and_remove(lease, report, now, remove_if)
+            .await
     }
     async fn release(&self, lease: &mailerd_store::Lease) -> Result<(), mailerd_store::StoreError> {
         self.inner.release(lease).await
@@ -854,9 +885,9 @@ impl Transport for TwoSpeeds {
 /// and their reports are applied; the failed report's recipients stay due.
 #[tokio::test(start_paused = true)]
 async fn a_failed_apply_does_not_abort_deliveries_in_flight() {
-    let store = Arc::new(FirstApplyFails {
-        inner: MemoryStore::new(),
-        failed: Default::default(),
+    let store = Arc::new(Instrumented {
+        fail_first_apply: true.into(),
+        ..Instrumented::default()
     });
     let slow_sessions = Arc::new(AtomicUsize::new(0));
     let transport = Arc::new(TwoSpeeds {
@@ -898,4 +929,130 @@ async fn a_failed_apply_does_not_abort_deliveries_in_flight() {
             .map(|r| r.state)
     };
     assert_eq!(state("b@slow.test"), Some(RecipientState::Delivered));
+}
+
+/// Starts a manager over an [`Instrumented`] store (relayed messages removed, as in
+/// production) and returns its intake.
+fn start_instrumented(
+    script: Arc<Script>,
+    config: ManagerConfig,
+) -> (
+    Arc<Instrumented>,
+    Intake,
+    watch::Sender<bool>,
+    tokio::task::JoinHandle<()>,
+) {
+    let store = Arc::new(Instrumented::default());
+    let manager = Manager::new(
+        store.clone(),
+        Arc::new(ScriptedTransport(script)),
+        Arc::new(FakeClock::new(T0)),
+        Routes::new(["example.test"], []).expect("routes"),
+        config,
+    );
+    let intake = manager.intake();
+    let (stop, rx) = watch::channel(false);
+    let task = tokio::spawn(async move { manager.run(rx).await });
+    (store, intake, stop, task)
+}
+
+fn new_message(rcpt: &str, content: &[u8]) -> NewMessage {
+    NewMessage {
+        envelope: Envelope {
+            reverse_path: "alice@example.test".into(),
+            recipients: vec![RecipientSpec::new(rcpt)],
+            ret: None,
+            envid: None,
+            smtputf8: false,
+            eight_bit: false,
+            received_at: T0,
+            client: None,
+            auth_user: None,
+        },
+        content: content.to_vec(),
+    }
+}
+
+/// The relay's fast path: a message given to the intake while the manager has room is
+/// committed leased and delivered from the content handed over, with no claim and no read of
+/// the store; the report that finishes it removes it.
+#[tokio::test(start_paused = true)]
+async fn intake_hands_new_messages_over_without_claim_or_read() {
+    let script = Arc::new(Script::default());
+    let (store, intake, stop, task) = start_instrumented(script.clone(), ManagerConfig::default());
+    let mut ids = Vec::new();
+    for i in 0..3 {
+        let msg = new_message(&format!("r{i}@d{i}.org"), b"Subject: t\r\n\r\nbody\r\n");
+        ids.push(intake.commit(&*store, msg).await.expect("commit"));
+    }
+    run_for(5).await;
+    assert_eq!(
+        script.calls.lock().expect("lock").len(),
+        3,
+        "each delivered once"
+    );
+    assert_eq!(store.gets.load(Ordering::SeqCst), 0, "no content read back");
+    assert_eq!(store.claimed.load(Ordering::SeqCst), 0, "no claim");
+    for id in &ids {
+        assert!(store.inner.get(id).await.expect("get").is_none(), "removed");
+    }
+    let _ = stop.send(true);
+    let _ = task.await;
+}
+
+/// With the active window full, new messages are committed plainly and claimed when a place
+/// frees up: the window still bounds the messages in delivery, and nothing is lost.
+#[tokio::test(start_paused = true)]
+async fn intake_falls_back_to_claims_when_the_window_is_full() {
+    let script = Arc::new(Script {
+        delay: Duration::from_secs(5),
+        ..Script::default()
+    });
+    let config = ManagerConfig {
+        active_window: 1,
+        ..ManagerConfig::default()
+    };
+    let (store, intake, stop, task) = start_instrumented(script.clone(), config);
+    let mut ids = Vec::new();
+    for i in 0..3 {
+        let msg = new_message(&format!("r{i}@d{i}.org"), b"x\r\n");
+        ids.push(intake.commit(&*store, msg).await.expect("commit"));
+    }
+    run_for(60).await;
+    assert_eq!(script.calls.lock().expect("lock").len(), 3);
+    assert_eq!(
+        script.max_in_flight.load(Ordering::SeqCst),
+        1,
+        "the window holds"
+    );
+    assert_eq!(
+        store.claimed.load(Ordering::SeqCst),
+        2,
+        "two waited to be claimed"
+    );
+    assert_eq!(store.gets.load(Ordering::SeqCst), 2, "and were read back");
+    for id in &ids {
+        assert!(store.inner.get(id).await.expect("get").is_none());
+    }
+    let _ = stop.send(true);
+    let _ = task.await;
+}
+
+/// After the manager stopped, the intake commits without a lease: the message is due for the
+/// next claim (the next start), not held by a lease nobody serves.
+#[tokio::test(start_paused = true)]
+async fn intake_after_shutdown_leaves_messages_due() {
+    let script = Arc::new(Script::default());
+    let (store, intake, stop, task) = start_instrumented(script.clone(), ManagerConfig::default());
+    let _ = stop.send(true);
+    let _ = task.await;
+    let id = intake
+        .commit(&*store, new_message("r@d.org", b"x\r\n"))
+        .await
+        .expect("commit");
+    let m = store.inner.get(&id).await.expect("get").expect("stored");
+    assert_eq!(m.lease, None);
+    let c = store.inner.claim("next", T0, 10, 60).await.expect("claim");
+    assert_eq!(c.len(), 1);
+    assert!(script.calls.lock().expect("lock").is_empty());
 }

@@ -62,7 +62,7 @@ use redb::{
 use tokio::sync::{Semaphore, mpsc, oneshot};
 
 use record::{CONTENT, LOG, MESSAGES, MessageMeta, QUARANTINE, corrupt, decode_status};
-use writer::{BatchLimits, Op, Reply, Request, StatsCell};
+use writer::{BatchLimits, LeaseAsk, Op, Reply, Request, StatsCell};
 
 /// Tuning of an [`EmbeddedStore`]. The defaults suit a single server.
 #[derive(Debug, Clone)]
@@ -446,9 +446,27 @@ fn read_log(txn: &ReadTransaction, id: &str) -> Result<Vec<StatusRecord>, StoreE
 
 impl Store for EmbeddedStore {
     async fn commit(&self, msg: NewMessage) -> Result<QueueId, StoreError> {
-        match self.write(Op::Commit(msg)).await? {
-            Reply::Id(id) => Ok(id),
+        match self.write(Op::Commit { msg, lease: None }).await? {
+            Reply::Committed(id, _) => Ok(id),
             _ => Err(unexpected("commit")),
+        }
+    }
+
+    async fn commit_claimed(
+        &self,
+        msg: NewMessage,
+        node: &str,
+        now: u64,
+        lease_duration: u64,
+    ) -> Result<(QueueId, Option<Claimed>), StoreError> {
+        let lease = Some(LeaseAsk {
+            node: node.to_string(),
+            now,
+            duration: lease_duration,
+        });
+        match self.write(Op::Commit { msg, lease }).await? {
+            Reply::Committed(id, claimed) => Ok((id, claimed)),
+            _ => Err(unexpected("commit_claimed")),
         }
     }
 

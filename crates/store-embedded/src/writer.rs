@@ -29,7 +29,11 @@ const MAX_CONTENT: usize = 1 << 30;
 
 /// A write operation.
 pub(crate) enum Op {
-    Commit(NewMessage),
+    /// A commit; with `lease`, leased in the same write (`Store::commit_claimed`).
+    Commit {
+        msg: NewMessage,
+        lease: Option<LeaseAsk>,
+    },
     Claim {
         node: String,
         now: u64,
@@ -70,11 +74,18 @@ pub(crate) enum Op {
     },
 }
 
+/// The lease [`Op::Commit`] gives the new message: to `node` until `now + duration`.
+pub(crate) struct LeaseAsk {
+    pub node: String,
+    pub now: u64,
+    pub duration: u64,
+}
+
 impl Op {
     /// Bytes this operation adds to a batch (bounds a transaction's size).
     fn weight(&self) -> usize {
         match self {
-            Op::Commit(m) => m.content.len() + 512,
+            Op::Commit { msg, .. } => msg.content.len() + 512,
             Op::MarkDelayNotice {
                 notice: Some(m), ..
             } => m.content.len() + 512,
@@ -89,6 +100,7 @@ impl Op {
 /// What an operation answers.
 pub(crate) enum Reply {
     Id(QueueId),
+    Committed(QueueId, Option<Claimed>),
     Claimed(Vec<Claimed>),
     Lease(Lease),
     Applied(Applied),
@@ -262,7 +274,8 @@ fn run_batch(
         };
         for op in ops {
             let r = match op {
-                Op::Commit(msg) => commit(&mut t, counters, msg),
+                Op::Commit { msg, lease } => commit_leased(&mut t, counters, msg, lease.as_ref())
+                    .map(|r| r.map(|(id, claimed)| Reply::Committed(id, claimed))),
                 Op::Claim {
                     node,
                     now,
@@ -383,6 +396,16 @@ macro_rules! refuse {
 }
 
 fn commit(t: &mut Tables<'_>, counters: &mut Counters, msg: NewMessage) -> OpResult {
+    Ok(commit_leased(t, counters, msg, None)?.map(|(id, _)| Reply::Id(id)))
+}
+
+/// Writes a new message; with `lease`, leased as a claim would (the `Claimed` is returned).
+fn commit_leased(
+    t: &mut Tables<'_>,
+    counters: &mut Counters,
+    msg: NewMessage,
+    lease: Option<&LeaseAsk>,
+) -> Result<Result<(QueueId, Option<Claimed>), StoreError>, redb::Error> {
     let NewMessage { envelope, content } = msg;
     if content.len() > MAX_CONTENT {
         // Refused here: a value redb cannot store would fail the whole batch.
@@ -401,13 +424,29 @@ fn commit(t: &mut Tables<'_>, counters: &mut Counters, msg: NewMessage) -> OpRes
         log.push((rec.seq, refuse!(encode_status(&rec))));
     }
     meta.log_len = log.len() as u32;
+    let lease = lease.map(|ask| Lease {
+        id: QueueId(id.clone()),
+        node: ask.node.clone(),
+        token: counters.next_token,
+        expires_at: ask.now.saturating_add(ask.duration),
+    });
+    if lease.is_some() {
+        counters.next_token += 1;
+    }
+    meta.lease = lease.clone();
     let raw = refuse!(meta.encode());
     t.content.insert(id.as_str(), content.as_slice())?;
     for (seq, rec) in &log {
         t.log.insert((id.as_str(), *seq), rec.as_slice())?;
     }
     put(t, &id, None, &meta, &raw)?;
-    Ok(Ok(Reply::Id(QueueId(id))))
+    let claimed = lease.map(|lease| Claimed {
+        lease,
+        envelope: meta.envelope,
+        recipients: meta.recipients,
+        delay_notice_at: None,
+    });
+    Ok(Ok((QueueId(id), claimed)))
 }
 
 fn mark_delay_notice(

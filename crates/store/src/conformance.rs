@@ -407,6 +407,103 @@ pub async fn release_node_ends_its_leases<F: Factory>(f: &F) {
         .expect("node-b keeps its lease");
 }
 
+/// A message committed with its lease (the relay's fast path) is in the state of one just
+/// claimed: leased to the committing node, not claimable by anyone until the lease expires,
+/// reported and released with its lease, durable with it.
+pub async fn commit_claimed_is_committed_and_leased<F: Factory>(f: &F) {
+    let name = "commit_claimed_is_committed_and_leased";
+    let (id, lease) = {
+        let s = f.open(name).await;
+        let msg = message(7, &["bob@example.net", "carol@example.net"], 5000);
+        let want = msg.content.clone();
+        let (id, claimed) = s
+            .commit_claimed(msg, "node-a", T0, 600)
+            .await
+            .expect("commit_claimed");
+        let c = claimed.expect("this backend leases at commit");
+        assert_eq!(c.lease.id, id);
+        assert_eq!(c.lease.node, "node-a");
+        assert_eq!(c.lease.expires_at, T0 + 600);
+        assert_eq!(c.delay_notice_at, None);
+        assert_eq!(
+            c.envelope,
+            envelope(&["bob@example.net", "carol@example.net"])
+        );
+        assert!(
+            c.recipients
+                .iter()
+                .all(|r| r.state == RecipientState::Pending && r.attempts == 0)
+        );
+        let m = s.get(&id).await.expect("get").expect("stored");
+        assert_eq!(m.content, want, "the content is committed");
+        assert_eq!(m.lease.as_ref(), Some(&c.lease));
+        assert_eq!(m.recipients, c.recipients);
+        assert_eq!(
+            s.status_log(&id).await.expect("log").len(),
+            2,
+            "one reception record per recipient"
+        );
+        assert!(
+            s.claim("node-b", T0 + 599, 10, 600)
+                .await
+                .expect("claim")
+                .is_empty(),
+            "nobody claims it while the lease runs"
+        );
+        s.renew(&c.lease, T0 + 1, 600).await.expect("renewable");
+        (id, c.lease)
+    };
+    // Durable with its lease: after a reopen the lease still holds, and releasing it (as the
+    // node does at start, release_node) makes the message due at once.
+    let s = f.open(name).await;
+    let m = s.get(&id).await.expect("get").expect("still stored");
+    assert_eq!(m.lease.as_ref().map(|l| l.token), Some(lease.token));
+    assert!(
+        s.claim("node-b", T0 + 2, 10, 600)
+            .await
+            .expect("claim")
+            .is_empty()
+    );
+    assert_eq!(s.release_node("node-a").await.expect("release node"), 1);
+    let again = s.claim("node-b", T0 + 2, 10, 600).await.expect("claim");
+    assert_eq!(again.len(), 1);
+    assert_eq!(again[0].lease.id, id);
+    assert_ne!(
+        again[0].lease.token, lease.token,
+        "a new claim, a new token"
+    );
+    // A second message: reported with the lease it was committed with, and removed by the
+    // report that finishes it.
+    let (id2, c2) = s
+        .commit_claimed(message(8, &["dave@example.net"], 100), "node-a", T0, 600)
+        .await
+        .expect("commit_claimed");
+    let c2 = c2.expect("leased");
+    let report = DeliveryReport {
+        id: id2.clone(),
+        updates: vec![final_update(0, RecipientState::Delivered, "250 2.0.0 ok")],
+    };
+    let applied = s
+        .apply_and_remove(&c2.lease, report, T0 + 1, |_, _| true)
+        .await
+        .expect("apply with the commit's lease");
+    assert!(applied.removed);
+    assert!(s.get(&id2).await.expect("get").is_none());
+    // And one released at once is due for anyone.
+    let (id3, c3) = s
+        .commit_claimed(message(9, &["erin@example.net"], 100), "node-a", T0, 600)
+        .await
+        .expect("commit_claimed");
+    s.release(&c3.expect("leased").lease)
+        .await
+        .expect("release");
+    let got = s.claim("node-c", T0, 10, 600).await.expect("claim");
+    assert_eq!(
+        got.iter().map(|c| &c.lease.id).collect::<Vec<_>>(),
+        vec![&id3]
+    );
+}
+
 /// Apply changes every recipient of the report or none, and appends one status record per
 /// update with all its facts.
 pub async fn apply_is_atomic_and_logs<F: Factory>(f: &F) {
@@ -1567,6 +1664,7 @@ pub async fn run_all<F: Factory>(f: &F) {
     claim_respects_due_time_and_max(f).await;
     lease_exclusivity_and_takeover(f).await;
     release_node_ends_its_leases(f).await;
+    commit_claimed_is_committed_and_leased(f).await;
     apply_is_atomic_and_logs(f).await;
     delete_removes_everything(f).await;
     hold_blocks_claims(f).await;
@@ -1598,6 +1696,7 @@ macro_rules! all_tests {
             claim_respects_due_time_and_max,
             lease_exclusivity_and_takeover,
             release_node_ends_its_leases,
+            commit_claimed_is_committed_and_leased,
             apply_is_atomic_and_logs,
             delete_removes_everything,
             hold_blocks_claims,

@@ -291,6 +291,25 @@ pub trait Store: Send + Sync + 'static {
     /// share one fsync (group commit).
     fn commit(&self, msg: NewMessage) -> impl Future<Output = Result<QueueId, StoreError>> + Send;
 
+    /// [`Store::commit`], and in the same durable write, leases the new message to `node`
+    /// until `now + lease_duration` as [`Store::claim`] would, so that the node that received
+    /// it can deliver it at once, from the content it still holds, without a claim and a read
+    /// (the fast path of a relay). The message is then in the same state as one just claimed:
+    /// nobody else claims it before the lease expires; [`Store::release`] makes it due.
+    ///
+    /// `Ok((id, None))` means committed but not leased: the caller falls back to claiming it.
+    /// That is what the default body does (a plain [`Store::commit`]); backends override it.
+    fn commit_claimed(
+        &self,
+        msg: NewMessage,
+        node: &str,
+        now: u64,
+        lease_duration: u64,
+    ) -> impl Future<Output = Result<(QueueId, Option<Claimed>), StoreError>> + Send {
+        let _ = (node, now, lease_duration);
+        async move { Ok((self.commit(msg).await?, None)) }
+    }
+
     /// The message, its content and recipients; `Ok(None)` if there is no such message.
     /// [`StoreError::Corrupt`] if its records cannot be read back intact.
     fn get(

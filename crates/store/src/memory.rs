@@ -151,6 +151,37 @@ impl Store for MemoryStore {
         Ok(insert(&mut st, msg))
     }
 
+    async fn commit_claimed(
+        &self,
+        msg: NewMessage,
+        node: &str,
+        now: u64,
+        lease_duration: u64,
+    ) -> Result<(QueueId, Option<Claimed>), StoreError> {
+        let mut st = self.write()?;
+        let id = insert(&mut st, msg);
+        let token = st.next_token;
+        st.next_token += 1;
+        let lease = Lease {
+            id: id.clone(),
+            node: node.to_string(),
+            token,
+            expires_at: now.saturating_add(lease_duration),
+        };
+        let e = st
+            .messages
+            .get_mut(&id)
+            .ok_or_else(|| StoreError::Backend("a message just inserted is missing".into()))?;
+        e.lease = Some(lease.clone());
+        let claimed = Claimed {
+            lease,
+            envelope: e.envelope.clone(),
+            recipients: e.recipients.clone(),
+            delay_notice_at: None,
+        };
+        Ok((id, Some(claimed)))
+    }
+
     async fn mark_delay_notice(
         &self,
         id: &QueueId,

@@ -176,7 +176,11 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     )
     .with_done(done_tx)
     .with_delayed(delayed_tx);
-    let kstore = Arc::new(KickStore::new(store.clone(), manager.kick_handle()));
+    let kstore = Arc::new(KickStore::new(
+        store.clone(),
+        manager.kick_handle(),
+        manager.intake(),
+    ));
 
     // notify
     let notifier = Arc::new(Notifier::new(
