@@ -401,15 +401,12 @@ fn log_outcome(
         Outcome::Permanent(d) => (d.status.to_string(), "bounced", d.diagnostic.clone()),
     };
     let delay = format!("{:.2}", delay.as_secs_f64());
+    // The text is the record: the same facts as fields would print every one twice in the
+    // text format; collectors get them as fields from the queue manager's `queue: delivery
+    // status` line (recipient, relay, attempts, state, reply).
     tracing::info!(
         target: "mailerd::deliver",
         queue_id = %req.queue_id,
-        to = rcpt,
-        relay,
-        delay = %delay,
-        dsn = %dsn,
-        status,
-        reply = %text,
         "{}: to=<{rcpt}>, relay={relay}, delay={delay}, dsn={dsn}, status={status} ({text})",
         req.queue_id
     );
