@@ -26,7 +26,9 @@ where
 /// A yes/no test for phrases in text already lower-cased (ASCII): exact bytes and
 /// leftmost-first, which lets the automaton use its vectorised prefilter, many times faster
 /// on long texts than the case-insensitive [`phrase_set`]. Used to skip that one's exact
-/// search when no phrase occurs.
+/// search when no phrase occurs. A contiguous NFA too: the prefilter does the scanning, and
+/// the DFA the builder would pick for these few phrases cost more to build (about 2.6 M
+/// instructions per set) than a whole run searches with it.
 pub fn quick_set<I, P>(patterns: I) -> Option<aho_corasick::AhoCorasick>
 where
     I: IntoIterator<Item = P>,
@@ -34,6 +36,7 @@ where
 {
     aho_corasick::AhoCorasick::builder()
         .match_kind(aho_corasick::MatchKind::LeftmostFirst)
+        .kind(Some(aho_corasick::AhoCorasickKind::ContiguousNFA))
         .build(
             patterns
                 .into_iter()
