@@ -1773,6 +1773,8 @@ fn expand_alternation(c: &[char], pos: &mut usize) -> Option<Vec<String>> {
 fn expand_sequence(c: &[char], pos: &mut usize) -> Option<Vec<String>> {
     let mut out = vec![String::new()];
     while let Some(&ch) = c.get(*pos) {
+        // One character (appended to every string so far in place), or a set of alternatives
+        // (a group, or a character made optional), multiplied in.
         let mut atom = match ch {
             '|' | ')' => break,
             '(' => {
@@ -1789,7 +1791,7 @@ fn expand_sequence(c: &[char], pos: &mut usize) -> Option<Vec<String>> {
                     return None;
                 }
                 *pos += 1;
-                inner
+                Err(inner)
             }
             '\\' => {
                 let e = *c.get(*pos + 1)?;
@@ -1797,12 +1799,12 @@ fn expand_sequence(c: &[char], pos: &mut usize) -> Option<Vec<String>> {
                     return None;
                 }
                 *pos += 2;
-                vec![e.to_string()]
+                Ok(e)
             }
             '.' | '[' | ']' | '^' | '$' | '*' | '+' | '?' | '{' | '}' => return None,
             _ => {
                 *pos += 1;
-                vec![ch.to_string()]
+                Ok(ch)
             }
         };
         match c.get(*pos) {
@@ -1811,18 +1813,34 @@ fn expand_sequence(c: &[char], pos: &mut usize) -> Option<Vec<String>> {
                 if matches!(c.get(*pos), Some('?' | '*' | '+' | '{')) {
                     return None;
                 }
-                atom.push(String::new());
+                let mut alts = match atom {
+                    Ok(ch) => vec![ch.to_string()],
+                    Err(alts) => alts,
+                };
+                alts.push(String::new());
+                atom = Err(alts);
             }
             Some('*' | '+' | '{') => return None,
             _ => {}
         }
-        if out.len() * atom.len() > MAX_STRINGS {
-            return None;
+        match atom {
+            Ok(ch) => out.iter_mut().for_each(|a| a.push(ch)),
+            Err(alts) => {
+                if out.len() * alts.len() > MAX_STRINGS {
+                    return None;
+                }
+                let mut next = Vec::with_capacity(out.len() * alts.len());
+                for a in &out {
+                    for b in &alts {
+                        let mut s = String::with_capacity(a.len() + b.len());
+                        s.push_str(a);
+                        s.push_str(b);
+                        next.push(s);
+                    }
+                }
+                out = next;
+            }
         }
-        out = out
-            .iter()
-            .flat_map(|a| atom.iter().map(move |b| format!("{a}{b}")))
-            .collect();
     }
     Some(out)
 }
