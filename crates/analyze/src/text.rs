@@ -61,12 +61,12 @@ pub fn find_ci(hay: &str, needle: &str) -> Option<usize> {
     let mut i = 0;
     let last = h.len() - n.len();
     while i <= last {
-        let c = h[i];
-        if (c == first || c == first_up)
-            && h[i..i + n.len()]
-                .iter()
-                .zip(n)
-                .all(|(a, b)| a.to_ascii_lowercase() == *b)
+        // The next possible start (vectorised), then the comparison there.
+        i += memchr::memchr2(first, first_up, h.get(i..=last)?)?;
+        if h.get(i..i + n.len())?
+            .iter()
+            .zip(n)
+            .all(|(a, b)| a.to_ascii_lowercase() == *b)
         {
             return Some(i);
         }
