@@ -231,8 +231,15 @@ pub fn find_addresses(s: &str) -> Vec<FoundAddr> {
             // a message-id fragment such as `123.456`
             continue;
         }
+        let mut addr = String::with_capacity(local.len() + 1 + domain.len());
+        addr.push_str(local);
+        addr.push('@');
+        addr.push_str(domain);
+        if let Some(d) = addr.get_mut(local.len() + 1..) {
+            d.make_ascii_lowercase();
+        }
         out.push(FoundAddr {
-            addr: format!("{}@{}", local, domain.to_ascii_lowercase()),
+            addr,
             start: ls,
             end: de,
         });
@@ -267,10 +274,13 @@ pub fn clean_address(v: &str) -> String {
     }
     let s = s.split_whitespace().next().unwrap_or("");
     let s = s.trim_matches(|c| c == '"' || c == '\'' || c == '<' || c == '>' || c == ',');
-    match s.rfind('@') {
-        Some(at) => format!("{}@{}", &s[..at], s[at + 1..].to_ascii_lowercase()),
-        None => s.to_string(),
+    let mut out = s.to_string();
+    if let Some(at) = s.rfind('@')
+        && let Some(domain) = out.get_mut(at + 1..)
+    {
+        domain.make_ascii_lowercase();
     }
+    out
 }
 
 /// A three-digit SMTP reply code 2yz..5yz standing as a token in `s`, preferring one that is
