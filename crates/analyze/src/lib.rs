@@ -149,17 +149,51 @@ pub struct Analysis {
     pub from: Option<String>,
 }
 
-/// The message parser: MIME, address, subject and id headers structured; everything else raw
-/// (we never need mail-parser's `Received:` parsing, which is costly).
+/// The message parser: MIME headers, the address headers read through mail-parser (`From`,
+/// `To`, `Cc`), `Subject` and `Message-ID` structured, `X-Failed-Recipients` as raw text (its
+/// value is read); every other header is only delimited, not converted (we never need
+/// mail-parser's `Received:` parsing, which is costly). Those are read raw, from the message
+/// bytes (`header_raw`, `headers_raw`), which needs no parsed value; converting each value to
+/// a lossy UTF-8 string was most of the header parsing's cost.
 pub(crate) static PARSER: std::sync::LazyLock<mail_parser::MessageParser> =
     std::sync::LazyLock::new(|| {
+        use mail_parser::HeaderName;
         mail_parser::MessageParser::new()
             .with_mime_headers()
-            .with_address_headers()
-            .header_text(mail_parser::HeaderName::Subject)
-            .header_id(mail_parser::HeaderName::MessageId)
-            .default_header_raw()
+            .header_address(HeaderName::From)
+            .header_address(HeaderName::To)
+            .header_address(HeaderName::Cc)
+            .header_text(HeaderName::Subject)
+            .header_id(HeaderName::MessageId)
+            .header_raw(HeaderName::Other("X-Failed-Recipients".into()))
+            .default_header_ignore()
     });
+
+/// The raw values of the headers named `names`, in one pass over the message's headers, each
+/// exactly as [`mail_parser::Message::header_raw`] reads it: the last header of that name
+/// (names compared ignoring ASCII case), `None` when there is none or its value is not UTF-8.
+/// (`header_raw` scans every header once per name asked.)
+pub(crate) fn raw_headers<'a, const N: usize>(
+    msg: &'a mail_parser::Message<'_>,
+    names: [&str; N],
+) -> [Option<&'a str>; N] {
+    let mut out = [None; N];
+    let Some(root) = msg.parts.first() else {
+        return out;
+    };
+    for h in &root.headers {
+        let name = h.name.as_str();
+        for (slot, n) in out.iter_mut().zip(names) {
+            if name.eq_ignore_ascii_case(n) {
+                *slot = msg
+                    .raw_message
+                    .get(h.offset_start as usize..h.offset_end as usize)
+                    .and_then(|b| std::str::from_utf8(b).ok());
+            }
+        }
+    }
+    out
+}
 
 /// Analyses one message. Never panics; any bytes give an answer.
 pub fn analyze(raw: &[u8]) -> Analysis {
@@ -218,6 +252,10 @@ pub struct Top {
 }
 
 fn top_of(msg: &mail_parser::Message<'_>) -> Top {
+    let [delivered_to, return_path, received, auto_submitted] = raw_headers(
+        msg,
+        ["Delivered-To", "Return-Path", "Received", "Auto-Submitted"],
+    );
     let from = msg.from().and_then(|a| a.first());
     let mut to: Vec<String> = msg
         .to()
@@ -228,7 +266,7 @@ fn top_of(msg: &mail_parser::Message<'_>) -> Top {
                 .collect()
         })
         .unwrap_or_default();
-    if let Some(d) = msg.header_raw("Delivered-To") {
+    if let Some(d) = delivered_to {
         to.push(text::clean_address(d));
     }
     let mut x_failed = Vec::new();
@@ -261,15 +299,13 @@ fn top_of(msg: &mail_parser::Message<'_>) -> Top {
             .unwrap_or("")
             .to_string(),
         to,
-        return_path: msg.header_raw("Return-Path").map(|s| s.trim().to_string()),
+        return_path: return_path.map(|s| s.trim().to_string()),
         x_failed,
-        received_top: msg.header_raw("Received").map(text::squash),
+        received_top: received.map(text::squash),
         automated: {
-            let rp = msg.header_raw("Return-Path").map(str::trim);
+            let rp = return_path.map(str::trim);
             let null = rp.is_some_and(|r| r.is_empty() || r == "<>" || r == "<\"\">");
-            let auto = msg
-                .header_raw("Auto-Submitted")
-                .is_some_and(|v| !v.trim().eq_ignore_ascii_case("no"));
+            let auto = auto_submitted.is_some_and(|v| !v.trim().eq_ignore_ascii_case("no"));
             let local = from
                 .and_then(|a| a.address.as_deref())
                 .and_then(|a| a.split('@').next())

@@ -269,6 +269,30 @@ pub fn display_addr(a: Option<&mail_parser::Address<'_>>) -> Option<String> {
 
 /// Reads the interesting headers of a (returned) message.
 pub fn original_of(m: &Message<'_>) -> Original {
+    let [
+        date,
+        received,
+        list_id,
+        list_post,
+        mailing_list,
+        been_there,
+        mailman,
+        newsgroups,
+        precedence,
+    ] = crate::raw_headers(
+        m,
+        [
+            "Date",
+            "Received",
+            "List-Id",
+            "List-Post",
+            "Mailing-List",
+            "X-BeenThere",
+            "X-Mailman-Version",
+            "Newsgroups",
+            "Precedence",
+        ],
+    );
     let mut recipients = addr_list(m.to());
     recipients.extend(addr_list(m.cc()));
     let info = OriginalMessage {
@@ -276,9 +300,9 @@ pub fn original_of(m: &Message<'_>) -> Original {
         from: display_addr(m.from()),
         to: display_addr(m.to()),
         subject: m.subject().map(|s| s.to_string()),
-        date: m.header_raw("Date").map(|s| s.trim().to_string()),
+        date: date.map(|s| s.trim().to_string()),
     };
-    let received_top = m.header_raw("Received").map(crate::text::squash);
+    let received_top = received.map(crate::text::squash);
     let mut envelope_for: Vec<String> = Vec::new();
     for (n, v) in m.headers_raw() {
         if !n.eq_ignore_ascii_case("Received") {
@@ -297,16 +321,16 @@ pub fn original_of(m: &Message<'_>) -> Original {
         }
     }
     let is_list = [
-        "List-Id",
-        "List-Post",
-        "Mailing-List",
-        "X-BeenThere",
-        "X-Mailman-Version",
-        "Newsgroups",
+        list_id,
+        list_post,
+        mailing_list,
+        been_there,
+        mailman,
+        newsgroups,
     ]
     .iter()
-    .any(|h| m.header_raw(*h).is_some())
-        || m.header_raw("Precedence").is_some_and(|p| {
+    .any(|h| h.is_some())
+        || precedence.is_some_and(|p| {
             let p = p.trim().to_ascii_lowercase();
             p == "list"
         });
