@@ -40,6 +40,16 @@ if [[ -z ${MAILERD:-} || -z ${FILL:-} ]]; then
 fi
 [[ -x $MAILERD && -x $FILL ]] || die "no binaries at $MAILERD / $FILL"
 
+# Run in a network namespace of our own (only loopback), so that no other program on the
+# machine (a test suite's servers, say) can take the "dead" port meanwhile and stall the
+# deliveries at its greeting.
+if [[ ${IN_NS:-0} != 1 ]]; then
+  [[ $(id -u) == 0 ]] || die "run as root (network namespace)"
+  export IN_NS=1 MAILERD FILL
+  exec unshare --net -- bash "$SCRIPT_PATH" "$@"
+fi
+ip link set lo up
+
 free_port() { # a loopback port nobody listens on now
   local p
   for _ in $(seq 1 50); do
