@@ -129,6 +129,8 @@ pub struct Deliverer {
     mailboxes: Arc<dyn MailboxMap>,
     tls: TlsClient,
     cache: client::ConnCache,
+    /// Set by [`Deliverer::stop_sessions`].
+    stop: tokio::sync::watch::Sender<bool>,
 }
 
 impl Deliverer {
@@ -143,7 +145,18 @@ impl Deliverer {
             mailboxes,
             tls: TlsClient::opportunistic(),
             cache: client::ConnCache::default(),
+            stop: tokio::sync::watch::Sender::new(false),
         }
+    }
+
+    /// Ends the SMTP sessions in flight that have not sent their message's final "." yet
+    /// (a server that never greets, a slow RCPT, a connect that hangs...), and every later
+    /// one at once: their recipients are deferred with `4.3.2` ("mailerd is shutting down")
+    /// and no further target is tried. A session waiting for the reply to its final "."
+    /// keeps waiting (up to its timeout): cutting it could deliver the message twice. For
+    /// shutdown, after a grace period in which sessions may finish normally.
+    pub fn stop_sessions(&self) {
+        self.stop.send_replace(true);
     }
 
     /// Says QUIT on the idle connections kept for reuse (at shutdown).
@@ -263,6 +276,7 @@ impl Deliverer {
             tls: &self.tls,
             policy,
             cache: &self.cache,
+            stop: client::Stop(self.stop.subscribe()),
         };
         let (outcomes, _info) = c.deliver(req, &targets).await;
         outcomes

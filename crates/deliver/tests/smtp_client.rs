@@ -1034,3 +1034,112 @@ async fn pipelined_mail_refusal_then_hang_up_still_bounces_without_trying_the_ne
         ("permanent", "5.7.1".into(), Some(554))
     );
 }
+
+/// At shutdown (`stop_sessions`, after the grace period) a session still before its final
+/// "." ends at once: a server that never greets does not hold the deliverer for its
+/// greeting timeout, and the recipient is deferred with 4.3.2.
+#[tokio::test(start_paused = true)]
+async fn stopping_ends_a_session_before_its_final_dot() {
+    let peer = Peer::start(vec![vec![Step::Hang]]).await;
+    let d = std::sync::Arc::new(deliverer(config(), StaticResolver::new()));
+    let started = tokio::time::Instant::now();
+    let task = {
+        let d = d.clone();
+        let req = request(static_hop(peer.addr), &["a@example.test"], "x\r\n");
+        tokio::spawn(async move { d.deliver(&req).await })
+    };
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    d.stop_sessions();
+    let report = task.await.expect("delivery task");
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "not the 5 minutes of the greeting timeout"
+    );
+    peer.abort();
+    let o = &report.recipients[0].outcome;
+    assert_eq!(summary(o), ("temporary", "4.3.2".into(), None));
+    assert_eq!(
+        diagnostic(o),
+        "delivery to 127.0.0.1[127.0.0.1] stopped while receiving the initial server greeting: mailerd is shutting down"
+    );
+    // Once stopped, a new request does not start a session at all.
+    let peer = Peer::start(vec![vec![Step::Send("220 mx.test ESMTP"), Step::Hang]]).await;
+    let report = d
+        .deliver(&request(
+            static_hop(peer.addr),
+            &["b@example.test"],
+            "x\r\n",
+        ))
+        .await;
+    peer.abort();
+    assert_eq!(
+        summary(&report.recipients[0].outcome),
+        ("temporary", "4.3.2".into(), None)
+    );
+}
+
+/// A session waiting for the reply to its final "." is not cut by the stop (the server may
+/// have taken the message: cutting would deliver it twice); it waits up to its timeout.
+#[tokio::test]
+async fn stopping_does_not_cut_the_wait_after_the_final_dot() {
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let (dot_tx, dot_rx) = tokio::sync::oneshot::channel();
+    let mut dot_tx = Some(dot_tx);
+    let server = tokio::spawn(async move {
+        let (sock, _) = listener.accept().await.expect("accept");
+        let (r, mut w) = sock.into_split();
+        let mut lines = BufReader::new(r).lines();
+        w.write_all(b"220 mx.test ESMTP\r\n").await.expect("greet");
+        let mut in_data = false;
+        while let Ok(Some(line)) = lines.next_line().await {
+            if in_data {
+                if line == "." {
+                    // The message is here; the reply never comes.
+                    if let Some(tx) = dot_tx.take() {
+                        let _ = tx.send(());
+                    }
+                    std::future::pending::<()>().await;
+                }
+                continue;
+            }
+            let reply: &[u8] = match line.get(..4).map(str::to_ascii_uppercase).as_deref() {
+                Some("EHLO") => b"250 mx.test\r\n",
+                Some("DATA") => {
+                    in_data = true;
+                    b"354 go\r\n"
+                }
+                _ => b"250 Ok\r\n",
+            };
+            w.write_all(reply).await.expect("reply");
+        }
+    });
+    let mut cfg = config();
+    cfg.timeouts.data_done = Duration::from_secs(2);
+    let d = std::sync::Arc::new(deliverer(cfg, StaticResolver::new()));
+    let task = {
+        let d = d.clone();
+        let req = request(static_hop(addr), &["a@example.test"], "x\r\n");
+        tokio::spawn(async move { d.deliver(&req).await })
+    };
+    dot_rx.await.expect("the final dot reached the server");
+    let stopped_at = tokio::time::Instant::now();
+    d.stop_sessions();
+    let report = task.await.expect("delivery task");
+    assert!(
+        stopped_at.elapsed() >= Duration::from_millis(1900),
+        "waited for the reply to the final dot"
+    );
+    server.abort();
+    let o = &report.recipients[0].outcome;
+    assert_eq!(summary(o), ("temporary", "4.4.2".into(), None));
+    assert!(
+        diagnostic(o)
+            .ends_with("timed out while sending end of data -- message may be sent more than once"),
+        "{}",
+        diagnostic(o)
+    );
+}

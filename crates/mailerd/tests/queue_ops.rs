@@ -151,11 +151,8 @@ fn wait_until(what: &str, mut f: impl FnMut() -> bool) {
     }
 }
 
-#[test]
-fn retry_filters_and_delete_bounce_on_a_running_server() {
-    let work = TempDir::new("queue-ops");
-    let data = work.0.join("data");
-    let (mx, dead) = (free_port(), free_port());
+/// A server for `mailerd.test` that relays everything to 127.0.0.1:`next_hop`.
+fn write_config(work: &TempDir, data: &Path, mx: u16, next_hop: u16) -> PathBuf {
     let config = work.0.join("mailerd.toml");
     fs::write(
         &config,
@@ -172,24 +169,38 @@ role = "mx"
 [[user]]
 address = "{SENDER}"
 
+[limits]
+shutdown_grace_secs = 3
+
 [routes]
-"*" = "127.0.0.1:{dead}"
+"*" = "127.0.0.1:{next_hop}"
 "#,
             data = data.display()
         ),
     )
     .expect("config");
+    config
+}
+
+fn start(config: &Path, log: &Path) -> Child {
+    Command::new(env!("CARGO_BIN_EXE_mailerd"))
+        .args(["serve", "--config"])
+        .arg(config)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(fs::File::create(log).expect("log"))
+        .spawn()
+        .expect("mailerd serve")
+}
+
+#[test]
+fn retry_filters_and_delete_bounce_on_a_running_server() {
+    let work = TempDir::new("queue-ops");
+    let data = work.0.join("data");
+    let (mx, dead) = (free_port(), free_port());
+    let config = write_config(&work, &data, mx, dead);
     let log = work.0.join("mailerd.log");
-    let _server = Server(
-        Command::new(env!("CARGO_BIN_EXE_mailerd"))
-            .args(["serve", "--config"])
-            .arg(&config)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(fs::File::create(&log).expect("log"))
-            .spawn()
-            .expect("mailerd serve"),
-    );
+    let _server = Server(start(&config, &log));
     assert!(wait_port(mx), "mailerd did not listen");
 
     let a = send(mx, &["bob@a.example"], "Subject: a\r\n\r\na\r\n");
@@ -244,4 +255,60 @@ address = "{SENDER}"
         let all = listed(&config, &["--all"]);
         all.len() == 1 && all[0]["id"] == a.as_str()
     });
+}
+
+/// A next hop that accepts the connection and never greets (a tarpit) cannot hold a shutdown
+/// for its greeting timeout (5 minutes): after the grace period (`[limits]
+/// shutdown_grace_secs`, 3 s here) the session ends, the
+/// recipient is deferred with 4.3.2, and the message is still queued for the next start.
+#[test]
+fn shutdown_ends_a_session_stuck_before_its_end_of_data() {
+    let work = TempDir::new("queue-stop");
+    let data = work.0.join("data");
+    let tarpit = TcpListener::bind("127.0.0.1:0").expect("tarpit");
+    let next_hop = tarpit.local_addr().expect("addr").port();
+    let mx = free_port();
+    let config = write_config(&work, &data, mx, next_hop);
+    let log = work.0.join("mailerd.log");
+    let mut child = start(&config, &log);
+    assert!(wait_port(mx), "mailerd did not listen");
+    let id = send(mx, &["bob@a.example"], "Subject: a\r\n\r\na\r\n");
+    // Our delivery's connection: held open, never answered.
+    let (_held, _) = tarpit.accept().expect("mailerd connects to the next hop");
+    let _ = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    let stopping = Instant::now();
+    let status = loop {
+        if let Some(st) = child.try_wait().expect("wait") {
+            break st;
+        }
+        if stopping.elapsed() > Duration::from_secs(60) {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!(
+                "not stopped 60 s after SIGTERM: {}",
+                fs::read_to_string(&log).unwrap_or_default()
+            );
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let took = stopping.elapsed();
+    let text = fs::read_to_string(&log).unwrap_or_default();
+    assert!(status.success(), "{text}");
+    assert!(
+        took < Duration::from_secs(30),
+        "stopped after {took:?}: {text}"
+    );
+    assert!(
+        text.contains(
+            "stopped while receiving the initial server greeting: mailerd is shutting down"
+        ),
+        "{text}"
+    );
+    // Stopped: the file is ours again; the message waits for the next start, deferred.
+    let all = listed(&config, &["--all"]);
+    assert_eq!(all.len(), 1, "{all:?}");
+    assert_eq!(all[0]["id"], id.as_str());
+    assert_eq!(all[0]["recipients"][0]["state"], "deferred");
 }

@@ -171,7 +171,9 @@ pub struct Limits {
     /// Maximum `Received:` headers before a message is refused as looping (`554 5.4.6`).
     /// Default: 100 (RFC 5321 6.3).
     pub max_hops: usize,
-    /// On shutdown, how long sessions may finish their transaction, seconds. Default: 30.
+    /// On shutdown, how long sessions may finish their transaction, seconds; outgoing SMTP
+    /// sessions that have not sent their final "." by then are ended too (their recipients
+    /// deferred). Default: 30.
     pub shutdown_grace_secs: u64,
     /// On submission, refuse a MAIL FROM other than the authenticated user's own address
     /// (or `<>`) with `553 5.7.1`, like Postfix's `reject_sender_login_mismatch`.

@@ -24,6 +24,7 @@ use mailerd_types::{
 };
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
+use tokio::sync::watch;
 use tokio::time::{Instant, timeout};
 use tokio_rustls::client::TlsStream;
 
@@ -104,6 +105,9 @@ pub(crate) enum SessionError {
     Io(#[from] std::io::Error),
     #[error("timed out")]
     Timeout,
+    /// The deliverer is stopping ([`Stop`]) and the message's final "." was not sent yet.
+    #[error("stopped: mailerd is shutting down")]
+    Stopped,
     #[error("connection closed by the server")]
     Closed,
     #[error("{0}")]
@@ -165,10 +169,43 @@ enum Stream {
     Gone,
 }
 
+/// Ends the waits of sessions once the deliverer is stopping (`Deliverer::stop_sessions`),
+/// except the wait for the reply to the final ".": cutting that one could deliver the
+/// message twice. Before it, nothing was accepted, so the recipients are simply deferred.
+#[derive(Clone)]
+pub(crate) struct Stop(pub(crate) watch::Receiver<bool>);
+
+impl Stop {
+    pub(crate) fn is_stopped(&self) -> bool {
+        *self.0.borrow()
+    }
+
+    /// `fut` within `limit`, or [`SessionError::Stopped`] as soon as the stop comes.
+    async fn bounded<T>(
+        &self,
+        limit: Duration,
+        fut: impl Future<Output = Result<T, SessionError>>,
+    ) -> Result<T, SessionError> {
+        let mut rx = self.0.clone();
+        let stopped = async move {
+            if rx.wait_for(|s| *s).await.is_err() {
+                // The deliverer is gone; nobody can stop us any more.
+                std::future::pending::<()>().await;
+            }
+        };
+        tokio::select! {
+            biased;
+            r = timeout(limit, fut) => r.map_err(|_| SessionError::Timeout)?,
+            () = stopped => Err(SessionError::Stopped),
+        }
+    }
+}
+
 /// A connection with a read buffer.
 struct Conn {
     stream: Stream,
     rbuf: Vec<u8>,
+    stop: Stop,
 }
 
 impl Conn {
@@ -205,7 +242,14 @@ impl Conn {
         }
     }
 
+    /// The next reply within `limit`; ends early when the deliverer stops.
     async fn read_reply(&mut self, limit: Duration) -> Result<SmtpReply, SessionError> {
+        let stop = self.stop.clone();
+        stop.bounded(limit, self.read_reply_inner()).await
+    }
+
+    /// The reply to the final "." within `limit`, whether the deliverer stops or not.
+    async fn read_final_reply(&mut self, limit: Duration) -> Result<SmtpReply, SessionError> {
         timeout(limit, self.read_reply_inner())
             .await
             .map_err(|_| SessionError::Timeout)?
@@ -225,10 +269,9 @@ impl Conn {
                 Stream::Gone => Err(std::io::ErrorKind::NotConnected.into()),
             }
         };
-        timeout(limit, fut)
+        let stop = self.stop.clone();
+        stop.bounded(limit, async { fut.await.map_err(SessionError::from) })
             .await
-            .map_err(|_| SessionError::Timeout)?
-            .map_err(SessionError::from)
     }
 }
 
@@ -251,6 +294,7 @@ pub(crate) struct Client<'a> {
     pub tls: &'a TlsClient,
     pub policy: TlsPolicy,
     pub cache: &'a ConnCache,
+    pub stop: Stop,
 }
 
 /// What the session learned, for logs.
@@ -271,7 +315,7 @@ impl Client<'_> {
         let mut last: Option<Detail> = None;
         let mut info = SessionInfo::default();
         'targets: for t in targets {
-            if out.iter().all(Option::is_some) {
+            if out.iter().all(Option::is_some) || self.stop.is_stopped() {
                 break;
             }
             let mut policy = self.policy;
@@ -293,12 +337,24 @@ impl Client<'_> {
                 }
             }
         }
-        let fallback = last.unwrap_or_else(|| Detail {
-            status: EnhancedStatus::new(StatusClass::Transient, 4, 4),
-            reply: None,
-            remote_mta: None,
-            diagnostic: "no route to any mail exchanger".into(),
-            stage: Stage::Connect,
+        let fallback = last.unwrap_or_else(|| {
+            if self.stop.is_stopped() {
+                Detail {
+                    status: EnhancedStatus::new(StatusClass::Transient, 3, 2),
+                    reply: None,
+                    remote_mta: None,
+                    diagnostic: "delivery not started: mailerd is shutting down".into(),
+                    stage: Stage::Connect,
+                }
+            } else {
+                Detail {
+                    status: EnhancedStatus::new(StatusClass::Transient, 4, 4),
+                    reply: None,
+                    remote_mta: None,
+                    diagnostic: "no route to any mail exchanger".into(),
+                    stage: Stage::Connect,
+                }
+            }
         });
         let outcomes = out
             .into_iter()
@@ -355,15 +411,25 @@ impl Client<'_> {
                 }
             }
         }
-        let tcp = match timeout(to.connect, TcpStream::connect(t.addr)).await {
+        let connect = async { Ok(TcpStream::connect(t.addr).await) };
+        let tcp = match self.stop.bounded(to.connect, connect).await {
             Ok(Ok(s)) => s,
             Ok(Err(e)) => return Flow::Next(connect_fail(t, &mta, &io_text(&e))),
+            Err(SessionError::Stopped) => {
+                return Flow::Next(session_fail(
+                    t,
+                    &mta,
+                    Phase::Greeting,
+                    &SessionError::Stopped,
+                ));
+            }
             Err(_) => return Flow::Next(connect_fail(t, &mta, "Connection timed out")),
         };
         let _ = tcp.set_nodelay(true);
         let mut conn = Conn {
             stream: Stream::Plain(tcp),
             rbuf: Vec::new(),
+            stop: self.stop.clone(),
         };
         let mut phase = Phase::Greeting;
         let mut s = Session {
@@ -568,11 +634,19 @@ fn session_fail(t: &Target, mta: &RemoteMta, phase: Phase, e: &SessionError) -> 
                 io_text(io)
             ),
         ),
+        // 4.3.2: the system (ours) is not accepting network messages.
+        SessionError::Stopped => (
+            2,
+            format!(
+                "delivery to {host} stopped while {}: mailerd is shutting down",
+                phase.while_text()
+            ),
+        ),
     };
-    let subject = if matches!(e, SessionError::Reply(_)) {
-        5
-    } else {
-        4
+    let subject = match e {
+        SessionError::Reply(_) => 5,
+        SessionError::Stopped => 3,
+        _ => 4,
     };
     Detail {
         status: EnhancedStatus::new(StatusClass::Transient, subject, detail),
@@ -959,7 +1033,7 @@ impl Session<'_> {
             let r = self.conn.read_reply(self.to.data_init).await?;
             if r.code == 354 {
                 self.send(b".\r\n", Phase::Body).await?;
-                let _ = self.conn.read_reply(self.to.data_done).await?;
+                let _ = self.conn.read_final_reply(self.to.data_done).await?;
             }
             return Ok(Flow::Done);
         }
@@ -970,7 +1044,7 @@ impl Session<'_> {
                     // RFC 2920 3.1: a server that accepted DATA without recipients gets an
                     // empty message, which it must refuse.
                     self.send(b".\r\n", Phase::Body).await?;
-                    let _ = self.conn.read_reply(self.to.data_done).await?;
+                    let _ = self.conn.read_final_reply(self.to.data_done).await?;
                 }
             }
             return Ok(Flow::Done);
@@ -1008,7 +1082,7 @@ impl Session<'_> {
             self.send(chunk, Phase::Body).await?;
         }
         *phase = Phase::DataDone;
-        let r = self.conn.read_reply(self.to.data_done).await?;
+        let r = self.conn.read_final_reply(self.to.data_done).await?;
         if r.code == 421 {
             return Ok(self.defer_next(&r, *phase));
         }

@@ -245,6 +245,8 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         stop_rx,
     ));
     let stop_on_signal = stop_tx.clone();
+    let stopping_deliverer = deliverer.clone();
+    let grace = std::time::Duration::from_secs(config.limits.shutdown_grace_secs);
     tokio::spawn(async move {
         wait_for_signal().await;
         tracing::info!(
@@ -252,6 +254,14 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         );
         trigger.trigger();
         let _ = stop_on_signal.send(true);
+        // Outgoing sessions get the same grace as incoming ones; then those that have not
+        // sent their final "." end (their recipients are deferred), so a next hop that never
+        // answers cannot hold the shutdown for its timeouts (minutes).
+        tokio::time::sleep(grace).await;
+        tracing::info!(
+            "shutting down: ending the outgoing sessions still before their end of data"
+        );
+        stopping_deliverer.stop_sessions();
     });
     // The pickup task: messages `mailerd sendmail` dropped while we hold the queue.
     let pickup = tokio::spawn(crate::pickup::run(
