@@ -326,6 +326,13 @@ impl<S: Store, T: Transport, C: Clock> Manager<S, T, C> {
             .unwrap_or_else(|e| e.into_inner())
             .take();
         let mut tasks = JoinSet::new();
+        // Whether to ask the store for due messages at the top of the loop: at start, when
+        // woken (a commit that was not handed over, an operator's retry), at every idle poll,
+        // and while the last claim filled every free place (a backlog). Not merely because a
+        // delivery finished: with the fast path that is most wake-ups, and each claim is a
+        // write transaction of the store for nothing.
+        let mut claim_now = true;
+        let mut next_poll = tokio::time::Instant::now() + self.config.idle_poll;
         loop {
             if *shutdown.borrow() {
                 break;
@@ -336,10 +343,19 @@ impl<S: Store, T: Transport, C: Clock> Manager<S, T, C> {
                     self.spawn_handed(&mut tasks, h);
                 }
             }
+            if tokio::time::Instant::now() >= next_poll {
+                claim_now = true;
+            }
             // The places for this claim are taken first: the intake takes places too, and a
             // claimed message must never wait for one (the messages holding them may be
             // handed over and not started yet).
-            let free = window.available_permits();
+            let wanted = claim_now;
+            let free = if claim_now {
+                next_poll = tokio::time::Instant::now() + self.config.idle_poll;
+                window.available_permits()
+            } else {
+                0
+            };
             let mut places = match u32::try_from(free) {
                 Ok(n) if n > 0 => window.clone().try_acquire_many_owned(n).ok(),
                 _ => None,
@@ -362,6 +378,8 @@ impl<S: Store, T: Transport, C: Clock> Manager<S, T, C> {
                 }
             }
             let full_batch = free > 0 && claimed.len() == free;
+            // Still wanted when there was no free place: at the next finished delivery.
+            claim_now = full_batch || (wanted && free == 0);
             for c in claimed {
                 let Some(permit) = places.as_mut().and_then(|p| p.split(1)) else {
                     tracing::error!(queue_id = %c.lease.id, "queue: a claim returned more than asked; released");
@@ -386,8 +404,8 @@ impl<S: Store, T: Transport, C: Clock> Manager<S, T, C> {
                 continue;
             }
             tokio::select! {
-                _ = self.kick.notify.notified() => {}
-                _ = tokio::time::sleep(self.config.idle_poll) => {}
+                _ = self.kick.notify.notified() => claim_now = true,
+                _ = tokio::time::sleep_until(next_poll) => claim_now = true,
                 _ = shutdown.changed() => {}
                 _ = tasks.join_next(), if !tasks.is_empty() => {}
                 Some(h) = recv_handed(&mut intake) => self.spawn_handed(&mut tasks, h),

@@ -1056,3 +1056,36 @@ async fn intake_after_shutdown_leaves_messages_due() {
     assert_eq!(c.len(), 1);
     assert!(script.calls.lock().expect("lock").is_empty());
 }
+
+/// A message that nobody announces (committed by another process, or whose retry time
+/// came) is claimed at the next idle poll even while handed-over messages keep the manager
+/// busy: finished deliveries do not trigger claims, so the poll must not be put off by them.
+#[tokio::test(start_paused = true)]
+async fn the_idle_poll_claims_while_the_fast_path_is_busy() {
+    let script = Arc::new(Script::default());
+    let (store, intake, stop, task) = start_instrumented(script.clone(), ManagerConfig::default());
+    // Once the manager's first claim has run: committed behind its back, no kick, no
+    // hand-over.
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let quiet = store
+        .inner
+        .commit(new_message("quiet@elsewhere.org", b"x\r\n"))
+        .await
+        .expect("commit");
+    for i in 0..40 {
+        let msg = new_message(&format!("r{i}@busy.org"), b"x\r\n");
+        intake.commit(&*store, msg).await.expect("commit");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(
+        store.inner.get(&quiet).await.expect("get").is_none(),
+        "claimed at an idle poll and delivered"
+    );
+    assert_eq!(
+        store.claimed.load(Ordering::SeqCst),
+        1,
+        "only it was claimed"
+    );
+    let _ = stop.send(true);
+    let _ = task.await;
+}
