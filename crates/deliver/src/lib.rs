@@ -164,6 +164,14 @@ impl Deliverer {
         self.cache.close_all(self.config.timeouts.quit).await;
     }
 
+    /// Says QUIT on the idle connections kept longer than `connection_reuse_time` (the binary
+    /// calls it every second); returns how many it closed.
+    pub async fn close_expired_idle(&self) -> usize {
+        self.cache
+            .close_expired(self.config.connection_reuse_time, self.config.timeouts.quit)
+            .await
+    }
+
     /// Idle SMTP connections kept for reuse.
     pub fn idle_connections(&self) -> usize {
         self.cache.idle_count()

@@ -1143,3 +1143,31 @@ async fn stopping_does_not_cut_the_wait_after_the_final_dot() {
         diagnostic(o)
     );
 }
+
+/// An idle connection is closed with QUIT once its reuse time is up, without waiting for
+/// another request to come along.
+#[tokio::test]
+async fn an_expired_idle_connection_gets_quit() {
+    let peer = Peer::start(vec![full_success(1)]).await;
+    let mut cfg = config();
+    cfg.connection_reuse_time = Duration::from_millis(300);
+    let d = deliverer(cfg, StaticResolver::new());
+    let r = d
+        .deliver(&request(
+            static_hop(peer.addr),
+            &["a@example.test"],
+            "1\r\n",
+        ))
+        .await;
+    assert!(matches!(r.recipients[0].outcome, Outcome::Delivered { .. }));
+    assert_eq!(d.idle_connections(), 1);
+    assert_eq!(d.close_expired_idle().await, 0, "not expired yet");
+    assert_eq!(d.idle_connections(), 1);
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    assert_eq!(d.close_expired_idle().await, 1);
+    assert_eq!(d.idle_connections(), 0);
+    let t = peer.finish().await;
+    assert_eq!(t.len(), 1);
+    assert!(t[0].errors.is_empty(), "{:?}", t[0].errors);
+    assert_eq!(t[0].commands.last().map(String::as_str), Some("QUIT"));
+}

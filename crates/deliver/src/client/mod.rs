@@ -567,12 +567,55 @@ impl ConnCache {
             let mut idle = self.idle.lock().unwrap_or_else(|p| p.into_inner());
             idle.drain().flat_map(|(_, v)| v).collect()
         };
-        for mut i in all {
-            if i.conn.write_all(b"QUIT\r\n", limit).await.is_ok() {
-                let _ = i.conn.read_reply(limit).await;
-            }
-        }
+        quit_all(all, limit).await;
     }
+
+    /// Says QUIT on the idle connections kept `max_age` or longer and forgets them, so an
+    /// idle connection is closed soon after its time is up rather than at the next request to
+    /// any target (the server would otherwise hold it until its own timeout). Returns how
+    /// many were closed.
+    pub async fn close_expired(&self, max_age: Duration, limit: Duration) -> usize {
+        let expired: Vec<Idle> = {
+            let mut idle = self.idle.lock().unwrap_or_else(|p| p.into_inner());
+            let mut out = Vec::new();
+            idle.retain(|_, v| {
+                let (old, keep): (Vec<Idle>, Vec<Idle>) = std::mem::take(v)
+                    .into_iter()
+                    .partition(|i| i.since.elapsed() >= max_age);
+                out.extend(old);
+                *v = keep;
+                !v.is_empty()
+            });
+            out
+        };
+        let n = expired.len();
+        quit_all(expired, limit).await;
+        n
+    }
+}
+
+/// QUIT on each connection, all at once, each within `limit`.
+async fn quit_all(conns: Vec<Idle>, limit: Duration) {
+    let quits = conns.into_iter().map(|mut i| async move {
+        if i.conn.write_all(b"QUIT\r\n", limit).await.is_ok() {
+            let _ = i.conn.read_reply(limit).await;
+        }
+    });
+    join_all(quits).await;
+}
+
+/// Runs the futures concurrently to their ends.
+async fn join_all<F: Future<Output = ()>>(futs: impl IntoIterator<Item = F>) {
+    let mut set: Vec<std::pin::Pin<Box<F>>> = futs.into_iter().map(Box::pin).collect();
+    std::future::poll_fn(|cx| {
+        set.retain_mut(|f| f.as_mut().poll(cx).is_pending());
+        if set.is_empty() {
+            std::task::Poll::Ready(())
+        } else {
+            std::task::Poll::Pending
+        }
+    })
+    .await;
 }
 
 struct Session<'a> {

@@ -244,6 +244,23 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         kstore.clone(),
         stop_rx,
     ));
+    // Idle outgoing connections kept for reuse are closed (QUIT) soon after their time is up.
+    let reaper = {
+        let deliverer = deliverer.clone();
+        let mut stop = stop_tx.subscribe();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(std::time::Duration::from_secs(1));
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tokio::select! {
+                    _ = tick.tick() => {
+                        deliverer.close_expired_idle().await;
+                    }
+                    _ = stop.changed() => break,
+                }
+            }
+        })
+    };
     let stop_on_signal = stop_tx.clone();
     let stopping_deliverer = deliverer.clone();
     let grace = std::time::Duration::from_secs(config.limits.shutdown_grace_secs);
@@ -293,6 +310,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         Err(e) => tracing::warn!(error = %e, "control socket task"),
         Ok(Ok(())) => {}
     }
+    let _ = reaper.await;
     deliverer.close_idle().await;
     let st = store.writer_stats();
     tracing::info!(
