@@ -64,6 +64,31 @@ where
         .ok()
 }
 
+/// Substring searchers for a fixed list of phrases, prepared once (in a `LazyLock`): a
+/// `str::find`/`contains` with a `&str` prepares its searcher anew on every call, which costs
+/// more than the search itself on the short texts of a bounce.
+pub struct Phrases(Vec<memchr::memmem::Finder<'static>>);
+
+impl Phrases {
+    pub fn new(list: &[&'static str]) -> Phrases {
+        Phrases(
+            list.iter()
+                .map(|&p| memchr::memmem::Finder::new(p))
+                .collect(),
+        )
+    }
+
+    /// Does any phrase occur in `hay`?
+    pub fn any_in(&self, hay: &str) -> bool {
+        self.0.iter().any(|f| f.find(hay.as_bytes()).is_some())
+    }
+
+    /// For each phrase in order, its first occurrence in `hay`, if any.
+    pub fn each_first<'a>(&'a self, hay: &'a str) -> impl Iterator<Item = Option<usize>> + 'a {
+        self.0.iter().map(move |f| f.find(hay.as_bytes()))
+    }
+}
+
 /// Byte offset of the first ASCII-case-insensitive occurrence of `needle` (which must be
 /// lower-case ASCII) in `hay`.
 pub fn find_ci(hay: &str, needle: &str) -> Option<usize> {
