@@ -662,13 +662,15 @@ fn analyze_message(msg: &mail_parser::Message<'_>, depth: u8) -> Analysis {
             .flat_map(|r| &r.recipients)
             .all(|p| p.reply_code.is_some() && p.status.is_some() && p.diagnostic.is_some());
     // ... unless the text carries a family's own expiry notice, which the report lacks.
-    let expiry_words = [
-        "cannot send message for",
-        "could not be delivered for",
-        "retry timeout exceeded",
-        "in the queue too long",
-    ];
-    let report_complete = report_complete && !expiry_words.iter().any(|w| low.contains(w));
+    static EXPIRY_WORDS: std::sync::LazyLock<text::Phrases> = std::sync::LazyLock::new(|| {
+        text::Phrases::new(&[
+            "cannot send message for",
+            "could not be delivered for",
+            "retry timeout exceeded",
+            "in the queue too long",
+        ])
+    });
+    let report_complete = report_complete && !EXPIRY_WORDS.any_in(low);
     let text_found = if kind_hint.is_none() && is_bounce && !report_complete {
         mta::decode(&ctx)
     } else {
@@ -837,11 +839,8 @@ fn analyze_message(msg: &mail_parser::Message<'_>, depth: u8) -> Analysis {
     // Classify each recipient.
     // Lower-case with whitespace runs collapsed, so that a folded `(in reply to RCPT\n    TO
     // command)` still reads as one phrase.
-    let human_lc = human
-        .split_whitespace()
-        .collect::<Vec<_>>()
-        .join(" ")
-        .to_ascii_lowercase();
+    let mut human_lc = text::squash(human);
+    human_lc.make_ascii_lowercase();
     // The command named anywhere in the part: read once, for every recipient that needs it.
     let command_anywhere = std::cell::OnceCell::new();
     for f in found {

@@ -414,9 +414,12 @@ const ORIGINAL_WORDS: &[&str] = &[
     "original headers",
 ];
 
+/// The markers and words, searched exactly in the lower-cased text: the same matches as an
+/// ASCII case-insensitive search of the text (the patterns are lower-case), and the exact
+/// search can use the vectorised prefilter.
 static ORIGINAL_AC: std::sync::LazyLock<Option<aho_corasick::AhoCorasick>> =
     std::sync::LazyLock::new(|| {
-        crate::text::phrase_set(ORIGINAL_MARKERS.iter().chain(ORIGINAL_WORDS))
+        crate::text::exact_set(ORIGINAL_MARKERS.iter().chain(ORIGINAL_WORDS))
     });
 
 static ORIGINAL_QUICK: std::sync::LazyLock<Option<aho_corasick::AhoCorasick>> =
@@ -433,17 +436,24 @@ pub fn split_original(text: &str) -> Option<usize> {
 
 /// [`split_original`] given also `low`, the text lower-cased (ASCII).
 pub fn split_original_lc(text: &str, low: &str) -> Option<usize> {
+    let owned;
+    let low = if low.len() == text.len() {
+        low
+    } else {
+        owned = text.to_ascii_lowercase();
+        &owned
+    };
     let mut marker: Option<usize> = None;
-    // The exact (case-insensitive) search only when some marker occurs at all, and only from
-    // the leftmost one (no match starts before it, so the same matches are found).
+    // The full search only when some marker occurs at all, and only from the leftmost one
+    // (no match starts before it, so the same matches are found).
     let first_marker = match ORIGINAL_QUICK.as_ref() {
         Some(q) => q.find(low.as_bytes()).map(|m| m.start()),
         None => Some(0),
     };
-    if let Some(from) = first_marker.filter(|&f| f <= text.len())
+    if let Some(from) = first_marker.filter(|&f| f <= low.len())
         && let Some(ac) = ORIGINAL_AC.as_ref()
     {
-        for m in ac.find_iter(aho_corasick::Input::new(text).span(from..text.len())) {
+        for m in ac.find_iter(aho_corasick::Input::new(low).span(from..low.len())) {
             // Marker lines are short: look for the line bounds within a small window only,
             // so that a huge single line cannot make this quadratic.
             let mut w0 = m.start().saturating_sub(256);

@@ -45,6 +45,50 @@ where
         .ok()
 }
 
+/// A matcher for a fixed phrase list with the standard match semantics of [`phrase_set`],
+/// for text already lower-cased (ASCII): the patterns are lower-cased and compared exactly,
+/// so it finds the same matches in the lower-cased text as [`phrase_set`] in the original,
+/// and (being exact) it can skip ahead with the vectorised prefilter.
+pub fn exact_set<I, P>(patterns: I) -> Option<aho_corasick::AhoCorasick>
+where
+    I: IntoIterator<Item = P>,
+    P: AsRef<[u8]>,
+{
+    aho_corasick::AhoCorasick::builder()
+        .kind(Some(aho_corasick::AhoCorasickKind::ContiguousNFA))
+        .build(
+            patterns
+                .into_iter()
+                .map(|p| p.as_ref().to_ascii_lowercase()),
+        )
+        .ok()
+}
+
+/// Substring searchers for a fixed list of phrases, prepared once (in a `LazyLock`): a
+/// `str::find`/`contains` with a `&str` prepares its searcher anew on every call, which costs
+/// more than the search itself on the short texts of a bounce.
+pub struct Phrases(Vec<memchr::memmem::Finder<'static>>);
+
+impl Phrases {
+    pub fn new(list: &[&'static str]) -> Phrases {
+        Phrases(
+            list.iter()
+                .map(|&p| memchr::memmem::Finder::new(p))
+                .collect(),
+        )
+    }
+
+    /// Does any phrase occur in `hay`?
+    pub fn any_in(&self, hay: &str) -> bool {
+        self.0.iter().any(|f| f.find(hay.as_bytes()).is_some())
+    }
+
+    /// For each phrase in order, its first occurrence in `hay`, if any.
+    pub fn each_first<'a>(&'a self, hay: &'a str) -> impl Iterator<Item = Option<usize>> + 'a {
+        self.0.iter().map(move |f| f.find(hay.as_bytes()))
+    }
+}
+
 /// Byte offset of the first ASCII-case-insensitive occurrence of `needle` (which must be
 /// lower-case ASCII) in `hay`.
 pub fn find_ci(hay: &str, needle: &str) -> Option<usize> {
@@ -150,13 +194,60 @@ pub fn tidy_reply(s: &str) -> String {
 /// Collapses runs of whitespace (including folded line breaks) into one space and trims.
 pub fn squash(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
-    for w in s.split_whitespace() {
-        if !out.is_empty() {
-            out.push(' ');
-        }
-        out.push_str(w);
-    }
+    squash_into(s, &mut out);
     out
+}
+
+/// [`squash`], appending to `out` (which should be empty: a word is preceded by a space
+/// whenever `out` is not). The words are exactly those of `str::split_whitespace` (Unicode
+/// `White_Space`), found byte by byte: the ASCII whitespace bytes directly, a multi-byte
+/// character only decoded when its lead byte could start a whitespace character. Runs of
+/// other bytes are copied at once.
+pub fn squash_into(s: &str, out: &mut String) {
+    let b = s.as_bytes();
+    let mut i = 0;
+    // Start of the current word, if inside one.
+    let mut word: Option<usize> = None;
+    while i < b.len() {
+        let c = b[i];
+        let width = if c < 0x80 {
+            // U+0009..U+000D and U+0020 (char::is_whitespace also counts U+000B).
+            if matches!(c, b'\t' | b'\n' | 0x0b | 0x0c | b'\r' | b' ') {
+                1
+            } else {
+                0
+            }
+        } else if matches!(c, 0xc2 | 0xe1 | 0xe2 | 0xe3) {
+            // The lead bytes of U+0085, U+00A0, U+1680, U+2000..U+205F and U+3000.
+            match s.get(i..).and_then(|r| r.chars().next()) {
+                Some(ch) if ch.is_whitespace() => ch.len_utf8(),
+                _ => 0,
+            }
+        } else {
+            0
+        };
+        if width == 0 {
+            if word.is_none() {
+                word = Some(i);
+            }
+            i += 1;
+            continue;
+        }
+        if let Some(w) = word.take() {
+            push_word(out, s.get(w..i).unwrap_or(""));
+        }
+        i += width;
+    }
+    if let Some(w) = word {
+        push_word(out, s.get(w..).unwrap_or(""));
+    }
+}
+
+fn push_word(out: &mut String, w: &str) {
+    if !out.is_empty() {
+        out.push(' ');
+    }
+    out.push_str(w);
 }
 
 fn is_local_byte(c: u8) -> bool {
@@ -526,6 +617,33 @@ fn push_entities(out: &mut String, s: &str) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn squash_reference(s: &str) -> String {
+        s.split_whitespace().collect::<Vec<_>>().join(" ")
+    }
+
+    #[test]
+    fn squash_is_split_whitespace_joined() {
+        for s in [
+            "",
+            " ",
+            "a",
+            "  a \t b\r\n  c  ",
+            "x\u{0b}y\u{0c}z",
+            "a\u{85}b\u{a0}c\u{1680}d\u{2000}e\u{200a}f\u{2028}g\u{2029}h\u{202f}i\u{205f}j\u{3000}k",
+            "\u{e9}t\u{e9} \u{2009}\u{200b}caf\u{e9}\u{1f600} \u{3001}",
+            "\u{1c}\u{1f}",
+        ] {
+            assert_eq!(squash(s), squash_reference(s), "{s:?}");
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn squash_matches_split_whitespace(s in "(\\PC|\\s|[\u{85}\u{a0}\u{1680}\u{2000}-\u{200b}\u{2028}\u{2029}\u{202f}\u{205f}\u{3000}\u{180e}]){0,60}") {
+            proptest::prop_assert_eq!(squash(&s), squash_reference(&s));
+        }
+    }
 
     fn check_addrs(input: &str, expected: &[&str]) {
         let got: Vec<String> = find_addresses(input).into_iter().map(|a| a.addr).collect();

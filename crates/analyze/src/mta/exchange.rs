@@ -8,12 +8,15 @@
 use super::{Ctx, Found, generic};
 
 pub fn decode(ctx: &Ctx<'_>) -> Option<Vec<Found>> {
-    let h = ctx.low;
-    if !(h.contains("diagnostic information for administrators")
-        || h.contains("did not reach the following recipient")
-        || h.contains("delivery has failed to these recipients or groups")
-        || h.contains("remote server returned '"))
-    {
+    static SIGNS: std::sync::LazyLock<crate::text::Phrases> = std::sync::LazyLock::new(|| {
+        crate::text::Phrases::new(&[
+            "diagnostic information for administrators",
+            "did not reach the following recipient",
+            "delivery has failed to these recipients or groups",
+            "remote server returned '",
+        ])
+    });
+    if !SIGNS.any_in(ctx.low) {
         return None;
     }
     let v = generic::blocks(ctx, "Exchange");

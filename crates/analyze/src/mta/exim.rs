@@ -13,19 +13,28 @@ use super::{Ctx, Found, generic};
 use crate::text::contains_ci;
 
 pub fn decode(ctx: &Ctx<'_>) -> Option<Vec<Found>> {
+    static SIGNS: std::sync::LazyLock<crate::text::Phrases> = std::sync::LazyLock::new(|| {
+        crate::text::Phrases::new(&[
+            "the following address(es) failed",
+            "could not be delivered to one or more of its recipients",
+        ])
+    });
+    static DELAYED: std::sync::LazyLock<crate::text::Phrases> = std::sync::LazyLock::new(|| {
+        crate::text::Phrases::new(&[
+            "has not yet been delivered to all of its recipients",
+            "message delayed",
+        ])
+    });
     let h = ctx.low;
     let sig = contains_ci(
         h,
         "this message was created automatically by mail delivery software",
-    ) || h.contains("the following address(es) failed")
-        || h.contains("could not be delivered to one or more of its recipients")
+    ) || SIGNS.any_in(h)
         || !ctx.x_failed.is_empty();
     if !sig {
         return None;
     }
-    let delayed = h.contains("has not yet been delivered to all of its recipients")
-        || h.contains("message delayed")
-        || contains_ci(ctx.subject, "warning: message");
+    let delayed = DELAYED.any_in(h) || contains_ci(ctx.subject, "warning: message");
     let mut v = generic::blocks(ctx, "Exim");
     if v.is_empty() {
         v = generic::transcript(ctx, "Exim");

@@ -333,8 +333,10 @@ const SAID: &[&str] = &[
 
 /// The remote server's words after one of the `SAID` phrases, if any.
 pub fn said_text(ctx: &Ctx<'_>) -> Option<String> {
-    for p in SAID {
-        if let Some(at) = ctx.low.find(p) {
+    static SAID_FINDERS: std::sync::LazyLock<crate::text::Phrases> =
+        std::sync::LazyLock::new(|| crate::text::Phrases::new(SAID));
+    for (p, at) in SAID.iter().zip(SAID_FINDERS.each_first(ctx.low)) {
+        if let Some(at) = at {
             let rest = ctx.human.get(at + p.len()..)?;
             let mut s = String::new();
             for (n, l) in lines(rest).enumerate() {

@@ -167,9 +167,12 @@ const FINAL_WORDS: &[&str] = &[
 /// A text bounce that says it is only a delay warning: recipients without an action are
 /// `delayed` (the format says so; the classifier decides the reason).
 fn mark_delays(ctx: &Ctx<'_>, out: &mut [Found]) {
+    static DELAY: std::sync::LazyLock<crate::text::Phrases> =
+        std::sync::LazyLock::new(|| crate::text::Phrases::new(DELAY_WORDS));
+    static FINAL: std::sync::LazyLock<crate::text::Phrases> =
+        std::sync::LazyLock::new(|| crate::text::Phrases::new(FINAL_WORDS));
     let head = crate::prefix(ctx.low, 16 << 10);
-    let delayed = DELAY_WORDS.iter().any(|w| head.contains(w))
-        && !FINAL_WORDS.iter().any(|w| head.contains(w));
+    let delayed = DELAY.any_in(head) && !FINAL.any_in(head);
     if delayed {
         for f in out.iter_mut().filter(|f| f.action.is_none()) {
             f.action = Some(DsnAction::Delayed);

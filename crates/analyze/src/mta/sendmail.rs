@@ -12,11 +12,15 @@ use super::{Ctx, Found, generic, push_merge};
 use crate::text::contains_ci;
 
 pub fn decode(ctx: &Ctx<'_>) -> Option<Vec<Found>> {
+    static SIGNS: std::sync::LazyLock<crate::text::Phrases> = std::sync::LazyLock::new(|| {
+        crate::text::Phrases::new(&[
+            "----- transcript of session follows -----",
+            "following addresses had permanent fatal errors",
+            "following addresses had transient non-fatal errors",
+        ])
+    });
     let h = ctx.low;
-    if !(h.contains("----- transcript of session follows -----")
-        || h.contains("following addresses had permanent fatal errors")
-        || h.contains("following addresses had transient non-fatal errors"))
-    {
+    if !SIGNS.any_in(h) {
         return None;
     }
     let mut v = generic::blocks(ctx, "Sendmail");
