@@ -32,7 +32,10 @@
 # 1 000), Postfix 658: 6.3x, mailerd 35 % of sink-only.
 # Measured 2026-11-28 07:50, quiet machine, with one write for apply-and-remove: sink only
 # 11 803, mailerd 4 676 msgs/s (235 ms CPU per 1 000), Postfix 671: 7.0x, mailerd 40 % of
-# sink-only. See BENCHMARKS.md.
+# sink-only. Measured 2026-11-28 09:53 with the fast path (new messages committed leased and
+# handed to the queue manager), mimalloc and the DATA receiver's run copying: sink only 8 368,
+# mailerd 3 632 msgs/s (283 ms CPU per 1 000), Postfix 626 (this VM ran ~20% slower than at
+# 07:50): 5.8x, mailerd 43 % of sink-only. See BENCHMARKS.md.
 # mailerd's end-to-end rate equals its injection rate: the SMTP server and the group commit
 # bound it, not delivery. Before the queue manager removed relayed messages itself (notify's
 # single task deleted them one at a time and throttled delivery): ~1 050 msgs/s e2e.
