@@ -156,3 +156,59 @@ impl<S: Store> Store for KickStore<S> {
         Ok(outcome)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use mailerd_queue::manager::{Manager, ManagerConfig, SystemClock, Transport};
+    use mailerd_queue::route::Routes;
+    use mailerd_store::memory::MemoryStore;
+    use mailerd_types::{AttemptReport, DeliveryRequest, Envelope, RecipientSpec};
+
+    struct Never;
+
+    impl Transport for Never {
+        async fn deliver(&self, request: DeliveryRequest) -> AttemptReport {
+            AttemptReport {
+                queue_id: request.queue_id,
+                recipients: Vec::new(),
+            }
+        }
+    }
+
+    /// The trait's default bodies still work when a wrapper forgets a method, only worse:
+    /// `commit_claimed`'s default commits without a lease, which would silently turn the
+    /// relay's fast path off. The wrapper must pass it through.
+    #[tokio::test]
+    async fn the_fast_path_passes_through() {
+        let store = Arc::new(MemoryStore::new());
+        let manager = Manager::new(
+            store.clone(),
+            Arc::new(Never),
+            Arc::new(SystemClock),
+            Routes::new(["example.test"], []).expect("routes"),
+            ManagerConfig::default(),
+        );
+        let k = KickStore::new(store, manager.kick_handle(), manager.intake());
+        let msg = NewMessage {
+            envelope: Envelope {
+                reverse_path: "a@example.test".into(),
+                recipients: vec![RecipientSpec::new("b@example.org")],
+                ret: None,
+                envid: None,
+                smtputf8: false,
+                eight_bit: false,
+                received_at: 1,
+                client: None,
+                auth_user: None,
+            },
+            content: b"x\r\n".to_vec(),
+        };
+        let (id, claimed) = k
+            .commit_claimed(msg, "node", 1, 60)
+            .await
+            .expect("commit_claimed");
+        let c = claimed.expect("leased at commit, not a plain commit");
+        assert_eq!(c.lease.id, id);
+    }
+}
