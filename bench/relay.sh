@@ -35,7 +35,9 @@
 # sink-only. Measured 2026-11-28 09:53 with the fast path (new messages committed leased and
 # handed to the queue manager), mimalloc and the DATA receiver's run copying: sink only 8 368,
 # mailerd 3 632 msgs/s (283 ms CPU per 1 000), Postfix 626 (this VM ran ~20% slower than at
-# 07:50): 5.8x, mailerd 43 % of sink-only. See BENCHMARKS.md.
+# 07:50): 5.8x, mailerd 43 % of sink-only. At 10:23, with reads into the input buffer and
+# memmem dot-stuffing: sink only 9 014, mailerd 3 679 (283 ms), Postfix 622: 5.9x, 41 %.
+# See BENCHMARKS.md.
 # mailerd's end-to-end rate equals its injection rate: the SMTP server and the group commit
 # bound it, not delivery. Before the queue manager removed relayed messages itself (notify's
 # single task deleted them one at a time and throttled delivery): ~1 050 msgs/s e2e.
