@@ -158,6 +158,9 @@ struct Handed {
 /// node's start (`Store::release_node`) or the lease's expiry makes it due again.
 #[derive(Clone)]
 pub struct Intake {
+    /// True while [`Manager::run`] runs: only then is a message handed over (a manager that
+    /// is not running, e.g. with delivery turned off, would leave it leased and untouched).
+    running: Arc<std::sync::atomic::AtomicBool>,
     window: Arc<Semaphore>,
     bytes: Arc<Semaphore>,
     tx: mpsc::Sender<Handed>,
@@ -184,7 +187,10 @@ impl Intake {
         store: &S,
         msg: NewMessage,
     ) -> Result<QueueId, StoreError> {
-        let places = if msg.content.len() <= HANDED_MAX_BYTES && !self.tx.is_closed() {
+        let places = if msg.content.len() <= HANDED_MAX_BYTES
+            && self.running.load(Ordering::SeqCst)
+            && !self.tx.is_closed()
+        {
             let kib = u32::try_from(msg.content.len().div_ceil(1024).max(1)).unwrap_or(u32::MAX);
             match (
                 self.window.clone().try_acquire_owned(),
@@ -245,6 +251,7 @@ pub struct Manager<S, T, C> {
     /// Messages in delivery (claimed or handed over), at most [`ManagerConfig::active_window`].
     window: Arc<Semaphore>,
     handed_bytes: Arc<Semaphore>,
+    running: Arc<std::sync::atomic::AtomicBool>,
     intake_tx: mpsc::Sender<Handed>,
     intake_rx: Mutex<Option<mpsc::Receiver<Handed>>>,
 }
@@ -273,6 +280,7 @@ impl<S: Store, T: Transport, C: Clock> Manager<S, T, C> {
             delayed: None,
             window: Arc::new(Semaphore::new(window)),
             handed_bytes: Arc::new(Semaphore::new(HANDED_BUDGET_KIB)),
+            running: Arc::default(),
             intake_tx,
             intake_rx: Mutex::new(Some(intake_rx)),
         }
@@ -306,6 +314,7 @@ impl<S: Store, T: Transport, C: Clock> Manager<S, T, C> {
     pub fn intake(&self) -> Intake {
         let clock = self.clock.clone();
         Intake {
+            running: self.running.clone(),
             window: self.window.clone(),
             bytes: self.handed_bytes.clone(),
             tx: self.intake_tx.clone(),
@@ -325,6 +334,9 @@ impl<S: Store, T: Transport, C: Clock> Manager<S, T, C> {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .take();
+        // Hand-overs only while this loop runs, and only to the one run that holds the
+        // receiving end.
+        self.running.store(intake.is_some(), Ordering::SeqCst);
         let mut tasks = JoinSet::new();
         // Whether to ask the store for due messages at the top of the loop: at start, when
         // woken (a commit that was not handed over, an operator's retry), at every idle poll,
@@ -413,6 +425,7 @@ impl<S: Store, T: Transport, C: Clock> Manager<S, T, C> {
         }
         // Messages handed over but not started: their leases are given back, so they are due
         // for the next claim (this node's next start, or another node).
+        self.running.store(false, Ordering::SeqCst);
         if let Some(mut rx) = intake {
             rx.close();
             while let Ok(h) = rx.try_recv() {

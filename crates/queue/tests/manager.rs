@@ -932,8 +932,8 @@ async fn a_failed_apply_does_not_abort_deliveries_in_flight() {
 }
 
 /// Starts a manager over an [`Instrumented`] store (relayed messages removed, as in
-/// production) and returns its intake.
-fn start_instrumented(
+/// production), lets its loop start, and returns its intake.
+async fn start_instrumented(
     script: Arc<Script>,
     config: ManagerConfig,
 ) -> (
@@ -953,6 +953,8 @@ fn start_instrumented(
     let intake = manager.intake();
     let (stop, rx) = watch::channel(false);
     let task = tokio::spawn(async move { manager.run(rx).await });
+    // The intake hands messages over only once the loop runs.
+    tokio::time::sleep(Duration::from_millis(1)).await;
     (store, intake, stop, task)
 }
 
@@ -979,7 +981,8 @@ fn new_message(rcpt: &str, content: &[u8]) -> NewMessage {
 #[tokio::test(start_paused = true)]
 async fn intake_hands_new_messages_over_without_claim_or_read() {
     let script = Arc::new(Script::default());
-    let (store, intake, stop, task) = start_instrumented(script.clone(), ManagerConfig::default());
+    let (store, intake, stop, task) =
+        start_instrumented(script.clone(), ManagerConfig::default()).await;
     let mut ids = Vec::new();
     for i in 0..3 {
         let msg = new_message(&format!("r{i}@d{i}.org"), b"Subject: t\r\n\r\nbody\r\n");
@@ -1012,7 +1015,7 @@ async fn intake_falls_back_to_claims_when_the_window_is_full() {
         active_window: 1,
         ..ManagerConfig::default()
     };
-    let (store, intake, stop, task) = start_instrumented(script.clone(), config);
+    let (store, intake, stop, task) = start_instrumented(script.clone(), config).await;
     let mut ids = Vec::new();
     for i in 0..3 {
         let msg = new_message(&format!("r{i}@d{i}.org"), b"x\r\n");
@@ -1043,7 +1046,8 @@ async fn intake_falls_back_to_claims_when_the_window_is_full() {
 #[tokio::test(start_paused = true)]
 async fn intake_after_shutdown_leaves_messages_due() {
     let script = Arc::new(Script::default());
-    let (store, intake, stop, task) = start_instrumented(script.clone(), ManagerConfig::default());
+    let (store, intake, stop, task) =
+        start_instrumented(script.clone(), ManagerConfig::default()).await;
     let _ = stop.send(true);
     let _ = task.await;
     let id = intake
@@ -1063,7 +1067,8 @@ async fn intake_after_shutdown_leaves_messages_due() {
 #[tokio::test(start_paused = true)]
 async fn the_idle_poll_claims_while_the_fast_path_is_busy() {
     let script = Arc::new(Script::default());
-    let (store, intake, stop, task) = start_instrumented(script.clone(), ManagerConfig::default());
+    let (store, intake, stop, task) =
+        start_instrumented(script.clone(), ManagerConfig::default()).await;
     // Once the manager's first claim has run: committed behind its back, no kick, no
     // hand-over.
     tokio::time::sleep(Duration::from_millis(50)).await;
@@ -1088,4 +1093,26 @@ async fn the_idle_poll_claims_while_the_fast_path_is_busy() {
     );
     let _ = stop.send(true);
     let _ = task.await;
+}
+
+/// A manager that is not running (delivery turned off, or not started yet) is handed nothing:
+/// the message is committed without a lease, so operators' commands and other nodes see it
+/// as any queued message.
+#[tokio::test(start_paused = true)]
+async fn intake_without_a_running_manager_commits_plainly() {
+    let store = Arc::new(Instrumented::default());
+    let manager = Manager::new(
+        store.clone(),
+        Arc::new(ScriptedTransport(Arc::new(Script::default()))),
+        Arc::new(FakeClock::new(T0)),
+        Routes::new(["example.test"], []).expect("routes"),
+        ManagerConfig::default(),
+    );
+    let id = manager
+        .intake()
+        .commit(&*store, new_message("r@d.org", b"x\r\n"))
+        .await
+        .expect("commit");
+    let m = store.inner.get(&id).await.expect("get").expect("stored");
+    assert_eq!(m.lease, None, "not leased to a manager that is not running");
 }
