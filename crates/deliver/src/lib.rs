@@ -151,7 +151,7 @@ impl Deliverer {
 
     /// Ends the SMTP sessions in flight that have not sent their message's final "." yet
     /// (a server that never greets, a slow RCPT, a connect that hangs...), and every later
-    /// one at once: their recipients are deferred with `4.3.2` ("mailerd is shutting down")
+    /// one at once: their recipients get a temporary `4.3.2` ("mailerd is shutting down")
     /// and no further target is tried. A session waiting for the reply to its final "."
     /// keeps waiting (up to its timeout): cutting it could deliver the message twice. For
     /// shutdown, after a grace period in which sessions may finish normally.

@@ -1037,7 +1037,7 @@ async fn pipelined_mail_refusal_then_hang_up_still_bounces_without_trying_the_ne
 
 /// At shutdown (`stop_sessions`, after the grace period) a session still before its final
 /// "." ends at once: a server that never greets does not hold the deliverer for its
-/// greeting timeout, and the recipient is deferred with 4.3.2.
+/// greeting timeout, and the recipient gets a temporary 4.3.2.
 #[tokio::test(start_paused = true)]
 async fn stopping_ends_a_session_before_its_final_dot() {
     let peer = Peer::start(vec![vec![Step::Hang]]).await;

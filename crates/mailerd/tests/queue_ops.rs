@@ -259,8 +259,8 @@ fn retry_filters_and_delete_bounce_on_a_running_server() {
 
 /// A next hop that accepts the connection and never greets (a tarpit) cannot hold a shutdown
 /// for its greeting timeout (5 minutes): after the grace period (`[limits]
-/// shutdown_grace_secs`, 3 s here) the session ends, the
-/// recipient is deferred with 4.3.2, and the message is still queued for the next start.
+/// shutdown_grace_secs`, 3 s here) the session ends, and the message stays queued, due at
+/// once for the next start (the cut session is not counted as an attempt).
 #[test]
 fn shutdown_ends_a_session_stuck_before_its_end_of_data() {
     let work = TempDir::new("queue-stop");
@@ -306,9 +306,13 @@ fn shutdown_ends_a_session_stuck_before_its_end_of_data() {
         ),
         "{text}"
     );
-    // Stopped: the file is ours again; the message waits for the next start, deferred.
+    assert!(text.contains("delivery cut by shutdown"), "{text}");
+    // Stopped: the file is ours again. The cut session was not an attempt: the message is
+    // still pending, unleased, due at once for the next start (not after a retry delay).
     let all = listed(&config, &["--all"]);
     assert_eq!(all.len(), 1, "{all:?}");
     assert_eq!(all[0]["id"], id.as_str());
-    assert_eq!(all[0]["recipients"][0]["state"], "deferred");
+    assert_eq!(all[0]["recipients"][0]["state"], "pending", "{all:?}");
+    assert_eq!(all[0]["recipients"][0]["attempts"], 0, "{all:?}");
+    assert!(all[0]["lease"].is_null(), "{all:?}");
 }

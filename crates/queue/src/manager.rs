@@ -8,8 +8,8 @@ use std::time::Duration;
 
 use mailerd_store::{Applied, Claimed, Lease, NewMessage, RecipientRecord, Store, StoreError};
 use mailerd_types::{
-    AttemptReport, DeliveryReport, DeliveryRequest, NextHop, Outcome, QueueId, RecipientState,
-    RecipientUpdate, RemoteMta,
+    AttemptReport, DeliveryReport, DeliveryRequest, EnhancedStatus, NextHop, Outcome, QueueId,
+    RecipientState, RecipientUpdate, RemoteMta, StatusClass,
 };
 use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore, mpsc, watch};
 use tokio::task::JoinSet;
@@ -461,6 +461,7 @@ impl<S: Store, T: Transport, C: Clock> Manager<S, T, C> {
             rng: self.rng.clone(),
             done: self.done.clone(),
             delayed: self.delayed.clone(),
+            running: self.running.clone(),
         }
     }
 }
@@ -476,6 +477,8 @@ struct Worker<S, T, C> {
     rng: Arc<AtomicU64>,
     done: Option<mpsc::Sender<QueueId>>,
     delayed: Option<mpsc::Sender<QueueId>>,
+    /// The manager's loop still runs (false once it stopped for shutdown).
+    running: Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl<S: Store, T: Transport, C: Clock> Worker<S, T, C> {
@@ -702,6 +705,17 @@ impl<S: Store, T: Transport, C: Clock> Worker<S, T, C> {
                     d.remote_mta,
                     None,
                 ),
+                // A session our own shutdown ended before its end of data (the deliverer's
+                // 4.3.2 after the grace period): not an attempt. The recipient keeps its state
+                // and stays due, so the next start tries it at once instead of after the
+                // first retry delay (Postfix's active queue is retried at start the same way).
+                Outcome::Temporary(d)
+                    if !self.running.load(Ordering::SeqCst)
+                        && d.status == EnhancedStatus::new(StatusClass::Transient, 3, 2) =>
+                {
+                    tracing::info!(queue_id = %lease.id, index = r.index, "queue: delivery cut by shutdown; tried again at the next start");
+                    continue;
+                }
                 Outcome::Temporary(d) => {
                     let random = self.random();
                     match self.config.retry.after_temporary_failure(

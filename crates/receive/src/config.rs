@@ -173,7 +173,7 @@ pub struct Limits {
     pub max_hops: usize,
     /// On shutdown, how long sessions may finish their transaction, seconds; outgoing SMTP
     /// sessions that have not sent their final "." by then are ended too (their recipients
-    /// deferred). Default: 30.
+    /// are tried again at the next start). Default: 30.
     pub shutdown_grace_secs: u64,
     /// On submission, refuse a MAIL FROM other than the authenticated user's own address
     /// (or `<>`) with `553 5.7.1`, like Postfix's `reject_sender_login_mismatch`.

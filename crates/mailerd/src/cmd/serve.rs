@@ -272,7 +272,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         trigger.trigger();
         let _ = stop_on_signal.send(true);
         // Outgoing sessions get the same grace as incoming ones; then those that have not
-        // sent their final "." end (their recipients are deferred), so a next hop that never
+        // sent their final "." end (tried again at the next start), so a next hop that never
         // answers cannot hold the shutdown for its timeouts (minutes).
         tokio::time::sleep(grace).await;
         tracing::info!(
