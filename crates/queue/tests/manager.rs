@@ -149,23 +149,26 @@ async fn start(script: Script, mut config: ManagerConfig) -> Harness {
     }
 }
 
+fn message(sender: &str, rcpts: &[&str], at: u64, content: &[u8]) -> NewMessage {
+    NewMessage {
+        envelope: Envelope {
+            reverse_path: sender.into(),
+            recipients: rcpts.iter().map(|r| RecipientSpec::new(*r)).collect(),
+            ret: None,
+            envid: None,
+            smtputf8: false,
+            eight_bit: false,
+            received_at: at,
+            client: None,
+            auth_user: None,
+        },
+        content: content.to_vec(),
+    }
+}
+
 async fn commit(store: &MemoryStore, sender: &str, rcpts: &[&str], at: u64) -> QueueId {
-    let envelope = Envelope {
-        reverse_path: sender.into(),
-        recipients: rcpts.iter().map(|r| RecipientSpec::new(*r)).collect(),
-        ret: None,
-        envid: None,
-        smtputf8: false,
-        eight_bit: false,
-        received_at: at,
-        client: None,
-        auth_user: None,
-    };
     store
-        .commit(NewMessage {
-            envelope,
-            content: b"Subject: t\r\n\r\nbody\r\n".to_vec(),
-        })
+        .commit(message(sender, rcpts, at, b"Subject: t\r\n\r\nbody\r\n"))
         .await
         .expect("commit")
 }
@@ -959,20 +962,7 @@ async fn start_instrumented(
 }
 
 fn new_message(rcpt: &str, content: &[u8]) -> NewMessage {
-    NewMessage {
-        envelope: Envelope {
-            reverse_path: "alice@example.test".into(),
-            recipients: vec![RecipientSpec::new(rcpt)],
-            ret: None,
-            envid: None,
-            smtputf8: false,
-            eight_bit: false,
-            received_at: T0,
-            client: None,
-            auth_user: None,
-        },
-        content: content.to_vec(),
-    }
+    message("alice@example.test", &[rcpt], T0, content)
 }
 
 /// The relay's fast path: a message given to the intake while the manager has room is
