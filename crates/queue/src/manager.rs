@@ -8,8 +8,8 @@ use std::time::Duration;
 
 use mailerd_store::{Applied, Claimed, Lease, NewMessage, RecipientRecord, Store, StoreError};
 use mailerd_types::{
-    AttemptReport, DeliveryReport, DeliveryRequest, EnhancedStatus, NextHop, Outcome, QueueId,
-    RecipientState, RecipientUpdate, RemoteMta, StatusClass,
+    AttemptReport, DeliveryReport, DeliveryRequest, NextHop, Outcome, QueueId, RecipientState,
+    RecipientUpdate, RemoteMta,
 };
 use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore, mpsc, watch};
 use tokio::task::JoinSet;
@@ -361,16 +361,14 @@ impl<S: Store, T: Transport, C: Clock> Manager<S, T, C> {
             // The places for this claim are taken first: the intake takes places too, and a
             // claimed message must never wait for one (the messages holding them may be
             // handed over and not started yet).
-            let wanted = claim_now;
-            let free = if claim_now {
+            let mut places = if claim_now {
                 next_poll = tokio::time::Instant::now() + self.config.idle_poll;
-                window.available_permits()
+                u32::try_from(window.available_permits())
+                    .ok()
+                    .filter(|&n| n > 0)
+                    .and_then(|n| window.clone().try_acquire_many_owned(n).ok())
             } else {
-                0
-            };
-            let mut places = match u32::try_from(free) {
-                Ok(n) if n > 0 => window.clone().try_acquire_many_owned(n).ok(),
-                _ => None,
+                None
             };
             let free = places.as_ref().map_or(0, |p| p.num_permits());
             let mut claimed = Vec::new();
@@ -391,7 +389,7 @@ impl<S: Store, T: Transport, C: Clock> Manager<S, T, C> {
             }
             let full_batch = free > 0 && claimed.len() == free;
             // Still wanted when there was no free place: at the next finished delivery.
-            claim_now = full_batch || (wanted && free == 0);
+            claim_now = full_batch || (claim_now && free == 0);
             for c in claimed {
                 let Some(permit) = places.as_mut().and_then(|p| p.split(1)) else {
                     tracing::error!(queue_id = %c.lease.id, "queue: a claim returned more than asked; released");
@@ -461,7 +459,6 @@ impl<S: Store, T: Transport, C: Clock> Manager<S, T, C> {
             rng: self.rng.clone(),
             done: self.done.clone(),
             delayed: self.delayed.clone(),
-            running: self.running.clone(),
         }
     }
 }
@@ -477,8 +474,6 @@ struct Worker<S, T, C> {
     rng: Arc<AtomicU64>,
     done: Option<mpsc::Sender<QueueId>>,
     delayed: Option<mpsc::Sender<QueueId>>,
-    /// The manager's loop still runs (false once it stopped for shutdown).
-    running: Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl<S: Store, T: Transport, C: Clock> Worker<S, T, C> {
@@ -705,14 +700,11 @@ impl<S: Store, T: Transport, C: Clock> Worker<S, T, C> {
                     d.remote_mta,
                     None,
                 ),
-                // A session our own shutdown ended before its end of data (the deliverer's
-                // 4.3.2 after the grace period): not an attempt. The recipient keeps its state
-                // and stays due, so the next start tries it at once instead of after the
-                // first retry delay (Postfix's active queue is retried at start the same way).
-                Outcome::Temporary(d)
-                    if !self.running.load(Ordering::SeqCst)
-                        && d.status == EnhancedStatus::new(StatusClass::Transient, 3, 2) =>
-                {
+                // Our own shutdown ended the session before its end of data: not an
+                // attempt. The recipient keeps its state and stays due, so the next start
+                // tries it at once instead of after the first retry delay (Postfix's active
+                // queue is retried at start the same way).
+                Outcome::Stopped(_) => {
                     tracing::info!(queue_id = %lease.id, index = r.index, "queue: delivery cut by shutdown; tried again at the next start");
                     continue;
                 }
