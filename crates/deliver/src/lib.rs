@@ -151,8 +151,8 @@ impl Deliverer {
 
     /// Ends the SMTP sessions in flight that have not sent their message's final "." yet
     /// (a server that never greets, a slow RCPT, a connect that hangs...), and every later
-    /// one at once: their recipients get a temporary `4.3.2` ("mailerd is shutting down")
-    /// and no further target is tried. A session waiting for the reply to its final "."
+    /// one at once: their recipients get [`Outcome::Stopped`] (`4.3.2`, "mailerd is shutting
+    /// down"; not an attempt) and no further target is tried. A session waiting for the reply to its final "."
     /// keeps waiting (up to its timeout): cutting it could deliver the message twice. For
     /// shutdown, after a grace period in which sessions may finish normally.
     pub fn stop_sessions(&self) {
@@ -384,7 +384,9 @@ fn local_fail(class: StatusClass, code: u16, (s, d): (u16, u16), text: String) -
 fn relay_of(hop: &NextHop, o: &Outcome) -> String {
     let mta = match o {
         Outcome::Delivered { remote_mta, .. } => remote_mta.as_ref(),
-        Outcome::Temporary(d) | Outcome::Permanent(d) => d.remote_mta.as_ref(),
+        Outcome::Temporary(d) | Outcome::Permanent(d) | Outcome::Stopped(d) => {
+            d.remote_mta.as_ref()
+        }
     };
     match (mta, hop) {
         (Some(m), _) => match m.addr {
@@ -419,7 +421,9 @@ fn log_outcome(
                 None => String::new(),
             },
         ),
-        Outcome::Temporary(d) => (d.status.to_string(), "deferred", d.diagnostic.clone()),
+        Outcome::Temporary(d) | Outcome::Stopped(d) => {
+            (d.status.to_string(), "deferred", d.diagnostic.clone())
+        }
         Outcome::Permanent(d) => (d.status.to_string(), "bounced", d.diagnostic.clone()),
     };
     let delay = format!("{:.2}", delay.as_secs_f64());

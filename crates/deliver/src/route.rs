@@ -519,7 +519,9 @@ mod tests {
 
     fn status(o: &Outcome) -> String {
         match o {
-            Outcome::Temporary(d) | Outcome::Permanent(d) => d.status.to_string(),
+            Outcome::Temporary(d) | Outcome::Permanent(d) | Outcome::Stopped(d) => {
+                d.status.to_string()
+            }
             Outcome::Delivered { .. } => "2.0.0".into(),
         }
     }

@@ -1037,7 +1037,7 @@ async fn pipelined_mail_refusal_then_hang_up_still_bounces_without_trying_the_ne
 
 /// At shutdown (`stop_sessions`, after the grace period) a session still before its final
 /// "." ends at once: a server that never greets does not hold the deliverer for its
-/// greeting timeout, and the recipient gets a temporary 4.3.2.
+/// greeting timeout, and the recipient is reported stopped (4.3.2, not an attempt).
 #[tokio::test(start_paused = true)]
 async fn stopping_ends_a_session_before_its_final_dot() {
     let peer = Peer::start(vec![vec![Step::Hang]]).await;
@@ -1057,7 +1057,7 @@ async fn stopping_ends_a_session_before_its_final_dot() {
     );
     peer.abort();
     let o = &report.recipients[0].outcome;
-    assert_eq!(summary(o), ("temporary", "4.3.2".into(), None));
+    assert_eq!(summary(o), ("stopped", "4.3.2".into(), None));
     assert_eq!(
         diagnostic(o),
         "delivery to 127.0.0.1[127.0.0.1] stopped while receiving the initial server greeting: mailerd is shutting down"
@@ -1074,7 +1074,7 @@ async fn stopping_ends_a_session_before_its_final_dot() {
     peer.abort();
     assert_eq!(
         summary(&report.recipients[0].outcome),
-        ("temporary", "4.3.2".into(), None)
+        ("stopped", "4.3.2".into(), None)
     );
 }
 

@@ -99,6 +99,10 @@ pub enum Outcome {
     Temporary(Detail),
     /// Will never succeed unchanged (5xx, NXDOMAIN, null MX).
     Permanent(Detail),
+    /// No answer: our own delivery was stopped (shutdown) before the message was handed over.
+    /// Not an attempt: the recipient stays as it was, due again at once. The detail says
+    /// where it stopped.
+    Stopped(Detail),
 }
 
 /// The outcome for one recipient of a request.

@@ -286,6 +286,9 @@ enum Flow {
     /// A reused idle connection did not answer the RSET sent ahead of the transaction (the
     /// server closed it meanwhile): nothing of the transaction was accepted; open a new one.
     Stale,
+    /// The deliverer stopped this session before its end of data ([`Stop`]): recipients
+    /// without an answer were not tried to the end; no further target.
+    Stopped(Detail),
 }
 
 /// The SMTP client for one request.
@@ -314,8 +317,14 @@ impl Client<'_> {
         let mut out: Vec<Option<Outcome>> = vec![None; req.recipients.len()];
         let mut last: Option<Detail> = None;
         let mut info = SessionInfo::default();
+        // Whether the recipients still without an answer were left so by the stop.
+        let mut stopped = false;
         'targets: for t in targets {
-            if out.iter().all(Option::is_some) || self.stop.is_stopped() {
+            if out.iter().all(Option::is_some) {
+                break;
+            }
+            if self.stop.is_stopped() {
+                stopped = true;
                 break;
             }
             let mut policy = self.policy;
@@ -334,11 +343,16 @@ impl Client<'_> {
                     // `attempt` opens a new connection itself after a stale one; should
                     // one ever come back here, trying the target again is right.
                     Flow::Stale => {}
+                    Flow::Stopped(d) => {
+                        last = Some(d);
+                        stopped = true;
+                        break 'targets;
+                    }
                 }
             }
         }
         let fallback = last.unwrap_or_else(|| {
-            if self.stop.is_stopped() {
+            if stopped {
                 Detail {
                     status: EnhancedStatus::new(StatusClass::Transient, 3, 2),
                     reply: None,
@@ -356,9 +370,16 @@ impl Client<'_> {
                 }
             }
         });
+        // Recipients left without an answer by the stop were not tried to the end: not an
+        // attempt.
         let outcomes = out
             .into_iter()
-            .map(|o| o.unwrap_or_else(|| Outcome::Temporary(fallback.clone())))
+            .map(|o| {
+                o.unwrap_or_else(|| match stopped {
+                    true => Outcome::Stopped(fallback.clone()),
+                    false => Outcome::Temporary(fallback.clone()),
+                })
+            })
             .collect();
         (outcomes, info)
     }
@@ -416,12 +437,7 @@ impl Client<'_> {
             Ok(Ok(s)) => s,
             Ok(Err(e)) => return Flow::Next(connect_fail(t, &mta, &io_text(&e))),
             Err(SessionError::Stopped) => {
-                return Flow::Next(session_fail(
-                    t,
-                    &mta,
-                    Phase::Greeting,
-                    &SessionError::Stopped,
-                ));
+                return fail_flow(t, &mta, Phase::Greeting, &SessionError::Stopped);
             }
             Err(_) => return Flow::Next(connect_fail(t, &mta, "Connection timed out")),
         };
@@ -441,7 +457,7 @@ impl Client<'_> {
         let caps = match s.open(self, policy, info, &mut phase).await {
             Ok(Ok(caps)) => caps,
             Ok(Err(flow)) => return flow,
-            Err(e) => return Flow::Next(session_fail(t, &mta, phase, &e)),
+            Err(e) => return fail_flow(t, &mta, phase, &e),
         };
         let r = s.after_hello(req, &caps, out, &mut phase, false).await;
         self.finish(conn, key, caps, info, r, t, &mta, phase).await
@@ -484,7 +500,7 @@ impl Client<'_> {
                 }
                 flow
             }
-            Err(e) => Flow::Next(session_fail(t, mta, phase, &e)),
+            Err(e) => fail_flow(t, mta, phase, &e),
         }
     }
 }
@@ -648,6 +664,16 @@ fn connect_fail(t: &Target, mta: &RemoteMta, why: &str) -> Detail {
     }
 }
 
+/// Where a session that failed with `e` leaves the request: stopped, or on to the next
+/// target.
+fn fail_flow(t: &Target, mta: &RemoteMta, phase: Phase, e: &SessionError) -> Flow {
+    let d = session_fail(t, mta, phase, e);
+    match e {
+        SessionError::Stopped => Flow::Stopped(d),
+        _ => Flow::Next(d),
+    }
+}
+
 fn session_fail(t: &Target, mta: &RemoteMta, phase: Phase, e: &SessionError) -> Detail {
     let host = hostname(t);
     let (detail, diagnostic) = match e {
@@ -753,7 +779,7 @@ impl Session<'_> {
 
     fn outcome_detail(o: &Outcome) -> Option<Detail> {
         match o {
-            Outcome::Temporary(d) | Outcome::Permanent(d) => Some(d.clone()),
+            Outcome::Temporary(d) | Outcome::Permanent(d) | Outcome::Stopped(d) => Some(d.clone()),
             Outcome::Delivered { .. } => None,
         }
     }
@@ -853,11 +879,11 @@ impl Session<'_> {
                 else {
                     return Err(SessionError::Closed);
                 };
-                let hs = timeout(
-                    self.to.starttls,
-                    client.tls.handshake(&self.t.name, self.t.addr.ip(), tcp),
-                )
-                .await;
+                let stop = self.conn.stop.clone();
+                let handshake = client.tls.handshake(&self.t.name, self.t.addr.ip(), tcp);
+                let hs = stop
+                    .bounded(self.to.starttls, async { Ok(handshake.await) })
+                    .await;
                 match hs {
                     Ok(Ok((tls, tinfo))) => {
                         tracing::info!(
@@ -882,7 +908,7 @@ impl Session<'_> {
                             Flow::Next(d)
                         }));
                     }
-                    Err(_) => return Err(SessionError::Timeout),
+                    Err(e) => return Err(e),
                 }
                 caps = match self.ehlo(client, phase).await? {
                     Ok(c) => c,

@@ -327,12 +327,17 @@ pub fn summary(o: &Outcome) -> (&'static str, String, Option<u16>) {
             d.status.to_string(),
             d.reply.as_ref().map(|r| r.code),
         ),
+        Outcome::Stopped(d) => (
+            "stopped",
+            d.status.to_string(),
+            d.reply.as_ref().map(|r| r.code),
+        ),
     }
 }
 
 pub fn diagnostic(o: &Outcome) -> String {
     match o {
-        Outcome::Temporary(d) | Outcome::Permanent(d) => d.diagnostic.clone(),
+        Outcome::Temporary(d) | Outcome::Permanent(d) | Outcome::Stopped(d) => d.diagnostic.clone(),
         Outcome::Delivered { .. } => String::new(),
     }
 }
