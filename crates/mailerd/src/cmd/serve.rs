@@ -35,7 +35,7 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
-    crate::logging::init(args.log_format);
+    let _logs = crate::logging::init(args.log_format);
     let config = match &args.config {
         Some(p) => config::load(p)?,
         None => {
@@ -52,7 +52,11 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         .enable_all()
         .build()
         .context("starting the runtime")?;
-    runtime.block_on(serve(config))?;
+    // On a worker, not on this thread: `block_on` would run the server's own loop (accepts,
+    // finished sessions) here, and every wake-up of it would cross threads.
+    runtime
+        .block_on(async { tokio::spawn(serve(config)).await })
+        .context("server task")??;
     Ok(ExitCode::SUCCESS)
 }
 
