@@ -245,7 +245,7 @@ fn sendmail_uses_the_maildrop_while_serving_and_commits_directly_when_stopped() 
     assert!(files_in(&setup.maildrop()).is_empty(), "maildrop emptied");
     let show = setup.mailerd(&["queue", "show", &id, "--json"], b"");
     assert!(show.status.success(), "{}", text(&show));
-    let log = server.log_text();
+    let log = server.wait_for_log("picked up from the maildrop", Duration::from_secs(5));
     assert!(log.contains("picked up from the maildrop"), "{log}");
     let (st, log) = server.terminate();
     assert!(st.success(), "exit {st}: {log}");
