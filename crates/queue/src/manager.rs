@@ -779,6 +779,7 @@ impl<S: Store, T: Transport, C: Clock> Worker<S, T, C> {
                         attempts = r.attempts,
                         status = r.state.as_str(),
                         reply = r.last_reply.as_deref().unwrap_or(""),
+                        removed = applied.removed,
                         "queue: delivery status"
                     );
                 }

@@ -629,8 +629,9 @@ fn apply(
     if remove_if.is_some_and(|remove_if| finished && remove_if(&meta.envelope, &meta.recipients)) {
         // The report finishes the message and nothing is owed for it: remove it instead of
         // writing the report, in this transaction (the report's records would go with it).
+        // Not logged here (the writer thread is every commit's critical path): the queue
+        // manager's status line says `removed`.
         remove(t, &id.0, old_due)?;
-        tracing::info!(queue_id = %id, "message removed");
         return Ok(Ok(Reply::Applied(Applied {
             records: meta.recipients,
             removed: true,
