@@ -437,7 +437,8 @@ impl<S: Store, T: Transport, C: Clock> Manager<S, T, C> {
 
     fn spawn_handed(&self, tasks: &mut JoinSet<()>, h: Handed) {
         let this = self.worker();
-        tasks.spawn(async move {
+        // Boxed: ~3 KB of state, copied once instead of at every move of the task.
+        tasks.spawn(Box::pin(async move {
             let Handed {
                 claimed,
                 content,
@@ -445,7 +446,7 @@ impl<S: Store, T: Transport, C: Clock> Manager<S, T, C> {
                 _bytes,
             } = h;
             this.process(claimed, Some(content)).await;
-        });
+        }));
     }
 
     fn worker(&self) -> Worker<S, T, C> {
@@ -603,10 +604,12 @@ impl<S: Store, T: Transport, C: Clock> Worker<S, T, C> {
             };
             let sem = self.destination(&hop);
             let transport = self.transport.clone();
-            set.spawn(async move {
+            // Boxed: the SMTP client's state machine is ~9 KB, which spawning would
+            // otherwise copy several times (into the task cell, out of the stage).
+            set.spawn(Box::pin(async move {
                 let _permit = sem.acquire_owned().await;
                 transport.deliver(request).await
-            });
+            }));
         }
         // Every delivery runs to its end even when applying another's report fails: dropping
         // the set would abort sessions in flight (one cut after the final "." would deliver

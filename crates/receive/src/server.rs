@@ -223,7 +223,11 @@ impl<S: Commit> Receiver<S> {
                     let _ = stream.set_nodelay(true);
                     let this = self.clone();
                     let sd = shutdown.clone();
-                    sessions.spawn(async move { this.handle_connection(stream, peer, &l, sd).await });
+                    // Boxed: a session's state machine is ~5 KB, which spawning would
+                    // otherwise copy several times.
+                    sessions.spawn(Box::pin(async move {
+                        this.handle_connection(stream, peer, &l, sd).await
+                    }));
                 }
                 Some(done) = sessions.join_next(), if !sessions.is_empty() => {
                     // A panic is a bug; it ends that session only (invariant 7).
