@@ -15,8 +15,11 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
+use tracing_log::NormalizeEvent;
 use tracing_subscriber::EnvFilter;
-use tracing_subscriber::fmt::MakeWriter;
+use tracing_subscriber::fmt::format::{self, FormatEvent, FormatFields};
+use tracing_subscriber::fmt::{FmtContext, MakeWriter};
+use tracing_subscriber::registry::LookupSpan;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum Format {
@@ -64,7 +67,10 @@ pub fn init(format: Format) -> Guard {
         .with_writer(writer)
         .with_ansi(terminal);
     let installed = match format {
-        Format::Text => builder.try_init(),
+        // On a terminal, tracing's own format (with colours); otherwise the same line written
+        // with less machinery.
+        Format::Text if terminal => builder.try_init(),
+        Format::Text => builder.event_format(TextLine).try_init(),
         Format::Json => builder.json().try_init(),
     };
     if installed.is_ok()
@@ -85,6 +91,102 @@ pub fn init(format: Format) -> Guard {
 }
 
 static PANIC_FLUSH: OnceLock<Arc<Shared>> = OnceLock::new();
+
+/// tracing-subscriber's default text line without colours,
+/// `2026-11-28T11:47:01.639313Z  INFO target: message key=value ...`, written with less
+/// machinery: the date and time are formatted once per second (per thread), the rest with
+/// plain string writes; fields go through the same field formatter. A busy server writes
+/// several lines per message, and the general formatter cost about a tenth of a relayed
+/// message's instructions.
+struct TextLine;
+
+impl<S, N> FormatEvent<S, N> for TextLine
+where
+    S: tracing::Subscriber + for<'a> LookupSpan<'a>,
+    N: for<'a> FormatFields<'a> + 'static,
+{
+    fn format_event(
+        &self,
+        ctx: &FmtContext<'_, S, N>,
+        mut writer: format::Writer<'_>,
+        event: &tracing::Event<'_>,
+    ) -> std::fmt::Result {
+        let normalized = event.normalized_metadata();
+        let meta = normalized.as_ref().unwrap_or_else(|| event.metadata());
+        write_timestamp(&mut writer, std::time::SystemTime::now())?;
+        writer.write_str(match *meta.level() {
+            tracing::Level::ERROR => " ERROR ",
+            tracing::Level::WARN => "  WARN ",
+            tracing::Level::INFO => "  INFO ",
+            tracing::Level::DEBUG => " DEBUG ",
+            tracing::Level::TRACE => " TRACE ",
+        })?;
+        // mailerd opens no spans: none to print before the target.
+        writer.write_str(meta.target())?;
+        writer.write_str(": ")?;
+        ctx.format_fields(writer.by_ref(), event)?;
+        writer.write_char('\n')
+    }
+}
+
+thread_local! {
+    /// The second last formatted by this thread and its `YYYY-MM-DDTHH:MM:SS`.
+    static SECOND: std::cell::Cell<(u64, [u8; 19])> = const { std::cell::Cell::new((u64::MAX, [0; 19])) };
+}
+
+/// RFC 3339 in UTC with microseconds, as tracing-subscriber's `SystemTime` timer writes it.
+fn write_timestamp(w: &mut impl std::fmt::Write, now: std::time::SystemTime) -> std::fmt::Result {
+    let Ok(since) = now.duration_since(std::time::UNIX_EPOCH) else {
+        return w.write_str("<unknown time>");
+    };
+    let secs = since.as_secs();
+    let (cached, mut text) = SECOND.get();
+    if cached != secs {
+        text = date_time(secs);
+        SECOND.set((secs, text));
+    }
+    let mut frac = *b".000000Z";
+    let mut micros = since.subsec_micros();
+    for d in frac[1..7].iter_mut().rev() {
+        *d = b'0' + (micros % 10) as u8;
+        micros /= 10;
+    }
+    // Both are ASCII digits and separators.
+    w.write_str(std::str::from_utf8(&text).unwrap_or("<unknown time>"))?;
+    w.write_str(std::str::from_utf8(&frac).unwrap_or("Z"))
+}
+
+/// `YYYY-MM-DDTHH:MM:SS` of a count of seconds since 1970-01-01T00:00:00Z (proleptic
+/// Gregorian calendar; days to a civil date by the usual era arithmetic).
+fn date_time(secs: u64) -> [u8; 19] {
+    let days = secs / 86_400;
+    let rem = secs % 86_400;
+    let (h, mi, s) = (rem / 3600, rem % 3600 / 60, rem % 60);
+    // Days since 0000-03-01, so that the leap day ends a year.
+    let z = days + 719_468;
+    let era = z / 146_097;
+    let doe = z % 146_097; // [0, 146096]
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365; // [0, 399]
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100); // [0, 365]
+    let mp = (5 * doy + 2) / 153; // [0, 11], March first
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + u64::from(m <= 2);
+    let mut out = *b"0000-00-00T00:00:00";
+    let mut put = |at: usize, width: usize, mut v: u64| {
+        for i in (at..at + width).rev() {
+            out[i] = b'0' + (v % 10) as u8;
+            v /= 10;
+        }
+    };
+    put(0, 4, y.min(9999));
+    put(5, 2, m);
+    put(8, 2, d);
+    put(11, 2, h);
+    put(14, 2, mi);
+    put(17, 2, s);
+    out
+}
 
 #[derive(Clone)]
 enum Writer {
@@ -239,6 +341,96 @@ mod tests {
             Some((s, _)) => s,
             None => panic!("no buffer"),
         }
+    }
+
+    /// A day-by-day walk from 1970, independent of the era arithmetic.
+    #[test]
+    fn date_time_matches_a_calendar_walk() {
+        let leap =
+            |y: u64| (y.is_multiple_of(4) && !y.is_multiple_of(100)) || y.is_multiple_of(400);
+        let (mut y, mut m, mut d) = (1970u64, 1u64, 1u64);
+        for day in 0..(200 * 366) {
+            let secs = day * 86_400 + 3_723; // 01:02:03
+            let want = format!("{y:04}-{m:02}-{d:02}T01:02:03");
+            assert_eq!(
+                std::str::from_utf8(&date_time(secs)).ok(),
+                Some(want.as_str())
+            );
+            let len = match m {
+                2 if leap(y) => 29,
+                2 => 28,
+                4 | 6 | 9 | 11 => 30,
+                _ => 31,
+            };
+            d += 1;
+            if d > len {
+                d = 1;
+                m += 1;
+                if m > 12 {
+                    m = 1;
+                    y += 1;
+                }
+            }
+        }
+        assert_eq!(&date_time(0), b"1970-01-01T00:00:00");
+        assert_eq!(&date_time(951_868_799), b"2000-02-29T23:59:59");
+        assert_eq!(&date_time(253_402_300_799), b"9999-12-31T23:59:59");
+    }
+
+    /// Our text line is tracing-subscriber's default line (without colours), byte for byte
+    /// after the timestamp, whose shape and second are the same.
+    #[test]
+    fn text_line_is_the_default_format() {
+        #[derive(Clone, Default)]
+        struct Buf(Arc<Mutex<Vec<u8>>>);
+        impl<'a> MakeWriter<'a> for Buf {
+            type Writer = Out;
+            fn make_writer(&'a self) -> Out {
+                Out(Arc::clone(&self.0))
+            }
+        }
+        fn emit() {
+            let id = "006B0ABF35000000000F";
+            tracing::info!(queue_id = %id, sender = "a@b.test", nrcpt = 1, size = 5297u64, tls = ?"none", "message accepted");
+            tracing::warn!(client = %"127.0.0.1:1", "connection refused: too many connections");
+            tracing::error!(error = %"disk full", ok = false, "store batch failed");
+            tracing::debug!("just a message with \"quotes\" and\ttab");
+            tracing::trace!(target: "mailerd::deliver", "{}: to=<{}>, status=sent (250 ok)", id, "x@y.test");
+            tracing::info!(empty = "", float = 0.25, "");
+        }
+        let run = |ours: bool| {
+            let buf = Buf::default();
+            let b = tracing_subscriber::fmt()
+                .with_writer(buf.clone())
+                .with_ansi(false)
+                .with_max_level(tracing::Level::TRACE);
+            if ours {
+                tracing::subscriber::with_default(b.event_format(TextLine).finish(), emit);
+            } else {
+                tracing::subscriber::with_default(b.finish(), emit);
+            }
+            String::from_utf8(lock(&buf.0).clone()).expect("utf-8")
+        };
+        for _ in 0..3 {
+            let (theirs, ours) = (run(false), run(true));
+            let (t, o): (Vec<_>, Vec<_>) = (theirs.lines().collect(), ours.lines().collect());
+            assert_eq!(t.len(), 6, "{theirs}");
+            assert_eq!(o.len(), t.len(), "{ours}");
+            if t[0][..19] != o[0][..19] {
+                continue; // a second boundary fell between the two runs
+            }
+            for (a, b) in t.iter().zip(&o) {
+                assert_eq!(a[27..], b[27..]);
+                assert_eq!(a.as_bytes()[19], b'.');
+                assert_eq!(b.as_bytes()[19], b'.');
+                assert_eq!(&a[26..27], "Z");
+                assert_eq!(&b[26..27], "Z");
+                assert!(b[20..26].bytes().all(|c| c.is_ascii_digit()), "{b}");
+            }
+            assert!(ours.ends_with('\n'));
+            return;
+        }
+        panic!("three second boundaries in a row");
     }
 
     #[test]
