@@ -839,8 +839,8 @@ fn analyze_message(msg: &mail_parser::Message<'_>, depth: u8) -> Analysis {
     // Classify each recipient.
     // Lower-case with whitespace runs collapsed, so that a folded `(in reply to RCPT\n    TO
     // command)` still reads as one phrase.
-    let mut human_lc = text::squash(human);
-    human_lc.make_ascii_lowercase();
+    // (`low` is `human` lower-cased; ASCII lower-casing leaves the whitespace as it is.)
+    let human_lc = text::squash(low);
     // The command named anywhere in the part: read once, for every recipient that needs it.
     let command_anywhere = std::cell::OnceCell::new();
     for f in found {

@@ -198,56 +198,77 @@ pub fn squash(s: &str) -> String {
     out
 }
 
+/// Byte classes for [`squash_into`]: 0 a byte of a word, 1 ASCII whitespace (U+0009..U+000D,
+/// U+0020), 2 the lead byte of a multi-byte character that may be whitespace (U+0085, U+00A0,
+/// U+1680, U+2000..U+205F, U+3000).
+static SQUASH_CLASS: [u8; 256] = {
+    let mut t = [0u8; 256];
+    t[b'\t' as usize] = 1;
+    t[b'\n' as usize] = 1;
+    t[0x0b] = 1;
+    t[0x0c] = 1;
+    t[b'\r' as usize] = 1;
+    t[b' ' as usize] = 1;
+    t[0xc2] = 2;
+    t[0xe1] = 2;
+    t[0xe2] = 2;
+    t[0xe3] = 2;
+    t
+};
+
 /// [`squash`], appending to `out` (which should be empty: a word is preceded by a space
 /// whenever `out` is not). The words are exactly those of `str::split_whitespace` (Unicode
 /// `White_Space`), found byte by byte: the ASCII whitespace bytes directly, a multi-byte
-/// character only decoded when its lead byte could start a whitespace character. Runs of
-/// other bytes are copied at once.
+/// character only decoded when its lead byte could start a whitespace character. A stretch
+/// of words separated by single spaces is already in its squashed form and is copied at once.
 pub fn squash_into(s: &str, out: &mut String) {
     let b = s.as_bytes();
+    let n = b.len();
+    let class = |i: usize| b.get(i).map_or(1, |&c| SQUASH_CLASS[c as usize]);
+    // The width of the whitespace character at `i`, 0 when it is not whitespace.
+    let ws_width = |i: usize| match class(i) {
+        0 => 0,
+        1 => 1,
+        _ => match s.get(i..).and_then(|r| r.chars().next()) {
+            Some(ch) if ch.is_whitespace() => ch.len_utf8(),
+            _ => 0,
+        },
+    };
     let mut i = 0;
-    // Start of the current word, if inside one.
-    let mut word: Option<usize> = None;
-    while i < b.len() {
-        let c = b[i];
-        let width = if c < 0x80 {
-            // U+0009..U+000D and U+0020 (char::is_whitespace also counts U+000B).
-            if matches!(c, b'\t' | b'\n' | 0x0b | 0x0c | b'\r' | b' ') {
-                1
-            } else {
-                0
-            }
-        } else if matches!(c, 0xc2 | 0xe1 | 0xe2 | 0xe3) {
-            // The lead bytes of U+0085, U+00A0, U+1680, U+2000..U+205F and U+3000.
-            match s.get(i..).and_then(|r| r.chars().next()) {
-                Some(ch) if ch.is_whitespace() => ch.len_utf8(),
-                _ => 0,
-            }
-        } else {
-            0
-        };
-        if width == 0 {
-            if word.is_none() {
-                word = Some(i);
-            }
-            i += 1;
+    while i < n {
+        let w = ws_width(i);
+        if w > 0 {
+            i += w;
             continue;
         }
-        if let Some(w) = word.take() {
-            push_word(out, s.get(w..i).unwrap_or(""));
+        let start = i;
+        loop {
+            while i < n && class(i) == 0 {
+                i += 1;
+            }
+            if i >= n {
+                break;
+            }
+            if class(i) == 2 {
+                if ws_width(i) == 0 {
+                    // A multi-byte character that is not whitespace: part of the word.
+                    i += 1;
+                    continue;
+                }
+                break;
+            }
+            // One space between two words stays as it is.
+            if b.get(i) == Some(&b' ') && ws_width(i + 1) == 0 {
+                i += 1;
+                continue;
+            }
+            break;
         }
-        i += width;
+        if !out.is_empty() {
+            out.push(' ');
+        }
+        out.push_str(s.get(start..i).unwrap_or(""));
     }
-    if let Some(w) = word {
-        push_word(out, s.get(w..).unwrap_or(""));
-    }
-}
-
-fn push_word(out: &mut String, w: &str) {
-    if !out.is_empty() {
-        out.push(' ');
-    }
-    out.push_str(w);
 }
 
 fn is_local_byte(c: u8) -> bool {
@@ -643,6 +664,15 @@ mod tests {
         fn squash_matches_split_whitespace(s in "(\\PC|\\s|[\u{85}\u{a0}\u{1680}\u{2000}-\u{200b}\u{2028}\u{2029}\u{202f}\u{205f}\u{3000}\u{180e}]){0,60}") {
             proptest::prop_assert_eq!(squash(&s), squash_reference(&s));
         }
+    }
+
+    proptest::proptest! {
+        /// Longer texts of words and whitespace runs (the stretches copied at once).
+        #[test]
+        fn squash_matches_split_whitespace_on_prose(s in "([a-zA-Z.,:<>@-]{1,6}|[ \t\r\n]{1,3}| |\u{a0}|\u{2003}|\u{3000}|\u{e9}|\u{e1}\u{85}|\u{2028}){0,80}") {
+            proptest::prop_assert_eq!(squash(&s), squash_reference(&s));
+        }
+
     }
 
     fn check_addrs(input: &str, expected: &[&str]) {
