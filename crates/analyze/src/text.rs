@@ -291,10 +291,26 @@ pub struct FoundAddr {
 /// (quoted local parts are not taken), the domain has a dot or is a bracketed literal.
 /// The domain is lower-cased, the local part kept.
 pub fn find_addresses(s: &str) -> Vec<FoundAddr> {
-    let b = s.as_bytes();
     let mut out = Vec::new();
     let mut i = 0;
-    while let Some(off) = b.get(i..).and_then(|r| r.iter().position(|&c| c == b'@')) {
+    while let Some((a, next)) = next_address(s, i) {
+        out.push(a);
+        i = next;
+    }
+    out
+}
+
+/// The first address [`find_addresses`] finds in `s` (its first element), without looking
+/// for the others.
+pub fn first_address(s: &str) -> Option<FoundAddr> {
+    next_address(s, 0).map(|(a, _)| a)
+}
+
+/// The first address of `s` whose `@` is at or after byte `i`, and where the search for the
+/// next one resumes.
+fn next_address(s: &str, mut i: usize) -> Option<(FoundAddr, usize)> {
+    let b = s.as_bytes();
+    while let Some(off) = b.get(i..).and_then(|r| memchr::memchr(b'@', r)) {
         let at = i + off;
         i = at + 1;
         let mut ls = at;
@@ -350,14 +366,16 @@ pub fn find_addresses(s: &str) -> Vec<FoundAddr> {
         if let Some(d) = addr.get_mut(local.len() + 1..) {
             d.make_ascii_lowercase();
         }
-        out.push(FoundAddr {
-            addr,
-            start: ls,
-            end: de,
-        });
-        i = de.max(at + 1);
+        return Some((
+            FoundAddr {
+                addr,
+                start: ls,
+                end: de,
+            },
+            de.max(at + 1),
+        ));
     }
-    out
+    None
 }
 
 fn is_ipv4(d: &str) -> bool {
@@ -673,6 +691,11 @@ mod tests {
             proptest::prop_assert_eq!(squash(&s), squash_reference(&s));
         }
 
+        #[test]
+        fn first_address_is_the_first_found(s in "([a-zA-Z0-9.+_-]{1,8}|@|[.<>\\[\\] :;]|\u{e9}|[0-9]{1,3}){0,40}") {
+            let all = find_addresses(&s);
+            proptest::prop_assert_eq!(first_address(&s), all.into_iter().next());
+        }
     }
 
     fn check_addrs(input: &str, expected: &[&str]) {
