@@ -64,9 +64,12 @@ const REPORT_TYPES: &[&str] = &[
 fn ctype_of(p: &mail_parser::MessagePart<'_>) -> String {
     match p.content_type() {
         Some(ct) => {
-            let mut s = ct.ctype().to_ascii_lowercase();
+            let (t, sub) = (ct.ctype(), ct.subtype().unwrap_or(""));
+            let mut s = String::with_capacity(t.len() + 1 + sub.len());
+            s.push_str(t);
             s.push('/');
-            s.push_str(&ct.subtype().unwrap_or("").to_ascii_lowercase());
+            s.push_str(sub);
+            s.make_ascii_lowercase();
             s
         }
         None => "text/plain".to_string(),
@@ -310,10 +313,8 @@ pub fn original_of(m: &Message<'_>) -> Original {
         }
         if let Some(p) = find_ci(v, "for ") {
             let rest = v.get(p + 4..).unwrap_or("").trim_start();
-            if let Some(a) = crate::text::find_addresses(crate::prefix(rest, 200))
-                .into_iter()
-                .next()
-                .filter(|a| a.start <= 1)
+            if let Some(a) =
+                crate::text::first_address(crate::prefix(rest, 200)).filter(|a| a.start <= 1)
                 && !envelope_for.contains(&a.addr)
             {
                 envelope_for.push(a.addr);
@@ -525,7 +526,10 @@ pub fn split_original_lc(text: &str, low: &str) -> Option<usize> {
 }
 
 fn is_header_line(l: &str) -> bool {
-    match l.find(':') {
+    // Only a colon within the first 40 bytes can qualify: the search stops there (a line with
+    // no colon is not read to its end).
+    let head = l.as_bytes().get(..l.len().min(40)).unwrap_or_default();
+    match memchr::memchr(b':', head) {
         Some(p) if p > 1 && p < 40 => l[..p]
             .bytes()
             .all(|c| c.is_ascii_alphanumeric() || c == b'-'),
@@ -604,6 +608,24 @@ mod tests {
         check_b64("QWN0aW9uOiBmYWlsZWQ=", "Action: failed");
         check_b64("QWN0a W9uO\r\n*iBmYWlsZWQ", "Action: failed");
         check_b64("", "");
+    }
+
+    /// The search for the colon stops after 40 bytes; the answer is the one of a search of
+    /// the whole line.
+    fn is_header_line_reference(l: &str) -> bool {
+        match l.find(':') {
+            Some(p) if p > 1 && p < 40 => l[..p]
+                .bytes()
+                .all(|c| c.is_ascii_alphanumeric() || c == b'-'),
+            _ => false,
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn header_line_test_is_unchanged(l in "([a-zA-Z-]{0,45}|[ :\u{e9}>]){0,4}") {
+            proptest::prop_assert_eq!(is_header_line(&l), is_header_line_reference(&l));
+        }
     }
 
     #[test]
