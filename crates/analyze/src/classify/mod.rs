@@ -39,6 +39,7 @@
 //! answered unless the words say it, which limits the `filtered`/`userunknown` distinction.
 
 mod codes;
+mod literal;
 mod rules;
 
 use mailerd_types::{Category, DsnAction, EnhancedStatus, Reason, SmtpReply};

@@ -1705,10 +1705,12 @@ impl Compiled {
 }
 
 /// One compiled phrase: the strings of a phrase that matches finitely many (`grey ?list(ed|
-/// ing)?`), else a forward lazy DFA (with its cache, and the full regex engine as a fallback
-/// should the lazy DFA ever give up on a text).
+/// ing)?`), else a literal matcher with end assertions or a bounded gap (`\bspf\b`, `sender
+/// .{0,20}invalid`, see `literal`), else a forward lazy DFA (with its cache, and the full
+/// regex engine as a fallback should the lazy DFA ever give up on a text).
 enum Phrase {
     Strings(Vec<memchr::memmem::Finder<'static>>),
+    Literal(super::literal::LitPhrase),
     Automaton(Box<Matcher>),
 }
 
@@ -1716,6 +1718,7 @@ impl Phrase {
     fn is_match(&self, text: &str) -> bool {
         match self {
             Phrase::Strings(fs) => fs.iter().any(|f| f.find(text.as_bytes()).is_some()),
+            Phrase::Literal(l) => l.is_match(text),
             Phrase::Automaton(m) => m.is_match(text),
         }
     }
@@ -1760,6 +1763,9 @@ fn build(pattern: &'static str) -> Option<Phrase> {
                 .map(|w| memchr::memmem::Finder::new(w).into_owned())
                 .collect(),
         ));
+    }
+    if let Some(l) = super::literal::compile(pattern) {
+        return Some(Phrase::Literal(l));
     }
     let dfa = DFA::builder()
         .syntax(syntax::Config::new().unicode(false).utf8(false))
