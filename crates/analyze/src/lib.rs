@@ -492,14 +492,17 @@ const WEAK_BODY: &[&str] = &[
     "said: 4",
 ];
 
+// The phrase sets below are searched exactly in ASCII-lower-cased text with lower-cased
+// phrases: the same matches as an ASCII-case-insensitive search of the text, from an automaton
+// half the size (cheaper to build) that can use the vectorised prefilter.
 static BOUNCE_BODY_AC: std::sync::LazyLock<Option<aho_corasick::AhoCorasick>> =
-    std::sync::LazyLock::new(|| text::phrase_set(BOUNCE_BODY));
+    std::sync::LazyLock::new(|| text::exact_set(BOUNCE_BODY));
 static BOUNCE_SUBJECT_AC: std::sync::LazyLock<Option<aho_corasick::AhoCorasick>> =
-    std::sync::LazyLock::new(|| text::phrase_set(BOUNCE_SUBJECTS));
+    std::sync::LazyLock::new(|| text::exact_set(BOUNCE_SUBJECTS));
 static WEAK_SUBJECT_AC: std::sync::LazyLock<Option<aho_corasick::AhoCorasick>> =
-    std::sync::LazyLock::new(|| text::phrase_set(WEAK_SUBJECTS));
+    std::sync::LazyLock::new(|| text::exact_set(WEAK_SUBJECTS));
 static WEAK_BODY_AC: std::sync::LazyLock<Option<aho_corasick::AhoCorasick>> =
-    std::sync::LazyLock::new(|| text::phrase_set(WEAK_BODY));
+    std::sync::LazyLock::new(|| text::exact_set(WEAK_BODY));
 
 fn is_mailer_daemon(addr: &str, name: &str) -> bool {
     let local = addr.split('@').next().unwrap_or("").to_ascii_lowercase();
@@ -534,10 +537,11 @@ fn bounce_like(top: &Top, low: &str) -> bool {
         ac.as_ref().is_some_and(|ac| ac.is_match(t))
     };
     let head = prefix(low, 8192);
-    if m(&BOUNCE_SUBJECT_AC, &top.subject) || m(&BOUNCE_BODY_AC, head) {
+    let subject = top.subject.to_ascii_lowercase();
+    if m(&BOUNCE_SUBJECT_AC, &subject) || m(&BOUNCE_BODY_AC, head) {
         return true;
     }
-    top.automated && (m(&WEAK_SUBJECT_AC, &top.subject) || m(&WEAK_BODY_AC, head))
+    top.automated && (m(&WEAK_SUBJECT_AC, &subject) || m(&WEAK_BODY_AC, head))
 }
 
 /// Wording of challenge-response and sender-verification systems.
@@ -557,11 +561,15 @@ const CHALLENGE: &[&str] = &[
     "whitelist.aspx",
 ];
 
+/// Searched exactly in the lower-cased diagnostic (see `BOUNCE_BODY_AC`).
 static CHALLENGE_AC: std::sync::LazyLock<Option<aho_corasick::AhoCorasick>> =
-    std::sync::LazyLock::new(|| text::phrase_set(CHALLENGE));
+    std::sync::LazyLock::new(|| text::exact_set(CHALLENGE));
 
 fn is_challenge(diag: &str) -> bool {
-    CHALLENGE_AC.as_ref().is_some_and(|ac| ac.is_match(diag))
+    !diag.is_empty()
+        && CHALLENGE_AC
+            .as_ref()
+            .is_some_and(|ac| ac.is_match(&diag.to_ascii_lowercase()))
 }
 
 /// A char-boundary-safe prefix of at most `n` bytes.
