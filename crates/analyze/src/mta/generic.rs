@@ -21,6 +21,8 @@ const MAX_LINES: usize = 3000;
 /// The address that begins a line (after `<`, quotes, bullets or a `Recipient:`-style label),
 /// and the text after it.
 pub fn leading_address(line: &str) -> Option<(String, &str)> {
+    // Every address found below is in `line`: a line without '@' (most of them) has none.
+    memchr::memchr(b'@', line.as_bytes())?;
     let mut t = line.trim_start();
     // a quoted list item: `> a@b`
     if let Some(r) = t.strip_prefix("> ") {
