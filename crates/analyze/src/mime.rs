@@ -195,6 +195,12 @@ impl AttachmentLike for mail_parser::MessagePart<'_> {
 /// The text of a report part. When its base64 transfer encoding was broken (mail-parser
 /// flags `is_encoding_problem` and hands back the raw text), decode it leniently ourselves.
 fn report_text(p: &mail_parser::MessagePart<'_>) -> String {
+    if let PartType::Text(s) | PartType::Html(s) = &p.body
+        && !p.is_encoding_problem
+    {
+        // Already UTF-8: the copy `from_utf8_lossy` would make, without validating it again.
+        return s.to_string();
+    }
     let raw = part_bytes(p);
     let b64 = p
         .content_transfer_encoding()
