@@ -420,6 +420,14 @@ pub fn find_reply_code(s: &str) -> Option<u16> {
     let mut best: Option<u16> = None;
     let mut i = 0;
     while i + 3 <= b.len() {
+        // Only a position with 2, 4 or 5 can start a code: skip to the next one.
+        match b
+            .get(i..b.len() - 2)
+            .and_then(|r| memchr::memchr3(b'2', b'4', b'5', r))
+        {
+            Some(off) => i += off,
+            None => break,
+        }
         let c = b[i];
         if matches!(c, b'2' | b'4' | b'5')
             && b[i + 1].is_ascii_digit()
@@ -695,6 +703,54 @@ mod tests {
         fn first_address_is_the_first_found(s in "([a-zA-Z0-9.+_-]{1,8}|@|[.<>\\[\\] :;]|\u{e9}|[0-9]{1,3}){0,40}") {
             let all = find_addresses(&s);
             proptest::prop_assert_eq!(first_address(&s), all.into_iter().next());
+        }
+    }
+
+    /// `find_reply_code` before it skipped to the candidate digits with memchr.
+    fn find_reply_code_reference(s: &str) -> Option<u16> {
+        let b = s.as_bytes();
+        let mut best: Option<u16> = None;
+        let mut i = 0;
+        while i + 3 <= b.len() {
+            let c = b[i];
+            if matches!(c, b'2' | b'4' | b'5')
+                && b[i + 1].is_ascii_digit()
+                && b[i + 2].is_ascii_digit()
+                && (i == 0
+                    || !is_token(b[i - 1])
+                    || (b[i - 1] == b':' && i >= 2 && b[i - 2] == b' '))
+                && b.get(i + 3)
+                    .is_none_or(|&n| b" -\t\r\n;:,)\"'".contains(&n))
+            {
+                let code = u16::from(c - b'0') * 100
+                    + u16::from(b[i + 1] - b'0') * 10
+                    + u16::from(b[i + 2] - b'0');
+                if (b[i + 1] <= b'5') && is_plausible_code(code) {
+                    let rest = s.get(i + 4..).unwrap_or("");
+                    let strong = i == 0
+                        || rest
+                            .trim_start()
+                            .as_bytes()
+                            .first()
+                            .is_some_and(|&d| d == c)
+                            && rest.trim_start().as_bytes().get(1) == Some(&b'.');
+                    if strong {
+                        return Some(code);
+                    }
+                    if best.is_none() && b.get(i + 3) != Some(&b':') {
+                        best = Some(code);
+                    }
+                }
+            }
+            i += 1;
+        }
+        best
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn find_reply_code_is_unchanged(s in "([245]{1,3}|[0-9]|[ .:;a-z-]|5\\.1\\.1|550 ){0,20}") {
+            proptest::prop_assert_eq!(find_reply_code(&s), find_reply_code_reference(&s));
         }
     }
 

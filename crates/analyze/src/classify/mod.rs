@@ -666,6 +666,14 @@ fn reply_code_in(text: &str) -> Option<(u16, usize)> {
     let b = text.as_bytes();
     let mut i = 0;
     while i + 3 <= b.len() {
+        // Only a position with 4 or 5 can start a code: skip to the next one.
+        match b
+            .get(i..b.len() - 2)
+            .and_then(|r| memchr::memchr2(b'4', b'5', r))
+        {
+            Some(off) => i += off,
+            None => break,
+        }
         let ok_before = i == 0 || !(b[i - 1].is_ascii_alphanumeric() || b[i - 1] == b'.');
         if ok_before
             && matches!(b[i], b'4' | b'5')
@@ -725,6 +733,36 @@ mod tests {
             "host or domain name not found"
         );
         assert!(normalize("blocked using zen.spamhaus.org").contains("zen.spamhaus.org"));
+    }
+
+    /// `reply_code_in` before it skipped to the candidate digits with memchr.
+    fn reply_code_in_reference(text: &str) -> Option<(u16, usize)> {
+        let b = text.as_bytes();
+        let mut i = 0;
+        while i + 3 <= b.len() {
+            let ok_before = i == 0 || !(b[i - 1].is_ascii_alphanumeric() || b[i - 1] == b'.');
+            if ok_before
+                && matches!(b[i], b'4' | b'5')
+                && b[i + 1].is_ascii_digit()
+                && b[i + 2].is_ascii_digit()
+                && b[i + 1] <= b'5'
+                && matches!(b.get(i + 3), None | Some(b' ') | Some(b'-'))
+            {
+                let code = u16::from(b[i] - b'0') * 100
+                    + u16::from(b[i + 1] - b'0') * 10
+                    + u16::from(b[i + 2] - b'0');
+                return Some((code, i));
+            }
+            i += 1;
+        }
+        None
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn reply_code_in_is_unchanged(s in "([45]{1,3}|[0-9]|[ .:a-z-]|550 ){0,20}") {
+            proptest::prop_assert_eq!(reply_code_in(&s), reply_code_in_reference(&s));
+        }
     }
 
     #[test]
