@@ -507,7 +507,7 @@ pub fn split_original_lc(text: &str, low: &str) -> Option<usize> {
     let mut header_start: Option<usize> = None;
     let mut header_run = 0;
     let mut offset = 0usize;
-    for line in text.get(..limit).unwrap_or(text).split('\n') {
+    for line in crate::text::split_lf(text.get(..limit).unwrap_or(text)) {
         let start = offset;
         offset += line.len() + 1;
         let l = line.trim_end_matches('\r');

@@ -144,7 +144,36 @@ pub fn strip_prefix_ci<'a>(s: &'a str, prefix: &str) -> Option<&'a str> {
 
 /// Splits text into lines on LF, CRLF or lone CR.
 pub fn lines(s: &str) -> impl Iterator<Item = &str> {
-    s.split('\n').map(|l| l.strip_suffix('\r').unwrap_or(l))
+    split_lf(s).map(|l| l.strip_suffix('\r').unwrap_or(l))
+}
+
+/// `s.split('\n')`, with the line feeds found by the vectorised `memchr`.
+pub fn split_lf(s: &str) -> SplitLf<'_> {
+    SplitLf { rest: Some(s) }
+}
+
+/// The iterator of [`split_lf`].
+pub struct SplitLf<'a> {
+    rest: Option<&'a str>,
+}
+
+impl<'a> Iterator for SplitLf<'a> {
+    type Item = &'a str;
+
+    fn next(&mut self) -> Option<&'a str> {
+        let r = self.rest?;
+        match memchr::memchr(b'\n', r.as_bytes()) {
+            Some(p) => {
+                // `p` is the byte of an ASCII '\n': both sides are char boundaries.
+                self.rest = r.get(p + 1..);
+                r.get(..p)
+            }
+            None => {
+                self.rest = None;
+                Some(r)
+            }
+        }
+    }
 }
 
 /// Removes the repeated `NNN-X.Y.Z` prefixes of a multi-line reply that was unfolded into
@@ -748,6 +777,11 @@ mod tests {
     }
 
     proptest::proptest! {
+        #[test]
+        fn split_lf_is_split_on_line_feed(s in "([a\\r\\n]|\\u{e9}|\\n\\n){0,12}") {
+            proptest::prop_assert_eq!(split_lf(&s).collect::<Vec<_>>(), s.split('\n').collect::<Vec<_>>());
+        }
+
         #[test]
         fn find_reply_code_is_unchanged(s in "([245]{1,3}|[0-9]|[ .:;a-z-]|5\\.1\\.1|550 ){0,20}") {
             proptest::prop_assert_eq!(find_reply_code(&s), find_reply_code_reference(&s));
