@@ -195,6 +195,25 @@ pub(crate) fn raw_headers<'a, const N: usize>(
     out
 }
 
+/// The raw values of the headers named `name` (ASCII case ignored), in order: what
+/// [`mail_parser::Message::headers_raw`] gives for them (values that are not UTF-8 skipped),
+/// without converting every other header's value to check it is UTF-8 first.
+pub(crate) fn raw_values<'a>(
+    msg: &'a mail_parser::Message<'_>,
+    name: &'a str,
+) -> impl Iterator<Item = &'a str> + 'a {
+    msg.parts
+        .first()
+        .into_iter()
+        .flat_map(|p| p.headers.iter())
+        .filter(move |h| h.name.as_str().eq_ignore_ascii_case(name))
+        .filter_map(move |h| {
+            msg.raw_message
+                .get(h.offset_start as usize..h.offset_end as usize)
+                .and_then(|b| std::str::from_utf8(b).ok())
+        })
+}
+
 /// Analyses one message. Never panics; any bytes give an answer.
 pub fn analyze(raw: &[u8]) -> Analysis {
     let normalized;
@@ -334,8 +353,8 @@ fn top_of(msg: &mail_parser::Message<'_>) -> Top {
         },
         received_all: {
             let mut all = String::new();
-            for (n, v) in msg.headers_raw() {
-                if n.eq_ignore_ascii_case("Received") && all.len() < 16 << 10 {
+            for v in raw_values(msg, "Received") {
+                if all.len() < 16 << 10 {
                     all.push_str(v);
                     all.push('\n');
                 }

@@ -313,10 +313,7 @@ pub fn original_of(m: &Message<'_>) -> Original {
     };
     let received_top = received.map(crate::text::squash);
     let mut envelope_for: Vec<String> = Vec::new();
-    for (n, v) in m.headers_raw() {
-        if !n.eq_ignore_ascii_case("Received") {
-            continue;
-        }
+    for v in crate::raw_values(m, "Received") {
         if let Some(p) = find_ci(v, "for ") {
             let rest = v.get(p + 4..).unwrap_or("").trim_start();
             if let Some(a) =
