@@ -301,7 +301,30 @@ pub fn squash_into(s: &str, out: &mut String) {
 }
 
 fn is_local_byte(c: u8) -> bool {
-    c.is_ascii_alphanumeric() || b"!#$%&'*+-/=?^_`{|}~.".contains(&c)
+    // (A `match`, not a search of a byte string, which is a `memchr` call per byte.)
+    c.is_ascii_alphanumeric()
+        || matches!(
+            c,
+            b'!' | b'#'
+                | b'$'
+                | b'%'
+                | b'&'
+                | b'\''
+                | b'*'
+                | b'+'
+                | b'-'
+                | b'/'
+                | b'='
+                | b'?'
+                | b'^'
+                | b'_'
+                | b'`'
+                | b'{'
+                | b'|'
+                | b'}'
+                | b'~'
+                | b'.'
+        )
 }
 
 fn is_domain_byte(c: u8) -> bool {
@@ -774,6 +797,17 @@ mod tests {
             i += 1;
         }
         best
+    }
+
+    #[test]
+    fn local_bytes_are_the_atext_specials() {
+        for c in 0..=255u8 {
+            assert_eq!(
+                is_local_byte(c),
+                c.is_ascii_alphanumeric() || b"!#$%&'*+-/=?^_`{|}~.".contains(&c),
+                "{c}"
+            );
+        }
     }
 
     proptest::proptest! {
