@@ -259,21 +259,24 @@ fn addr_list(a: Option<&mail_parser::Address<'_>>) -> Vec<String> {
 /// `Name <addr>` (or the address alone) for each address of a header, joined.
 pub fn display_addr(a: Option<&mail_parser::Address<'_>>) -> Option<String> {
     let a = a?;
-    let v: Vec<String> = a
-        .iter()
-        .map(|x| match (&x.name, &x.address) {
-            (Some(n), Some(ad)) => format!("{n} <{ad}>"),
-            (None, Some(ad)) => ad.to_string(),
-            (Some(n), None) => n.to_string(),
-            (None, None) => String::new(),
-        })
-        .filter(|s| !s.is_empty())
-        .collect();
-    if v.is_empty() {
-        None
-    } else {
-        Some(v.join(", "))
+    // Each address as `Name <addr>`, `addr` or `Name`, the non-empty ones joined by ", ".
+    let mut out = String::new();
+    for x in a.iter() {
+        let piece: [&str; 4] = match (&x.name, &x.address) {
+            (Some(n), Some(ad)) => [n, " <", ad, ">"],
+            (None, Some(ad)) => [ad, "", "", ""],
+            (Some(n), None) => [n, "", "", ""],
+            (None, None) => ["", "", "", ""],
+        };
+        if piece.iter().all(|p| p.is_empty()) {
+            continue;
+        }
+        if !out.is_empty() {
+            out.push_str(", ");
+        }
+        piece.iter().for_each(|p| out.push_str(p));
     }
+    (!out.is_empty()).then_some(out)
 }
 
 /// Reads the interesting headers of a (returned) message.
@@ -628,6 +631,49 @@ mod tests {
         #[test]
         fn header_line_test_is_unchanged(l in "([a-zA-Z-]{0,45}|[ :\u{e9}>]){0,4}") {
             proptest::prop_assert_eq!(is_header_line(&l), is_header_line_reference(&l));
+        }
+    }
+
+    /// `display_addr` before it wrote into one String.
+    fn display_addr_reference(a: Option<&mail_parser::Address<'_>>) -> Option<String> {
+        let v: Vec<String> = a?
+            .iter()
+            .map(|x| match (&x.name, &x.address) {
+                (Some(n), Some(ad)) => format!("{n} <{ad}>"),
+                (None, Some(ad)) => ad.to_string(),
+                (Some(n), None) => n.to_string(),
+                (None, None) => String::new(),
+            })
+            .filter(|s| !s.is_empty())
+            .collect();
+        (!v.is_empty()).then(|| v.join(", "))
+    }
+
+    #[test]
+    fn display_addr_is_unchanged() {
+        for h in [
+            "a@b.example",
+            "Bob <bob@b.example>, carol@c.example",
+            "\"\" <>",
+            "<>",
+            "Group: a@b.example, \"X\" <x@y.example>;, z@z.example",
+            "undisclosed-recipients:;",
+            "\"Only Name\"",
+            "=?utf-8?q?J=C3=B6rg?= <j@example.org>",
+            "",
+        ] {
+            let raw = format!("From: {h}\nTo: {h}\n\nbody\n");
+            let m = crate::PARSER.parse(raw.as_bytes()).expect("parses");
+            assert_eq!(
+                display_addr(m.from()),
+                display_addr_reference(m.from()),
+                "{h:?}"
+            );
+            assert_eq!(
+                display_addr(m.to()),
+                display_addr_reference(m.to()),
+                "{h:?}"
+            );
         }
     }
 

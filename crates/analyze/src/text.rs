@@ -300,6 +300,7 @@ pub fn squash_into(s: &str, out: &mut String) {
     }
 }
 
+#[inline]
 fn is_local_byte(c: u8) -> bool {
     // (A `match`, not a search of a byte string, which is a `memchr` call per byte.)
     c.is_ascii_alphanumeric()
@@ -327,6 +328,7 @@ fn is_local_byte(c: u8) -> bool {
         )
 }
 
+#[inline]
 fn is_domain_byte(c: u8) -> bool {
     c.is_ascii_alphanumeric() || c == b'-' || c == b'.' || c == b'_'
 }

@@ -583,6 +583,7 @@ fn strip_wrapper_hosts(b: Vec<u8>) -> Vec<u8> {
 
 /// Bytes of an e-mail address word: ASCII letters, digits, the atext specials, `.` and `@`,
 /// and any non-ASCII byte (so that UTF-8 sequences are never split).
+#[inline]
 fn is_address_byte(c: u8) -> bool {
     // (A `match`, not a search of a byte string, which is a `memchr` call per byte.)
     c.is_ascii_alphanumeric()
