@@ -630,56 +630,65 @@ pub fn html_to_text(h: &str) -> String {
     let b = h.as_bytes();
     let mut i = 0;
     let mut last = 0;
-    while i < b.len() {
-        if b[i] == b'<' {
-            if let Some(s) = h.get(last..i) {
-                push_entities(&mut out, s);
-            }
-            let end = b[i..]
-                .iter()
-                .position(|&c| c == b'>')
-                .map(|p| i + p + 1)
-                .unwrap_or(b.len());
-            let tag = h.get(i + 1..end.saturating_sub(1)).unwrap_or("");
-            let name: String = tag
-                .trim_start_matches('/')
-                .chars()
-                .take_while(|c| c.is_ascii_alphanumeric())
-                .collect::<String>()
-                .to_ascii_lowercase();
-            let mut next = end;
-            if (name == "script" || name == "style") && !tag.starts_with('/') {
-                let closing = format!("</{name}");
-                if let Some(p) = find_ci(h.get(end..).unwrap_or(""), &closing) {
-                    next = end + p;
-                } else {
-                    next = b.len();
-                }
-            }
-            if matches!(
-                name.as_str(),
-                "br" | "p"
-                    | "div"
-                    | "tr"
-                    | "li"
-                    | "h1"
-                    | "h2"
-                    | "h3"
-                    | "h4"
-                    | "table"
-                    | "pre"
-                    | "blockquote"
-                    | "hr"
-            ) {
-                out.push('\n');
-            } else if matches!(name.as_str(), "td" | "th") {
-                out.push(' ');
-            }
-            i = next;
-            last = next;
-        } else {
-            i += 1;
+    // Each tag, from the next '<' (found with memchr).
+    while let Some(off) = b.get(i..).and_then(|r| memchr::memchr(b'<', r)) {
+        i += off;
+        if let Some(s) = h.get(last..i) {
+            push_entities(&mut out, s);
         }
+        let end = b
+            .get(i..)
+            .and_then(|r| memchr::memchr(b'>', r))
+            .map(|p| i + p + 1)
+            .unwrap_or(b.len());
+        let tag = h.get(i + 1..end.saturating_sub(1)).unwrap_or("");
+        // The tag's name lower-cased (its leading ASCII letters and digits), in a small
+        // buffer: a name longer than it is none of the names below.
+        let t = tag.trim_start_matches('/');
+        let k = t.bytes().take_while(u8::is_ascii_alphanumeric).count();
+        let mut buf = [0u8; 12];
+        let name = match (buf.get_mut(..k), t.as_bytes().get(..k)) {
+            (Some(dst), Some(src)) => {
+                dst.copy_from_slice(src);
+                dst.make_ascii_lowercase();
+                std::str::from_utf8(dst).unwrap_or("")
+            }
+            _ => "",
+        };
+        let mut next = end;
+        if (name == "script" || name == "style") && !tag.starts_with('/') {
+            let closing = if name == "script" {
+                "</script"
+            } else {
+                "</style"
+            };
+            if let Some(p) = find_ci(h.get(end..).unwrap_or(""), closing) {
+                next = end + p;
+            } else {
+                next = b.len();
+            }
+        }
+        if matches!(
+            name,
+            "br" | "p"
+                | "div"
+                | "tr"
+                | "li"
+                | "h1"
+                | "h2"
+                | "h3"
+                | "h4"
+                | "table"
+                | "pre"
+                | "blockquote"
+                | "hr"
+        ) {
+            out.push('\n');
+        } else if matches!(name, "td" | "th") {
+            out.push(' ');
+        }
+        i = next;
+        last = next;
     }
     if let Some(s) = h.get(last..) {
         push_entities(&mut out, s);
@@ -696,7 +705,8 @@ fn push_entities(out: &mut String, s: &str) {
     while let Some(p) = rest.find('&') {
         out.push_str(&rest[..p]);
         let r = &rest[p..];
-        let end = r.find(';').filter(|&e| e <= 8);
+        // (Only a ';' within the first 9 bytes counts: the search stops there.)
+        let end = memchr::memchr(b';', r.as_bytes().get(..r.len().min(9)).unwrap_or_default());
         match end.map(|e| &r[..=e]) {
             Some("&lt;") => out.push('<'),
             Some("&gt;") => out.push('>'),
@@ -799,6 +809,99 @@ mod tests {
             i += 1;
         }
         best
+    }
+
+    /// `html_to_text` before it found tags with memchr and kept the name in a buffer.
+    fn html_to_text_reference(h: &str) -> String {
+        let mut out = String::with_capacity(h.len() / 2);
+        let b = h.as_bytes();
+        let mut i = 0;
+        let mut last = 0;
+        while i < b.len() {
+            if b[i] == b'<' {
+                if let Some(s) = h.get(last..i) {
+                    push_entities_reference(&mut out, s);
+                }
+                let end = b[i..]
+                    .iter()
+                    .position(|&c| c == b'>')
+                    .map(|p| i + p + 1)
+                    .unwrap_or(b.len());
+                let tag = h.get(i + 1..end.saturating_sub(1)).unwrap_or("");
+                let name: String = tag
+                    .trim_start_matches('/')
+                    .chars()
+                    .take_while(|c| c.is_ascii_alphanumeric())
+                    .collect::<String>()
+                    .to_ascii_lowercase();
+                let mut next = end;
+                if (name == "script" || name == "style") && !tag.starts_with('/') {
+                    let closing = format!("</{name}");
+                    next = match find_ci(h.get(end..).unwrap_or(""), &closing) {
+                        Some(p) => end + p,
+                        None => b.len(),
+                    };
+                }
+                if matches!(
+                    name.as_str(),
+                    "br" | "p"
+                        | "div"
+                        | "tr"
+                        | "li"
+                        | "h1"
+                        | "h2"
+                        | "h3"
+                        | "h4"
+                        | "table"
+                        | "pre"
+                        | "blockquote"
+                        | "hr"
+                ) {
+                    out.push('\n');
+                } else if matches!(name.as_str(), "td" | "th") {
+                    out.push(' ');
+                }
+                i = next;
+                last = next;
+            } else {
+                i += 1;
+            }
+        }
+        if let Some(s) = h.get(last..) {
+            push_entities_reference(&mut out, s);
+        }
+        out
+    }
+
+    fn push_entities_reference(out: &mut String, s: &str) {
+        let mut rest = s;
+        while let Some(p) = rest.find('&') {
+            out.push_str(&rest[..p]);
+            let r = &rest[p..];
+            let end = r.find(';').filter(|&e| e <= 8);
+            match end.map(|e| &r[..=e]) {
+                Some("&lt;") => out.push('<'),
+                Some("&gt;") => out.push('>'),
+                Some("&amp;") => out.push('&'),
+                Some("&quot;") => out.push('"'),
+                Some("&#39;") | Some("&apos;") => out.push('\''),
+                Some("&nbsp;") | Some("&#160;") => out.push(' '),
+                _ => {
+                    out.push('&');
+                    rest = &r[1..];
+                    continue;
+                }
+            }
+            rest = &r[end.unwrap_or(0) + 1..];
+        }
+        out.push_str(rest);
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn html_to_text_is_unchanged(h in "(<|>|/|</?(script|STYLE|br|Blockquote|td|p|x|averyverylongtagname)|&(lt|amp|nbsp|#39|x)?;?|[ a-z;\\n]|\\u{e9}){0,40}") {
+            proptest::prop_assert_eq!(html_to_text(&h), html_to_text_reference(&h));
+        }
     }
 
     #[test]
