@@ -330,25 +330,26 @@ fn top_of(msg: &mail_parser::Message<'_>) -> Top {
                 .and_then(|a| a.split('@').next())
                 .unwrap_or("")
                 .to_ascii_lowercase();
-            let robot = [
-                "noreply",
-                "no-reply",
-                "no_reply",
-                "donotreply",
-                "daemon",
-                "mailer",
-                "postmaster",
-                "post_master",
-                "bounce",
-                "admin",
-                "root",
-                "system",
-                "notify",
-                "notification",
-                "mail",
-            ]
-            .iter()
-            .any(|w| local.contains(w));
+            static ROBOT: std::sync::LazyLock<text::Phrases> = std::sync::LazyLock::new(|| {
+                text::Phrases::new(&[
+                    "noreply",
+                    "no-reply",
+                    "no_reply",
+                    "donotreply",
+                    "daemon",
+                    "mailer",
+                    "postmaster",
+                    "post_master",
+                    "bounce",
+                    "admin",
+                    "root",
+                    "system",
+                    "notify",
+                    "notification",
+                    "mail",
+                ])
+            });
+            let robot = ROBOT.any_in(&local);
             null || auto || robot
         },
         received_all: {

@@ -362,14 +362,20 @@ fn is_kddi(host: &str) -> bool {
 }
 
 fn is_timeout(text: &str) -> bool {
-    text.contains("timed out")
-        || text.contains("timeout")
-        || text.contains("did not accept our requests to connect")
-        || text.contains("no answer")
-        || text.contains("unable to connect")
-        || text.contains("establish an smtp connection")
-        || text.contains("not reachable")
-        || text.contains("unreachable")
+    // (Searchers prepared once: `str::contains` prepares its searcher on every call.)
+    static WORDS: std::sync::LazyLock<crate::text::Phrases> = std::sync::LazyLock::new(|| {
+        crate::text::Phrases::new(&[
+            "timed out",
+            "timeout",
+            "did not accept our requests to connect",
+            "no answer",
+            "unable to connect",
+            "establish an smtp connection",
+            "not reachable",
+            "unreachable",
+        ])
+    });
+    WORDS.any_in(text)
 }
 
 /// Reasons that say little: a decoder's hint of one of these gives way to a precise reason
@@ -388,10 +394,15 @@ fn is_generic(r: Reason) -> bool {
 /// `true` when the reporting MTA says it gave up (qmail `I'm not going to try again`, Gmail
 /// `failed permanently`).
 fn says_final(text: &str) -> bool {
-    text.contains("not going to try again")
-        || text.contains("failed permanently")
-        || text.contains("permanent failure")
-        || text.contains("giving up")
+    static WORDS: std::sync::LazyLock<crate::text::Phrases> = std::sync::LazyLock::new(|| {
+        crate::text::Phrases::new(&[
+            "not going to try again",
+            "failed permanently",
+            "permanent failure",
+            "giving up",
+        ])
+    });
+    WORDS.any_in(text)
 }
 
 /// `true` when delivery was given up: `Action: failed`, or a 5yz reply.
@@ -478,10 +489,14 @@ fn pseudo_permanent(
     }
     // Exim gives up with "retry timeout exceeded" / "all hosts have been failing for a long
     // time" after temporary errors only; Gmail says "temporary failure".
-    if text.contains("retry timeout exceeded")
-        || text.contains("have been failing for a long time")
-        || text.contains("technical details of temporary failure")
-    {
+    static TEMPORARY: std::sync::LazyLock<crate::text::Phrases> = std::sync::LazyLock::new(|| {
+        crate::text::Phrases::new(&[
+            "retry timeout exceeded",
+            "have been failing for a long time",
+            "technical details of temporary failure",
+        ])
+    });
+    if TEMPORARY.any_in(text) {
         return false;
     }
     permanent || action.is_none()
