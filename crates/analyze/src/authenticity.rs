@@ -286,9 +286,12 @@ fn incoming_claim(s: &Signals<'_>) -> Option<&'static str> {
     let claims = INCOMING_QUICK
         .as_ref()
         .is_none_or(|q| q.is_match(crate::prefix(s.human_low, 64 << 10)));
+    // (The case-insensitive automaton is built only once some text has a claim.)
+    if !claims {
+        return None;
+    }
     INCOMING_AC
         .as_ref()
-        .filter(|_| claims)
         .and_then(|ac| ac.find(h))
         .and_then(|m| INCOMING_CLAIMS.get(m.pattern().as_usize()))
         .copied()

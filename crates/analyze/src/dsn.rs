@@ -219,19 +219,24 @@ fn split_type(v: &str) -> (Option<&str>, &str) {
 pub fn looks_like_dsn(s: &str) -> bool {
     let mut has_rcpt = false;
     let mut has_other = false;
+    // (The field names are lower-case ASCII, shorter than 24 bytes: comparing the line's
+    // start ignoring case is comparing its lower-cased first 24 bytes.)
+    use crate::text::starts_with_ci;
     for l in lines(s).take(400) {
-        let low = crate::prefix(l, 24).to_ascii_lowercase();
-        if low.starts_with("final-recipient:") || low.starts_with("original-recipient:") {
+        if starts_with_ci(l, "final-recipient:") || starts_with_ci(l, "original-recipient:") {
             has_rcpt = true;
         }
-        if low.starts_with("action:")
-            || low.starts_with("status:")
-            || low.starts_with("reporting-mta:")
+        if starts_with_ci(l, "action:")
+            || starts_with_ci(l, "status:")
+            || starts_with_ci(l, "reporting-mta:")
         {
             has_other = true;
         }
+        if has_rcpt && has_other {
+            return true;
+        }
     }
-    has_rcpt && has_other
+    false
 }
 
 #[cfg(test)]

@@ -64,9 +64,12 @@ const REPORT_TYPES: &[&str] = &[
 fn ctype_of(p: &mail_parser::MessagePart<'_>) -> String {
     match p.content_type() {
         Some(ct) => {
-            let mut s = ct.ctype().to_ascii_lowercase();
+            let (t, sub) = (ct.ctype(), ct.subtype().unwrap_or(""));
+            let mut s = String::with_capacity(t.len() + 1 + sub.len());
+            s.push_str(t);
             s.push('/');
-            s.push_str(&ct.subtype().unwrap_or("").to_ascii_lowercase());
+            s.push_str(sub);
+            s.make_ascii_lowercase();
             s
         }
         None => "text/plain".to_string(),
@@ -192,6 +195,12 @@ impl AttachmentLike for mail_parser::MessagePart<'_> {
 /// The text of a report part. When its base64 transfer encoding was broken (mail-parser
 /// flags `is_encoding_problem` and hands back the raw text), decode it leniently ourselves.
 fn report_text(p: &mail_parser::MessagePart<'_>) -> String {
+    if let PartType::Text(s) | PartType::Html(s) = &p.body
+        && !p.is_encoding_problem
+    {
+        // Already UTF-8: the copy `from_utf8_lossy` would make, without validating it again.
+        return s.to_string();
+    }
     let raw = part_bytes(p);
     let b64 = p
         .content_transfer_encoding()
@@ -250,21 +259,24 @@ fn addr_list(a: Option<&mail_parser::Address<'_>>) -> Vec<String> {
 /// `Name <addr>` (or the address alone) for each address of a header, joined.
 pub fn display_addr(a: Option<&mail_parser::Address<'_>>) -> Option<String> {
     let a = a?;
-    let v: Vec<String> = a
-        .iter()
-        .map(|x| match (&x.name, &x.address) {
-            (Some(n), Some(ad)) => format!("{n} <{ad}>"),
-            (None, Some(ad)) => ad.to_string(),
-            (Some(n), None) => n.to_string(),
-            (None, None) => String::new(),
-        })
-        .filter(|s| !s.is_empty())
-        .collect();
-    if v.is_empty() {
-        None
-    } else {
-        Some(v.join(", "))
+    // Each address as `Name <addr>`, `addr` or `Name`, the non-empty ones joined by ", ".
+    let mut out = String::new();
+    for x in a.iter() {
+        let piece: [&str; 4] = match (&x.name, &x.address) {
+            (Some(n), Some(ad)) => [n, " <", ad, ">"],
+            (None, Some(ad)) => [ad, "", "", ""],
+            (Some(n), None) => [n, "", "", ""],
+            (None, None) => ["", "", "", ""],
+        };
+        if piece.iter().all(|p| p.is_empty()) {
+            continue;
+        }
+        if !out.is_empty() {
+            out.push_str(", ");
+        }
+        piece.iter().for_each(|p| out.push_str(p));
     }
+    (!out.is_empty()).then_some(out)
 }
 
 /// Reads the interesting headers of a (returned) message.
@@ -304,16 +316,11 @@ pub fn original_of(m: &Message<'_>) -> Original {
     };
     let received_top = received.map(crate::text::squash);
     let mut envelope_for: Vec<String> = Vec::new();
-    for (n, v) in m.headers_raw() {
-        if !n.eq_ignore_ascii_case("Received") {
-            continue;
-        }
+    for v in crate::raw_values(m, "Received") {
         if let Some(p) = find_ci(v, "for ") {
             let rest = v.get(p + 4..).unwrap_or("").trim_start();
-            if let Some(a) = crate::text::find_addresses(crate::prefix(rest, 200))
-                .into_iter()
-                .next()
-                .filter(|a| a.start <= 1)
+            if let Some(a) =
+                crate::text::first_address(crate::prefix(rest, 200)).filter(|a| a.start <= 1)
                 && !envelope_for.contains(&a.addr)
             {
                 envelope_for.push(a.addr);
@@ -500,7 +507,7 @@ pub fn split_original_lc(text: &str, low: &str) -> Option<usize> {
     let mut header_start: Option<usize> = None;
     let mut header_run = 0;
     let mut offset = 0usize;
-    for line in text.get(..limit).unwrap_or(text).split('\n') {
+    for line in crate::text::split_lf(text.get(..limit).unwrap_or(text)) {
         let start = offset;
         offset += line.len() + 1;
         let l = line.trim_end_matches('\r');
@@ -525,7 +532,10 @@ pub fn split_original_lc(text: &str, low: &str) -> Option<usize> {
 }
 
 fn is_header_line(l: &str) -> bool {
-    match l.find(':') {
+    // Only a colon within the first 40 bytes can qualify: the search stops there (a line with
+    // no colon is not read to its end).
+    let head = l.as_bytes().get(..l.len().min(40)).unwrap_or_default();
+    match memchr::memchr(b':', head) {
         Some(p) if p > 1 && p < 40 => l[..p]
             .bytes()
             .all(|c| c.is_ascii_alphanumeric() || c == b'-'),
@@ -604,6 +614,67 @@ mod tests {
         check_b64("QWN0aW9uOiBmYWlsZWQ=", "Action: failed");
         check_b64("QWN0a W9uO\r\n*iBmYWlsZWQ", "Action: failed");
         check_b64("", "");
+    }
+
+    /// The search for the colon stops after 40 bytes; the answer is the one of a search of
+    /// the whole line.
+    fn is_header_line_reference(l: &str) -> bool {
+        match l.find(':') {
+            Some(p) if p > 1 && p < 40 => l[..p]
+                .bytes()
+                .all(|c| c.is_ascii_alphanumeric() || c == b'-'),
+            _ => false,
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn header_line_test_is_unchanged(l in "([a-zA-Z-]{0,45}|[ :\u{e9}>]){0,4}") {
+            proptest::prop_assert_eq!(is_header_line(&l), is_header_line_reference(&l));
+        }
+    }
+
+    /// `display_addr` before it wrote into one String.
+    fn display_addr_reference(a: Option<&mail_parser::Address<'_>>) -> Option<String> {
+        let v: Vec<String> = a?
+            .iter()
+            .map(|x| match (&x.name, &x.address) {
+                (Some(n), Some(ad)) => format!("{n} <{ad}>"),
+                (None, Some(ad)) => ad.to_string(),
+                (Some(n), None) => n.to_string(),
+                (None, None) => String::new(),
+            })
+            .filter(|s| !s.is_empty())
+            .collect();
+        (!v.is_empty()).then(|| v.join(", "))
+    }
+
+    #[test]
+    fn display_addr_is_unchanged() {
+        for h in [
+            "a@b.example",
+            "Bob <bob@b.example>, carol@c.example",
+            "\"\" <>",
+            "<>",
+            "Group: a@b.example, \"X\" <x@y.example>;, z@z.example",
+            "undisclosed-recipients:;",
+            "\"Only Name\"",
+            "=?utf-8?q?J=C3=B6rg?= <j@example.org>",
+            "",
+        ] {
+            let raw = format!("From: {h}\nTo: {h}\n\nbody\n");
+            let m = crate::PARSER.parse(raw.as_bytes()).expect("parses");
+            assert_eq!(
+                display_addr(m.from()),
+                display_addr_reference(m.from()),
+                "{h:?}"
+            );
+            assert_eq!(
+                display_addr(m.to()),
+                display_addr_reference(m.to()),
+                "{h:?}"
+            );
+        }
     }
 
     #[test]

@@ -144,7 +144,36 @@ pub fn strip_prefix_ci<'a>(s: &'a str, prefix: &str) -> Option<&'a str> {
 
 /// Splits text into lines on LF, CRLF or lone CR.
 pub fn lines(s: &str) -> impl Iterator<Item = &str> {
-    s.split('\n').map(|l| l.strip_suffix('\r').unwrap_or(l))
+    split_lf(s).map(|l| l.strip_suffix('\r').unwrap_or(l))
+}
+
+/// `s.split('\n')`, with the line feeds found by the vectorised `memchr`.
+pub fn split_lf(s: &str) -> SplitLf<'_> {
+    SplitLf { rest: Some(s) }
+}
+
+/// The iterator of [`split_lf`].
+pub struct SplitLf<'a> {
+    rest: Option<&'a str>,
+}
+
+impl<'a> Iterator for SplitLf<'a> {
+    type Item = &'a str;
+
+    fn next(&mut self) -> Option<&'a str> {
+        let r = self.rest?;
+        match memchr::memchr(b'\n', r.as_bytes()) {
+            Some(p) => {
+                // `p` is the byte of an ASCII '\n': both sides are char boundaries.
+                self.rest = r.get(p + 1..);
+                r.get(..p)
+            }
+            None => {
+                self.rest = None;
+                Some(r)
+            }
+        }
+    }
 }
 
 /// Removes the repeated `NNN-X.Y.Z` prefixes of a multi-line reply that was unfolded into
@@ -198,62 +227,108 @@ pub fn squash(s: &str) -> String {
     out
 }
 
+/// Byte classes for [`squash_into`]: 0 a byte of a word, 1 ASCII whitespace (U+0009..U+000D,
+/// U+0020), 2 the lead byte of a multi-byte character that may be whitespace (U+0085, U+00A0,
+/// U+1680, U+2000..U+205F, U+3000).
+static SQUASH_CLASS: [u8; 256] = {
+    let mut t = [0u8; 256];
+    t[b'\t' as usize] = 1;
+    t[b'\n' as usize] = 1;
+    t[0x0b] = 1;
+    t[0x0c] = 1;
+    t[b'\r' as usize] = 1;
+    t[b' ' as usize] = 1;
+    t[0xc2] = 2;
+    t[0xe1] = 2;
+    t[0xe2] = 2;
+    t[0xe3] = 2;
+    t
+};
+
 /// [`squash`], appending to `out` (which should be empty: a word is preceded by a space
 /// whenever `out` is not). The words are exactly those of `str::split_whitespace` (Unicode
 /// `White_Space`), found byte by byte: the ASCII whitespace bytes directly, a multi-byte
-/// character only decoded when its lead byte could start a whitespace character. Runs of
-/// other bytes are copied at once.
+/// character only decoded when its lead byte could start a whitespace character. A stretch
+/// of words separated by single spaces is already in its squashed form and is copied at once.
 pub fn squash_into(s: &str, out: &mut String) {
     let b = s.as_bytes();
+    let n = b.len();
+    let class = |i: usize| b.get(i).map_or(1, |&c| SQUASH_CLASS[c as usize]);
+    // The width of the whitespace character at `i`, 0 when it is not whitespace.
+    let ws_width = |i: usize| match class(i) {
+        0 => 0,
+        1 => 1,
+        _ => match s.get(i..).and_then(|r| r.chars().next()) {
+            Some(ch) if ch.is_whitespace() => ch.len_utf8(),
+            _ => 0,
+        },
+    };
     let mut i = 0;
-    // Start of the current word, if inside one.
-    let mut word: Option<usize> = None;
-    while i < b.len() {
-        let c = b[i];
-        let width = if c < 0x80 {
-            // U+0009..U+000D and U+0020 (char::is_whitespace also counts U+000B).
-            if matches!(c, b'\t' | b'\n' | 0x0b | 0x0c | b'\r' | b' ') {
-                1
-            } else {
-                0
-            }
-        } else if matches!(c, 0xc2 | 0xe1 | 0xe2 | 0xe3) {
-            // The lead bytes of U+0085, U+00A0, U+1680, U+2000..U+205F and U+3000.
-            match s.get(i..).and_then(|r| r.chars().next()) {
-                Some(ch) if ch.is_whitespace() => ch.len_utf8(),
-                _ => 0,
-            }
-        } else {
-            0
-        };
-        if width == 0 {
-            if word.is_none() {
-                word = Some(i);
-            }
-            i += 1;
+    while i < n {
+        let w = ws_width(i);
+        if w > 0 {
+            i += w;
             continue;
         }
-        if let Some(w) = word.take() {
-            push_word(out, s.get(w..i).unwrap_or(""));
+        let start = i;
+        loop {
+            while i < n && class(i) == 0 {
+                i += 1;
+            }
+            if i >= n {
+                break;
+            }
+            if class(i) == 2 {
+                if ws_width(i) == 0 {
+                    // A multi-byte character that is not whitespace: part of the word.
+                    i += 1;
+                    continue;
+                }
+                break;
+            }
+            // One space between two words stays as it is.
+            if b.get(i) == Some(&b' ') && ws_width(i + 1) == 0 {
+                i += 1;
+                continue;
+            }
+            break;
         }
-        i += width;
-    }
-    if let Some(w) = word {
-        push_word(out, s.get(w..).unwrap_or(""));
+        if !out.is_empty() {
+            out.push(' ');
+        }
+        out.push_str(s.get(start..i).unwrap_or(""));
     }
 }
 
-fn push_word(out: &mut String, w: &str) {
-    if !out.is_empty() {
-        out.push(' ');
-    }
-    out.push_str(w);
-}
-
+#[inline]
 fn is_local_byte(c: u8) -> bool {
-    c.is_ascii_alphanumeric() || b"!#$%&'*+-/=?^_`{|}~.".contains(&c)
+    // (A `match`, not a search of a byte string, which is a `memchr` call per byte.)
+    c.is_ascii_alphanumeric()
+        || matches!(
+            c,
+            b'!' | b'#'
+                | b'$'
+                | b'%'
+                | b'&'
+                | b'\''
+                | b'*'
+                | b'+'
+                | b'-'
+                | b'/'
+                | b'='
+                | b'?'
+                | b'^'
+                | b'_'
+                | b'`'
+                | b'{'
+                | b'|'
+                | b'}'
+                | b'~'
+                | b'.'
+        )
 }
 
+#[inline]
 fn is_domain_byte(c: u8) -> bool {
     c.is_ascii_alphanumeric() || c == b'-' || c == b'.' || c == b'_'
 }
@@ -270,10 +345,26 @@ pub struct FoundAddr {
 /// (quoted local parts are not taken), the domain has a dot or is a bracketed literal.
 /// The domain is lower-cased, the local part kept.
 pub fn find_addresses(s: &str) -> Vec<FoundAddr> {
-    let b = s.as_bytes();
     let mut out = Vec::new();
     let mut i = 0;
-    while let Some(off) = b.get(i..).and_then(|r| r.iter().position(|&c| c == b'@')) {
+    while let Some((a, next)) = next_address(s, i) {
+        out.push(a);
+        i = next;
+    }
+    out
+}
+
+/// The first address [`find_addresses`] finds in `s` (its first element), without looking
+/// for the others.
+pub fn first_address(s: &str) -> Option<FoundAddr> {
+    next_address(s, 0).map(|(a, _)| a)
+}
+
+/// The first address of `s` whose `@` is at or after byte `i`, and where the search for the
+/// next one resumes.
+fn next_address(s: &str, mut i: usize) -> Option<(FoundAddr, usize)> {
+    let b = s.as_bytes();
+    while let Some(off) = b.get(i..).and_then(|r| memchr::memchr(b'@', r)) {
         let at = i + off;
         i = at + 1;
         let mut ls = at;
@@ -329,14 +420,16 @@ pub fn find_addresses(s: &str) -> Vec<FoundAddr> {
         if let Some(d) = addr.get_mut(local.len() + 1..) {
             d.make_ascii_lowercase();
         }
-        out.push(FoundAddr {
-            addr,
-            start: ls,
-            end: de,
-        });
-        i = de.max(at + 1);
+        return Some((
+            FoundAddr {
+                addr,
+                start: ls,
+                end: de,
+            },
+            de.max(at + 1),
+        ));
     }
-    out
+    None
 }
 
 fn is_ipv4(d: &str) -> bool {
@@ -381,6 +474,14 @@ pub fn find_reply_code(s: &str) -> Option<u16> {
     let mut best: Option<u16> = None;
     let mut i = 0;
     while i + 3 <= b.len() {
+        // Only a position with 2, 4 or 5 can start a code: skip to the next one.
+        match b
+            .get(i..b.len() - 2)
+            .and_then(|r| memchr::memchr3(b'2', b'4', b'5', r))
+        {
+            Some(off) => i += off,
+            None => break,
+        }
         let c = b[i];
         if matches!(c, b'2' | b'4' | b'5')
             && b[i + 1].is_ascii_digit()
@@ -529,56 +630,65 @@ pub fn html_to_text(h: &str) -> String {
     let b = h.as_bytes();
     let mut i = 0;
     let mut last = 0;
-    while i < b.len() {
-        if b[i] == b'<' {
-            if let Some(s) = h.get(last..i) {
-                push_entities(&mut out, s);
-            }
-            let end = b[i..]
-                .iter()
-                .position(|&c| c == b'>')
-                .map(|p| i + p + 1)
-                .unwrap_or(b.len());
-            let tag = h.get(i + 1..end.saturating_sub(1)).unwrap_or("");
-            let name: String = tag
-                .trim_start_matches('/')
-                .chars()
-                .take_while(|c| c.is_ascii_alphanumeric())
-                .collect::<String>()
-                .to_ascii_lowercase();
-            let mut next = end;
-            if (name == "script" || name == "style") && !tag.starts_with('/') {
-                let closing = format!("</{name}");
-                if let Some(p) = find_ci(h.get(end..).unwrap_or(""), &closing) {
-                    next = end + p;
-                } else {
-                    next = b.len();
-                }
-            }
-            if matches!(
-                name.as_str(),
-                "br" | "p"
-                    | "div"
-                    | "tr"
-                    | "li"
-                    | "h1"
-                    | "h2"
-                    | "h3"
-                    | "h4"
-                    | "table"
-                    | "pre"
-                    | "blockquote"
-                    | "hr"
-            ) {
-                out.push('\n');
-            } else if matches!(name.as_str(), "td" | "th") {
-                out.push(' ');
-            }
-            i = next;
-            last = next;
-        } else {
-            i += 1;
+    // Each tag, from the next '<' (found with memchr).
+    while let Some(off) = b.get(i..).and_then(|r| memchr::memchr(b'<', r)) {
+        i += off;
+        if let Some(s) = h.get(last..i) {
+            push_entities(&mut out, s);
         }
+        let end = b
+            .get(i..)
+            .and_then(|r| memchr::memchr(b'>', r))
+            .map(|p| i + p + 1)
+            .unwrap_or(b.len());
+        let tag = h.get(i + 1..end.saturating_sub(1)).unwrap_or("");
+        // The tag's name lower-cased (its leading ASCII letters and digits), in a small
+        // buffer: a name longer than it is none of the names below.
+        let t = tag.trim_start_matches('/');
+        let k = t.bytes().take_while(u8::is_ascii_alphanumeric).count();
+        let mut buf = [0u8; 12];
+        let name = match (buf.get_mut(..k), t.as_bytes().get(..k)) {
+            (Some(dst), Some(src)) => {
+                dst.copy_from_slice(src);
+                dst.make_ascii_lowercase();
+                std::str::from_utf8(dst).unwrap_or("")
+            }
+            _ => "",
+        };
+        let mut next = end;
+        if (name == "script" || name == "style") && !tag.starts_with('/') {
+            let closing = if name == "script" {
+                "</script"
+            } else {
+                "</style"
+            };
+            if let Some(p) = find_ci(h.get(end..).unwrap_or(""), closing) {
+                next = end + p;
+            } else {
+                next = b.len();
+            }
+        }
+        if matches!(
+            name,
+            "br" | "p"
+                | "div"
+                | "tr"
+                | "li"
+                | "h1"
+                | "h2"
+                | "h3"
+                | "h4"
+                | "table"
+                | "pre"
+                | "blockquote"
+                | "hr"
+        ) {
+            out.push('\n');
+        } else if matches!(name, "td" | "th") {
+            out.push(' ');
+        }
+        i = next;
+        last = next;
     }
     if let Some(s) = h.get(last..) {
         push_entities(&mut out, s);
@@ -595,7 +705,8 @@ fn push_entities(out: &mut String, s: &str) {
     while let Some(p) = rest.find('&') {
         out.push_str(&rest[..p]);
         let r = &rest[p..];
-        let end = r.find(';').filter(|&e| e <= 8);
+        // (Only a ';' within the first 9 bytes counts: the search stops there.)
+        let end = memchr::memchr(b';', r.as_bytes().get(..r.len().min(9)).unwrap_or_default());
         match end.map(|e| &r[..=e]) {
             Some("&lt;") => out.push('<'),
             Some("&gt;") => out.push('>'),
@@ -642,6 +753,177 @@ mod tests {
         #[test]
         fn squash_matches_split_whitespace(s in "(\\PC|\\s|[\u{85}\u{a0}\u{1680}\u{2000}-\u{200b}\u{2028}\u{2029}\u{202f}\u{205f}\u{3000}\u{180e}]){0,60}") {
             proptest::prop_assert_eq!(squash(&s), squash_reference(&s));
+        }
+    }
+
+    proptest::proptest! {
+        /// Longer texts of words and whitespace runs (the stretches copied at once).
+        #[test]
+        fn squash_matches_split_whitespace_on_prose(s in "([a-zA-Z.,:<>@-]{1,6}|[ \t\r\n]{1,3}| |\u{a0}|\u{2003}|\u{3000}|\u{e9}|\u{e1}\u{85}|\u{2028}){0,80}") {
+            proptest::prop_assert_eq!(squash(&s), squash_reference(&s));
+        }
+
+        #[test]
+        fn first_address_is_the_first_found(s in "([a-zA-Z0-9.+_-]{1,8}|@|[.<>\\[\\] :;]|\u{e9}|[0-9]{1,3}){0,40}") {
+            let all = find_addresses(&s);
+            proptest::prop_assert_eq!(first_address(&s), all.into_iter().next());
+        }
+    }
+
+    /// `find_reply_code` before it skipped to the candidate digits with memchr.
+    fn find_reply_code_reference(s: &str) -> Option<u16> {
+        let b = s.as_bytes();
+        let mut best: Option<u16> = None;
+        let mut i = 0;
+        while i + 3 <= b.len() {
+            let c = b[i];
+            if matches!(c, b'2' | b'4' | b'5')
+                && b[i + 1].is_ascii_digit()
+                && b[i + 2].is_ascii_digit()
+                && (i == 0
+                    || !is_token(b[i - 1])
+                    || (b[i - 1] == b':' && i >= 2 && b[i - 2] == b' '))
+                && b.get(i + 3)
+                    .is_none_or(|&n| b" -\t\r\n;:,)\"'".contains(&n))
+            {
+                let code = u16::from(c - b'0') * 100
+                    + u16::from(b[i + 1] - b'0') * 10
+                    + u16::from(b[i + 2] - b'0');
+                if (b[i + 1] <= b'5') && is_plausible_code(code) {
+                    let rest = s.get(i + 4..).unwrap_or("");
+                    let strong = i == 0
+                        || rest
+                            .trim_start()
+                            .as_bytes()
+                            .first()
+                            .is_some_and(|&d| d == c)
+                            && rest.trim_start().as_bytes().get(1) == Some(&b'.');
+                    if strong {
+                        return Some(code);
+                    }
+                    if best.is_none() && b.get(i + 3) != Some(&b':') {
+                        best = Some(code);
+                    }
+                }
+            }
+            i += 1;
+        }
+        best
+    }
+
+    /// `html_to_text` before it found tags with memchr and kept the name in a buffer.
+    fn html_to_text_reference(h: &str) -> String {
+        let mut out = String::with_capacity(h.len() / 2);
+        let b = h.as_bytes();
+        let mut i = 0;
+        let mut last = 0;
+        while i < b.len() {
+            if b[i] == b'<' {
+                if let Some(s) = h.get(last..i) {
+                    push_entities_reference(&mut out, s);
+                }
+                let end = b[i..]
+                    .iter()
+                    .position(|&c| c == b'>')
+                    .map(|p| i + p + 1)
+                    .unwrap_or(b.len());
+                let tag = h.get(i + 1..end.saturating_sub(1)).unwrap_or("");
+                let name: String = tag
+                    .trim_start_matches('/')
+                    .chars()
+                    .take_while(|c| c.is_ascii_alphanumeric())
+                    .collect::<String>()
+                    .to_ascii_lowercase();
+                let mut next = end;
+                if (name == "script" || name == "style") && !tag.starts_with('/') {
+                    let closing = format!("</{name}");
+                    next = match find_ci(h.get(end..).unwrap_or(""), &closing) {
+                        Some(p) => end + p,
+                        None => b.len(),
+                    };
+                }
+                if matches!(
+                    name.as_str(),
+                    "br" | "p"
+                        | "div"
+                        | "tr"
+                        | "li"
+                        | "h1"
+                        | "h2"
+                        | "h3"
+                        | "h4"
+                        | "table"
+                        | "pre"
+                        | "blockquote"
+                        | "hr"
+                ) {
+                    out.push('\n');
+                } else if matches!(name.as_str(), "td" | "th") {
+                    out.push(' ');
+                }
+                i = next;
+                last = next;
+            } else {
+                i += 1;
+            }
+        }
+        if let Some(s) = h.get(last..) {
+            push_entities_reference(&mut out, s);
+        }
+        out
+    }
+
+    fn push_entities_reference(out: &mut String, s: &str) {
+        let mut rest = s;
+        while let Some(p) = rest.find('&') {
+            out.push_str(&rest[..p]);
+            let r = &rest[p..];
+            let end = r.find(';').filter(|&e| e <= 8);
+            match end.map(|e| &r[..=e]) {
+                Some("&lt;") => out.push('<'),
+                Some("&gt;") => out.push('>'),
+                Some("&amp;") => out.push('&'),
+                Some("&quot;") => out.push('"'),
+                Some("&#39;") | Some("&apos;") => out.push('\''),
+                Some("&nbsp;") | Some("&#160;") => out.push(' '),
+                _ => {
+                    out.push('&');
+                    rest = &r[1..];
+                    continue;
+                }
+            }
+            rest = &r[end.unwrap_or(0) + 1..];
+        }
+        out.push_str(rest);
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn html_to_text_is_unchanged(h in "(<|>|/|</?(script|STYLE|br|Blockquote|td|p|x|averyverylongtagname)|&(lt|amp|nbsp|#39|x)?;?|[ a-z;\\n]|\\u{e9}){0,40}") {
+            proptest::prop_assert_eq!(html_to_text(&h), html_to_text_reference(&h));
+        }
+    }
+
+    #[test]
+    fn local_bytes_are_the_atext_specials() {
+        for c in 0..=255u8 {
+            assert_eq!(
+                is_local_byte(c),
+                c.is_ascii_alphanumeric() || b"!#$%&'*+-/=?^_`{|}~.".contains(&c),
+                "{c}"
+            );
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn split_lf_is_split_on_line_feed(s in "([a\\r\\n]|\\u{e9}|\\n\\n){0,12}") {
+            proptest::prop_assert_eq!(split_lf(&s).collect::<Vec<_>>(), s.split('\n').collect::<Vec<_>>());
+        }
+
+        #[test]
+        fn find_reply_code_is_unchanged(s in "([245]{1,3}|[0-9]|[ .:;a-z-]|5\\.1\\.1|550 ){0,20}") {
+            proptest::prop_assert_eq!(find_reply_code(&s), find_reply_code_reference(&s));
         }
     }
 

@@ -39,6 +39,7 @@
 //! answered unless the words say it, which limits the `filtered`/`userunknown` distinction.
 
 mod codes;
+mod literal;
 mod rules;
 
 use mailerd_types::{Category, DsnAction, EnhancedStatus, Reason, SmtpReply};
@@ -361,14 +362,20 @@ fn is_kddi(host: &str) -> bool {
 }
 
 fn is_timeout(text: &str) -> bool {
-    text.contains("timed out")
-        || text.contains("timeout")
-        || text.contains("did not accept our requests to connect")
-        || text.contains("no answer")
-        || text.contains("unable to connect")
-        || text.contains("establish an smtp connection")
-        || text.contains("not reachable")
-        || text.contains("unreachable")
+    // (Searchers prepared once: `str::contains` prepares its searcher on every call.)
+    static WORDS: std::sync::LazyLock<crate::text::Phrases> = std::sync::LazyLock::new(|| {
+        crate::text::Phrases::new(&[
+            "timed out",
+            "timeout",
+            "did not accept our requests to connect",
+            "no answer",
+            "unable to connect",
+            "establish an smtp connection",
+            "not reachable",
+            "unreachable",
+        ])
+    });
+    WORDS.any_in(text)
 }
 
 /// Reasons that say little: a decoder's hint of one of these gives way to a precise reason
@@ -387,10 +394,15 @@ fn is_generic(r: Reason) -> bool {
 /// `true` when the reporting MTA says it gave up (qmail `I'm not going to try again`, Gmail
 /// `failed permanently`).
 fn says_final(text: &str) -> bool {
-    text.contains("not going to try again")
-        || text.contains("failed permanently")
-        || text.contains("permanent failure")
-        || text.contains("giving up")
+    static WORDS: std::sync::LazyLock<crate::text::Phrases> = std::sync::LazyLock::new(|| {
+        crate::text::Phrases::new(&[
+            "not going to try again",
+            "failed permanently",
+            "permanent failure",
+            "giving up",
+        ])
+    });
+    WORDS.any_in(text)
 }
 
 /// `true` when delivery was given up: `Action: failed`, or a 5yz reply.
@@ -477,10 +489,14 @@ fn pseudo_permanent(
     }
     // Exim gives up with "retry timeout exceeded" / "all hosts have been failing for a long
     // time" after temporary errors only; Gmail says "temporary failure".
-    if text.contains("retry timeout exceeded")
-        || text.contains("have been failing for a long time")
-        || text.contains("technical details of temporary failure")
-    {
+    static TEMPORARY: std::sync::LazyLock<crate::text::Phrases> = std::sync::LazyLock::new(|| {
+        crate::text::Phrases::new(&[
+            "retry timeout exceeded",
+            "have been failing for a long time",
+            "technical details of temporary failure",
+        ])
+    });
+    if TEMPORARY.any_in(text) {
         return false;
     }
     permanent || action.is_none()
@@ -547,7 +563,7 @@ fn normalize(diag: &str) -> String {
 /// false hit. Names elsewhere (`blocked using zen.spamhaus.org`) are kept: they are evidence.
 fn strip_wrapper_hosts(b: Vec<u8>) -> Vec<u8> {
     const LEADS: [&[u8]; 2] = [b"host ", b"talking to "];
-    if !LEADS.iter().any(|l| b.windows(l.len()).any(|w| w == *l)) {
+    if !LEADS.iter().any(|l| memchr::memmem::find(&b, l).is_some()) {
         return b;
     }
     let is_name = |c: u8| c.is_ascii_alphanumeric() || c == b'.' || c == b'-' || c == b'_';
@@ -582,8 +598,34 @@ fn strip_wrapper_hosts(b: Vec<u8>) -> Vec<u8> {
 
 /// Bytes of an e-mail address word: ASCII letters, digits, the atext specials, `.` and `@`,
 /// and any non-ASCII byte (so that UTF-8 sequences are never split).
+#[inline]
 fn is_address_byte(c: u8) -> bool {
-    c.is_ascii_alphanumeric() || c >= 0x80 || b"._%+-=!#$&'*/?^`{|}~@".contains(&c)
+    // (A `match`, not a search of a byte string, which is a `memchr` call per byte.)
+    c.is_ascii_alphanumeric()
+        || c >= 0x80
+        || matches!(
+            c,
+            b'.' | b'_'
+                | b'%'
+                | b'+'
+                | b'-'
+                | b'='
+                | b'!'
+                | b'#'
+                | b'$'
+                | b'&'
+                | b'\''
+                | b'*'
+                | b'/'
+                | b'?'
+                | b'^'
+                | b'`'
+                | b'{'
+                | b'|'
+                | b'}'
+                | b'~'
+                | b'@'
+        )
 }
 
 /// The stage the reply answered, from the usual wordings of Postfix (`in reply to end of DATA
@@ -665,6 +707,14 @@ fn reply_code_in(text: &str) -> Option<(u16, usize)> {
     let b = text.as_bytes();
     let mut i = 0;
     while i + 3 <= b.len() {
+        // Only a position with 4 or 5 can start a code: skip to the next one.
+        match b
+            .get(i..b.len() - 2)
+            .and_then(|r| memchr::memchr2(b'4', b'5', r))
+        {
+            Some(off) => i += off,
+            None => break,
+        }
         let ok_before = i == 0 || !(b[i - 1].is_ascii_alphanumeric() || b[i - 1] == b'.');
         if ok_before
             && matches!(b[i], b'4' | b'5')
@@ -724,6 +774,47 @@ mod tests {
             "host or domain name not found"
         );
         assert!(normalize("blocked using zen.spamhaus.org").contains("zen.spamhaus.org"));
+    }
+
+    /// `reply_code_in` before it skipped to the candidate digits with memchr.
+    fn reply_code_in_reference(text: &str) -> Option<(u16, usize)> {
+        let b = text.as_bytes();
+        let mut i = 0;
+        while i + 3 <= b.len() {
+            let ok_before = i == 0 || !(b[i - 1].is_ascii_alphanumeric() || b[i - 1] == b'.');
+            if ok_before
+                && matches!(b[i], b'4' | b'5')
+                && b[i + 1].is_ascii_digit()
+                && b[i + 2].is_ascii_digit()
+                && b[i + 1] <= b'5'
+                && matches!(b.get(i + 3), None | Some(b' ') | Some(b'-'))
+            {
+                let code = u16::from(b[i] - b'0') * 100
+                    + u16::from(b[i + 1] - b'0') * 10
+                    + u16::from(b[i + 2] - b'0');
+                return Some((code, i));
+            }
+            i += 1;
+        }
+        None
+    }
+
+    #[test]
+    fn address_bytes_are_the_atext_specials() {
+        for c in 0..=255u8 {
+            assert_eq!(
+                is_address_byte(c),
+                c.is_ascii_alphanumeric() || c >= 0x80 || b"._%+-=!#$&'*/?^`{|}~@".contains(&c),
+                "{c}"
+            );
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn reply_code_in_is_unchanged(s in "([45]{1,3}|[0-9]|[ .:a-z-]|550 ){0,20}") {
+            proptest::prop_assert_eq!(reply_code_in(&s), reply_code_in_reference(&s));
+        }
     }
 
     #[test]

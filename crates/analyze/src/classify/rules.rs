@@ -21,7 +21,6 @@
 
 use std::sync::{LazyLock, OnceLock};
 
-use aho_corasick::{AhoCorasick, MatchKind};
 use mailerd_types::{Category, Reason};
 use regex_automata::hybrid::dfa::{Cache, DFA};
 use regex_automata::meta::Regex;
@@ -1524,17 +1523,18 @@ pub(crate) static RULES: &[Rule] = &[
 /// The compiled rules.
 ///
 /// Every pattern gets an *anchor*: a set of literal strings one of which occurs in every text
-/// the pattern matches (derived from the pattern itself by [`anchors`]). One Aho-Corasick pass
-/// over the text finds the anchors present; only the patterns whose anchor occurred (and the
+/// the pattern matches (derived from the pattern itself by [`anchors`]). One pass over the
+/// text finds the anchors present; only the patterns whose anchor occurred (and the
 /// few without an anchor) are run, in table order, and the first match wins. This keeps one
 /// classification at a few microseconds, where a `RegexSet` of all patterns needs a lazy DFA
 /// of hundreds of megabytes to stay fast on varied texts.
 ///
-/// The automaton holds only the anchors' first [`KEY_LEN`] bytes (the ~800 anchors, 13.5 kB,
-/// share ~380 such keys, a trie of ~900 states where the full anchors need several thousand):
-/// each occurrence of a key is confirmed by comparing the text there with the full anchors
-/// that start with it, so the candidates are exactly the same. Building the automaton of the
-/// full anchors cost about 9 M instructions, more than all the searches of a 600-message run.
+/// The pass looks up only the anchors' first [`KEY_LEN`] bytes (the ~800 anchors, 13.5 kB,
+/// share ~380 such keys) at every position of the text ([`KeyTable`]): each occurrence of a
+/// key is confirmed by comparing the text there with the full anchors that start with it, so
+/// the candidates are exactly those of a search for the full anchors. (An Aho-Corasick
+/// automaton of the keys cost 2.5 M instructions to build, more than all the lookups of a
+/// 600-message run; one of the full anchors about 9 M.)
 pub(crate) struct Compiled {
     /// The pattern texts, compiled on first use (most texts need only a few of them).
     patterns: Vec<&'static str>,
@@ -1543,8 +1543,8 @@ pub(crate) struct Compiled {
     /// occurrence is the match, no regex is needed (more than half of the table).
     literal: Vec<bool>,
     rule_of: Vec<usize>,
-    ac: Option<AhoCorasick>,
-    /// For each key of the automaton, the full anchors that start with it.
+    keys: KeyTable,
+    /// For each key, the full anchors that start with it.
     key_anchors: Vec<Vec<usize>>,
     /// The full anchor strings.
     anchor_strings: Vec<String>,
@@ -1554,8 +1554,93 @@ pub(crate) struct Compiled {
     always: Vec<usize>,
 }
 
-/// The length of the automaton's keys (anchor prefixes); see [`Compiled`].
+/// The length of the keys (anchor prefixes); see [`Compiled`].
 const KEY_LEN: usize = 4;
+
+/// The keys (2 to [`KEY_LEN`] bytes) for a lookup at every position of a text: which key
+/// lengths start with each pair of bytes, then an open-addressing hash table from a key's
+/// bytes to its index.
+struct KeyTable {
+    /// For each pair of bytes (`first << 8 | second`), bit `L - 2` set when a key of `L`
+    /// bytes starts with them.
+    starts: Vec<u8>,
+    /// `(code, index + 1)`; 0 marks an empty slot.
+    slots: Vec<(u64, u32)>,
+}
+
+impl KeyTable {
+    /// A key's bytes and length in one number (distinct for distinct keys of 2..=4 bytes).
+    fn code(k: &[u8]) -> u64 {
+        k.iter()
+            .fold(k.len() as u64, |c, &b| (c << 8) | u64::from(b))
+    }
+
+    fn slot(&self, code: u64) -> usize {
+        (code.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 32) as usize & (self.slots.len() - 1)
+    }
+
+    fn new(keys: &[&[u8]]) -> KeyTable {
+        let mut t = KeyTable {
+            starts: vec![0; 1 << 16],
+            slots: vec![(0, 0); (keys.len() * 4).next_power_of_two().max(16)],
+        };
+        for (i, k) in keys.iter().enumerate() {
+            let (Some(&a), Some(&b)) = (k.first(), k.get(1)) else {
+                continue;
+            };
+            if k.len() > KEY_LEN {
+                continue;
+            }
+            if let Some(s) = t.starts.get_mut(usize::from(a) << 8 | usize::from(b)) {
+                *s |= 1 << (k.len() - 2);
+            }
+            let code = Self::code(k);
+            let mut at = t.slot(code);
+            while t.slots[at].1 != 0 {
+                at = (at + 1) & (t.slots.len() - 1);
+            }
+            t.slots[at] = (code, i as u32 + 1);
+        }
+        t
+    }
+
+    /// The index of the key `k`, if it is one.
+    fn get(&self, k: &[u8]) -> Option<usize> {
+        let code = Self::code(k);
+        let mut at = self.slot(code);
+        loop {
+            let (c, i) = *self.slots.get(at)?;
+            if i == 0 {
+                return None;
+            }
+            if c == code {
+                return Some(i as usize - 1);
+            }
+            at = (at + 1) & (self.slots.len() - 1);
+        }
+    }
+
+    /// Calls `f` with the index of every occurrence of every key in `b`.
+    fn each(&self, b: &[u8], mut f: impl FnMut(usize, usize)) {
+        for (i, w) in b.windows(2).enumerate() {
+            let m = self
+                .starts
+                .get(usize::from(w[0]) << 8 | usize::from(w[1]))
+                .copied()
+                .unwrap_or(0);
+            if m == 0 {
+                continue;
+            }
+            for len in 2..=KEY_LEN {
+                if m & (1 << (len - 2)) != 0
+                    && let Some(k) = b.get(i..i + len).and_then(|k| self.get(k))
+                {
+                    f(i, k);
+                }
+            }
+        }
+    }
+}
 
 pub(crate) static COMPILED: LazyLock<Compiled> = LazyLock::new(|| {
     let mut patterns = Vec::new();
@@ -1600,23 +1685,14 @@ pub(crate) static COMPILED: LazyLock<Compiled> = LazyLock::new(|| {
         });
         key_anchors[k].push(a);
     }
-    let ac = AhoCorasick::builder()
-        .match_kind(MatchKind::Standard)
-        .kind(Some(aho_corasick::AhoCorasickKind::ContiguousNFA))
-        .build(&keys)
-        .ok();
-    if ac.is_none() {
-        // Cannot happen with these literals; stay correct by running every pattern.
-        always = (0..patterns.len()).collect();
-        literal = vec![false; patterns.len()];
-    }
+    let keys = KeyTable::new(&keys);
     let regexes = patterns.iter().map(|_| OnceLock::new()).collect();
     Compiled {
         patterns,
         regexes,
         literal,
         rule_of,
-        ac,
+        keys,
         key_anchors,
         anchor_strings,
         anchor_patterns,
@@ -1655,19 +1731,17 @@ impl Compiled {
         for &p in &self.always {
             bits.set(p);
         }
-        if let Some(ac) = &self.ac {
-            let b = text.as_bytes();
-            for m in ac.find_overlapping_iter(b) {
-                let at = b.get(m.start()..).unwrap_or_default();
-                for &a in &self.key_anchors[m.pattern().as_usize()] {
-                    if at.starts_with(self.anchor_strings[a].as_bytes()) {
-                        for &p in &self.anchor_patterns[a] {
-                            bits.set(p);
-                        }
+        let b = text.as_bytes();
+        self.keys.each(b, |start, key| {
+            let at = b.get(start..).unwrap_or_default();
+            for &a in &self.key_anchors[key] {
+                if at.starts_with(self.anchor_strings[a].as_bytes()) {
+                    for &p in &self.anchor_patterns[a] {
+                        bits.set(p);
                     }
                 }
             }
-        }
+        });
         bits
     }
 
@@ -1705,10 +1779,12 @@ impl Compiled {
 }
 
 /// One compiled phrase: the strings of a phrase that matches finitely many (`grey ?list(ed|
-/// ing)?`), else a forward lazy DFA (with its cache, and the full regex engine as a fallback
-/// should the lazy DFA ever give up on a text).
+/// ing)?`), else a literal matcher with end assertions or a bounded gap (`\bspf\b`, `sender
+/// .{0,20}invalid`, see `literal`), else a forward lazy DFA (with its cache, and the full
+/// regex engine as a fallback should the lazy DFA ever give up on a text).
 enum Phrase {
     Strings(Vec<memchr::memmem::Finder<'static>>),
+    Literal(super::literal::LitPhrase),
     Automaton(Box<Matcher>),
 }
 
@@ -1716,6 +1792,7 @@ impl Phrase {
     fn is_match(&self, text: &str) -> bool {
         match self {
             Phrase::Strings(fs) => fs.iter().any(|f| f.find(text.as_bytes()).is_some()),
+            Phrase::Literal(l) => l.is_match(text),
             Phrase::Automaton(m) => m.is_match(text),
         }
     }
@@ -1760,6 +1837,9 @@ fn build(pattern: &'static str) -> Option<Phrase> {
                 .map(|w| memchr::memmem::Finder::new(w).into_owned())
                 .collect(),
         ));
+    }
+    if let Some(l) = super::literal::compile(pattern) {
+        return Some(Phrase::Literal(l));
     }
     let dfa = DFA::builder()
         .syntax(syntax::Config::new().unicode(false).utf8(false))
@@ -2179,6 +2259,51 @@ mod tests {
         assert!(COMPILED.unanchored() <= 5, "{}", COMPILED.unanchored());
         // The candidate set holds 2048 patterns.
         assert!(COMPILED.patterns.len() < 2048);
+    }
+
+    /// The key lookup at every position finds every occurrence of every key, as a search for
+    /// each key would.
+    fn key_occurrences_are_all_found(text: &str) {
+        let keys: Vec<&[u8]> = COMPILED
+            .anchor_strings
+            .iter()
+            .map(|s| &s.as_bytes()[..s.len().min(KEY_LEN)])
+            .collect();
+        let table = KeyTable::new(&keys);
+        let b = text.as_bytes();
+        let mut got = Vec::new();
+        table.each(b, |i, k| got.push((i, keys[k])));
+        let mut want = Vec::new();
+        for i in 0..b.len() {
+            for k in &keys {
+                if b[i..].starts_with(k) && !want.contains(&(i, *k)) {
+                    want.push((i, *k));
+                }
+            }
+        }
+        got.sort();
+        want.sort();
+        assert_eq!(got, want, "{text:?}");
+    }
+
+    #[test]
+    fn key_table_finds_every_key() {
+        for r in RULES {
+            for p in r.patterns {
+                if let Some(a) = anchors(p) {
+                    key_occurrences_are_all_found(&format!("x{}y {}", a.join(""), a.join(" ")));
+                }
+            }
+        }
+        key_occurrences_are_all_found("");
+        key_occurrences_are_all_found("5");
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn key_table_finds_every_key_in_random_text(t in "(spf|rbl|user|unkn|quota|5\\.7|mailbox|[a-z .0-9]){0,30}") {
+            key_occurrences_are_all_found(&t);
+        }
     }
 
     #[test]

@@ -12,13 +12,17 @@
 //! is found and the address stands in angle brackets next to an `NNN X.Y.Z` reply.
 
 use super::{Ctx, Found, push_merge};
-use crate::text::{find_addresses, find_ci, lines, squash, starts_with_ci, strip_prefix_ci};
+use crate::text::{
+    find_addresses, find_ci, first_address, lines, squash, starts_with_ci, strip_prefix_ci,
+};
 
 const MAX_LINES: usize = 3000;
 
 /// The address that begins a line (after `<`, quotes, bullets or a `Recipient:`-style label),
 /// and the text after it.
 pub fn leading_address(line: &str) -> Option<(String, &str)> {
+    // Every address found below is in `line`: a line without '@' (most of them) has none.
+    memchr::memchr(b'@', line.as_bytes())?;
     let mut t = line.trim_start();
     // a quoted list item: `> a@b`
     if let Some(r) = t.strip_prefix("> ") {
@@ -95,7 +99,7 @@ fn address_at_start(t: &str) -> Option<(String, &str)> {
             t = r.trim_start().trim_start_matches('<');
         }
     }
-    let first = find_addresses(crate::prefix(t, 300)).into_iter().next()?;
+    let first = first_address(crate::prefix(t, 300))?;
     if first.start != 0 {
         return None;
     }
@@ -210,11 +214,7 @@ pub fn blocks(ctx: &Ctx<'_>, decoded_by: &'static str) -> Vec<Found> {
             // address the sender wrote.
             if let Some(p) = crate::text::find_ci(&diag, "expanded from") {
                 let rest = diag.get(p + 13..).unwrap_or("");
-                if let Some(a) = find_addresses(crate::prefix(rest, 200))
-                    .into_iter()
-                    .next()
-                    .filter(|a| a.start < 4)
-                {
+                if let Some(a) = first_address(crate::prefix(rest, 200)).filter(|a| a.start < 4) {
                     f.original_recipient = Some(a.addr);
                 }
             }
@@ -262,9 +262,7 @@ pub fn transcript(ctx: &Ctx<'_>, decoded_by: &'static str) -> Vec<Found> {
         }
         let rcpt_at = find_ci(cmd, "rcpt to:").filter(|&p| p < 24);
         if let Some(p) = rcpt_at
-            && let Some(a) = find_addresses(cmd.get(p..).unwrap_or(""))
-                .into_iter()
-                .next()
+            && let Some(a) = first_address(cmd.get(p..).unwrap_or(""))
         {
             let mut diag = String::new();
             let mut j = i + 1;
@@ -295,7 +293,7 @@ pub fn transcript(ctx: &Ctx<'_>, decoded_by: &'static str) -> Vec<Found> {
         // `550 5.1.1 <addr>... User unknown` (sendmail), `550 <addr>: Recipient address rejected`
         if let Some(code) = crate::text::leading_reply_code(t)
             && code >= 400
-            && let Some(a) = find_addresses(t).into_iter().next()
+            && let Some(a) = first_address(t)
         {
             let before = t.get(..a.start).unwrap_or("");
             if before.len() < 24 && before.ends_with('<') && !ctx.excluded(&a.addr) {
@@ -418,11 +416,7 @@ pub fn prose(ctx: &Ctx<'_>, decoded_by: &'static str) -> Vec<Found> {
             let Some(at) = find_ci(l, p) else { continue };
             let rest = l.get(at + p.len()..).unwrap_or("").trim_start();
             let rest = rest.trim_start_matches(['<', '"', '(', '[']);
-            if let Some(a) = find_addresses(crate::prefix(rest, 200))
-                .into_iter()
-                .next()
-                .filter(|a| a.start == 0)
-            {
+            if let Some(a) = first_address(crate::prefix(rest, 200)).filter(|a| a.start == 0) {
                 if !ctx.excluded(&a.addr) && !is_role_of_bounce(&a.addr, ctx) {
                     let mut f = Found::new(a.addr, decoded_by);
                     f.set_diagnostic(l);

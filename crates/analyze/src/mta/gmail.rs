@@ -8,7 +8,7 @@
 //! (temporary) failure:`.
 
 use super::{Ctx, Found, generic, push_merge};
-use crate::text::{find_addresses, lines, squash};
+use crate::text::{first_address, lines, squash};
 
 pub fn decode(ctx: &Ctx<'_>) -> Option<Vec<Found>> {
     let h = ctx.low;
@@ -25,7 +25,7 @@ pub fn decode(ctx: &Ctx<'_>) -> Option<Vec<Found>> {
             }
             continue;
         }
-        match find_addresses(t).into_iter().next() {
+        match first_address(t) {
             Some(a) if a.start <= 1 && !ctx.excluded(&a.addr) => {
                 seen_address = true;
                 push_merge(&mut out, Found::new(a.addr, "Gmail"));
