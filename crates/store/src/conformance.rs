@@ -504,6 +504,80 @@ pub async fn commit_claimed_is_committed_and_leased<F: Factory>(f: &F) {
     );
 }
 
+/// A report under the lease a message was committed with, after the message changed in
+/// between, sees the change: held stays held, a released lease is lost, a renewed lease
+/// applies with its new expiry kept. (A backend that keeps what it committed at hand for the
+/// report that usually follows must never use it once the stored record changed.)
+pub async fn report_after_commit_claimed_sees_later_changes<F: Factory>(f: &F) {
+    let s = f
+        .open("report_after_commit_claimed_sees_later_changes")
+        .await;
+    let commit = |seed: u64| {
+        let s = &s;
+        async move {
+            let (id, c) = s
+                .commit_claimed(message(seed, &["bob@example.net"], 300), "node-a", T0, 600)
+                .await
+                .expect("commit_claimed");
+            (id, c.expect("leased").lease)
+        }
+    };
+    let defer = |id: &QueueId| DeliveryReport {
+        id: id.clone(),
+        updates: vec![deferred(0, 1, T0 + 300)],
+    };
+
+    // Held between the commit and the report: still held after it.
+    let (id, lease) = commit(31).await;
+    assert!(s.hold(&id).await.expect("hold"));
+    let records = s.apply(&lease, defer(&id), T0 + 1).await.expect("apply");
+    assert_eq!(records[0].state, RecipientState::Deferred);
+    let m = s.get(&id).await.expect("get").expect("stored");
+    assert!(m.held, "the hold made after the commit is kept");
+    assert_eq!(m.recipients[0].state, RecipientState::Deferred);
+
+    // Released: the commit's lease is lost, nothing changes.
+    let (id, lease) = commit(32).await;
+    s.release(&lease).await.expect("release");
+    match s.apply(&lease, defer(&id), T0 + 1).await {
+        Err(StoreError::LeaseLost(lost)) => assert_eq!(lost, id),
+        other => panic!("a released lease must be lost, got {other:?}"),
+    }
+    match s
+        .apply_and_remove(&lease, defer(&id), T0 + 1, |_, _| true)
+        .await
+    {
+        Err(StoreError::LeaseLost(_)) => {}
+        other => panic!("a released lease must be lost, got {other:?}"),
+    }
+    let m = s.get(&id).await.expect("get").expect("stored");
+    assert_eq!(m.recipients[0].state, RecipientState::Pending);
+    assert!(m.lease.is_none());
+
+    // Renewed: the report applies and the renewed expiry stays.
+    let (id, lease) = commit(33).await;
+    let renewed = s.renew(&lease, T0 + 100, 900).await.expect("renew");
+    assert_eq!(renewed.expires_at, T0 + 1000);
+    s.apply(&renewed, defer(&id), T0 + 101)
+        .await
+        .expect("apply");
+    let m = s.get(&id).await.expect("get").expect("stored");
+    assert_eq!(m.lease.as_ref().map(|l| l.expires_at), Some(T0 + 1000));
+
+    // Unchanged: the report that finishes it removes it.
+    let (id, lease) = commit(34).await;
+    let report = DeliveryReport {
+        id: id.clone(),
+        updates: vec![final_update(0, RecipientState::Delivered, "250 2.0.0 ok")],
+    };
+    let applied = s
+        .apply_and_remove(&lease, report, T0 + 1, |_, _| true)
+        .await
+        .expect("apply_and_remove");
+    assert!(applied.removed);
+    assert!(s.get(&id).await.expect("get").is_none());
+}
+
 /// Apply changes every recipient of the report or none, and appends one status record per
 /// update with all its facts.
 pub async fn apply_is_atomic_and_logs<F: Factory>(f: &F) {
@@ -1665,6 +1739,7 @@ pub async fn run_all<F: Factory>(f: &F) {
     lease_exclusivity_and_takeover(f).await;
     release_node_ends_its_leases(f).await;
     commit_claimed_is_committed_and_leased(f).await;
+    report_after_commit_claimed_sees_later_changes(f).await;
     apply_is_atomic_and_logs(f).await;
     delete_removes_everything(f).await;
     hold_blocks_claims(f).await;
@@ -1697,6 +1772,7 @@ macro_rules! all_tests {
             lease_exclusivity_and_takeover,
             release_node_ends_its_leases,
             commit_claimed_is_committed_and_leased,
+            report_after_commit_claimed_sees_later_changes,
             apply_is_atomic_and_logs,
             delete_removes_everything,
             hold_blocks_claims,
