@@ -37,7 +37,10 @@
 # mailerd 3 632 msgs/s (283 ms CPU per 1 000), Postfix 626 (this VM ran ~20% slower than at
 # 07:50): 5.8x, mailerd 43 % of sink-only. At 10:23, with reads into the input buffer and
 # memmem dot-stuffing: sink only 9 014, mailerd 3 679 (283 ms), Postfix 622: 5.9x, 41 %.
-# See BENCHMARKS.md.
+# At 12:34 (this VM ~2x slower than in the morning: source and sink 218 ms CPU per 1 000),
+# after the server loop moved off the main thread, buffered logs, boxed task futures and the
+# writer's record cache: sink only 3 934, mailerd 1 850 (486 ms), Postfix 332: 5.6x, 47 %
+# (12:10: 5.6x, 50 %). See BENCHMARKS.md.
 # mailerd's end-to-end rate equals its injection rate: the SMTP server and the group commit
 # bound it, not delivery. Before the queue manager removed relayed messages itself (notify's
 # single task deleted them one at a time and throttled delivery): ~1 050 msgs/s e2e.
