@@ -70,7 +70,10 @@ pub fn init(format: Format) -> Guard {
         // On a terminal, tracing's own format (with colours); otherwise the same line written
         // with less machinery.
         Format::Text if terminal => builder.try_init(),
-        Format::Text => builder.event_format(TextLine).try_init(),
+        Format::Text => builder
+            .event_format(TextLine)
+            .fmt_fields(LeanFields)
+            .try_init(),
         Format::Json => builder.json().try_init(),
     };
     if installed.is_ok()
@@ -127,6 +130,203 @@ where
         ctx.format_fields(writer.by_ref(), event)?;
         writer.write_char('\n')
     }
+}
+
+/// tracing-subscriber's default field formatting (`DefaultFields`, no colours), with the
+/// common cases written directly: a plain string field (printable ASCII without `"` or `\`,
+/// which `{:?}` leaves as it is between quotes), an integer, a boolean. Everything else (the
+/// message, `%` and `?` values, errors, strings that need escaping) goes to tracing's own
+/// `DefaultVisitor`, so the output is the same byte for byte (a test compares them).
+struct LeanFields;
+
+impl<'w> FormatFields<'w> for LeanFields {
+    fn format_fields<R: tracing_subscriber::field::RecordFields>(
+        &self,
+        writer: format::Writer<'w>,
+        fields: R,
+    ) -> std::fmt::Result {
+        let mut v = LeanVisitor {
+            writer,
+            first: true,
+            result: Ok(()),
+        };
+        fields.record(&mut v);
+        v.result
+    }
+}
+
+struct LeanVisitor<'w> {
+    writer: format::Writer<'w>,
+    /// No field written yet (the next one gets no separating space).
+    first: bool,
+    result: std::fmt::Result,
+}
+
+impl LeanVisitor<'_> {
+    /// The fields written directly: not the message, not tracing-log's `log.*` metadata.
+    fn direct(field: &tracing::field::Field) -> bool {
+        let name = field.name();
+        name != "message" && !name.starts_with("log.")
+    }
+
+    /// ` name=` (without the leading space for the first field; `r#` stripped as tracing does).
+    fn name(&mut self, field: &tracing::field::Field) -> std::fmt::Result {
+        if self.first {
+            self.first = false;
+        } else {
+            self.writer.write_char(' ')?;
+        }
+        let name = field.name();
+        self.writer
+            .write_str(name.strip_prefix("r#").unwrap_or(name))?;
+        self.writer.write_char('=')
+    }
+
+    /// Hands one field to tracing's own visitor, in the same padding state.
+    fn delegate(&mut self, record: impl FnOnce(&mut format::DefaultVisitor<'_>)) {
+        use tracing_subscriber::field::VisitOutput;
+        let mut v = format::DefaultVisitor::new(self.writer.by_ref(), self.first);
+        record(&mut v);
+        self.result = v.finish();
+    }
+
+    fn integer(&mut self, field: &tracing::field::Field, negative: bool, mut n: u64) {
+        let mut digits = [0u8; 20];
+        let mut at = digits.len();
+        loop {
+            at -= 1;
+            digits[at] = b'0' + (n % 10) as u8;
+            n /= 10;
+            if n == 0 {
+                break;
+            }
+        }
+        self.result = self.name(field).and_then(|()| {
+            if negative {
+                self.writer.write_char('-')?;
+            }
+            // ASCII digits.
+            self.writer
+                .write_str(std::str::from_utf8(&digits[at..]).unwrap_or("?"))
+        });
+    }
+}
+
+impl tracing::field::Visit for LeanVisitor<'_> {
+    fn record_str(&mut self, field: &tracing::field::Field, value: &str) {
+        if self.result.is_err() {
+            return;
+        }
+        let plain = value
+            .bytes()
+            .all(|b| (0x20..0x7f).contains(&b) && b != b'"' && b != b'\\');
+        if Self::direct(field) && plain {
+            self.result = self.name(field).and_then(|()| {
+                self.writer.write_char('"')?;
+                self.writer.write_str(value)?;
+                self.writer.write_char('"')
+            });
+        } else {
+            self.delegate(|v| v.record_str(field, value));
+            if !field.name().starts_with("log.") {
+                self.first = false;
+            }
+        }
+    }
+
+    fn record_u64(&mut self, field: &tracing::field::Field, value: u64) {
+        if self.result.is_err() {
+            return;
+        }
+        if Self::direct(field) {
+            self.integer(field, false, value);
+        } else {
+            self.record_debug(field, &value);
+        }
+    }
+
+    fn record_i64(&mut self, field: &tracing::field::Field, value: i64) {
+        if self.result.is_err() {
+            return;
+        }
+        if Self::direct(field) {
+            self.integer(field, value < 0, value.unsigned_abs());
+        } else {
+            self.record_debug(field, &value);
+        }
+    }
+
+    fn record_bool(&mut self, field: &tracing::field::Field, value: bool) {
+        if self.result.is_err() {
+            return;
+        }
+        if Self::direct(field) {
+            self.result = self
+                .name(field)
+                .and_then(|()| self.writer.write_str(if value { "true" } else { "false" }));
+        } else {
+            self.record_debug(field, &value);
+        }
+    }
+
+    fn record_error(
+        &mut self,
+        field: &tracing::field::Field,
+        value: &(dyn std::error::Error + 'static),
+    ) {
+        if self.result.is_err() {
+            return;
+        }
+        self.delegate(|v| v.record_error(field, value));
+        if !field.name().starts_with("log.") {
+            self.first = false;
+        }
+    }
+
+    fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn std::fmt::Debug) {
+        if self.result.is_err() {
+            return;
+        }
+        if Self::direct(field) {
+            // A `%` or `?` value: `DefaultVisitor` writes `name={value:?}` for these.
+            self.result = self
+                .name(field)
+                .and_then(|()| write!(self.writer, "{value:?}"));
+            return;
+        }
+        if field.name() == "message" {
+            // tracing escapes ESC, BEL, BS, FF, DEL and C1 controls in the message; one
+            // without them is written as it is.
+            let mut text = String::new();
+            if std::fmt::Write::write_fmt(&mut text, format_args!("{value:?}")).is_ok()
+                && !needs_escape(&text)
+            {
+                self.result = if self.first {
+                    self.first = false;
+                    self.writer.write_str(&text)
+                } else {
+                    self.writer
+                        .write_char(' ')
+                        .and_then(|()| self.writer.write_str(&text))
+                };
+                return;
+            }
+        }
+        self.delegate(|v| v.record_debug(field, value));
+        if !field.name().starts_with("log.") {
+            self.first = false;
+        }
+    }
+}
+
+/// Whether tracing's message sanitizing would change `text`: ESC, BEL, BS, FF, DEL, or a C1
+/// control (U+0080..U+009F, `0xC2 0x80..=0x9F` in UTF-8).
+fn needs_escape(text: &str) -> bool {
+    let b = text.as_bytes();
+    b.iter().enumerate().any(|(i, &c)| {
+        matches!(c, 0x1b | 0x07 | 0x08 | 0x0c | 0x7f)
+            || (c == 0xc2 && b.get(i + 1).is_some_and(|n| (0x80..=0x9f).contains(n)))
+    })
 }
 
 thread_local! {
@@ -343,6 +543,20 @@ mod tests {
         }
     }
 
+    /// The characters tracing's message sanitizing rewrites, found in any position.
+    #[test]
+    fn needs_escape_is_exactly_the_sanitized_characters() {
+        for cp in 0..0x3000u32 {
+            let Some(c) = char::from_u32(cp) else {
+                continue;
+            };
+            let want = matches!(cp, 0x1b | 0x07 | 0x08 | 0x0c | 0x7f | 0x80..=0x9f);
+            for text in [c.to_string(), format!("ab{c}"), format!("\u{e9}{c}x")] {
+                assert_eq!(needs_escape(&text), want, "U+{cp:04X} in {text:?}");
+            }
+        }
+    }
+
     /// A day-by-day walk from 1970, independent of the era arithmetic.
     #[test]
     fn date_time_matches_a_calendar_walk() {
@@ -397,6 +611,54 @@ mod tests {
             tracing::debug!("just a message with \"quotes\" and\ttab");
             tracing::trace!(target: "mailerd::deliver", "{}: to=<{}>, status=sent (250 ok)", id, "x@y.test");
             tracing::info!(empty = "", float = 0.25, "");
+            // Every kind of field value, plain and needing escapes.
+            #[derive(Debug)]
+            struct Inner;
+            impl std::fmt::Display for Inner {
+                fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                    f.write_str("inner \x1b[31m cause")
+                }
+            }
+            impl std::error::Error for Inner {}
+            #[derive(Debug)]
+            struct Outer(Inner);
+            impl std::fmt::Display for Outer {
+                fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                    f.write_str("outer")
+                }
+            }
+            impl std::error::Error for Outer {
+                fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+                    Some(&self.0)
+                }
+            }
+            let e = Outer(Inner);
+            tracing::warn!(
+                a = "plain text: 1.2.3 <x@y> [ok] 'q'",
+                b = "with \"quote\" and \\ backslash",
+                c = "line\nbreak\ttab\r",
+                q = "say \"hi\" now",
+                bs = "back\\slash only",
+                d = "caf\u{e9} \u{1b}[0m \u{85} \u{7f}",
+                e = u64::MAX,
+                f = i64::MIN,
+                g = -42i64,
+                h = 0u64,
+                i = true,
+                j = false,
+                k = 1.5e300f64,
+                l = %"display \u{1b} value",
+                m = ?Some("debug"),
+                r#type = "raw name",
+                n = 7u8,
+                o = -7i32,
+                p = 1u128 << 100,
+                error = &e as &(dyn std::error::Error + 'static),
+                "message with \u{1b}[1m escape and \u{9b} C1 and {}", "args"
+            );
+            tracing::info!(message = "a message given as a field", after = 1);
+            tracing::info!(first = 1, second = "two");
+            tracing::error!(only = "fields");
         }
         let run = |ours: bool| {
             let buf = Buf::default();
@@ -405,7 +667,10 @@ mod tests {
                 .with_ansi(false)
                 .with_max_level(tracing::Level::TRACE);
             if ours {
-                tracing::subscriber::with_default(b.event_format(TextLine).finish(), emit);
+                tracing::subscriber::with_default(
+                    b.event_format(TextLine).fmt_fields(LeanFields).finish(),
+                    emit,
+                );
             } else {
                 tracing::subscriber::with_default(b.finish(), emit);
             }
@@ -414,7 +679,7 @@ mod tests {
         for _ in 0..3 {
             let (theirs, ours) = (run(false), run(true));
             let (t, o): (Vec<_>, Vec<_>) = (theirs.lines().collect(), ours.lines().collect());
-            assert_eq!(t.len(), 6, "{theirs}");
+            assert_eq!(t.len(), 10, "{theirs}");
             assert_eq!(o.len(), t.len(), "{ours}");
             if t[0][..19] != o[0][..19] {
                 continue; // a second boundary fell between the two runs
