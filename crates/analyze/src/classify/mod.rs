@@ -678,11 +678,10 @@ fn stage(text: &str) -> Stage {
         std::sync::LazyLock::new(|| {
             [DATA, RCPT, MAIL, CONN].map(|l| l.iter().map(memchr::memmem::Finder::new).collect())
         });
-    static ANY: std::sync::LazyLock<Option<aho_corasick::AhoCorasick>> =
-        std::sync::LazyLock::new(|| {
-            crate::text::quick_set(DATA.iter().chain(RCPT).chain(MAIL).chain(CONN))
-        });
-    if ANY.as_ref().is_some_and(|ac| !ac.is_match(text)) {
+    static ANY: std::sync::LazyLock<crate::text::Literals> = std::sync::LazyLock::new(|| {
+        crate::text::Literals::new(DATA.iter().chain(RCPT).chain(MAIL).chain(CONN))
+    });
+    if !ANY.is_match(text.as_bytes()) {
         return Stage::Unknown;
     }
     let [data, rcpt, mail, conn] = &*FINDERS;
