@@ -38,6 +38,7 @@
 //! delivery code passes that as a [`Evidence::hint`]. It cannot see the SMTP command a reply
 //! answered unless the words say it, which limits the `filtered`/`userunknown` distinction.
 
+mod anchor_table;
 mod codes;
 mod literal;
 mod rules;
