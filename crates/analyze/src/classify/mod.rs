@@ -41,6 +41,7 @@
 mod anchor_table;
 mod codes;
 mod literal;
+mod nfa;
 mod rules;
 
 use mailerd_types::{Category, DsnAction, EnhancedStatus, Reason, SmtpReply};

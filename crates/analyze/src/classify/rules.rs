@@ -1836,11 +1836,14 @@ impl Compiled {
 
 /// One compiled phrase: the strings of a phrase that matches finitely many (`grey ?list(ed|
 /// ing)?`), else a literal matcher with end assertions or a bounded gap (`\bspf\b`, `sender
-/// .{0,20}invalid`, see `literal`), else a forward lazy DFA (with its cache, and the full
-/// regex engine as a fallback should the lazy DFA ever give up on a text).
+/// .{0,20}invalid`, see `literal`), else a small Thompson NFA run as a Pike VM for repetition,
+/// negated classes and `\s` (`exceeded \d+ hops`, see `nfa`), else (syntax neither knows) a
+/// forward lazy DFA (with its cache, and the full regex engine as a fallback should the lazy
+/// DFA ever give up on a text).
 enum Phrase {
     Strings(Vec<memchr::memmem::Finder<'static>>),
     Literal(super::literal::LitPhrase),
+    Program(super::nfa::Program),
     Automaton(Box<Matcher>),
 }
 
@@ -1849,6 +1852,7 @@ impl Phrase {
         match self {
             Phrase::Strings(fs) => fs.iter().any(|f| f.find(text.as_bytes()).is_some()),
             Phrase::Literal(l) => l.is_match(text),
+            Phrase::Program(p) => p.is_match(text),
             Phrase::Automaton(m) => m.is_match(text),
         }
     }
@@ -1896,6 +1900,9 @@ fn build(pattern: &'static str) -> Option<Phrase> {
     }
     if let Some(l) = super::literal::compile(pattern) {
         return Some(Phrase::Literal(l));
+    }
+    if let Some(p) = super::nfa::compile(pattern) {
+        return Some(Phrase::Program(p));
     }
     let dfa = DFA::builder()
         .syntax(syntax::Config::new().unicode(false).utf8(false))
