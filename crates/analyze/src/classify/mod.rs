@@ -8,7 +8,7 @@
 //!    precise reason in the remote server's words (qmail and Exim append their expiry wording
 //!    to every final failure).
 //! 2. Text: the diagnostic is unfolded, lower-cased and its e-mail addresses replaced by
-//!    `addr`, then matched against the ordered rule table in `rules.rs` (one Aho-Corasick pass
+//!    `addr`, then matched against the ordered rule table in `rules.rs` (one pass over the text
 //!    finds the literal anchors present, only the rules behind them are tried, and the first
 //!    rule in table order wins). Text wins over a conflicting code because providers overload
 //!    codes; only the weak wordings at the end of the table ("service unavailable", "access

@@ -4,7 +4,10 @@
 //! more precise than the reason's default, the phrases (regular expressions over the
 //! *lower-cased* diagnostic whose e-mail addresses were replaced by `addr` and whose wrapper
 //! host names were replaced by `remote`), whether it is a weak (generic) wording, and a comment
-//! naming who writes that wording. Adding a provider's wording is adding a phrase or a rule.
+//! naming who writes that wording. Adding a provider's wording is adding a phrase or a rule
+//! (then `UPDATE_ANCHOR_TABLE=1 cargo test -p mailerd-analyze anchor_table_is_current`
+//! refreshes the anchors computed in advance, `anchor_table.rs`; until then the new phrases'
+//! anchors are computed at start-up, and that test fails).
 //!
 //! The rules are evaluated in the fixed order of standards sec. 6.2 ("Pattern notes"):
 //! provider error codes (distinctive tokens such as `OFR_416`, `AUP#CDRBL`, `IB103`, `SC-001`)
@@ -15,9 +18,9 @@
 //! (greylisting before "recipient address rejected", a group's spam classification before
 //! SPF, a sender's refusal before "does not exist"); each says why.
 //!
-//! All phrases are compiled once (see [`Compiled`]): one Aho-Corasick pass over the text finds
-//! the literal anchors present, only the rules behind those anchors are tried, in table order,
-//! and the first that matches wins.
+//! All phrases are compiled once, each on first use (see [`Compiled`]): one pass over the text
+//! finds the literal anchors present, only the rules behind those anchors are tried, in table
+//! order, and the first that matches wins.
 
 use std::borrow::Cow;
 use std::sync::{LazyLock, OnceLock};
