@@ -115,15 +115,14 @@ const INCOMING_CLAIMS: &[&str] = &[
 
 /// The action words, searched exactly in lower-cased text (the same matches as an ASCII
 /// case-insensitive search of the text itself, at the speed of the vectorised prefilter).
-static ACTION_QUICK: std::sync::LazyLock<Option<aho_corasick::AhoCorasick>> =
-    std::sync::LazyLock::new(|| {
-        crate::text::quick_set(ACTION_WORDS.iter().chain(["<button"].iter()))
-    });
+static ACTION_QUICK: std::sync::LazyLock<crate::text::Literals> = std::sync::LazyLock::new(|| {
+    crate::text::Literals::new(ACTION_WORDS.iter().chain(["<button"].iter()))
+});
 
-static INCOMING_AC: std::sync::LazyLock<Option<aho_corasick::AhoCorasick>> =
-    std::sync::LazyLock::new(|| crate::text::phrase_set(INCOMING_CLAIMS));
-static INCOMING_QUICK: std::sync::LazyLock<Option<aho_corasick::AhoCorasick>> =
-    std::sync::LazyLock::new(|| crate::text::quick_set(INCOMING_CLAIMS));
+/// The claims, searched exactly in the lower-cased text (the same matches as an ASCII
+/// case-insensitive search of the text).
+static INCOMING: std::sync::LazyLock<crate::text::Literals> =
+    std::sync::LazyLock::new(|| crate::text::Literals::new(INCOMING_CLAIMS));
 
 fn link_domain(url: &str) -> &str {
     let rest = url.split_once("://").map(|(_, r)| r).unwrap_or(url);
@@ -270,10 +269,8 @@ fn base(host: &str) -> String {
 /// Action words (retry, release, verify, log in), in any case, in the human text or the HTML
 /// (the first MiB of each).
 fn asks_to_act(s: &Signals<'_>) -> bool {
-    let Some(q) = ACTION_QUICK.as_ref() else {
-        return false;
-    };
-    if q.is_match(crate::prefix(s.human_low, 1 << 20)) {
+    let q = &*ACTION_QUICK;
+    if q.is_match(crate::prefix(s.human_low, 1 << 20).as_bytes()) {
         return true;
     }
     let html = crate::prefix(&s.parts.html_raw, 1 << 20);
@@ -283,17 +280,19 @@ fn asks_to_act(s: &Signals<'_>) -> bool {
 /// The first claim about incoming mail in the human text (its first 64 kB).
 fn incoming_claim(s: &Signals<'_>) -> Option<&'static str> {
     let h = crate::prefix(s.human, 64 << 10);
-    let claims = INCOMING_QUICK
-        .as_ref()
-        .is_none_or(|q| q.is_match(crate::prefix(s.human_low, 64 << 10)));
-    // (The case-insensitive automaton is built only once some text has a claim.)
-    if !claims {
-        return None;
-    }
-    INCOMING_AC
-        .as_ref()
-        .and_then(|ac| ac.find(h))
-        .and_then(|m| INCOMING_CLAIMS.get(m.pattern().as_usize()))
+    let owned;
+    let low = match crate::prefix(s.human_low, 64 << 10) {
+        l if l.len() == h.len() => l,
+        _ => {
+            owned = h.to_ascii_lowercase();
+            &owned
+        }
+    };
+    // The claim an ASCII-case-insensitive Aho-Corasick search of `h` (standard semantics)
+    // found: the one that ends first.
+    INCOMING
+        .find_standard(low.as_bytes(), 0)
+        .and_then(|m| INCOMING_CLAIMS.get(m.pattern))
         .copied()
 }
 

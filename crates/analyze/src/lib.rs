@@ -515,14 +515,14 @@ const WEAK_BODY: &[&str] = &[
 // The phrase sets below are searched exactly in ASCII-lower-cased text with lower-cased
 // phrases: the same matches as an ASCII-case-insensitive search of the text, from an automaton
 // half the size (cheaper to build) that can use the vectorised prefilter.
-static BOUNCE_BODY_AC: std::sync::LazyLock<Option<aho_corasick::AhoCorasick>> =
-    std::sync::LazyLock::new(|| text::exact_set(BOUNCE_BODY));
-static BOUNCE_SUBJECT_AC: std::sync::LazyLock<Option<aho_corasick::AhoCorasick>> =
-    std::sync::LazyLock::new(|| text::exact_set(BOUNCE_SUBJECTS));
-static WEAK_SUBJECT_AC: std::sync::LazyLock<Option<aho_corasick::AhoCorasick>> =
-    std::sync::LazyLock::new(|| text::exact_set(WEAK_SUBJECTS));
-static WEAK_BODY_AC: std::sync::LazyLock<Option<aho_corasick::AhoCorasick>> =
-    std::sync::LazyLock::new(|| text::exact_set(WEAK_BODY));
+static BOUNCE_BODY_AC: std::sync::LazyLock<text::Literals> =
+    std::sync::LazyLock::new(|| text::Literals::new(BOUNCE_BODY));
+static BOUNCE_SUBJECT_AC: std::sync::LazyLock<text::Literals> =
+    std::sync::LazyLock::new(|| text::Literals::new(BOUNCE_SUBJECTS));
+static WEAK_SUBJECT_AC: std::sync::LazyLock<text::Literals> =
+    std::sync::LazyLock::new(|| text::Literals::new(WEAK_SUBJECTS));
+static WEAK_BODY_AC: std::sync::LazyLock<text::Literals> =
+    std::sync::LazyLock::new(|| text::Literals::new(WEAK_BODY));
 
 fn is_mailer_daemon(addr: &str, name: &str) -> bool {
     let local = addr.split('@').next().unwrap_or("").to_ascii_lowercase();
@@ -553,9 +553,7 @@ fn bounce_like(top: &Top, low: &str) -> bool {
     if !top.x_failed.is_empty() || is_mailer_daemon(&top.from_addr, &top.from_name) {
         return true;
     }
-    let m = |ac: &Option<aho_corasick::AhoCorasick>, t: &str| {
-        ac.as_ref().is_some_and(|ac| ac.is_match(t))
-    };
+    let m = |set: &text::Literals, t: &str| set.is_match(t.as_bytes());
     let head = prefix(low, 8192);
     let subject = top.subject.to_ascii_lowercase();
     if m(&BOUNCE_SUBJECT_AC, &subject) || m(&BOUNCE_BODY_AC, head) {

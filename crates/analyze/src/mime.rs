@@ -422,17 +422,10 @@ const ORIGINAL_WORDS: &[&str] = &[
 ];
 
 /// The markers and words, searched exactly in the lower-cased text: the same matches as an
-/// ASCII case-insensitive search of the text (the patterns are lower-case), and the exact
-/// search can use the vectorised prefilter.
-static ORIGINAL_AC: std::sync::LazyLock<Option<aho_corasick::AhoCorasick>> =
-    std::sync::LazyLock::new(|| {
-        crate::text::exact_set(ORIGINAL_MARKERS.iter().chain(ORIGINAL_WORDS))
-    });
-
-static ORIGINAL_QUICK: std::sync::LazyLock<Option<aho_corasick::AhoCorasick>> =
-    std::sync::LazyLock::new(|| {
-        crate::text::quick_set(ORIGINAL_MARKERS.iter().chain(ORIGINAL_WORDS))
-    });
+/// ASCII case-insensitive search of the text (the patterns are lower-case).
+static ORIGINAL: std::sync::LazyLock<crate::text::Literals> = std::sync::LazyLock::new(|| {
+    crate::text::Literals::new(ORIGINAL_MARKERS.iter().chain(ORIGINAL_WORDS))
+});
 
 /// Where the copy of the original starts in a plain text bounce: the first marker line,
 /// else the first block of at least three consecutive header lines that starts with
@@ -453,42 +446,41 @@ pub fn split_original_lc(text: &str, low: &str) -> Option<usize> {
     let mut marker: Option<usize> = None;
     // The full search only when some marker occurs at all, and only from the leftmost one
     // (no match starts before it, so the same matches are found).
-    let first_marker = match ORIGINAL_QUICK.as_ref() {
-        Some(q) => q.find(low.as_bytes()).map(|m| m.start()),
-        None => Some(0),
-    };
-    if let Some(from) = first_marker.filter(|&f| f <= low.len())
-        && let Some(ac) = ORIGINAL_AC.as_ref()
+    if let Some(from) = ORIGINAL
+        .leftmost_start(low.as_bytes())
+        .filter(|&f| f <= low.len())
     {
-        for m in ac.find_iter(aho_corasick::Input::new(low).span(from..low.len())) {
+        // (The matches of an Aho-Corasick automaton with the standard semantics, which this
+        // search used before.)
+        for m in ORIGINAL.standard_iter(low.as_bytes(), from) {
             // Marker lines are short: look for the line bounds within a small window only,
             // so that a huge single line cannot make this quadratic.
-            let mut w0 = m.start().saturating_sub(256);
+            let mut w0 = m.start.saturating_sub(256);
             while !text.is_char_boundary(w0) {
                 w0 += 1;
             }
-            let before = text.get(w0..m.start()).unwrap_or("");
+            let before = text.get(w0..m.start).unwrap_or("");
             let ls = match before.rfind('\n') {
                 Some(p) => w0 + p + 1,
                 None if w0 == 0 => 0,
                 None => continue,
             };
-            let mut w1 = (m.end() + 256).min(text.len());
+            let mut w1 = (m.end + 256).min(text.len());
             while !text.is_char_boundary(w1) {
                 w1 -= 1;
             }
-            let after = text.get(m.start()..w1).unwrap_or("");
+            let after = text.get(m.start..w1).unwrap_or("");
             let le = match after.find('\n') {
-                Some(p) => m.start() + p,
-                None if m.end() + 256 >= text.len() => text.len(),
+                Some(p) => m.start + p,
+                None if m.end + 256 >= text.len() => text.len(),
                 None => continue,
             };
             let line = &text[ls..le];
             let t = line.trim();
-            let id = m.pattern().as_usize();
+            let id = m.pattern;
             let ok = if id < ORIGINAL_MARKERS.len() {
-                let lead = &text[ls..m.start()];
-                lead.bytes().all(|c| c == b' ' || c == b'\t' || c == b'>') || m.len() > 24
+                let lead = &text[ls..m.start];
+                lead.bytes().all(|c| c == b' ' || c == b'\t' || c == b'>') || (m.end - m.start) > 24
             } else {
                 t.len() < 90
                     && (t.starts_with('-') || t.starts_with('=') || t.ends_with(':'))
@@ -601,6 +593,31 @@ pub fn summary_original(human: &str) -> Option<Original> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    proptest::proptest! {
+        /// The markers' matches are those of the Aho-Corasick automaton (standard semantics)
+        /// this search used before, on texts made of the markers' own pieces.
+        #[test]
+        fn original_markers_match_as_the_automaton(
+            t in "(original message|----- |-----|message headers|returned message|copy of the message|follows|headers:| |\n|x|-){0,24}",
+            from in 0usize..20,
+        ) {
+            let ac = aho_corasick::AhoCorasick::builder()
+                .kind(Some(aho_corasick::AhoCorasickKind::ContiguousNFA))
+                .build(ORIGINAL_MARKERS.iter().chain(ORIGINAL_WORDS))
+                .expect("builds");
+            let from = from.min(t.len());
+            let want: Vec<(usize, usize, usize)> = ac
+                .find_iter(aho_corasick::Input::new(&t).span(from..t.len()))
+                .map(|m| (m.pattern().as_usize(), m.start(), m.end()))
+                .collect();
+            let got: Vec<(usize, usize, usize)> = ORIGINAL
+                .standard_iter(t.as_bytes(), from)
+                .map(|m| (m.pattern, m.start, m.end))
+                .collect();
+            proptest::prop_assert_eq!(got, want);
+        }
+    }
 
     fn check_b64(input: &str, expected: &str) {
         assert_eq!(

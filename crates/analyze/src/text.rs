@@ -7,61 +7,155 @@
 
 use mailerd_types::EnhancedStatus;
 
-/// Builds an ASCII-case-insensitive matcher for a fixed phrase list (compiled once, in a
-/// `LazyLock`). `None` only if the automaton cannot be built, which callers treat as no match.
-/// A contiguous NFA rather than a DFA: a `mailerd explain` run builds every set once and
-/// scans short texts, and the DFA's construction cost more than its faster scan saved.
-pub fn phrase_set<I, P>(patterns: I) -> Option<aho_corasick::AhoCorasick>
-where
-    I: IntoIterator<Item = P>,
-    P: AsRef<[u8]>,
-{
-    aho_corasick::AhoCorasick::builder()
-        .ascii_case_insensitive(true)
-        .kind(Some(aho_corasick::AhoCorasickKind::ContiguousNFA))
-        .build(patterns)
-        .ok()
+/// A fixed list of phrases searched exactly in text already lower-cased (ASCII), built once
+/// (in a `LazyLock`) at a small cost: a packed (Teddy) searcher of the lower-cased phrases,
+/// which scans with vector instructions, where an Aho-Corasick automaton of the same phrases
+/// cost about 600,000 instructions to build (more than a whole `mailerd explain` run searches
+/// with it). Matches in the lower-cased text are those of an ASCII-case-insensitive search of
+/// the text itself (the byte offsets are the same). Should the packed searcher be unavailable
+/// (no vector instructions, too many phrases), an Aho-Corasick automaton takes its place.
+pub struct Literals {
+    /// The phrases, lower-cased, in the order given (a match's `pattern` indexes this).
+    pats: Vec<Vec<u8>>,
+    /// For each byte, the phrases that begin with it (in list order).
+    by_first: Vec<Vec<u32>>,
+    /// The length of the shortest phrase.
+    min_len: usize,
+    packed: Option<aho_corasick::packed::Searcher>,
+    fallback: Option<aho_corasick::AhoCorasick>,
 }
 
-/// A yes/no test for phrases in text already lower-cased (ASCII): exact bytes and
-/// leftmost-first, which lets the automaton use its vectorised prefilter, many times faster
-/// on long texts than the case-insensitive [`phrase_set`]. Used to skip that one's exact
-/// search when no phrase occurs. A contiguous NFA too: the prefilter does the scanning, and
-/// the DFA the builder would pick for these few phrases cost more to build (about 2.6 M
-/// instructions per set) than a whole run searches with it.
-pub fn quick_set<I, P>(patterns: I) -> Option<aho_corasick::AhoCorasick>
-where
-    I: IntoIterator<Item = P>,
-    P: AsRef<[u8]>,
-{
-    aho_corasick::AhoCorasick::builder()
-        .match_kind(aho_corasick::MatchKind::LeftmostFirst)
-        .kind(Some(aho_corasick::AhoCorasickKind::ContiguousNFA))
-        .build(
-            patterns
-                .into_iter()
-                .map(|p| p.as_ref().to_ascii_lowercase()),
-        )
-        .ok()
+/// A phrase found by [`Literals`]: its index in the list and its byte span.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LitMatch {
+    pub pattern: usize,
+    pub start: usize,
+    pub end: usize,
 }
 
-/// A matcher for a fixed phrase list with the standard match semantics of [`phrase_set`],
-/// for text already lower-cased (ASCII): the patterns are lower-cased and compared exactly,
-/// so it finds the same matches in the lower-cased text as [`phrase_set`] in the original,
-/// and (being exact) it can skip ahead with the vectorised prefilter.
-pub fn exact_set<I, P>(patterns: I) -> Option<aho_corasick::AhoCorasick>
-where
-    I: IntoIterator<Item = P>,
-    P: AsRef<[u8]>,
-{
-    aho_corasick::AhoCorasick::builder()
-        .kind(Some(aho_corasick::AhoCorasickKind::ContiguousNFA))
-        .build(
-            patterns
-                .into_iter()
-                .map(|p| p.as_ref().to_ascii_lowercase()),
-        )
-        .ok()
+impl Literals {
+    pub fn new<I, P>(patterns: I) -> Literals
+    where
+        I: IntoIterator<Item = P>,
+        P: AsRef<[u8]>,
+    {
+        let pats: Vec<Vec<u8>> = patterns
+            .into_iter()
+            .map(|p| p.as_ref().to_ascii_lowercase())
+            .collect();
+        let packed = aho_corasick::packed::Config::new()
+            .match_kind(aho_corasick::packed::MatchKind::LeftmostFirst)
+            .heuristic_pattern_limits(false)
+            .builder()
+            .extend(&pats)
+            .build();
+        let fallback = match packed {
+            Some(_) => None,
+            None => aho_corasick::AhoCorasick::builder()
+                .match_kind(aho_corasick::MatchKind::LeftmostFirst)
+                .kind(Some(aho_corasick::AhoCorasickKind::ContiguousNFA))
+                .build(&pats)
+                .ok(),
+        };
+        let mut by_first: Vec<Vec<u32>> = vec![Vec::new(); 256];
+        for (i, p) in pats.iter().enumerate() {
+            if let (Some(&b), Ok(i)) = (p.first(), u32::try_from(i))
+                && let Some(l) = by_first.get_mut(usize::from(b))
+            {
+                l.push(i);
+            }
+        }
+        let min_len = pats.iter().map(Vec::len).min().unwrap_or(0);
+        Literals {
+            pats,
+            by_first,
+            min_len,
+            packed,
+            fallback,
+        }
+    }
+
+    /// The leftmost occurrence of a phrase at or after `from` (leftmost-first: of the phrases
+    /// starting there, the first in the list).
+    fn leftmost(&self, low: &[u8], from: usize) -> Option<LitMatch> {
+        if from > low.len() {
+            return None;
+        }
+        let m = match (&self.packed, &self.fallback) {
+            (Some(p), _) => p.find_in(low, aho_corasick::Span::from(from..low.len()))?,
+            (None, Some(ac)) => ac
+                .try_find(aho_corasick::Input::new(low).span(from..low.len()))
+                .ok()??,
+            (None, None) => return None,
+        };
+        Some(LitMatch {
+            pattern: m.pattern().as_usize(),
+            start: m.start(),
+            end: m.end(),
+        })
+    }
+
+    /// Does any phrase occur in `low`?
+    pub fn is_match(&self, low: &[u8]) -> bool {
+        self.leftmost(low, 0).is_some()
+    }
+
+    /// Where the leftmost occurrence of any phrase in `low` starts.
+    pub fn leftmost_start(&self, low: &[u8]) -> Option<usize> {
+        self.leftmost(low, 0).map(|m| m.start)
+    }
+
+    /// The match an Aho-Corasick automaton with the standard semantics reports searching
+    /// `low` from `from`: of the occurrences starting at or after `from`, one that ends first;
+    /// of those, the longest; of equal phrases, the first in the list.
+    ///
+    /// Every occurrence starts at or after the leftmost one's start, and one that ends no
+    /// later than the best found so far starts before that one's end (by the shortest
+    /// phrase's length, to end earlier or be longer): only those few positions are compared
+    /// with the phrases that begin with the byte there.
+    pub fn find_standard(&self, low: &[u8], from: usize) -> Option<LitMatch> {
+        let first = self.leftmost(low, from)?;
+        let mut best = first;
+        let mut i = first.start;
+        while i + self.min_len.max(1) <= best.end {
+            let rest = low.get(i..).unwrap_or_default();
+            let cands = rest
+                .first()
+                .and_then(|&b| self.by_first.get(usize::from(b)))
+                .map_or(&[][..], |v| &v[..]);
+            for &id in cands {
+                let id = id as usize;
+                let Some(p) = self.pats.get(id) else { continue };
+                let end = i + p.len();
+                if rest.starts_with(p) && (end, i, id) < (best.end, best.start, best.pattern) {
+                    best = LitMatch {
+                        pattern: id,
+                        start: i,
+                        end,
+                    };
+                }
+            }
+            i += 1;
+        }
+        Some(best)
+    }
+
+    /// The successive matches of [`Literals::find_standard`] from `from`, each search
+    /// resuming at the previous match's end (the non-overlapping matches of an Aho-Corasick
+    /// automaton with the standard semantics).
+    pub fn standard_iter<'a>(
+        &'a self,
+        low: &'a [u8],
+        from: usize,
+    ) -> impl Iterator<Item = LitMatch> + 'a {
+        let mut at = Some(from);
+        std::iter::from_fn(move || {
+            let m = self.find_standard(low, at?)?;
+            // (Phrases are not empty, so the search moves forward.)
+            at = (m.end > m.start).then_some(m.end);
+            Some(m)
+        })
+    }
 }
 
 /// Substring searchers for a fixed list of phrases, prepared once (in a `LazyLock`): a
@@ -925,6 +1019,86 @@ mod tests {
         fn find_reply_code_is_unchanged(s in "([245]{1,3}|[0-9]|[ .:;a-z-]|5\\.1\\.1|550 ){0,20}") {
             proptest::prop_assert_eq!(find_reply_code(&s), find_reply_code_reference(&s));
         }
+    }
+
+    /// The phrase lists of the tests of [`Literals`]: prefixes, suffixes and repeats of one
+    /// another, so that the choice among overlapping occurrences matters.
+    const LIT_LISTS: &[&[&str]] = &[
+        &["ab", "abc", "bc", "c-d", "abcab", "bca", "ab"],
+        &[
+            "original message",
+            "message",
+            "original",
+            "age",
+            "--- original message ---",
+        ],
+        &["aa", "aaa", "a-a", "aa"],
+    ];
+
+    fn standard_reference(pats: &[&str], low: &str, from: usize) -> Vec<LitMatch> {
+        let ac = aho_corasick::AhoCorasick::builder()
+            .kind(Some(aho_corasick::AhoCorasickKind::ContiguousNFA))
+            .build(pats)
+            .expect("builds");
+        ac.find_iter(aho_corasick::Input::new(low).span(from..low.len()))
+            .map(|m| LitMatch {
+                pattern: m.pattern().as_usize(),
+                start: m.start(),
+                end: m.end(),
+            })
+            .collect()
+    }
+
+    proptest::proptest! {
+        /// `Literals` answers as the Aho-Corasick automata it replaced: the standard
+        /// semantics' successive matches, the leftmost start, whether any phrase occurs.
+        #[test]
+        fn literals_answer_as_aho_corasick(
+            which in 0..LIT_LISTS.len(),
+            t in "(ab|bc|c-d|a|b|c|-|original|message| |---|age|x){0,30}",
+            from in 0usize..8,
+        ) {
+            let pats = LIT_LISTS[which];
+            let set = Literals::new(pats);
+            let low = t.as_bytes();
+            let from = from.min(low.len());
+            let got: Vec<LitMatch> = set.standard_iter(low, from).collect();
+            proptest::prop_assert_eq!(got, standard_reference(pats, &t, from));
+            let lf = aho_corasick::AhoCorasick::builder()
+                .match_kind(aho_corasick::MatchKind::LeftmostFirst)
+                .build(pats)
+                .expect("builds");
+            proptest::prop_assert_eq!(set.leftmost_start(low), lf.find(low).map(|m| m.start()));
+            proptest::prop_assert_eq!(set.is_match(low), lf.is_match(low));
+        }
+    }
+
+    #[test]
+    fn literals_on_long_texts_and_the_fallback() {
+        // Long enough for the vectorised search (not only its short-text fallback).
+        let t = format!(
+            "{}abcab{}original message{}c-d",
+            "x".repeat(100),
+            "y ".repeat(80),
+            "z".repeat(70)
+        );
+        for pats in LIT_LISTS {
+            let set = Literals::new(*pats);
+            assert_eq!(
+                set.standard_iter(t.as_bytes(), 0).collect::<Vec<_>>(),
+                standard_reference(pats, &t, 0),
+                "{pats:?}"
+            );
+        }
+        // An empty phrase: no packed searcher, the automaton answers.
+        let set = Literals::new(["", "ab"]);
+        assert!(set.packed.is_none());
+        assert!(set.is_match(b"x"));
+        // Upper-case phrases are searched lower-cased.
+        assert_eq!(
+            Literals::new(["Original"]).leftmost_start(b"an original"),
+            Some(3)
+        );
     }
 
     fn check_addrs(input: &str, expected: &[&str]) {

@@ -8,7 +8,7 @@
 //!    precise reason in the remote server's words (qmail and Exim append their expiry wording
 //!    to every final failure).
 //! 2. Text: the diagnostic is unfolded, lower-cased and its e-mail addresses replaced by
-//!    `addr`, then matched against the ordered rule table in `rules.rs` (one Aho-Corasick pass
+//!    `addr`, then matched against the ordered rule table in `rules.rs` (one pass over the text
 //!    finds the literal anchors present, only the rules behind them are tried, and the first
 //!    rule in table order wins). Text wins over a conflicting code because providers overload
 //!    codes; only the weak wordings at the end of the table ("service unavailable", "access
@@ -38,8 +38,10 @@
 //! delivery code passes that as a [`Evidence::hint`]. It cannot see the SMTP command a reply
 //! answered unless the words say it, which limits the `filtered`/`userunknown` distinction.
 
+mod anchor_table;
 mod codes;
 mod literal;
+mod nfa;
 mod rules;
 
 use mailerd_types::{Category, DsnAction, EnhancedStatus, Reason, SmtpReply};
@@ -678,11 +680,10 @@ fn stage(text: &str) -> Stage {
         std::sync::LazyLock::new(|| {
             [DATA, RCPT, MAIL, CONN].map(|l| l.iter().map(memchr::memmem::Finder::new).collect())
         });
-    static ANY: std::sync::LazyLock<Option<aho_corasick::AhoCorasick>> =
-        std::sync::LazyLock::new(|| {
-            crate::text::quick_set(DATA.iter().chain(RCPT).chain(MAIL).chain(CONN))
-        });
-    if ANY.as_ref().is_some_and(|ac| !ac.is_match(text)) {
+    static ANY: std::sync::LazyLock<crate::text::Literals> = std::sync::LazyLock::new(|| {
+        crate::text::Literals::new(DATA.iter().chain(RCPT).chain(MAIL).chain(CONN))
+    });
+    if !ANY.is_match(text.as_bytes()) {
         return Stage::Unknown;
     }
     let [data, rcpt, mail, conn] = &*FINDERS;

@@ -4,7 +4,10 @@
 //! more precise than the reason's default, the phrases (regular expressions over the
 //! *lower-cased* diagnostic whose e-mail addresses were replaced by `addr` and whose wrapper
 //! host names were replaced by `remote`), whether it is a weak (generic) wording, and a comment
-//! naming who writes that wording. Adding a provider's wording is adding a phrase or a rule.
+//! naming who writes that wording. Adding a provider's wording is adding a phrase or a rule
+//! (then `UPDATE_ANCHOR_TABLE=1 cargo test -p mailerd-analyze anchor_table_is_current`
+//! refreshes the anchors computed in advance, `anchor_table.rs`; until then the new phrases'
+//! anchors are computed at start-up, and that test fails).
 //!
 //! The rules are evaluated in the fixed order of standards sec. 6.2 ("Pattern notes"):
 //! provider error codes (distinctive tokens such as `OFR_416`, `AUP#CDRBL`, `IB103`, `SC-001`)
@@ -15,10 +18,11 @@
 //! (greylisting before "recipient address rejected", a group's spam classification before
 //! SPF, a sender's refusal before "does not exist"); each says why.
 //!
-//! All phrases are compiled once (see [`Compiled`]): one Aho-Corasick pass over the text finds
-//! the literal anchors present, only the rules behind those anchors are tried, in table order,
-//! and the first that matches wins.
+//! All phrases are compiled once, each on first use (see [`Compiled`]): one pass over the text
+//! finds the literal anchors present, only the rules behind those anchors are tried, in table
+//! order, and the first that matches wins.
 
+use std::borrow::Cow;
 use std::sync::{LazyLock, OnceLock};
 
 use mailerd_types::{Category, Reason};
@@ -1547,7 +1551,7 @@ pub(crate) struct Compiled {
     /// For each key, the full anchors that start with it.
     key_anchors: Vec<Vec<usize>>,
     /// The full anchor strings.
-    anchor_strings: Vec<String>,
+    anchor_strings: Vec<Cow<'static, str>>,
     /// For each anchor string, the patterns it stands for.
     anchor_patterns: Vec<Vec<usize>>,
     /// Patterns without an anchor: always run.
@@ -1642,11 +1646,50 @@ impl KeyTable {
     }
 }
 
+/// A hasher for the table's own strings (no untrusted input is hashed with it): a few
+/// instructions per 8 bytes, where the default SipHash cost more than half of building
+/// [`COMPILED`].
+#[derive(Default)]
+struct FxHasher(u64);
+
+impl FxHasher {
+    fn add(&mut self, w: u64) {
+        self.0 = (self.0.rotate_left(5) ^ w).wrapping_mul(0x517c_c1b7_2722_0a95);
+    }
+}
+
+impl std::hash::Hasher for FxHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        for c in bytes.chunks(8) {
+            let mut w = [0u8; 8];
+            if let Some(d) = w.get_mut(..c.len()) {
+                d.copy_from_slice(c);
+            }
+            self.add(u64::from_le_bytes(w));
+        }
+    }
+
+    fn write_u8(&mut self, i: u8) {
+        self.add(u64::from(i));
+    }
+
+    fn write_usize(&mut self, i: usize) {
+        self.add(i as u64);
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+type FxBuild = std::hash::BuildHasherDefault<FxHasher>;
+
 pub(crate) static COMPILED: LazyLock<Compiled> = LazyLock::new(|| {
     let mut patterns = Vec::new();
     let mut rule_of = Vec::new();
-    let mut anchor_index: std::collections::HashMap<String, usize> = Default::default();
-    let mut anchor_strings: Vec<String> = Vec::new();
+    let mut anchor_index: std::collections::HashMap<Cow<'static, str>, usize, FxBuild> =
+        std::collections::HashMap::with_capacity_and_hasher(1024, FxBuild::default());
+    let mut anchor_strings: Vec<Cow<'static, str>> = Vec::new();
     let mut anchor_patterns: Vec<Vec<usize>> = Vec::new();
     let mut always = Vec::new();
     let mut literal = Vec::new();
@@ -1655,17 +1698,32 @@ pub(crate) static COMPILED: LazyLock<Compiled> = LazyLock::new(|| {
             let n = patterns.len();
             patterns.push(*p);
             rule_of.push(i);
-            let set = anchors(p);
-            literal
-                .push(plain_literal(p).is_some_and(|l| set.as_ref().is_some_and(|s| s[..] == [l])));
+            // The table computed in advance, while it is that of the rules (else computed
+            // here: a stale table costs time, never an answer).
+            let (set, lit) = match super::anchor_table::ANCHORS.get(n) {
+                Some(&(tp, set, lit)) if tp == *p => (
+                    set.map(|s| s.iter().map(|&a| Cow::Borrowed(a)).collect::<Vec<_>>()),
+                    lit,
+                ),
+                _ => {
+                    let set = anchors(p);
+                    let lit = is_literal(p, set.as_deref());
+                    (set.map(|s| s.into_iter().map(Cow::Owned).collect()), lit)
+                }
+            };
+            literal.push(lit);
             match set {
                 Some(set) => {
                     for a in set {
-                        let k = *anchor_index.entry(a.clone()).or_insert_with(|| {
-                            anchor_strings.push(a);
-                            anchor_patterns.push(Vec::new());
-                            anchor_strings.len() - 1
-                        });
+                        let k = match anchor_index.get(&a) {
+                            Some(&k) => k,
+                            None => {
+                                anchor_index.insert(a.clone(), anchor_strings.len());
+                                anchor_strings.push(a);
+                                anchor_patterns.push(Vec::new());
+                                anchor_strings.len() - 1
+                            }
+                        };
                         anchor_patterns[k].push(n);
                     }
                 }
@@ -1673,7 +1731,8 @@ pub(crate) static COMPILED: LazyLock<Compiled> = LazyLock::new(|| {
             }
         }
     }
-    let mut key_index: std::collections::HashMap<&[u8], usize> = Default::default();
+    let mut key_index: std::collections::HashMap<&[u8], usize, FxBuild> =
+        std::collections::HashMap::with_capacity_and_hasher(512, FxBuild::default());
     let mut keys: Vec<&[u8]> = Vec::new();
     let mut key_anchors: Vec<Vec<usize>> = Vec::new();
     for (a, s) in anchor_strings.iter().enumerate() {
@@ -1780,11 +1839,14 @@ impl Compiled {
 
 /// One compiled phrase: the strings of a phrase that matches finitely many (`grey ?list(ed|
 /// ing)?`), else a literal matcher with end assertions or a bounded gap (`\bspf\b`, `sender
-/// .{0,20}invalid`, see `literal`), else a forward lazy DFA (with its cache, and the full
-/// regex engine as a fallback should the lazy DFA ever give up on a text).
+/// .{0,20}invalid`, see `literal`), else a small Thompson NFA run as a Pike VM for repetition,
+/// negated classes and `\s` (`exceeded \d+ hops`, see `nfa`), else (syntax neither knows) a
+/// forward lazy DFA (with its cache, and the full regex engine as a fallback should the lazy
+/// DFA ever give up on a text).
 enum Phrase {
     Strings(Vec<memchr::memmem::Finder<'static>>),
     Literal(super::literal::LitPhrase),
+    Program(super::nfa::Program),
     Automaton(Box<Matcher>),
 }
 
@@ -1793,6 +1855,7 @@ impl Phrase {
         match self {
             Phrase::Strings(fs) => fs.iter().any(|f| f.find(text.as_bytes()).is_some()),
             Phrase::Literal(l) => l.is_match(text),
+            Phrase::Program(p) => p.is_match(text),
             Phrase::Automaton(m) => m.is_match(text),
         }
     }
@@ -1840,6 +1903,9 @@ fn build(pattern: &'static str) -> Option<Phrase> {
     }
     if let Some(l) = super::literal::compile(pattern) {
         return Some(Phrase::Literal(l));
+    }
+    if let Some(p) = super::nfa::compile(pattern) {
+        return Some(Phrase::Program(p));
     }
     let dfa = DFA::builder()
         .syntax(syntax::Config::new().unicode(false).utf8(false))
@@ -1973,6 +2039,12 @@ fn build_regex(pattern: &str) -> Option<Regex> {
         )
         .build(pattern)
         .ok()
+}
+
+/// Is the pattern one plain literal that is also its only anchor (its anchor's occurrence is
+/// its match)?
+pub(crate) fn is_literal(pattern: &str, anchors: Option<&[String]>) -> bool {
+    plain_literal(pattern).is_some_and(|l| anchors.is_some_and(|s| s[..] == [l]))
 }
 
 /// The text a pattern matches when it is one plain literal (letters, spaces, punctuation
@@ -2343,6 +2415,67 @@ mod tests {
                 }
             }
         }
+    }
+
+    /// The source of `anchor_table.rs`: every pattern's anchors and literal flag.
+    fn anchor_table_source() -> String {
+        let mut s = String::from(
+            "//! Generated by the test `classify::rules::tests::anchor_table_is_current` (run it with\n\
+             //! `UPDATE_ANCHOR_TABLE=1` to rewrite this file): each pattern of the rule table with\n\
+             //! its anchors (`rules::anchors`) and whether it is a plain literal that is its own\n\
+             //! anchor (`rules::is_literal`), so that a run need not compute them. An entry whose\n\
+             //! pattern is not the table's is computed at start-up instead.\n\n\
+             /// (pattern, anchors, plain literal)\n\
+             #[rustfmt::skip]\n\
+             pub(super) static ANCHORS: &[(&str, Option<&[&str]>, bool)] = &[\n",
+        );
+        for r in RULES {
+            for p in r.patterns {
+                let set = anchors(p);
+                let lit = is_literal(p, set.as_deref());
+                let set = match &set {
+                    Some(v) => format!(
+                        "Some(&[{}])",
+                        v.iter()
+                            .map(|a| format!("{a:?}"))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                    None => "None".to_string(),
+                };
+                s.push_str(&format!("    ({p:?}, {set}, {lit}),\n"));
+            }
+        }
+        s.push_str("];\n");
+        s
+    }
+
+    #[test]
+    fn anchor_table_is_current() {
+        let want = anchor_table_source();
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/src/classify/anchor_table.rs");
+        if std::env::var_os("UPDATE_ANCHOR_TABLE").is_some() {
+            std::fs::write(path, &want).expect("writes the table");
+            return;
+        }
+        let have = std::fs::read_to_string(path).unwrap_or_default();
+        assert!(
+            have == want,
+            "src/classify/anchor_table.rs is not that of the rules: \
+             UPDATE_ANCHOR_TABLE=1 cargo test -p mailerd-analyze anchor_table_is_current"
+        );
+        // And the compiled table used every entry of it.
+        let mut n = 0;
+        for r in RULES {
+            for p in r.patterns {
+                assert_eq!(
+                    super::super::anchor_table::ANCHORS.get(n).map(|e| e.0),
+                    Some(*p)
+                );
+                n += 1;
+            }
+        }
+        assert_eq!(super::super::anchor_table::ANCHORS.len(), n);
     }
 
     #[test]
