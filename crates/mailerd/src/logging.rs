@@ -182,12 +182,20 @@ impl LeanVisitor<'_> {
         self.writer.write_char('=')
     }
 
-    /// Hands one field to tracing's own visitor, in the same padding state.
-    fn delegate(&mut self, record: impl FnOnce(&mut format::DefaultVisitor<'_>)) {
+    /// Hands one field to tracing's own visitor, in the same padding state (it writes
+    /// nothing for tracing-log's `log.*` metadata, so those leave the state as it was).
+    fn delegate(
+        &mut self,
+        field: &tracing::field::Field,
+        record: impl FnOnce(&mut format::DefaultVisitor<'_>),
+    ) {
         use tracing_subscriber::field::VisitOutput;
         let mut v = format::DefaultVisitor::new(self.writer.by_ref(), self.first);
         record(&mut v);
         self.result = v.finish();
+        if !field.name().starts_with("log.") {
+            self.first = false;
+        }
     }
 
     fn integer(&mut self, field: &tracing::field::Field, negative: bool, mut n: u64) {
@@ -227,10 +235,7 @@ impl tracing::field::Visit for LeanVisitor<'_> {
                 self.writer.write_char('"')
             });
         } else {
-            self.delegate(|v| v.record_str(field, value));
-            if !field.name().starts_with("log.") {
-                self.first = false;
-            }
+            self.delegate(field, |v| v.record_str(field, value));
         }
     }
 
@@ -277,10 +282,7 @@ impl tracing::field::Visit for LeanVisitor<'_> {
         if self.result.is_err() {
             return;
         }
-        self.delegate(|v| v.record_error(field, value));
-        if !field.name().starts_with("log.") {
-            self.first = false;
-        }
+        self.delegate(field, |v| v.record_error(field, value));
     }
 
     fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn std::fmt::Debug) {
@@ -312,10 +314,7 @@ impl tracing::field::Visit for LeanVisitor<'_> {
                 return;
             }
         }
-        self.delegate(|v| v.record_debug(field, value));
-        if !field.name().starts_with("log.") {
-            self.first = false;
-        }
+        self.delegate(field, |v| v.record_debug(field, value));
     }
 }
 
@@ -465,10 +464,7 @@ impl Shared {
         buf.extend_from_slice(line);
         // Past HIGH_WATER, or once the flusher has stopped (a line logged at the very end).
         if buf.len() >= HIGH_WATER || self.stop.load(Ordering::Acquire) {
-            let mut out = lock(&self.out);
-            let _ = out.write_all(&buf);
-            let _ = out.flush();
-            buf.clear();
+            self.write_out(&mut buf);
         } else if buf.len() >= WAKE_AT && buf.len() - line.len() < WAKE_AT {
             self.wake.notify_one();
         }
@@ -477,11 +473,15 @@ impl Shared {
     /// Writes out what is buffered now.
     fn flush(&self) {
         let mut buf = lock(&self.buf);
-        if buf.is_empty() {
-            return;
+        if !buf.is_empty() {
+            self.write_out(&mut buf);
         }
+    }
+
+    /// Writes `buf` (held locked, so nothing gets between) to the output and empties it.
+    fn write_out(&self, buf: &mut Vec<u8>) {
         let mut out = lock(&self.out);
-        let _ = out.write_all(&buf);
+        let _ = out.write_all(buf);
         let _ = out.flush();
         buf.clear();
     }

@@ -279,7 +279,7 @@ fn run_batch(
         for op in ops {
             let r = match op {
                 Op::Commit { msg, lease } => {
-                    { commit_leased(&mut t, counters, recent, msg, lease.as_ref()) }
+                    commit_leased(&mut t, counters, Some(&mut *recent), msg, lease.as_ref())
                         .map(|r| r.map(|(id, claimed)| Reply::Committed(id, claimed)))
                 }
                 Op::Claim {
@@ -432,22 +432,21 @@ impl Recent {
     }
 }
 
-/// [`load_leased`], using the record [`Recent`] holds when it is current.
-fn load_leased_recent(
+/// The message leased by `lease`, if the lease is still its lease. With `recent`, the record
+/// [`Recent`] holds is used instead of decoding the stored one when it is current.
+fn load_leased(
     t: &Tables<'_>,
-    recent: &mut Recent,
+    recent: Option<&mut Recent>,
     lease: &Lease,
 ) -> Result<Result<MessageMeta, StoreError>, redb::Error> {
     let id = &lease.id.0;
-    let meta = match t.messages.get(id.as_str())? {
-        None => return Ok(Err(StoreError::LeaseLost(lease.id.clone()))),
-        Some(raw) => match recent.take(id, raw.value()) {
-            Some(m) => m,
-            None => match MessageMeta::decode(id, raw.value()) {
-                Ok(m) => m,
-                Err(e) => return Ok(Err(e)),
-            },
-        },
+    let Some(raw) = t.messages.get(id.as_str())? else {
+        return Ok(Err(StoreError::LeaseLost(lease.id.clone())));
+    };
+    let cached = recent.and_then(|r| r.take(id, raw.value()));
+    let meta = match cached.map_or_else(|| MessageMeta::decode(id, raw.value()), Ok) {
+        Ok(m) => m,
+        Err(e) => return Ok(Err(e)),
     };
     Ok(
         if meta.lease.as_ref().map(|l| l.token) == Some(lease.token) {
@@ -456,20 +455,6 @@ fn load_leased_recent(
             Err(StoreError::LeaseLost(lease.id.clone()))
         },
     )
-}
-
-/// The message leased by `lease`, if the lease is still its lease.
-fn load_leased(
-    t: &Tables<'_>,
-    lease: &Lease,
-) -> Result<Result<MessageMeta, StoreError>, redb::Error> {
-    let lost = || StoreError::LeaseLost(lease.id.clone());
-    Ok(match load(t, &lease.id.0)? {
-        None => Err(lost()),
-        Some(Err(e)) => Err(e),
-        Some(Ok(m)) if m.lease.as_ref().map(|l| l.token) == Some(lease.token) => Ok(m),
-        Some(Ok(_)) => Err(lost()),
-    })
 }
 
 macro_rules! refuse {
@@ -482,14 +467,14 @@ macro_rules! refuse {
 }
 
 fn commit(t: &mut Tables<'_>, counters: &mut Counters, msg: NewMessage) -> OpResult {
-    Ok(commit_leased(t, counters, &mut Recent::default(), msg, None)?.map(|(id, _)| Reply::Id(id)))
+    Ok(commit_leased(t, counters, None, msg, None)?.map(|(id, _)| Reply::Id(id)))
 }
 
 /// Writes a new message; with `lease`, leased as a claim would (the `Claimed` is returned).
 fn commit_leased(
     t: &mut Tables<'_>,
     counters: &mut Counters,
-    recent: &mut Recent,
+    recent: Option<&mut Recent>,
     msg: NewMessage,
     lease: Option<&LeaseAsk>,
 ) -> Result<Result<(QueueId, Option<Claimed>), StoreError>, redb::Error> {
@@ -527,7 +512,7 @@ fn commit_leased(
         t.log.insert((id.as_str(), *seq), rec.as_slice())?;
     }
     put(t, &id, None, &meta, &raw)?;
-    if lease.is_some() {
+    if let (Some(recent), Some(_)) = (recent, &lease) {
         recent.insert(&id, raw, meta.clone());
     }
     let claimed = lease.map(|lease| Claimed {
@@ -676,7 +661,7 @@ fn claim(
 }
 
 fn renew(t: &mut Tables<'_>, lease: &Lease, now: u64, lease_duration: u64) -> OpResult {
-    let mut meta = refuse!(load_leased(t, lease)?);
+    let mut meta = refuse!(load_leased(t, None, lease)?);
     let old_due = meta.due();
     let mut new = lease.clone();
     if let Some(l) = &meta.lease {
@@ -709,7 +694,7 @@ fn apply(
             report.id, id
         ));
     }
-    let mut meta = refuse!(load_leased_recent(t, recent, lease)?);
+    let mut meta = refuse!(load_leased(t, Some(recent), lease)?);
     // Validate everything before changing anything.
     if let Err(detail) = rules::check_report(&meta.recipients, &report) {
         return invalid(detail);
@@ -745,7 +730,7 @@ fn apply(
 }
 
 fn release(t: &mut Tables<'_>, lease: &Lease) -> OpResult {
-    let mut meta = refuse!(load_leased(t, lease)?);
+    let mut meta = refuse!(load_leased(t, None, lease)?);
     let old_due = meta.due();
     meta.lease = None;
     refuse!(save(t, &lease.id.0, old_due, &meta)?);
