@@ -409,12 +409,7 @@ fn class(c: &[char], pos: &mut usize) -> Option<Vec<char>> {
 mod tests {
     use super::*;
 
-    fn reference(p: &str) -> regex::bytes::Regex {
-        regex::bytes::RegexBuilder::new(p)
-            .unicode(false)
-            .build()
-            .unwrap_or_else(|e| panic!("{p}: {e}"))
-    }
+    use super::super::reference_regex as reference;
 
     #[test]
     fn shapes() {

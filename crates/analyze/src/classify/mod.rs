@@ -44,6 +44,16 @@ mod literal;
 mod nfa;
 mod rules;
 
+/// The regex crate's reading of a rule phrase (bytes, no Unicode classes): what the
+/// classifier's own matchers (`literal`, `nfa`) are tested against.
+#[cfg(test)]
+fn reference_regex(p: &str) -> regex::bytes::Regex {
+    regex::bytes::RegexBuilder::new(p)
+        .unicode(false)
+        .build()
+        .unwrap_or_else(|e| panic!("{p}: {e}"))
+}
+
 use mailerd_types::{Category, DsnAction, EnhancedStatus, Reason, SmtpReply};
 
 /// What is known about one recipient's outcome.

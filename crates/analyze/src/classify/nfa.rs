@@ -663,12 +663,7 @@ impl Program {
 mod tests {
     use super::*;
 
-    fn reference(p: &str) -> regex::bytes::Regex {
-        regex::bytes::RegexBuilder::new(p)
-            .unicode(false)
-            .build()
-            .unwrap_or_else(|e| panic!("{p}: {e}"))
-    }
+    use super::super::reference_regex as reference;
 
     const SHAPES: &[&str] = &[
         r"exceeded \d+ hops",
