@@ -316,3 +316,28 @@ fn shutdown_ends_a_session_stuck_before_its_end_of_data() {
     assert_eq!(all[0]["recipients"][0]["attempts"], 0, "{all:?}");
     assert!(all[0]["lease"].is_null(), "{all:?}");
 }
+
+#[test]
+fn list_without_a_queue_prints_only_the_error() {
+    // No server and no queue file under data_dir: a clear error and a non-zero exit, and
+    // nothing on stdout (a table header followed by an error would read as an empty queue).
+    let work = TempDir::new("queue-none");
+    let config = write_config(
+        &work,
+        &work.0.join("nothing-here"),
+        free_port(),
+        free_port(),
+    );
+    for args in [&["list"][..], &["list", "--json"][..]] {
+        let o = Command::new(env!("CARGO_BIN_EXE_mailerd"))
+            .args(["queue", "--config"])
+            .arg(&config)
+            .args(args)
+            .output()
+            .expect("mailerd queue");
+        assert!(!o.status.success(), "{args:?} must fail");
+        assert_eq!(String::from_utf8_lossy(&o.stdout), "", "{args:?}");
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(err.contains("no queue at"), "{args:?}: {err}");
+    }
+}

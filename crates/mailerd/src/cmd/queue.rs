@@ -146,12 +146,7 @@ async fn list(config: &Config, json: bool, first: Request) -> anyhow::Result<Exi
     let mut store: Option<EmbeddedStore> = None;
     let mut req = first;
     let mut shown = 0usize;
-    if !json {
-        println!(
-            "{:<24} {:>9} {:<32} RECIPIENTS (state)",
-            "QUEUE ID", "SIZE", "SENDER"
-        );
-    }
+    let mut header = !json;
     loop {
         let value = match &store {
             Some(s) => control::handle(s, req.clone()).await?,
@@ -166,6 +161,13 @@ async fn list(config: &Config, json: bool, first: Request) -> anyhow::Result<Exi
             },
         };
         let page: Page = serde_json::from_value(value).context("decoding the list")?;
+        // Only once there is a queue to list: an error must not follow a table header.
+        if std::mem::take(&mut header) {
+            println!(
+                "{:<24} {:>9} {:<32} RECIPIENTS (state)",
+                "QUEUE ID", "SIZE", "SENDER"
+            );
+        }
         shown += page.list.messages.len();
         print_page(&page.list, json)?;
         match (page.next, &mut req) {
