@@ -16,46 +16,70 @@ pub(crate) struct Trace<'a> {
     pub date: &'a str,
 }
 
-/// Characters allowed in a header we write from client-supplied text (HELO, user name).
-fn sanitize(s: &str) -> String {
-    s.chars()
-        .map(|c| {
-            if c.is_control() || c == '(' || c == ')' || c == '\\' {
-                '_'
-            } else {
-                c
-            }
-        })
-        .take(255)
-        .collect()
+/// Appends `s` as allowed in a header we write from client-supplied text (HELO, user name):
+/// control characters and `(`, `)`, `\\` (comment syntax) become `_`, cut at 255 characters.
+fn push_sanitized(out: &mut String, s: &str) {
+    let plain = |b: u8| (0x20..0x7f).contains(&b) && !matches!(b, b'(' | b')' | b'\\');
+    if s.len() <= 255 && s.bytes().all(plain) {
+        // Printable ASCII with nothing to replace (every name a well-behaved client sends).
+        out.push_str(s);
+        return;
+    }
+    out.extend(
+        s.chars()
+            .map(|c| {
+                if c.is_control() || c == '(' || c == ')' || c == '\\' {
+                    '_'
+                } else {
+                    c
+                }
+            })
+            .take(255),
+    );
 }
 
 /// The `Received:` header, folded, with CRLF at the end.
 pub(crate) fn received(t: &Trace<'_>) -> String {
-    let literal = match t.ip.to_canonical() {
-        std::net::IpAddr::V4(a) => format!("[{a}]"),
-        std::net::IpAddr::V6(a) => format!("[IPv6:{a}]"),
+    use std::fmt::Write as _;
+    let mut h = String::with_capacity(192);
+    h.push_str("Received: from ");
+    push_sanitized(&mut h, t.helo);
+    // Writing to a String cannot fail.
+    let _ = match t.ip.to_canonical() {
+        std::net::IpAddr::V4(a) => write!(h, " ([{a}])"),
+        std::net::IpAddr::V6(a) => write!(h, " ([IPv6:{a}])"),
     };
-    // RFC 3848 protocol names.
-    let mut with = String::from(if t.esmtp { "ESMTP" } else { "SMTP" });
-    if t.tls.is_some() {
-        with.push('S');
-    }
-    if t.auth_user.is_some() {
-        with.push('A');
-    }
-    let mut h = format!("Received: from {} ({literal})", sanitize(t.helo));
     if let Some((version, cipher)) = t.tls {
-        h.push_str(&format!("\r\n\t(using {version} with cipher {cipher})"));
+        h.push_str("\r\n\t(using ");
+        h.push_str(version);
+        h.push_str(" with cipher ");
+        h.push_str(cipher);
+        h.push(')');
     }
     if let Some(u) = t.auth_user {
-        h.push_str(&format!("\r\n\t(Authenticated sender: {})", sanitize(u)));
+        h.push_str("\r\n\t(Authenticated sender: ");
+        push_sanitized(&mut h, u);
+        h.push(')');
     }
-    h.push_str(&format!("\r\n\tby {} (mailerd) with {with}", t.hostname));
+    h.push_str("\r\n\tby ");
+    h.push_str(t.hostname);
+    // RFC 3848 protocol names.
+    h.push_str(" (mailerd) with ");
+    h.push_str(if t.esmtp { "ESMTP" } else { "SMTP" });
+    if t.tls.is_some() {
+        h.push('S');
+    }
+    if t.auth_user.is_some() {
+        h.push('A');
+    }
     if let Some(r) = t.single_recipient {
-        h.push_str(&format!("\r\n\tfor <{}>", sanitize(r)));
+        h.push_str("\r\n\tfor <");
+        push_sanitized(&mut h, r);
+        h.push('>');
     }
-    h.push_str(&format!("; {}\r\n", t.date));
+    h.push_str("; ");
+    h.push_str(t.date);
+    h.push_str("\r\n");
     h
 }
 
@@ -108,6 +132,104 @@ mod tests {
             received(&t),
             "Received: from client.example ([192.0.2.1])\r\n\t(using TLSv1.3 with cipher TLS13_AES_128_GCM_SHA256)\r\n\t(Authenticated sender: bob@example.org)\r\n\tby mx.example.org (mailerd) with ESMTPSA\r\n\tfor <alice@example.net>; Sat, 28 Nov 2026 04:05:07 +0000\r\n"
         );
+    }
+
+    /// The header as it was built before: one `format!` per part, `sanitize` collecting a
+    /// new String.
+    fn received_reference(t: &Trace<'_>) -> String {
+        fn sanitize(s: &str) -> String {
+            s.chars()
+                .map(|c| {
+                    if c.is_control() || c == '(' || c == ')' || c == '\\' {
+                        '_'
+                    } else {
+                        c
+                    }
+                })
+                .take(255)
+                .collect()
+        }
+        let literal = match t.ip.to_canonical() {
+            std::net::IpAddr::V4(a) => format!("[{a}]"),
+            std::net::IpAddr::V6(a) => format!("[IPv6:{a}]"),
+        };
+        let mut with = String::from(if t.esmtp { "ESMTP" } else { "SMTP" });
+        if t.tls.is_some() {
+            with.push('S');
+        }
+        if t.auth_user.is_some() {
+            with.push('A');
+        }
+        let mut h = format!("Received: from {} ({literal})", sanitize(t.helo));
+        if let Some((version, cipher)) = t.tls {
+            h.push_str(&format!("\r\n\t(using {version} with cipher {cipher})"));
+        }
+        if let Some(u) = t.auth_user {
+            h.push_str(&format!("\r\n\t(Authenticated sender: {})", sanitize(u)));
+        }
+        h.push_str(&format!("\r\n\tby {} (mailerd) with {with}", t.hostname));
+        if let Some(r) = t.single_recipient {
+            h.push_str(&format!("\r\n\tfor <{}>", sanitize(r)));
+        }
+        h.push_str(&format!("; {}\r\n", t.date));
+        h
+    }
+
+    fn trace<'a>(
+        helo: &'a str,
+        user: Option<&'a str>,
+        rcpt: Option<&'a str>,
+        ip: &str,
+        esmtp: bool,
+        tls: bool,
+    ) -> Trace<'a> {
+        Trace {
+            helo,
+            ip: ip.parse().expect("ip"),
+            hostname: "mx.example.org",
+            esmtp,
+            tls: tls.then_some(("TLSv1.3", "TLS13_AES_128_GCM_SHA256")),
+            auth_user: user,
+            single_recipient: rcpt,
+            date: "Sat, 28 Nov 2026 04:05:07 +0000",
+        }
+    }
+
+    #[test]
+    fn received_is_built_as_before() {
+        let long = "h".repeat(255);
+        let longer = "h".repeat(256);
+        let names = [
+            "",
+            "client.example",
+            "[192.0.2.1]",
+            "a(b)c\\d",
+            "tab\there",
+            "caf\u{e9}.example",
+            "\u{85}nel",
+            "del\u{7f}",
+            long.as_str(),
+            longer.as_str(),
+            "x\r\nInjected: yes",
+        ];
+        for ip in ["192.0.2.1", "2001:db8::1", "::ffff:192.0.2.7"] {
+            for n in names {
+                for (esmtp, tls) in [(true, true), (true, false), (false, false)] {
+                    for (user, rcpt) in [(None, None), (Some(n), Some(n)), (Some("bob"), None)] {
+                        let t = trace(n, user, rcpt, ip, esmtp, tls);
+                        assert_eq!(received(&t), received_reference(&t), "{n:?} {ip}");
+                    }
+                }
+            }
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn any_names_give_the_header_as_before(helo in ".{0,300}", user in ".{0,40}", rcpt in ".{0,40}") {
+            let t = trace(&helo, Some(&user), Some(&rcpt), "198.51.100.2", true, false);
+            proptest::prop_assert_eq!(received(&t), received_reference(&t));
+        }
     }
 
     #[test]

@@ -13,16 +13,27 @@ pub fn rfc5322_date(secs: u64) -> String {
     const MON: [&str; 12] = [
         "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
     ];
-    format!(
-        "{}, {:02} {} {} {:02}:{:02}:{:02} +0000",
-        WD[(days % 7) as usize],
-        d,
-        MON[(m - 1) as usize],
-        y,
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
-    )
+    // Built by hand: this runs for every message received (its Received header).
+    let two = |out: &mut String, n: u64| {
+        out.push(char::from(b'0' + (n / 10 % 10) as u8));
+        out.push(char::from(b'0' + (n % 10) as u8));
+    };
+    let mut out = String::with_capacity(32);
+    out.push_str(WD[(days % 7) as usize]);
+    out.push_str(", ");
+    two(&mut out, u64::from(d));
+    out.push(' ');
+    out.push_str(MON[(m - 1) as usize]);
+    out.push(' ');
+    out.push_str(&y.to_string());
+    out.push(' ');
+    two(&mut out, rem / 3600);
+    out.push(':');
+    two(&mut out, rem % 3600 / 60);
+    out.push(':');
+    two(&mut out, rem % 60);
+    out.push_str(" +0000");
+    out
 }
 
 /// Distinguishes Message-IDs made in the same second by one process.
@@ -73,6 +84,46 @@ mod tests {
             rfc5322_date(1_795_838_707),
             "Sat, 28 Nov 2026 04:05:07 +0000"
         );
+    }
+
+    /// The date as `format!` wrote it before.
+    fn date_reference(secs: u64) -> String {
+        let days = secs / 86_400;
+        let rem = secs % 86_400;
+        let (y, m, d) = civil_from_days(days as i64);
+        const WD: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
+        const MON: [&str; 12] = [
+            "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+        ];
+        format!(
+            "{}, {:02} {} {} {:02}:{:02}:{:02} +0000",
+            WD[(days % 7) as usize],
+            d,
+            MON[(m - 1) as usize],
+            y,
+            rem / 3600,
+            rem % 3600 / 60,
+            rem % 60
+        )
+    }
+
+    #[test]
+    fn dates_are_written_as_before() {
+        // Every 25,013 seconds of 1970-2100 (every hour of the day, every weekday), then odd
+        // seconds across a wide range.
+        for secs in (0..4_102_444_800u64)
+            .step_by(3_600)
+            .chain((0..20_000u64).map(|i| i * 7_919_237 + 13))
+        {
+            assert_eq!(rfc5322_date(secs), date_reference(secs), "{secs}");
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn any_time_is_written_as_before(secs in 0u64..=(i64::MAX as u64)) {
+            proptest::prop_assert_eq!(rfc5322_date(secs), date_reference(secs));
+        }
     }
 
     #[test]

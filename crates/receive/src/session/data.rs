@@ -212,6 +212,8 @@ impl<S: Commit, IO: AsyncRead + AsyncWrite + Unpin + Send> Session<'_, S, IO> {
             date: &date,
         })
         .into_bytes();
+        // One allocation for the whole stored message (the content is copied in below).
+        out.reserve(content.len() + 256);
         for mark in &tx.marks {
             out.extend_from_slice(mark.as_bytes());
             out.extend_from_slice(b"\r\n");
