@@ -865,7 +865,10 @@ fn analyze_message(msg: &mail_parser::Message<'_>, depth: u8) -> Analysis {
     // Lower-case with whitespace runs collapsed, so that a folded `(in reply to RCPT\n    TO
     // command)` still reads as one phrase.
     // (`low` is `human` lower-cased; ASCII lower-casing leaves the whitespace as it is.)
-    let human_lc = text::squash(low);
+    // Made on first use: a message whose recipients all have the remote server's own words
+    // and a reason from them (or that has none) never reads it.
+    let human_lc = std::cell::OnceCell::new();
+    let human_lc = || -> &str { human_lc.get_or_init(|| text::squash(low)) };
     // The command named anywhere in the part: read once, for every recipient that needs it.
     let command_anywhere = std::cell::OnceCell::new();
     for f in found {
@@ -873,7 +876,7 @@ fn analyze_message(msg: &mail_parser::Message<'_>, depth: u8) -> Analysis {
         let command = if f.own_words {
             None
         } else {
-            command_near(&human_lc, &f.recipient, &command_anywhere)
+            command_near(human_lc(), &f.recipient, &command_anywhere)
         };
         // The remote host, else the recipient's domain (its servers answered).
         let remote = f
@@ -894,7 +897,7 @@ fn analyze_message(msg: &mail_parser::Message<'_>, depth: u8) -> Analysis {
         // intro line such as "For the following reason:" or "There was an error delivering
         // your mail to <...>"), read the human-readable text that follows the recipient.
         if matches!(c.reason, Reason::OnHold | Reason::Undefined) {
-            let around = text_after(&human_lc, &f.recipient);
+            let around = text_after(human_lc(), &f.recipient);
             if !around.is_empty() {
                 let again = classify::classify(&classify::Evidence {
                     diagnostic: around,
