@@ -646,7 +646,10 @@ fn analyze_message(msg: &mail_parser::Message<'_>, depth: u8) -> Analysis {
     if found.is_empty()
         && kind_hint.is_none()
         && parts.dsn.is_empty()
-        && let Some(v) = mta::amazonses::decode(prefix(text_all, 256 << 10))
+        && let Some(v) = {
+            let t = prefix(text_all, 256 << 10);
+            mta::amazonses::decode_lc(t, text_low.get(..t.len()).unwrap_or(""))
+        }
         && !v.is_empty()
     {
         if v.iter().all(|f| f.hint == Some(Reason::Feedback)) {

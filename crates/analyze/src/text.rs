@@ -105,6 +105,11 @@ impl Literals {
         self.leftmost(low, 0).map(|m| m.start)
     }
 
+    /// Where the leftmost occurrence of any phrase in `low` at or after `from` starts.
+    pub fn leftmost_start_from(&self, low: &[u8], from: usize) -> Option<usize> {
+        self.leftmost(low, from).map(|m| m.start)
+    }
+
     /// The match an Aho-Corasick automaton with the standard semantics reports searching
     /// `low` from `from`: of the occurrences starting at or after `from`, one that ends first;
     /// of those, the longest; of equal phrases, the first in the list.
