@@ -105,6 +105,12 @@ impl Literals {
         self.leftmost(low, 0).map(|m| m.start)
     }
 
+    /// The phrase (its index in the list) of the leftmost occurrence in `low` (leftmost-first:
+    /// of the phrases starting there, the first in the list).
+    pub fn leftmost_pattern(&self, low: &[u8]) -> Option<usize> {
+        self.leftmost(low, 0).map(|m| m.pattern)
+    }
+
     /// Where the leftmost occurrence of any phrase in `low` at or after `from` starts.
     pub fn leftmost_start_from(&self, low: &[u8], from: usize) -> Option<usize> {
         self.leftmost(low, from).map(|m| m.start)

@@ -712,23 +712,29 @@ fn stage(text: &str) -> Stage {
     static ANY: std::sync::LazyLock<crate::text::Literals> = std::sync::LazyLock::new(|| {
         crate::text::Literals::new(DATA.iter().chain(RCPT).chain(MAIL).chain(CONN))
     });
-    if !ANY.is_match(text.as_bytes()) {
+    // The leftmost phrase's list says one stage the text names: the answer is the first (in
+    // the order DATA, RCPT, MAIL, connection) of the lists before it that the text names, else
+    // that one; the lists after it need no search.
+    let Some(first) = ANY.leftmost_pattern(text.as_bytes()) else {
         return Stage::Unknown;
-    }
+    };
     let [data, rcpt, mail, conn] = &*FINDERS;
     let has =
         |l: &[memchr::memmem::Finder<'static>]| l.iter().any(|f| f.find(text.as_bytes()).is_some());
-    if has(data) {
-        Stage::Data
-    } else if has(rcpt) {
-        Stage::Rcpt
-    } else if has(mail) {
-        Stage::Mail
-    } else if has(conn) {
-        Stage::Connect
-    } else {
-        Stage::Unknown
+    let lists = [
+        (data, Stage::Data),
+        (rcpt, Stage::Rcpt),
+        (mail, Stage::Mail),
+        (conn, Stage::Connect),
+    ];
+    let mut end = 0;
+    for (l, st) in lists {
+        end += l.len();
+        if first < end || has(l) {
+            return st;
+        }
     }
+    Stage::Unknown
 }
 
 /// The first SMTP reply code standing as a token in the text (`550 ...`, `said: 550-5.1.1`),
@@ -780,6 +786,85 @@ fn reply_status(text: &str) -> Option<EnhancedStatus> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// `stage` before it read the leftmost phrase's list.
+    fn stage_reference(text: &str) -> Stage {
+        const DATA: &[&str] = &[
+            "in reply to end of data",
+            "in reply to data",
+            "after end of data",
+            "after data",
+            ">>> data",
+            "failed after i sent the message",
+            "during data",
+            "(state 15)",
+            "(state 17)",
+            "(state 18)",
+        ];
+        const RCPT: &[&str] = &[
+            "in reply to rcpt to",
+            "after rcpt",
+            ">>> rcpt to",
+            "smtp:rcpt",
+            "does not like recipient",
+            "[rcpt_to]",
+            "rejected recipient",
+            "most progress was rcpt to",
+            "(state 14)",
+        ];
+        const MAIL: &[&str] = &[
+            "in reply to mail from",
+            "after mail from",
+            "after mail command",
+            ">>> mail from",
+            "sender was rejected",
+            "[mail_from]",
+        ];
+        const CONN: &[&str] = &[
+            "refused to talk to me",
+            "after initial connection",
+            "after ehlo",
+            "after helo",
+            "in reply to ehlo",
+            "in reply to helo",
+            "my name was rejected",
+        ];
+        // The phrases' searchers are built once (a `str::contains` prepares its searcher anew on
+        // every call, which costs more than the search on these short texts).
+        static FINDERS: std::sync::LazyLock<[Vec<memchr::memmem::Finder<'static>>; 4]> =
+            std::sync::LazyLock::new(|| {
+                [DATA, RCPT, MAIL, CONN]
+                    .map(|l| l.iter().map(memchr::memmem::Finder::new).collect())
+            });
+        static ANY: std::sync::LazyLock<crate::text::Literals> = std::sync::LazyLock::new(|| {
+            crate::text::Literals::new(DATA.iter().chain(RCPT).chain(MAIL).chain(CONN))
+        });
+        if !ANY.is_match(text.as_bytes()) {
+            return Stage::Unknown;
+        }
+        let [data, rcpt, mail, conn] = &*FINDERS;
+        let has = |l: &[memchr::memmem::Finder<'static>]| {
+            l.iter().any(|f| f.find(text.as_bytes()).is_some())
+        };
+        if has(data) {
+            Stage::Data
+        } else if has(rcpt) {
+            Stage::Rcpt
+        } else if has(mail) {
+            Stage::Mail
+        } else if has(conn) {
+            Stage::Connect
+        } else {
+            Stage::Unknown
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn stage_is_unchanged(t in "(in reply to end of data|after data|>>> data|\\(state 14\\)|\\(state 17\\)|in reply to rcpt to|after rcpt|>>> rcpt to|does not like recipient|after mail from|sender was rejected|\\[mail_from\\]|after ehlo|refused to talk to me|my name was rejected|data|rcpt|mail|[a-z]{1,6}| ){0,12}") {
+            proptest::prop_assert_eq!(stage(&t), stage_reference(&t));
+        }
+    }
 
     #[test]
     fn normalize_strips_addresses_and_joins_lines() {
