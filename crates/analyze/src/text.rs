@@ -362,10 +362,10 @@ fn word_run(r: &[u8]) -> usize {
         let x = u64::from_le_bytes(w);
         // A byte's high bit is set when it is below 0x21 (the lowest such byte, which no
         // borrow reaches) or at least 0x80: zero means eight bytes of 0x21..=0x7F.
-        if (x.wrapping_sub(0x21 * ONES) | x) & (0x80 * ONES) != 0 {
-            if let Some(j) = c.iter().position(|&b| SQUASH_CLASS[usize::from(b)] != 0) {
-                return k + j;
-            }
+        if (x.wrapping_sub(0x21 * ONES) | x) & (0x80 * ONES) != 0
+            && let Some(j) = c.iter().position(|&b| SQUASH_CLASS[usize::from(b)] != 0)
+        {
+            return k + j;
         }
         k += 8;
     }
