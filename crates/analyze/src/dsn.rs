@@ -8,6 +8,8 @@
 //!
 //! It does not decide a reason; it only extracts fields.
 
+use std::borrow::Cow;
+
 use mailerd_types::{DsnAction, EnhancedStatus};
 
 use crate::text::{clean_address, find_reply_code, find_status, leading_reply_code, lines, squash};
@@ -67,16 +69,25 @@ pub struct Report {
 /// Splits a block into unfolded `(name, value)` fields. Lines that are neither a field nor a
 /// continuation are ignored; a blank line yields `("", "")` as a group separator.
 pub fn fields(body: &str) -> Vec<(String, String)> {
-    let mut out: Vec<(String, String)> = Vec::new();
+    fields_borrowed(body)
+        .into_iter()
+        .map(|(n, v)| (n, v.into_owned()))
+        .collect()
+}
+
+/// [`fields`], each value borrowed from `body` unless it was unfolded from several lines.
+fn fields_borrowed(body: &str) -> Vec<(String, Cow<'_, str>)> {
+    let mut out: Vec<(String, Cow<'_, str>)> = Vec::new();
     let mut last_was_field = false;
     for line in lines(body) {
         if line.trim().is_empty() {
-            out.push((String::new(), String::new()));
+            out.push((String::new(), Cow::Borrowed("")));
             last_was_field = false;
             continue;
         }
         if (line.starts_with(' ') || line.starts_with('\t')) && last_was_field {
             if let Some((_, v)) = out.last_mut() {
+                let v = v.to_mut();
                 v.push(' ');
                 v.push_str(line.trim());
             }
@@ -89,7 +100,7 @@ pub fn fields(body: &str) -> Vec<(String, String)> {
                     && n.bytes()
                         .all(|c| c.is_ascii_alphanumeric() || c == b'-' || c == b'_') =>
             {
-                out.push((n.to_ascii_lowercase(), v.trim().to_string()));
+                out.push((n.to_ascii_lowercase(), Cow::Borrowed(v.trim())));
                 last_was_field = true;
             }
             _ => {
@@ -98,6 +109,7 @@ pub fn fields(body: &str) -> Vec<(String, String)> {
                     && let Some((n, v)) = out.last_mut()
                     && (n == "diagnostic-code" || n == "x-supplementary-info")
                 {
+                    let v = v.to_mut();
                     v.push(' ');
                     v.push_str(line.trim());
                     continue;
@@ -108,6 +120,21 @@ pub fn fields(body: &str) -> Vec<(String, String)> {
     }
     out
 }
+
+/// The fields [`parse`] reads the value of.
+const READ_FIELDS: &[&str] = &[
+    "reporting-mta",
+    "arrival-date",
+    "original-recipient",
+    "final-recipient",
+    "x-actual-recipient",
+    "action",
+    "status",
+    "remote-mta",
+    "diagnostic-code",
+    "last-attempt-date",
+    "will-retry-until",
+];
 
 /// Parses a delivery-status body.
 pub fn parse(body: &str) -> Report {
@@ -123,8 +150,13 @@ pub fn parse(body: &str) -> Report {
         *cur = PerRecipient::default();
         *any = false;
     };
-    for (name, value) in fields(body) {
-        let v = squash(&value);
+    for (name, value) in fields_borrowed(body) {
+        // Squashed only for the fields read below.
+        let v = if READ_FIELDS.contains(&name.as_str()) {
+            squash(&value)
+        } else {
+            String::new()
+        };
         match name.as_str() {
             "" if cur.has_recipient() => {
                 flush(&mut rep, &mut cur, &mut cur_any);
@@ -242,6 +274,147 @@ pub fn looks_like_dsn(s: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// `fields` before its values were borrowed.
+    fn fields_reference(body: &str) -> Vec<(String, String)> {
+        let mut out: Vec<(String, String)> = Vec::new();
+        let mut last_was_field = false;
+        for line in lines(body) {
+            if line.trim().is_empty() {
+                out.push((String::new(), String::new()));
+                last_was_field = false;
+                continue;
+            }
+            if (line.starts_with(' ') || line.starts_with('\t')) && last_was_field {
+                if let Some((_, v)) = out.last_mut() {
+                    v.push(' ');
+                    v.push_str(line.trim());
+                }
+                continue;
+            }
+            match line.split_once(':') {
+                Some((n, v))
+                    if !n.is_empty()
+                        && n.len() < 40
+                        && n.bytes()
+                            .all(|c| c.is_ascii_alphanumeric() || c == b'-' || c == b'_') =>
+                {
+                    out.push((n.to_ascii_lowercase(), v.trim().to_string()));
+                    last_was_field = true;
+                }
+                _ => {
+                    // A broken fold (continuation without indentation) of a diagnostic.
+                    if last_was_field
+                        && let Some((n, v)) = out.last_mut()
+                        && (n == "diagnostic-code" || n == "x-supplementary-info")
+                    {
+                        v.push(' ');
+                        v.push_str(line.trim());
+                        continue;
+                    }
+                    last_was_field = false;
+                }
+            }
+        }
+        out
+    }
+
+    /// `parse` before it read borrowed values and squashed only the fields it reads.
+    fn parse_reference(body: &str) -> Report {
+        let mut rep = Report::default();
+        let mut cur = PerRecipient::default();
+        let mut cur_any = false;
+        let flush = |rep: &mut Report, cur: &mut PerRecipient, any: &mut bool| {
+            if cur.has_recipient() {
+                rep.recipients.push(std::mem::take(cur));
+            } else if *any {
+                // fields without a recipient: keep them for the next group only if it is empty
+            }
+            *cur = PerRecipient::default();
+            *any = false;
+        };
+        for (name, value) in fields_reference(body) {
+            let v = squash(&value);
+            match name.as_str() {
+                "" if cur.has_recipient() => {
+                    flush(&mut rep, &mut cur, &mut cur_any);
+                }
+                "reporting-mta" => {
+                    if cur.has_recipient() {
+                        flush(&mut rep, &mut cur, &mut cur_any);
+                    }
+                    rep.message.reporting_mta = Some(strip_type(&v).to_string());
+                }
+                "arrival-date" => rep.message.arrival_date = Some(v),
+                "original-recipient" => {
+                    // Original-Recipient usually precedes Final-Recipient, but may follow it
+                    // within the same group: only a group that already has it, or one that is
+                    // complete (has an Action/Status), ends here.
+                    if cur.original_recipient.is_some()
+                        || (cur.final_recipient.is_some()
+                            && (cur.action_raw.is_some() || cur.status.is_some()))
+                    {
+                        flush(&mut rep, &mut cur, &mut cur_any);
+                    }
+                    cur.original_recipient = Some(clean_address(&v));
+                }
+                "final-recipient" => {
+                    if cur.final_recipient.is_some() {
+                        flush(&mut rep, &mut cur, &mut cur_any);
+                    }
+                    cur.final_recipient = Some(clean_address(&v));
+                }
+                "x-actual-recipient" => cur.actual_recipient = Some(clean_address(&v)),
+                "action" => {
+                    // SendGrid writes the non-standard `Action: expired` when it gave up after
+                    // retrying: a failure (the classifier reads the expiry from the words).
+                    cur.action = v.parse().ok().or_else(|| {
+                        v.trim()
+                            .eq_ignore_ascii_case("expired")
+                            .then_some(DsnAction::Failed)
+                    });
+                    cur.action_raw = Some(v);
+                }
+                "status" => {
+                    cur.status = v
+                        .split(|c: char| c.is_whitespace() || c == '(' || c == ';' || c == ',')
+                        .find(|w| !w.is_empty())
+                        .and_then(|w| EnhancedStatus::parse(w.trim_end_matches('.')).ok())
+                        .or_else(|| find_status(&v, None));
+                }
+                "remote-mta" => cur.remote_mta = Some(strip_type(&v).to_string()),
+                "diagnostic-code" => {
+                    let (t, d) = split_type(&v);
+                    cur.diagnostic_type = t.map(|s| s.to_string());
+                    let d = d.trim().to_string();
+                    cur.reply_code = leading_reply_code(&d).or_else(|| find_reply_code(&d));
+                    if !d.is_empty() {
+                        cur.diagnostic = Some(d);
+                    }
+                }
+                "last-attempt-date" => cur.last_attempt = Some(v),
+                "will-retry-until" => cur.will_retry_until = Some(v),
+                _ => {}
+            }
+            if !name.is_empty() {
+                cur_any = true;
+            }
+        }
+        flush(&mut rep, &mut cur, &mut cur_any);
+        rep
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn fields_and_parse_are_unchanged(
+            ls in proptest::collection::vec("Final-Recipient: rfc822; [a-z]{1,4}@x\\.example|Original-Recipient: rfc822;a@b|Action: (failed|delayed|expired)|Status: [245]\\.[0-9]\\.[0-9]{1,2}( \\(x\\))?|Diagnostic-Code: smtp; 550 [a-z ]{0,12}|Reporting-MTA: dns; mx\\.example|Remote-MTA: dns; [a-z.]{1,9}|X-Postfix-Queue-ID: [A-F0-9]{3}|X-Actual-Recipient: rfc822; c@d|Last-Attempt-Date: [A-Za-z0-9 ,:]{0,12}|Will-Retry-Until: x|Arrival-Date: y|X-Supplementary-Info: <z>|broken fold [a-z]{1,5}|[ \t]+[a-z0-9 ]{0,10}| *|: no name|bad name: v|STATUS:5\\.1\\.1", 0..14),
+            crlf in proptest::bool::ANY,
+        ) {
+            let text = ls.join(if crlf { "\r\n" } else { "\n" });
+            proptest::prop_assert_eq!(fields(&text), fields_reference(&text));
+            proptest::prop_assert_eq!(parse(&text), parse_reference(&text));
+        }
+    }
 
     fn check(input: &str, expected: &[(&str, &str, &str, Option<u16>)]) {
         let r = parse(input);

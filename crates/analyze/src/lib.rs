@@ -325,32 +325,17 @@ fn top_of(msg: &mail_parser::Message<'_>) -> Top {
             let rp = return_path.map(str::trim);
             let null = rp.is_some_and(|r| r.is_empty() || r == "<>" || r == "<\"\">");
             let auto = auto_submitted.is_some_and(|v| !v.trim().eq_ignore_ascii_case("no"));
-            let local = from
-                .and_then(|a| a.address.as_deref())
-                .and_then(|a| a.split('@').next())
-                .unwrap_or("")
-                .to_ascii_lowercase();
-            static ROBOT: std::sync::LazyLock<text::Phrases> = std::sync::LazyLock::new(|| {
-                text::Phrases::new(&[
-                    "noreply",
-                    "no-reply",
-                    "no_reply",
-                    "donotreply",
-                    "daemon",
-                    "mailer",
-                    "postmaster",
-                    "post_master",
-                    "bounce",
-                    "admin",
-                    "root",
-                    "system",
-                    "notify",
-                    "notification",
-                    "mail",
-                ])
-            });
-            let robot = ROBOT.any_in(&local);
-            null || auto || robot
+            // The From's local part names a program (read only when the envelope and
+            // `Auto-Submitted:` do not already say so).
+            let robot = || {
+                let local = from
+                    .and_then(|a| a.address.as_deref())
+                    .and_then(|a| a.split('@').next())
+                    .unwrap_or("")
+                    .to_ascii_lowercase();
+                ROBOT.is_match(local.as_bytes())
+            };
+            null || auto || robot()
         },
         received_all: {
             let mut all = String::new();
@@ -364,6 +349,30 @@ fn top_of(msg: &mail_parser::Message<'_>) -> Top {
         },
     }
 }
+
+/// Words of a From local part that names a program rather than a person.
+const ROBOT_WORDS: &[&str] = &[
+    "noreply",
+    "no-reply",
+    "no_reply",
+    "donotreply",
+    "daemon",
+    "mailer",
+    "postmaster",
+    "post_master",
+    "bounce",
+    "admin",
+    "root",
+    "system",
+    "notify",
+    "notification",
+    "mail",
+];
+
+/// Searched in the lower-cased local part, all words in one pass (a local part is short: a
+/// substring search per word cost more).
+static ROBOT: std::sync::LazyLock<text::Literals> =
+    std::sync::LazyLock::new(|| text::Literals::new(ROBOT_WORDS));
 
 /// Subjects that only bounces and delay notices use.
 const BOUNCE_SUBJECTS: &[&str] = &[
@@ -580,13 +589,13 @@ const CHALLENGE: &[&str] = &[
 ];
 
 /// Searched exactly in the lower-cased diagnostic (the same matches as an ASCII-case-
-/// insensitive search): one substring search per phrase costs less on a short diagnostic
-/// than an automaton walk over it.
-static CHALLENGE_FINDERS: std::sync::LazyLock<text::Phrases> =
-    std::sync::LazyLock::new(|| text::Phrases::new(CHALLENGE));
+/// insensitive search), all phrases in one pass of the packed (SIMD) searcher rather than a
+/// substring search per phrase.
+static CHALLENGE_LITERALS: std::sync::LazyLock<text::Literals> =
+    std::sync::LazyLock::new(|| text::Literals::new(CHALLENGE));
 
 fn is_challenge(diag: &str) -> bool {
-    !diag.is_empty() && CHALLENGE_FINDERS.any_in(&diag.to_ascii_lowercase())
+    !diag.is_empty() && CHALLENGE_LITERALS.is_match(diag.to_ascii_lowercase().as_bytes())
 }
 
 /// A char-boundary-safe prefix of at most `n` bytes.
@@ -646,7 +655,10 @@ fn analyze_message(msg: &mail_parser::Message<'_>, depth: u8) -> Analysis {
     if found.is_empty()
         && kind_hint.is_none()
         && parts.dsn.is_empty()
-        && let Some(v) = mta::amazonses::decode(prefix(text_all, 256 << 10))
+        && let Some(v) = {
+            let t = prefix(text_all, 256 << 10);
+            mta::amazonses::decode_lc(t, text_low.get(..t.len()).unwrap_or(""))
+        }
         && !v.is_empty()
     {
         if v.iter().all(|f| f.hint == Some(Reason::Feedback)) {
@@ -865,7 +877,10 @@ fn analyze_message(msg: &mail_parser::Message<'_>, depth: u8) -> Analysis {
     // Lower-case with whitespace runs collapsed, so that a folded `(in reply to RCPT\n    TO
     // command)` still reads as one phrase.
     // (`low` is `human` lower-cased; ASCII lower-casing leaves the whitespace as it is.)
-    let human_lc = text::squash(low);
+    // Made on first use: a message whose recipients all have the remote server's own words
+    // and a reason from them (or that has none) never reads it.
+    let human_lc = std::cell::OnceCell::new();
+    let human_lc = || -> &str { human_lc.get_or_init(|| text::squash(low)) };
     // The command named anywhere in the part: read once, for every recipient that needs it.
     let command_anywhere = std::cell::OnceCell::new();
     for f in found {
@@ -873,7 +888,7 @@ fn analyze_message(msg: &mail_parser::Message<'_>, depth: u8) -> Analysis {
         let command = if f.own_words {
             None
         } else {
-            command_near(&human_lc, &f.recipient, &command_anywhere)
+            command_near(human_lc(), &f.recipient, &command_anywhere)
         };
         // The remote host, else the recipient's domain (its servers answered).
         let remote = f
@@ -894,7 +909,7 @@ fn analyze_message(msg: &mail_parser::Message<'_>, depth: u8) -> Analysis {
         // intro line such as "For the following reason:" or "There was an error delivering
         // your mail to <...>"), read the human-readable text that follows the recipient.
         if matches!(c.reason, Reason::OnHold | Reason::Undefined) {
-            let around = text_after(&human_lc, &f.recipient);
+            let around = text_after(human_lc(), &f.recipient);
             if !around.is_empty() {
                 let again = classify::classify(&classify::Evidence {
                     diagnostic: around,
@@ -1030,4 +1045,43 @@ fn text_after<'a>(human_lc: &'a str, recipient: &str) -> &'a str {
         end -= 1;
     }
     human_lc.get(start..end).unwrap_or("")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `is_challenge` before it searched all phrases in one pass: a substring search per
+    /// phrase.
+    fn is_challenge_reference(diag: &str) -> bool {
+        let finders = text::Phrases::new(CHALLENGE);
+        !diag.is_empty() && finders.any_in(&diag.to_ascii_lowercase())
+    }
+
+    proptest::proptest! {
+        /// The robot words found in one pass are those a substring search per word finds.
+        #[test]
+        fn robot_words_are_unchanged(local in "(noreply|no-reply|donotreply|daemon|mailer|post_master|bounce|admin|root|system|notify|notification|mail|mai|no|[a-z0-9._-]{1,6}|\u{e9}){0,5}") {
+            let reference = text::Phrases::new(ROBOT_WORDS);
+            proptest::prop_assert_eq!(ROBOT.is_match(local.as_bytes()), reference.any_in(&local));
+        }
+
+        #[test]
+        fn is_challenge_is_unchanged(d in "(Requires Confirmation|not pre-approved|PRE-APPROVED senders|challenge-response|challenge response|please confirm that you|verify that you are a real|confirm your message|Confirm That You Sent|awaiting your confirmation|spamarrest|BoxBe|whitelist\\.aspx|confirm|challenge|pre-|[a-z]{1,8}| |\u{e9}|550 5\\.7\\.1){0,12}") {
+            proptest::prop_assert_eq!(is_challenge(&d), is_challenge_reference(&d));
+        }
+    }
+
+    #[test]
+    fn challenge_phrases_are_all_found() {
+        for p in CHALLENGE {
+            assert!(is_challenge(p), "{p}");
+            assert!(
+                is_challenge(&format!("x {} y", p.to_ascii_uppercase())),
+                "{p}"
+            );
+        }
+        assert!(!is_challenge(""));
+        assert!(!is_challenge("550 5.1.1 user unknown"));
+    }
 }

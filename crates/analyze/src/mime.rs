@@ -21,7 +21,8 @@ pub struct Parts {
     pub feedback: Option<String>,
     /// Plain text parts outside the returned message, concatenated.
     pub plain: String,
-    /// HTML parts outside the returned message, converted to text.
+    /// HTML parts outside the returned message, converted to text: only when the plain text
+    /// parts are empty (or white space), else left empty.
     pub html_text: String,
     /// Raw HTML (for link detection).
     pub html_raw: String,
@@ -85,6 +86,8 @@ pub fn collect(msg: &Message<'_>) -> Parts {
         out.report_type = ct.attribute("report-type").map(|s| s.to_ascii_lowercase());
     }
     let plain_limit = 4 << 20;
+    // Where each HTML part is in `html_raw`: converted to text only when it is needed.
+    let mut html_parts: Vec<std::ops::Range<usize>> = Vec::new();
     for (i, p) in msg.parts.iter().enumerate() {
         if p.is_encoding_problem {
             out.encoding_problem = true;
@@ -126,9 +129,8 @@ pub fn collect(msg: &Message<'_>) -> Parts {
                 if let PartType::Html(h) | PartType::Text(h) = &p.body
                     && out.html_raw.len() < plain_limit
                 {
+                    html_parts.push(out.html_raw.len()..out.html_raw.len() + h.len());
                     out.html_raw.push_str(h);
-                    out.html_text.push_str(&html_to_text(h));
-                    out.html_text.push('\n');
                 }
             }
             t if t.starts_with("text/") && (i == 0 || !p.is_attachment_like()) => {
@@ -140,7 +142,7 @@ pub fn collect(msg: &Message<'_>) -> Parts {
                 } else if let PartType::Binary(b) | PartType::InlineBinary(b) = &p.body
                     && out.plain.len() < plain_limit
                 {
-                    out.plain.push_str(&String::from_utf8_lossy(b));
+                    out.plain.push_str(&lossy(b));
                     out.plain.push('\n');
                 }
             }
@@ -159,6 +161,15 @@ pub fn collect(msg: &Message<'_>) -> Parts {
             }
         }
     }
+    // The HTML as text is read only when there is no plain text (the text decoders read the
+    // plain text when there is any): left empty otherwise.
+    if out.plain.trim().is_empty() {
+        for r in html_parts {
+            out.html_text
+                .push_str(&html_to_text(out.html_raw.get(r).unwrap_or("")));
+            out.html_text.push('\n');
+        }
+    }
     // A multipart whose boundary is missing or wrong: mail-parser finds no parts; read the
     // raw body as text so that the decoders still see it.
     if out.plain.trim().is_empty() && out.html_text.trim().is_empty() && out.dsn.is_empty() {
@@ -169,7 +180,7 @@ pub fn collect(msg: &Message<'_>) -> Parts {
             && !b.is_empty()
         {
             let cap = b.len().min(plain_limit);
-            out.plain = String::from_utf8_lossy(&b[..cap]).into_owned();
+            out.plain = lossy(&b[..cap]).into_owned();
             out.foreign.retain(|f| !f.starts_with("multipart/"));
         }
     }
@@ -206,9 +217,18 @@ fn report_text(p: &mail_parser::MessagePart<'_>) -> String {
         .content_transfer_encoding()
         .is_some_and(|e| e.trim().eq_ignore_ascii_case("base64"));
     if p.is_encoding_problem && b64 {
-        return String::from_utf8_lossy(&lenient_base64(raw)).into_owned();
+        return lossy(&lenient_base64(raw)).into_owned();
     }
-    String::from_utf8_lossy(raw).into_owned()
+    lossy(raw).into_owned()
+}
+
+/// [`String::from_utf8_lossy`], with the common case (valid UTF-8, mostly ASCII) checked by
+/// the word-at-a-time `str::from_utf8` rather than its chunk-by-chunk walk.
+fn lossy(b: &[u8]) -> std::borrow::Cow<'_, str> {
+    match std::str::from_utf8(b) {
+        Ok(s) => std::borrow::Cow::Borrowed(s),
+        Err(_) => String::from_utf8_lossy(b),
+    }
 }
 
 /// Base64 that skips anything outside the alphabet and stops at padding.
@@ -616,6 +636,59 @@ mod tests {
                 .map(|m| (m.pattern, m.start, m.end))
                 .collect();
             proptest::prop_assert_eq!(got, want);
+        }
+    }
+
+    proptest::proptest! {
+        /// `lossy` is `String::from_utf8_lossy`.
+        #[test]
+        fn lossy_is_from_utf8_lossy(b in proptest::collection::vec(proptest::num::u8::ANY, 0..64), t in "\\PC{0,20}") {
+            proptest::prop_assert_eq!(lossy(&b), String::from_utf8_lossy(&b));
+            let mut m = t.clone().into_bytes();
+            m.extend_from_slice(&b);
+            proptest::prop_assert_eq!(lossy(&m), String::from_utf8_lossy(&m));
+            proptest::prop_assert_eq!(lossy(t.as_bytes()), String::from_utf8_lossy(t.as_bytes()));
+        }
+    }
+
+    /// The HTML parts as text, as `collect` made them before it made them only when the plain
+    /// text is empty: every non-attachment HTML part's `html_to_text`, each followed by a line
+    /// feed (within the same bound as `html_raw`).
+    fn html_text_reference(msg: &Message<'_>) -> String {
+        let mut raw = String::new();
+        let mut text = String::new();
+        for (i, p) in msg.parts.iter().enumerate() {
+            if matches!(p.body, PartType::Multipart(_)) || ctype_of(p) != "text/html" {
+                continue;
+            }
+            if (i == 0 || !p.is_attachment_like())
+                && let PartType::Html(h) | PartType::Text(h) = &p.body
+                && raw.len() < 4 << 20
+            {
+                raw.push_str(h);
+                text.push_str(&html_to_text(h));
+                text.push('\n');
+            }
+        }
+        text
+    }
+
+    #[test]
+    fn html_text_is_made_when_there_is_no_plain_text() {
+        let html_only = "From: a@b.example\nContent-Type: multipart/mixed; boundary=X\n\n--X\nContent-Type: text/html\n\n<p>User <b>unknown</b></p>\n--X\nContent-Type: text/html\n\n<div>second &amp; part</div>\n--X\nContent-Type: text/html\nContent-Disposition: attachment; filename=x.html\n\n<p>attached</p>\n--X--\n";
+        let blank_plain = "From: a@b.example\nContent-Type: multipart/alternative; boundary=X\n\n--X\nContent-Type: text/plain\n\n  \n--X\nContent-Type: text/html\n\n<p>Mailbox full</p>\n--X--\n";
+        let both = "From: a@b.example\nContent-Type: multipart/alternative; boundary=X\n\n--X\nContent-Type: text/plain\n\nMailbox full\n--X\nContent-Type: text/html\n\n<p>Mailbox full</p>\n--X--\n";
+        let root_html = "From: a@b.example\nContent-Type: text/html\n\n<html><body>Delivery failed</body></html>\n";
+        for raw in [html_only, blank_plain, both, root_html] {
+            let m = crate::PARSER.parse(raw.as_bytes()).expect("parses");
+            let p = collect(&m);
+            let want = html_text_reference(&m);
+            assert!(!want.trim().is_empty(), "{raw:?}");
+            if p.plain.trim().is_empty() {
+                assert_eq!(p.html_text, want, "{raw:?}");
+            } else {
+                assert_eq!(p.html_text, "", "{raw:?}");
+            }
         }
     }
 

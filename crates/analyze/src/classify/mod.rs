@@ -548,16 +548,20 @@ fn normalize(diag: &str) -> String {
             space = false;
         }
         if is_address_byte(c) {
-            let start = i;
-            let mut at = false;
-            while i < b.len() && is_address_byte(b[i]) {
-                at |= b[i] == b'@';
-                i += 1;
-            }
-            if at {
+            let rest = b.get(i..).unwrap_or_default();
+            let word = rest
+                .get(
+                    ..rest
+                        .iter()
+                        .position(|&c| !is_address_byte(c))
+                        .unwrap_or(rest.len()),
+                )
+                .unwrap_or(rest);
+            i += word.len();
+            if memchr::memchr(b'@', word).is_some() {
                 out.extend_from_slice(b"addr");
             } else {
-                out.extend(b[start..i].iter().map(u8::to_ascii_lowercase));
+                out.extend(word.iter().map(u8::to_ascii_lowercase));
             }
         } else {
             out.push(c.to_ascii_lowercase());
@@ -612,6 +616,21 @@ fn strip_wrapper_hosts(b: Vec<u8>) -> Vec<u8> {
 /// and any non-ASCII byte (so that UTF-8 sequences are never split).
 #[inline]
 fn is_address_byte(c: u8) -> bool {
+    ADDRESS_BYTES[usize::from(c)]
+}
+
+/// [`is_address_byte`] for every byte (one load per byte in `normalize`'s scan).
+static ADDRESS_BYTES: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut c = 0;
+    while c < 256 {
+        t[c] = address_byte_test(c as u8);
+        c += 1;
+    }
+    t
+};
+
+const fn address_byte_test(c: u8) -> bool {
     // (A `match`, not a search of a byte string, which is a `memchr` call per byte.)
     c.is_ascii_alphanumeric()
         || c >= 0x80
@@ -693,23 +712,29 @@ fn stage(text: &str) -> Stage {
     static ANY: std::sync::LazyLock<crate::text::Literals> = std::sync::LazyLock::new(|| {
         crate::text::Literals::new(DATA.iter().chain(RCPT).chain(MAIL).chain(CONN))
     });
-    if !ANY.is_match(text.as_bytes()) {
+    // The leftmost phrase's list says one stage the text names: the answer is the first (in
+    // the order DATA, RCPT, MAIL, connection) of the lists before it that the text names, else
+    // that one; the lists after it need no search.
+    let Some(first) = ANY.leftmost_pattern(text.as_bytes()) else {
         return Stage::Unknown;
-    }
+    };
     let [data, rcpt, mail, conn] = &*FINDERS;
     let has =
         |l: &[memchr::memmem::Finder<'static>]| l.iter().any(|f| f.find(text.as_bytes()).is_some());
-    if has(data) {
-        Stage::Data
-    } else if has(rcpt) {
-        Stage::Rcpt
-    } else if has(mail) {
-        Stage::Mail
-    } else if has(conn) {
-        Stage::Connect
-    } else {
-        Stage::Unknown
+    let lists = [
+        (data, Stage::Data),
+        (rcpt, Stage::Rcpt),
+        (mail, Stage::Mail),
+        (conn, Stage::Connect),
+    ];
+    let mut end = 0;
+    for (l, st) in lists {
+        end += l.len();
+        if first < end || has(l) {
+            return st;
+        }
     }
+    Stage::Unknown
 }
 
 /// The first SMTP reply code standing as a token in the text (`550 ...`, `said: 550-5.1.1`),
@@ -762,6 +787,85 @@ fn reply_status(text: &str) -> Option<EnhancedStatus> {
 mod tests {
     use super::*;
 
+    /// `stage` before it read the leftmost phrase's list.
+    fn stage_reference(text: &str) -> Stage {
+        const DATA: &[&str] = &[
+            "in reply to end of data",
+            "in reply to data",
+            "after end of data",
+            "after data",
+            ">>> data",
+            "failed after i sent the message",
+            "during data",
+            "(state 15)",
+            "(state 17)",
+            "(state 18)",
+        ];
+        const RCPT: &[&str] = &[
+            "in reply to rcpt to",
+            "after rcpt",
+            ">>> rcpt to",
+            "smtp:rcpt",
+            "does not like recipient",
+            "[rcpt_to]",
+            "rejected recipient",
+            "most progress was rcpt to",
+            "(state 14)",
+        ];
+        const MAIL: &[&str] = &[
+            "in reply to mail from",
+            "after mail from",
+            "after mail command",
+            ">>> mail from",
+            "sender was rejected",
+            "[mail_from]",
+        ];
+        const CONN: &[&str] = &[
+            "refused to talk to me",
+            "after initial connection",
+            "after ehlo",
+            "after helo",
+            "in reply to ehlo",
+            "in reply to helo",
+            "my name was rejected",
+        ];
+        // The phrases' searchers are built once (a `str::contains` prepares its searcher anew on
+        // every call, which costs more than the search on these short texts).
+        static FINDERS: std::sync::LazyLock<[Vec<memchr::memmem::Finder<'static>>; 4]> =
+            std::sync::LazyLock::new(|| {
+                [DATA, RCPT, MAIL, CONN]
+                    .map(|l| l.iter().map(memchr::memmem::Finder::new).collect())
+            });
+        static ANY: std::sync::LazyLock<crate::text::Literals> = std::sync::LazyLock::new(|| {
+            crate::text::Literals::new(DATA.iter().chain(RCPT).chain(MAIL).chain(CONN))
+        });
+        if !ANY.is_match(text.as_bytes()) {
+            return Stage::Unknown;
+        }
+        let [data, rcpt, mail, conn] = &*FINDERS;
+        let has = |l: &[memchr::memmem::Finder<'static>]| {
+            l.iter().any(|f| f.find(text.as_bytes()).is_some())
+        };
+        if has(data) {
+            Stage::Data
+        } else if has(rcpt) {
+            Stage::Rcpt
+        } else if has(mail) {
+            Stage::Mail
+        } else if has(conn) {
+            Stage::Connect
+        } else {
+            Stage::Unknown
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn stage_is_unchanged(t in "(in reply to end of data|after data|>>> data|\\(state 14\\)|\\(state 17\\)|in reply to rcpt to|after rcpt|>>> rcpt to|does not like recipient|after mail from|sender was rejected|\\[mail_from\\]|after ehlo|refused to talk to me|my name was rejected|data|rcpt|mail|[a-z]{1,6}| ){0,12}") {
+            proptest::prop_assert_eq!(stage(&t), stage_reference(&t));
+        }
+    }
+
     #[test]
     fn normalize_strips_addresses_and_joins_lines() {
         assert_eq!(
@@ -813,6 +917,7 @@ mod tests {
     #[test]
     fn address_bytes_are_the_atext_specials() {
         for c in 0..=255u8 {
+            assert_eq!(is_address_byte(c), address_byte_test(c), "{c}");
             assert_eq!(
                 is_address_byte(c),
                 c.is_ascii_alphanumeric() || c >= 0x80 || b"._%+-=!#$&'*/?^`{|}~@".contains(&c),
@@ -821,7 +926,61 @@ mod tests {
         }
     }
 
+    /// `normalize` before its address words were scanned with a table and `memchr`.
+    fn normalize_reference(diag: &str) -> String {
+        let joined;
+        let src = if diag.contains('\n') || diag.contains('\r') {
+            joined = match SmtpReply::parse(diag) {
+                Ok(r) => format!("{} {}", r.code, r.text()),
+                Err(_) => diag.to_string(),
+            };
+            joined.as_str()
+        } else {
+            diag
+        };
+        let b = src.as_bytes();
+        let mut out: Vec<u8> = Vec::with_capacity(b.len());
+        let mut space = false;
+        let mut i = 0;
+        while i < b.len() {
+            let c = b[i];
+            if c.is_ascii_whitespace() {
+                space = !out.is_empty();
+                i += 1;
+                continue;
+            }
+            if space {
+                out.push(b' ');
+                space = false;
+            }
+            if address_byte_test(c) {
+                let start = i;
+                let mut at = false;
+                while i < b.len() && address_byte_test(b[i]) {
+                    at |= b[i] == b'@';
+                    i += 1;
+                }
+                if at {
+                    out.extend_from_slice(b"addr");
+                } else {
+                    out.extend(b[start..i].iter().map(u8::to_ascii_lowercase));
+                }
+            } else {
+                out.push(c.to_ascii_lowercase());
+                i += 1;
+            }
+        }
+        let out = strip_wrapper_hosts(out);
+        String::from_utf8(out)
+            .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
+    }
+
     proptest::proptest! {
+        #[test]
+        fn normalize_is_unchanged(s in "([a-zA-Z0-9._%+=-]{1,12}|@|<|>|\\[|\\]|:|;|,|\\(|\\)| {1,3}|\t|\r?\n|550[ -]|5\\.1\\.1|host |talking to |\u{e9}|\u{2003}|\u{1f600}|\u{0}){0,30}") {
+            proptest::prop_assert_eq!(normalize(&s), normalize_reference(&s));
+        }
+
         #[test]
         fn reply_code_in_is_unchanged(s in "([45]{1,3}|[0-9]|[ .:a-z-]|550 ){0,20}") {
             proptest::prop_assert_eq!(reply_code_in(&s), reply_code_in_reference(&s));

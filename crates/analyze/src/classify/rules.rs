@@ -1632,11 +1632,12 @@ impl KeyTable {
                 .get(usize::from(w[0]) << 8 | usize::from(w[1]))
                 .copied()
                 .unwrap_or(0);
-            if m == 0 {
-                continue;
-            }
-            for len in 2..=KEY_LEN {
-                if m & (1 << (len - 2)) != 0
+            // The key lengths whose bit is set, shortest first.
+            let mut bits = m;
+            while bits != 0 {
+                let len = bits.trailing_zeros() as usize + 2;
+                bits &= bits - 1;
+                if len <= KEY_LEN
                     && let Some(k) = b.get(i..i + len).and_then(|k| self.get(k))
                 {
                     f(i, k);

@@ -409,8 +409,29 @@ const PROSE: &[&str] = &[
 
 /// An address right after one of the `PROSE` phrases (`undeliverable to a@b`).
 pub fn prose(ctx: &Ctx<'_>, decoded_by: &'static str) -> Vec<Found> {
+    static PROSE_LITERALS: std::sync::LazyLock<crate::text::Literals> =
+        std::sync::LazyLock::new(|| crate::text::Literals::new(PROSE));
+    let low = ctx.low.as_bytes();
+    // Only the lines where some phrase starts can give an address (a phrase holds no line
+    // feed): the next occurrence in the lower-cased text says which line to read next.
+    let same = low.len() == ctx.human.len();
+    let mut next: Option<usize> = Some(0);
+    let mut offset = 0usize;
     let mut out = Vec::new();
-    for l in lines(ctx.human).take(MAX_LINES) {
+    for raw in crate::text::split_lf(ctx.human).take(MAX_LINES) {
+        let start = offset;
+        offset += raw.len() + 1;
+        if same {
+            if next.is_some_and(|n| n < start) {
+                next = PROSE_LITERALS.leftmost_start_from(low, start);
+            }
+            match next {
+                None => break,
+                Some(n) if n >= start + raw.len() => continue,
+                Some(_) => {}
+            }
+        }
+        let l = raw.strip_suffix('\r').unwrap_or(raw);
         let l = crate::prefix(l, 4096);
         for p in PROSE {
             let Some(at) = find_ci(l, p) else { continue };
@@ -508,6 +529,52 @@ pub fn decode(ctx: &Ctx<'_>) -> Vec<Found> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// `prose` before it skipped the lines where no phrase starts.
+    fn prose_reference(ctx: &Ctx<'_>, decoded_by: &'static str) -> Vec<Found> {
+        let mut out = Vec::new();
+        for l in lines(ctx.human).take(MAX_LINES) {
+            let l = crate::prefix(l, 4096);
+            for p in PROSE {
+                let Some(at) = find_ci(l, p) else { continue };
+                let rest = l.get(at + p.len()..).unwrap_or("").trim_start();
+                let rest = rest.trim_start_matches(['<', '"', '(', '[']);
+                if let Some(a) = first_address(crate::prefix(rest, 200)).filter(|a| a.start == 0) {
+                    if !ctx.excluded(&a.addr) && !is_role_of_bounce(&a.addr, ctx) {
+                        let mut f = Found::new(a.addr, decoded_by);
+                        f.set_diagnostic(l);
+                        push_merge(&mut out, f);
+                    }
+                    break;
+                }
+            }
+        }
+        out
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn prose_is_unchanged(
+            parts in proptest::collection::vec("(Delivering your mail to |Your MAIL to |undeliverable to |Couldn't be delivered to |message to |user unknown |<|\"|bob@x\\.example|al@y\\.example|postmaster@z\\.example|[a-z]{1,6}| |\n|\r\n|\u{e9}|:)", 0..80),
+            long in 0usize..3,
+        ) {
+            let mut human = parts.concat();
+            if long == 1 {
+                human = format!("{}{human}", "x".repeat(4100));
+            }
+            let low = human.to_ascii_lowercase();
+            let exclude = vec!["al@y.example".to_string()];
+            let ctx = Ctx {
+                human: &human,
+                low: &low,
+                subject: "",
+                from: "",
+                exclude: &exclude,
+                x_failed: &[],
+            };
+            proptest::prop_assert_eq!(prose(&ctx, "Generic"), prose_reference(&ctx, "Generic"));
+        }
+    }
 
     fn check(human: &str, expected: &[(&str, Option<u16>, &str)]) {
         let ex = vec!["sender@example.jp".to_string()];

@@ -211,8 +211,10 @@ pub fn complete(ctx: &Ctx<'_>, out: &mut [Found]) {
     let ls: Vec<&str> = crate::text::lines(ctx.human).take(3000).collect();
     // bounded work: a per-recipient search only for reasonably sized lists
     for f in out.iter_mut().filter(|f| missing(f)).take(100) {
+        // (Lower-cased once, not once per line.)
+        let rlow = f.recipient.to_ascii_lowercase();
         for (i, l) in ls.iter().enumerate() {
-            if crate::text::contains_ci(l, &f.recipient.to_ascii_lowercase())
+            if crate::text::contains_ci(l, &rlow)
                 && let Some(c) = find_reply_code(l)
                 && c >= 400
             {
@@ -388,6 +390,86 @@ pub fn push_merge(list: &mut Vec<Found>, f: Found) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// `complete` before the recipient was lower-cased once per recipient.
+    fn complete_reference(ctx: &Ctx<'_>, out: &mut [Found]) {
+        let missing = |f: &Found| f.reply_code.is_none() && f.status.is_none();
+        if !out.iter().any(missing) {
+            return;
+        }
+        let ls: Vec<&str> = crate::text::lines(ctx.human).take(3000).collect();
+        // bounded work: a per-recipient search only for reasonably sized lists
+        for f in out.iter_mut().filter(|f| missing(f)).take(100) {
+            for (i, l) in ls.iter().enumerate() {
+                if crate::text::contains_ci(l, &f.recipient.to_ascii_lowercase())
+                    && let Some(c) = find_reply_code(l)
+                    && c >= 400
+                {
+                    let mut d = l.trim().to_string();
+                    if let Some(n) = ls.get(i + 1)
+                        && n.starts_with(' ')
+                        && !n.trim().is_empty()
+                    {
+                        d.push(' ');
+                        d.push_str(n.trim());
+                    }
+                    f.set_diagnostic(&d);
+                    break;
+                }
+            }
+        }
+        if out.len() == 1
+            && missing(&out[0])
+            && let Some(s) = generic::said_text(ctx)
+        {
+            out[0].set_diagnostic(&s);
+        }
+        if out.len() == 1 && missing(&out[0]) {
+            // the first `NNN X.Y.Z` reply in the text, else the first line that starts with a
+            // failure reply code
+            let with_status = ls.iter().map(|l| l.trim()).find(|t| {
+                find_reply_code(t).is_some_and(|c| c >= 400 && find_status(t, Some(c)).is_some())
+            });
+            let leading = || {
+                ls.iter()
+                    .map(|l| l.trim())
+                    .find(|t| leading_reply_code(t).is_some_and(|c| c >= 400))
+            };
+            if let Some(t) = with_status.or_else(leading) {
+                out[0].set_diagnostic(t);
+            }
+        }
+        if out.len() == 1
+            && out[0].diagnostic.is_none()
+            && let Some(p) = reason_paragraph(&ls, &out[0].recipient)
+        {
+            out[0].set_diagnostic(&p);
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn complete_is_unchanged(
+            parts in proptest::collection::vec("(Bob@X\\.example|bob@x\\.example|al@y\\.example|550 5\\.1\\.1 user unknown|451 4\\.7\\.1 try later|said: |[a-z]{1,6}| |\n|\n |\r\n|\u{e9}|:)", 0..60),
+            rcpts in proptest::collection::vec("(bob@x\\.example|Al@Y\\.example|c@z\\.example)", 1..3),
+        ) {
+            let human = parts.concat();
+            let low = human.to_ascii_lowercase();
+            let ctx = Ctx {
+                human: &human,
+                low: &low,
+                subject: "",
+                from: "",
+                exclude: &[],
+                x_failed: &[],
+            };
+            let mut got: Vec<Found> = rcpts.iter().map(|r| Found::new(r.clone(), "Generic")).collect();
+            let mut want = got.clone();
+            complete(&ctx, &mut got);
+            complete_reference(&ctx, &mut want);
+            proptest::prop_assert_eq!(got, want);
+        }
+    }
 
     fn check(diag: &str, expected: Option<&str>) {
         assert_eq!(remote_host(diag).as_deref(), expected, "input {diag:?}");
