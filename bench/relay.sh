@@ -40,7 +40,8 @@
 # At 12:34 (this VM ~2x slower than in the morning: source and sink 218 ms CPU per 1 000),
 # after the server loop moved off the main thread, buffered logs, boxed task futures and the
 # writer's record cache: sink only 3 934, mailerd 1 850 (486 ms), Postfix 332: 5.6x, 47 %
-# (12:10: 5.6x, 50 %). See BENCHMARKS.md.
+# (12:10: 5.6x, 50 %). At 15:29 (a new, faster VM; fifth session): sink only 7 272, mailerd
+# 3 317 (288 ms), Postfix 603: 5.5x, 46 %. See BENCHMARKS.md.
 # mailerd's end-to-end rate equals its injection rate: the SMTP server and the group commit
 # bound it, not delivery. Before the queue manager removed relayed messages itself (notify's
 # single task deleted them one at a time and throttled delivery): ~1 050 msgs/s e2e.
