@@ -214,8 +214,28 @@ pub(crate) fn raw_values<'a>(
         })
 }
 
+/// What [`analyze_with`] works out beyond the facts every caller needs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Options {
+    /// Assess the bounce's authenticity ([`Analysis::authenticity`]). When `false` it is
+    /// left unassessed: [`Verdict::Unknown`], score 0, no reasons (for callers that do not
+    /// show it, such as `mailerd explain --format tsv`). Everything else is the same.
+    pub authenticity: bool,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options { authenticity: true }
+    }
+}
+
 /// Analyses one message. Never panics; any bytes give an answer.
 pub fn analyze(raw: &[u8]) -> Analysis {
+    analyze_with(raw, Options::default())
+}
+
+/// [`analyze`], doing only what `options` ask for beyond the per-recipient facts.
+pub fn analyze_with(raw: &[u8], options: Options) -> Analysis {
     let normalized;
     let mut bytes = raw;
     // CR-only line endings (old Mac): mail-parser needs LF.
@@ -233,7 +253,7 @@ pub fn analyze(raw: &[u8]) -> Analysis {
         bytes = bytes.get(p + 1..).unwrap_or(b"");
     }
     match PARSER.parse(bytes) {
-        Some(msg) => analyze_message(&msg, 0),
+        Some(msg) => analyze_message(&msg, 0, options),
         None => empty(),
     }
 }
@@ -610,7 +630,7 @@ pub(crate) fn prefix(s: &str, n: usize) -> &str {
     &s[..i]
 }
 
-fn analyze_message(msg: &mail_parser::Message<'_>, depth: u8) -> Analysis {
+fn analyze_message(msg: &mail_parser::Message<'_>, depth: u8, options: Options) -> Analysis {
     let top = top_of(msg);
     let parts = mime::collect(msg);
     let text_all: &str = if parts.plain.trim().is_empty() {
@@ -805,7 +825,7 @@ fn analyze_message(msg: &mail_parser::Message<'_>, depth: u8) -> Analysis {
             _ => None,
         })
     {
-        let mut ia = analyze_message(inner, depth + 1);
+        let mut ia = analyze_message(inner, depth + 1, options);
         if !ia.recipients.is_empty() && ia.kind != Kind::AutoReply {
             ia.subject = a.subject.take();
             ia.from = a.from.take();
@@ -955,6 +975,9 @@ fn analyze_message(msg: &mail_parser::Message<'_>, depth: u8) -> Analysis {
             }
         }
     };
+    if !options.authenticity {
+        return a;
+    }
     a.authenticity = authenticity::assess(&authenticity::Signals {
         kind: a.kind,
         top: &top,

@@ -1,11 +1,12 @@
 //! The analyzer must answer for any bytes: every corpus file truncated at several points and
 //! with random bytes flipped, plus a synthetic 20 MB bounce analysed in bounded time.
-//! No panics allowed; results are not checked here (the corpus scores do that).
+//! No panics allowed; results are not checked here (the corpus scores do that), except that
+//! leaving authenticity out (`analyze_with`) changes nothing else.
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use mailerd_analyze::analyze;
+use mailerd_analyze::{Options, Verdict, analyze, analyze_with};
 
 fn corpus_files() -> Vec<PathBuf> {
     fn walk(p: &Path, out: &mut Vec<PathBuf>) {
@@ -193,4 +194,27 @@ fn fuzzer_findings_do_not_panic() {
         let a = mailerd_analyze::analyze(&raw);
         let _ = a.kind;
     }
+}
+
+#[test]
+fn without_authenticity_every_other_fact_is_the_same() {
+    let mut assessed = 0;
+    for f in corpus_files() {
+        let raw = std::fs::read(&f).expect("corpus file");
+        let full = analyze(&raw);
+        let mut lean = analyze_with(
+            &raw,
+            Options {
+                authenticity: false,
+            },
+        );
+        assert_eq!(lean.authenticity.verdict, Verdict::Unknown, "{f:?}");
+        assert_eq!(lean.authenticity.score, 0, "{f:?}");
+        assert!(lean.authenticity.reasons.is_empty(), "{f:?}");
+        assessed += usize::from(full.authenticity.verdict != Verdict::Unknown);
+        lean.authenticity = full.authenticity.clone();
+        assert_eq!(lean, full, "{f:?}");
+    }
+    // The corpus has verdicts to leave out, or this test would prove nothing.
+    assert!(assessed > 100, "only {assessed} files had a verdict");
 }

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::Context;
-use mailerd_analyze::{Analysis, RecipientReport, Verdict, analyze};
+use mailerd_analyze::{Analysis, Options, RecipientReport, Verdict, analyze_with};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum Format {
@@ -49,6 +49,10 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             "file\tindex\trecipient\tstatus\treason\thardbounce\treplycode\taction\tcategory\tkind"
         )?;
     }
+    // The TSV has no authenticity column: it is not worked out for it.
+    let options = Options {
+        authenticity: args.format != Format::Tsv,
+    };
     let emit = |input: Input, out: &mut BufWriter<io::StdoutLock<'_>>| -> io::Result<()> {
         let messages = split_mbox(&input.bytes);
         let many = messages.len() > 1;
@@ -62,7 +66,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             } else {
                 input.name.clone()
             };
-            let a = analyze(msg);
+            let a = analyze_with(msg, options);
             match args.format {
                 Format::Tsv => {
                     if !a.recipients.is_empty() || (n == last && next_index == 1) {
@@ -390,6 +394,7 @@ fn write_text(out: &mut impl Write, name: &str, a: &Analysis) -> io::Result<()> 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use mailerd_analyze::analyze;
 
     #[test]
     fn tsv_numbers_recipients_across_an_mbox() {
