@@ -29,7 +29,8 @@
 //!    `X-Failed-Recipients`, the returned original's single To, its envelope recipient.
 //! 7. `autoreply`: RFC 3834 auto-replies give one Vacation row for the replier.
 //! 8. Each row goes to `classify::classify`; challenge-response notices are dropped;
-//!    `authenticity` scores the message.
+//!    `authenticity` scores the message (unless [`analyze_with`] is told not to: a caller
+//!    that does not show the verdict saves that work).
 //!
 //! What it does not do: no I/O, no clock, no network, no storage. It never panics on any input
 //! and "not a bounce" is an ordinary answer, not an error. It does not verify DKIM/SPF or look
