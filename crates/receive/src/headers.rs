@@ -17,7 +17,7 @@ pub(crate) struct Trace<'a> {
 }
 
 /// Appends `s` as allowed in a header we write from client-supplied text (HELO, user name):
-/// control characters and `(`, `)`, `\\` (comment syntax) become `_`, cut at 255 characters.
+/// control characters and `(`, `)`, `\` (comment syntax) become `_`, cut at 255 characters.
 fn push_sanitized(out: &mut String, s: &str) {
     let plain = |b: u8| (0x20..0x7f).contains(&b) && !matches!(b, b'(' | b')' | b'\\');
     if s.len() <= 255 && s.bytes().all(plain) {
