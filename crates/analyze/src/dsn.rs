@@ -136,94 +136,106 @@ const READ_FIELDS: &[&str] = &[
     "will-retry-until",
 ];
 
-/// Parses a delivery-status body.
-pub fn parse(body: &str) -> Report {
-    let mut rep = Report::default();
-    let mut cur = PerRecipient::default();
-    let mut cur_any = false;
-    let flush = |rep: &mut Report, cur: &mut PerRecipient, any: &mut bool| {
+/// A delivery-status body's per-recipient groups, built as its fields are read in order.
+#[derive(Default)]
+struct Groups {
+    rep: Report,
+    cur: PerRecipient,
+}
+
+impl Groups {
+    /// Ends the current group: kept if it names a recipient (fields without one are dropped).
+    fn flush(&mut self) {
+        let cur = std::mem::take(&mut self.cur);
         if cur.has_recipient() {
-            rep.recipients.push(std::mem::take(cur));
-        } else if *any {
-            // fields without a recipient: keep them for the next group only if it is empty
+            self.rep.recipients.push(cur);
         }
-        *cur = PerRecipient::default();
-        *any = false;
-    };
-    for (name, value) in fields_borrowed(body) {
-        // Squashed only for the fields read below.
-        let v = if READ_FIELDS.contains(&name.as_str()) {
-            squash(&value)
-        } else {
-            String::new()
-        };
-        match name.as_str() {
-            "" if cur.has_recipient() => {
-                flush(&mut rep, &mut cur, &mut cur_any);
+    }
+
+    /// Reads one field (`name` lower-cased, "" for a blank line) with its squashed value.
+    fn field(&mut self, name: &str, v: String) {
+        match name {
+            "" if self.cur.has_recipient() => {
+                self.flush();
             }
             "reporting-mta" => {
-                if cur.has_recipient() {
-                    flush(&mut rep, &mut cur, &mut cur_any);
+                if self.cur.has_recipient() {
+                    self.flush();
                 }
-                rep.message.reporting_mta = Some(strip_type(&v).to_string());
+                self.rep.message.reporting_mta = Some(strip_type(&v).to_string());
             }
-            "arrival-date" => rep.message.arrival_date = Some(v),
+            "arrival-date" => self.rep.message.arrival_date = Some(v),
             "original-recipient" => {
                 // Original-Recipient usually precedes Final-Recipient, but may follow it
                 // within the same group: only a group that already has it, or one that is
                 // complete (has an Action/Status), ends here.
-                if cur.original_recipient.is_some()
-                    || (cur.final_recipient.is_some()
-                        && (cur.action_raw.is_some() || cur.status.is_some()))
+                if self.cur.original_recipient.is_some()
+                    || (self.cur.final_recipient.is_some()
+                        && (self.cur.action_raw.is_some() || self.cur.status.is_some()))
                 {
-                    flush(&mut rep, &mut cur, &mut cur_any);
+                    self.flush();
                 }
-                cur.original_recipient = Some(clean_address(&v));
+                self.cur.original_recipient = Some(clean_address(&v));
             }
             "final-recipient" => {
-                if cur.final_recipient.is_some() {
-                    flush(&mut rep, &mut cur, &mut cur_any);
+                if self.cur.final_recipient.is_some() {
+                    self.flush();
                 }
-                cur.final_recipient = Some(clean_address(&v));
+                self.cur.final_recipient = Some(clean_address(&v));
             }
-            "x-actual-recipient" => cur.actual_recipient = Some(clean_address(&v)),
+            "x-actual-recipient" => self.cur.actual_recipient = Some(clean_address(&v)),
             "action" => {
                 // SendGrid writes the non-standard `Action: expired` when it gave up after
                 // retrying: a failure (the classifier reads the expiry from the words).
-                cur.action = v.parse().ok().or_else(|| {
+                self.cur.action = v.parse().ok().or_else(|| {
                     v.trim()
                         .eq_ignore_ascii_case("expired")
                         .then_some(DsnAction::Failed)
                 });
-                cur.action_raw = Some(v);
+                self.cur.action_raw = Some(v);
             }
             "status" => {
-                cur.status = v
+                self.cur.status = v
                     .split(|c: char| c.is_whitespace() || c == '(' || c == ';' || c == ',')
                     .find(|w| !w.is_empty())
                     .and_then(|w| EnhancedStatus::parse(w.trim_end_matches('.')).ok())
                     .or_else(|| find_status(&v, None));
             }
-            "remote-mta" => cur.remote_mta = Some(strip_type(&v).to_string()),
+            "remote-mta" => self.cur.remote_mta = Some(strip_type(&v).to_string()),
             "diagnostic-code" => {
                 let (t, d) = split_type(&v);
-                cur.diagnostic_type = t.map(|s| s.to_string());
+                self.cur.diagnostic_type = t.map(|s| s.to_string());
                 let d = d.trim().to_string();
-                cur.reply_code = leading_reply_code(&d).or_else(|| find_reply_code(&d));
+                self.cur.reply_code = leading_reply_code(&d).or_else(|| find_reply_code(&d));
                 if !d.is_empty() {
-                    cur.diagnostic = Some(d);
+                    self.cur.diagnostic = Some(d);
                 }
             }
-            "last-attempt-date" => cur.last_attempt = Some(v),
-            "will-retry-until" => cur.will_retry_until = Some(v),
+            "last-attempt-date" => self.cur.last_attempt = Some(v),
+            "will-retry-until" => self.cur.will_retry_until = Some(v),
             _ => {}
         }
-        if !name.is_empty() {
-            cur_any = true;
-        }
     }
-    flush(&mut rep, &mut cur, &mut cur_any);
-    rep
+
+    fn finish(mut self) -> Report {
+        self.flush();
+        self.rep
+    }
+}
+
+/// Parses a delivery-status body.
+pub fn parse(body: &str) -> Report {
+    let mut groups = Groups::default();
+    for (name, value) in fields_borrowed(body) {
+        // Squashed only for the fields read.
+        let v = if READ_FIELDS.contains(&name.as_str()) {
+            squash(&value)
+        } else {
+            String::new()
+        };
+        groups.field(&name, v);
+    }
+    groups.finish()
 }
 
 /// `dns; mx.example.org` -> `mx.example.org`.
@@ -321,87 +333,11 @@ mod tests {
 
     /// `parse` before it read borrowed values and squashed only the fields it reads.
     fn parse_reference(body: &str) -> Report {
-        let mut rep = Report::default();
-        let mut cur = PerRecipient::default();
-        let mut cur_any = false;
-        let flush = |rep: &mut Report, cur: &mut PerRecipient, any: &mut bool| {
-            if cur.has_recipient() {
-                rep.recipients.push(std::mem::take(cur));
-            } else if *any {
-                // fields without a recipient: keep them for the next group only if it is empty
-            }
-            *cur = PerRecipient::default();
-            *any = false;
-        };
+        let mut groups = Groups::default();
         for (name, value) in fields_reference(body) {
-            let v = squash(&value);
-            match name.as_str() {
-                "" if cur.has_recipient() => {
-                    flush(&mut rep, &mut cur, &mut cur_any);
-                }
-                "reporting-mta" => {
-                    if cur.has_recipient() {
-                        flush(&mut rep, &mut cur, &mut cur_any);
-                    }
-                    rep.message.reporting_mta = Some(strip_type(&v).to_string());
-                }
-                "arrival-date" => rep.message.arrival_date = Some(v),
-                "original-recipient" => {
-                    // Original-Recipient usually precedes Final-Recipient, but may follow it
-                    // within the same group: only a group that already has it, or one that is
-                    // complete (has an Action/Status), ends here.
-                    if cur.original_recipient.is_some()
-                        || (cur.final_recipient.is_some()
-                            && (cur.action_raw.is_some() || cur.status.is_some()))
-                    {
-                        flush(&mut rep, &mut cur, &mut cur_any);
-                    }
-                    cur.original_recipient = Some(clean_address(&v));
-                }
-                "final-recipient" => {
-                    if cur.final_recipient.is_some() {
-                        flush(&mut rep, &mut cur, &mut cur_any);
-                    }
-                    cur.final_recipient = Some(clean_address(&v));
-                }
-                "x-actual-recipient" => cur.actual_recipient = Some(clean_address(&v)),
-                "action" => {
-                    // SendGrid writes the non-standard `Action: expired` when it gave up after
-                    // retrying: a failure (the classifier reads the expiry from the words).
-                    cur.action = v.parse().ok().or_else(|| {
-                        v.trim()
-                            .eq_ignore_ascii_case("expired")
-                            .then_some(DsnAction::Failed)
-                    });
-                    cur.action_raw = Some(v);
-                }
-                "status" => {
-                    cur.status = v
-                        .split(|c: char| c.is_whitespace() || c == '(' || c == ';' || c == ',')
-                        .find(|w| !w.is_empty())
-                        .and_then(|w| EnhancedStatus::parse(w.trim_end_matches('.')).ok())
-                        .or_else(|| find_status(&v, None));
-                }
-                "remote-mta" => cur.remote_mta = Some(strip_type(&v).to_string()),
-                "diagnostic-code" => {
-                    let (t, d) = split_type(&v);
-                    cur.diagnostic_type = t.map(|s| s.to_string());
-                    let d = d.trim().to_string();
-                    cur.reply_code = leading_reply_code(&d).or_else(|| find_reply_code(&d));
-                    if !d.is_empty() {
-                        cur.diagnostic = Some(d);
-                    }
-                }
-                "last-attempt-date" => cur.last_attempt = Some(v),
-                "will-retry-until" => cur.will_retry_until = Some(v),
-                _ => {}
-            }
-            if !name.is_empty() {
-                cur_any = true;
-            }
+            groups.field(&name, squash(&value));
         }
-        flush(&mut rep, &mut cur, &mut cur_any);
-        rep
+        groups.finish()
     }
 
     proptest::proptest! {

@@ -25,17 +25,16 @@ fn push_sanitized(out: &mut String, s: &str) {
         out.push_str(s);
         return;
     }
-    out.extend(
-        s.chars()
-            .map(|c| {
-                if c.is_control() || c == '(' || c == ')' || c == '\\' {
-                    '_'
-                } else {
-                    c
-                }
-            })
-            .take(255),
-    );
+    out.extend(s.chars().map(sanitized).take(255));
+}
+
+/// A character of client-supplied text as a header we write may carry it.
+fn sanitized(c: char) -> char {
+    if c.is_control() || c == '(' || c == ')' || c == '\\' {
+        '_'
+    } else {
+        c
+    }
 }
 
 /// The `Received:` header, folded, with CRLF at the end.
@@ -138,16 +137,7 @@ mod tests {
     /// new String.
     fn received_reference(t: &Trace<'_>) -> String {
         fn sanitize(s: &str) -> String {
-            s.chars()
-                .map(|c| {
-                    if c.is_control() || c == '(' || c == ')' || c == '\\' {
-                        '_'
-                    } else {
-                        c
-                    }
-                })
-                .take(255)
-                .collect()
+            s.chars().map(sanitized).take(255).collect()
         }
         let literal = match t.ip.to_canonical() {
             std::net::IpAddr::V4(a) => format!("[{a}]"),

@@ -4,15 +4,17 @@
 use std::hash::{BuildHasher, Hasher};
 use std::sync::atomic::{AtomicU64, Ordering};
 
+/// Day names from 1970-01-01 (a Thursday) on, and month names, as RFC 5322 writes them.
+const WD: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
+const MON: [&str; 12] = [
+    "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+];
+
 /// `Tue, 03 Mar 2026 10:15:02 +0000` for `secs` seconds since 1970-01-01T00:00:00Z.
 pub fn rfc5322_date(secs: u64) -> String {
     let days = secs / 86_400;
     let rem = secs % 86_400;
     let (y, m, d) = civil_from_days(days as i64);
-    const WD: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
-    const MON: [&str; 12] = [
-        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-    ];
     // Built by hand: this runs for every message received (its Received header).
     let two = |out: &mut String, n: u64| {
         out.push(char::from(b'0' + (n / 10 % 10) as u8));
@@ -91,10 +93,6 @@ mod tests {
         let days = secs / 86_400;
         let rem = secs % 86_400;
         let (y, m, d) = civil_from_days(days as i64);
-        const WD: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
-        const MON: [&str; 12] = [
-            "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-        ];
         format!(
             "{}, {:02} {} {} {:02}:{:02}:{:02} +0000",
             WD[(days % 7) as usize],

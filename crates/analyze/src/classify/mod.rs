@@ -659,58 +659,67 @@ const fn address_byte_test(c: u8) -> bool {
         )
 }
 
+/// The phrases that name the stage a reply answered, one list per stage (see [`stage`]).
+const STAGE_DATA: &[&str] = &[
+    "in reply to end of data",
+    "in reply to data",
+    "after end of data",
+    "after data",
+    ">>> data",
+    "failed after i sent the message",
+    "during data",
+    "(state 15)",
+    "(state 17)",
+    "(state 18)",
+];
+const STAGE_RCPT: &[&str] = &[
+    "in reply to rcpt to",
+    "after rcpt",
+    ">>> rcpt to",
+    "smtp:rcpt",
+    "does not like recipient",
+    "[rcpt_to]",
+    "rejected recipient",
+    "most progress was rcpt to",
+    "(state 14)",
+];
+const STAGE_MAIL: &[&str] = &[
+    "in reply to mail from",
+    "after mail from",
+    "after mail command",
+    ">>> mail from",
+    "sender was rejected",
+    "[mail_from]",
+];
+const STAGE_CONN: &[&str] = &[
+    "refused to talk to me",
+    "after initial connection",
+    "after ehlo",
+    "after helo",
+    "in reply to ehlo",
+    "in reply to helo",
+    "my name was rejected",
+];
+
 /// The stage the reply answered, from the usual wordings of Postfix (`in reply to end of DATA
 /// command`), Exim (`after RCPT TO:`, `after end of data`), Sendmail (`>>> DATA`) and qmail
 /// (`failed after I sent the message`, `does not like recipient`).
 fn stage(text: &str) -> Stage {
-    const DATA: &[&str] = &[
-        "in reply to end of data",
-        "in reply to data",
-        "after end of data",
-        "after data",
-        ">>> data",
-        "failed after i sent the message",
-        "during data",
-        "(state 15)",
-        "(state 17)",
-        "(state 18)",
-    ];
-    const RCPT: &[&str] = &[
-        "in reply to rcpt to",
-        "after rcpt",
-        ">>> rcpt to",
-        "smtp:rcpt",
-        "does not like recipient",
-        "[rcpt_to]",
-        "rejected recipient",
-        "most progress was rcpt to",
-        "(state 14)",
-    ];
-    const MAIL: &[&str] = &[
-        "in reply to mail from",
-        "after mail from",
-        "after mail command",
-        ">>> mail from",
-        "sender was rejected",
-        "[mail_from]",
-    ];
-    const CONN: &[&str] = &[
-        "refused to talk to me",
-        "after initial connection",
-        "after ehlo",
-        "after helo",
-        "in reply to ehlo",
-        "in reply to helo",
-        "my name was rejected",
-    ];
     // The phrases' searchers are built once (a `str::contains` prepares its searcher anew on
     // every call, which costs more than the search on these short texts).
     static FINDERS: std::sync::LazyLock<[Vec<memchr::memmem::Finder<'static>>; 4]> =
         std::sync::LazyLock::new(|| {
-            [DATA, RCPT, MAIL, CONN].map(|l| l.iter().map(memchr::memmem::Finder::new).collect())
+            [STAGE_DATA, STAGE_RCPT, STAGE_MAIL, STAGE_CONN]
+                .map(|l| l.iter().map(memchr::memmem::Finder::new).collect())
         });
     static ANY: std::sync::LazyLock<crate::text::Literals> = std::sync::LazyLock::new(|| {
-        crate::text::Literals::new(DATA.iter().chain(RCPT).chain(MAIL).chain(CONN))
+        crate::text::Literals::new(
+            STAGE_DATA
+                .iter()
+                .chain(STAGE_RCPT)
+                .chain(STAGE_MAIL)
+                .chain(STAGE_CONN),
+        )
     });
     // The leftmost phrase's list says one stage the text names: the answer is the first (in
     // the order DATA, RCPT, MAIL, connection) of the lists before it that the text names, else
@@ -789,70 +798,14 @@ mod tests {
 
     /// `stage` before it read the leftmost phrase's list.
     fn stage_reference(text: &str) -> Stage {
-        const DATA: &[&str] = &[
-            "in reply to end of data",
-            "in reply to data",
-            "after end of data",
-            "after data",
-            ">>> data",
-            "failed after i sent the message",
-            "during data",
-            "(state 15)",
-            "(state 17)",
-            "(state 18)",
-        ];
-        const RCPT: &[&str] = &[
-            "in reply to rcpt to",
-            "after rcpt",
-            ">>> rcpt to",
-            "smtp:rcpt",
-            "does not like recipient",
-            "[rcpt_to]",
-            "rejected recipient",
-            "most progress was rcpt to",
-            "(state 14)",
-        ];
-        const MAIL: &[&str] = &[
-            "in reply to mail from",
-            "after mail from",
-            "after mail command",
-            ">>> mail from",
-            "sender was rejected",
-            "[mail_from]",
-        ];
-        const CONN: &[&str] = &[
-            "refused to talk to me",
-            "after initial connection",
-            "after ehlo",
-            "after helo",
-            "in reply to ehlo",
-            "in reply to helo",
-            "my name was rejected",
-        ];
-        // The phrases' searchers are built once (a `str::contains` prepares its searcher anew on
-        // every call, which costs more than the search on these short texts).
-        static FINDERS: std::sync::LazyLock<[Vec<memchr::memmem::Finder<'static>>; 4]> =
-            std::sync::LazyLock::new(|| {
-                [DATA, RCPT, MAIL, CONN]
-                    .map(|l| l.iter().map(memchr::memmem::Finder::new).collect())
-            });
-        static ANY: std::sync::LazyLock<crate::text::Literals> = std::sync::LazyLock::new(|| {
-            crate::text::Literals::new(DATA.iter().chain(RCPT).chain(MAIL).chain(CONN))
-        });
-        if !ANY.is_match(text.as_bytes()) {
-            return Stage::Unknown;
-        }
-        let [data, rcpt, mail, conn] = &*FINDERS;
-        let has = |l: &[memchr::memmem::Finder<'static>]| {
-            l.iter().any(|f| f.find(text.as_bytes()).is_some())
-        };
-        if has(data) {
+        let has = |l: &[&str]| l.iter().any(|p| text.contains(p));
+        if has(STAGE_DATA) {
             Stage::Data
-        } else if has(rcpt) {
+        } else if has(STAGE_RCPT) {
             Stage::Rcpt
-        } else if has(mail) {
+        } else if has(STAGE_MAIL) {
             Stage::Mail
-        } else if has(conn) {
+        } else if has(STAGE_CONN) {
             Stage::Connect
         } else {
             Stage::Unknown

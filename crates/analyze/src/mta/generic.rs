@@ -431,23 +431,32 @@ pub fn prose(ctx: &Ctx<'_>, decoded_by: &'static str) -> Vec<Found> {
                 Some(_) => {}
             }
         }
-        let l = raw.strip_suffix('\r').unwrap_or(raw);
-        let l = crate::prefix(l, 4096);
-        for p in PROSE {
-            let Some(at) = find_ci(l, p) else { continue };
-            let rest = l.get(at + p.len()..).unwrap_or("").trim_start();
-            let rest = rest.trim_start_matches(['<', '"', '(', '[']);
-            if let Some(a) = first_address(crate::prefix(rest, 200)).filter(|a| a.start == 0) {
-                if !ctx.excluded(&a.addr) && !is_role_of_bounce(&a.addr, ctx) {
-                    let mut f = Found::new(a.addr, decoded_by);
-                    f.set_diagnostic(l);
-                    push_merge(&mut out, f);
-                }
-                break;
-            }
-        }
+        prose_line(
+            ctx,
+            raw.strip_suffix('\r').unwrap_or(raw),
+            decoded_by,
+            &mut out,
+        );
     }
     out
+}
+
+/// [`prose`] on one line: the address right after the first phrase followed by one.
+fn prose_line(ctx: &Ctx<'_>, l: &str, decoded_by: &'static str, out: &mut Vec<Found>) {
+    let l = crate::prefix(l, 4096);
+    for p in PROSE {
+        let Some(at) = find_ci(l, p) else { continue };
+        let rest = l.get(at + p.len()..).unwrap_or("").trim_start();
+        let rest = rest.trim_start_matches(['<', '"', '(', '[']);
+        if let Some(a) = first_address(crate::prefix(rest, 200)).filter(|a| a.start == 0) {
+            if !ctx.excluded(&a.addr) && !is_role_of_bounce(&a.addr, ctx) {
+                let mut f = Found::new(a.addr, decoded_by);
+                f.set_diagnostic(l);
+                push_merge(out, f);
+            }
+            return;
+        }
+    }
 }
 
 /// Bare local parts listed under a `... following recipients ...:` line, as AOL writes them
@@ -530,24 +539,11 @@ pub fn decode(ctx: &Ctx<'_>) -> Vec<Found> {
 mod tests {
     use super::*;
 
-    /// `prose` before it skipped the lines where no phrase starts.
+    /// `prose` before it skipped the lines where no phrase starts: every line read.
     fn prose_reference(ctx: &Ctx<'_>, decoded_by: &'static str) -> Vec<Found> {
         let mut out = Vec::new();
         for l in lines(ctx.human).take(MAX_LINES) {
-            let l = crate::prefix(l, 4096);
-            for p in PROSE {
-                let Some(at) = find_ci(l, p) else { continue };
-                let rest = l.get(at + p.len()..).unwrap_or("").trim_start();
-                let rest = rest.trim_start_matches(['<', '"', '(', '[']);
-                if let Some(a) = first_address(crate::prefix(rest, 200)).filter(|a| a.start == 0) {
-                    if !ctx.excluded(&a.addr) && !is_role_of_bounce(&a.addr, ctx) {
-                        let mut f = Found::new(a.addr, decoded_by);
-                        f.set_diagnostic(l);
-                        push_merge(&mut out, f);
-                    }
-                    break;
-                }
-            }
+            prose_line(ctx, l, decoded_by, &mut out);
         }
         out
     }
