@@ -61,8 +61,8 @@ impl Buf<'_> {
 struct Field {
     name: (u32, u32),
     value: (u32, u32),
-    /// The name has white space inside (`Sub ject`): compared both as written and squeezed.
-    spaced: bool,
+    /// Which of [`NAMES`] it is (0: another).
+    id: u8,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -148,53 +148,107 @@ pub struct PartRef<'m> {
 // ----------------------------------------------------------------------------------------
 // Header blocks.
 
-/// Header names mail-parser knows (read whitespace removed and ASCII lower-cased, at most 34
-/// bytes); other names are compared as written. Only the known names the analyzer reads.
-const KNOWN: &[&str] = &[
-    "auto-submitted",
-    "cc",
-    "content-disposition",
-    "content-id",
-    "content-transfer-encoding",
-    "content-type",
-    "date",
-    "delivered-to",
-    "from",
-    "list-id",
-    "list-post",
-    "message-id",
-    "received",
-    "return-path",
-    "subject",
-    "to",
+/// The header names the analyzer reads: each field is matched against them once, when its
+/// block is read, and a lookup compares indexes (`id` 0: none of these).
+const NAMES: &[&str] = &[
+    "Content-Type",
+    "Content-Transfer-Encoding",
+    "Content-Disposition",
+    "Content-ID",
+    "Subject",
+    "From",
+    "To",
+    "Cc",
+    "Message-ID",
+    "Date",
+    "Received",
+    "List-Id",
+    "List-Post",
+    "Mailing-List",
+    "X-BeenThere",
+    "X-Mailman-Version",
+    "Newsgroups",
+    "Precedence",
+    "Delivered-To",
+    "Return-Path",
+    "Auto-Submitted",
+    "X-Failed-Recipients",
+    "X-Autoreply",
+    "X-Autorespond",
+    "X-Apple-Action",
+    "X-Auto-Response",
 ];
 
-fn name_is(buf: &[u8], f: &Field, name: &str) -> bool {
-    if !f.spaced {
-        return (f.name.1 - f.name.0) as usize == name.len()
-            && buf
-                .get(f.name.0 as usize..f.name.1 as usize)
-                .is_some_and(|raw| raw.eq_ignore_ascii_case(name.as_bytes()));
+/// Of [`NAMES`], those mail-parser knows: it reads them with white space inside the name
+/// removed (`Sub ject:` is a Subject), names of at most 34 bytes only. It compares other
+/// names as written.
+const KNOWN: &[&str] = &[
+    "Content-Type",
+    "Content-Transfer-Encoding",
+    "Content-Disposition",
+    "Content-ID",
+    "Subject",
+    "From",
+    "To",
+    "Cc",
+    "Message-ID",
+    "Date",
+    "Received",
+    "List-Id",
+    "List-Post",
+    "Delivered-To",
+    "Return-Path",
+    "Auto-Submitted",
+];
+
+fn id_of(name: &[u8]) -> u8 {
+    NAMES
+        .iter()
+        .position(|n| n.len() == name.len() && n.as_bytes().eq_ignore_ascii_case(name))
+        .map_or(0, |i| i as u8 + 1)
+}
+
+/// The [`NAMES`] index of a field's name as written (`spaced`: with white space inside).
+fn field_id(raw: &[u8], spaced: bool) -> u8 {
+    if !spaced {
+        return id_of(raw);
     }
-    let raw = buf
-        .get(f.name.0 as usize..f.name.1 as usize)
-        .unwrap_or_default();
-    if raw.eq_ignore_ascii_case(name.as_bytes()) {
-        return true;
+    let squeezed: Vec<u8> = raw
+        .iter()
+        .filter(|c| !c.is_ascii_whitespace())
+        .copied()
+        .collect();
+    match id_of(&squeezed) {
+        0 => 0,
+        id if squeezed.len() <= 34 && KNOWN.contains(&NAMES[id as usize - 1]) => id,
+        _ => 0,
     }
-    // A known name written with white space inside (`Sub ject:`) still is that header.
-    if raw.len() > name.len() {
-        let lc = name.to_ascii_lowercase();
-        if KNOWN.contains(&lc.as_str()) {
-            let squeezed: Vec<u8> = raw
-                .iter()
-                .filter(|c| !c.is_ascii_whitespace())
-                .map(u8::to_ascii_lowercase)
-                .collect();
-            return squeezed.len() <= 34 && squeezed == lc.as_bytes();
+}
+
+/// A header name to look for: one of [`NAMES`] (compared by index), else compared as
+/// written, ignoring ASCII case.
+#[derive(Clone, Copy)]
+struct Name<'n> {
+    id: u8,
+    name: &'n str,
+}
+
+impl<'n> Name<'n> {
+    fn new(name: &'n str) -> Self {
+        Name {
+            id: id_of(name.as_bytes()),
+            name,
         }
     }
-    false
+
+    fn is(self, buf: &[u8], f: &Field) -> bool {
+        match self.id {
+            0 => buf
+                .get(f.name.0 as usize..f.name.1 as usize)
+                .is_some_and(|raw| raw.eq_ignore_ascii_case(self.name.as_bytes())),
+            id => f.id == id,
+        }
+    }
 }
 
 /// Reads a header block from `pos`: appends its fields and returns where the body starts and
@@ -259,10 +313,13 @@ fn header_block(data: &[u8], mut pos: usize, out: &mut Vec<Field>) -> (usize, bo
             name: (ns as u32, ne as u32),
             value: (vs as u32, ve as u32),
             // Only white space before the name's end counts.
-            spaced: spaced
-                && data
-                    .get(ns..ne)
-                    .is_some_and(|n| n.iter().any(u8::is_ascii_whitespace)),
+            id: field_id(
+                data.get(ns..ne).unwrap_or_default(),
+                spaced
+                    && data
+                        .get(ns..ne)
+                        .is_some_and(|n| n.iter().any(u8::is_ascii_whitespace)),
+            ),
         });
     }
 }
@@ -271,10 +328,8 @@ fn header_block(data: &[u8], mut pos: usize, out: &mut Vec<Field>) -> (usize, bo
 // Structure.
 
 fn content_type_of<'x>(buf: &'x [u8], fields: &[Field]) -> Option<HeaderValue<'x>> {
-    let f = fields
-        .iter()
-        .rev()
-        .find(|f| name_is(buf, f, "Content-Type"))?;
+    let n = Name::new("Content-Type");
+    let f = fields.iter().rev().find(|f| n.is(buf, f))?;
     let v = buf.get(f.value.0 as usize..f.value.1 as usize)?;
     match MessageStream::new(v).parse_content_type() {
         h @ HeaderValue::ContentType(_) => Some(h),
@@ -303,11 +358,8 @@ fn mime_of(ct: Option<&ContentType<'_>>, parent: Mime) -> Mime {
 }
 
 fn encoding_of(buf: &[u8], fields: &[Field]) -> Encoding {
-    let Some(f) = fields
-        .iter()
-        .rev()
-        .find(|f| name_is(buf, f, "Content-Transfer-Encoding"))
-    else {
+    let n = Name::new("Content-Transfer-Encoding");
+    let Some(f) = fields.iter().rev().find(|f| n.is(buf, f)) else {
         return Encoding::None;
     };
     let v = buf
@@ -697,10 +749,11 @@ impl<'a> Message<'a> {
 
     fn last(&self, name: &str) -> Option<&[u8]> {
         let data = self.data();
+        let n = Name::new(name);
         self.root_fields()
             .iter()
             .rev()
-            .find(|f| name_is(data, f, name))
+            .find(|f| n.is(data, f))
             .map(|f| self.value_of(f))
     }
 
@@ -714,9 +767,10 @@ impl<'a> Message<'a> {
     pub fn raw_headers<const N: usize>(&self, names: [&str; N]) -> [Option<&str>; N] {
         let mut out = [None; N];
         let data = self.data();
+        let names = names.map(Name::new);
         for f in self.root_fields() {
             for (slot, n) in out.iter_mut().zip(names) {
-                if name_is(data, f, n) {
+                if n.is(data, f) {
                     *slot = std::str::from_utf8(self.value_of(f)).ok();
                 }
             }
@@ -728,9 +782,10 @@ impl<'a> Message<'a> {
     /// skipped).
     pub fn raw_values<'s>(&'s self, name: &'s str) -> impl Iterator<Item = &'s str> + 's {
         let data = self.data();
+        let n = Name::new(name);
         self.root_fields()
             .iter()
-            .filter(move |f| name_is(data, f, name))
+            .filter(move |f| n.is(data, f))
             .filter_map(move |f| std::str::from_utf8(self.value_of(f)).ok())
     }
 
@@ -738,9 +793,10 @@ impl<'a> Message<'a> {
     /// (folding kept), converted to UTF-8 lossily; empty values skipped.
     pub fn texts_raw<'s>(&'s self, name: &'s str) -> impl Iterator<Item = Cow<'s, str>> + 's {
         let data = self.data();
+        let n = Name::new(name);
         self.root_fields()
             .iter()
-            .filter(move |f| name_is(data, f, name))
+            .filter(move |f| n.is(data, f))
             .filter_map(move |f| {
                 let v = self.value_of(f);
                 let ws = |c: &u8| matches!(c, b' ' | b'\t' | b'\r' | b'\n');
@@ -838,10 +894,11 @@ impl<'m> PartRef<'m> {
 
     fn last(&self, name: &str) -> Option<&'m [u8]> {
         let data = self.msg.data();
+        let n = Name::new(name);
         self.fields()
             .iter()
             .rev()
-            .find(|f| name_is(data, f, name))
+            .find(|f| n.is(data, f))
             .map(|f| self.msg.value_of(f))
     }
 
@@ -1285,7 +1342,28 @@ pub fn quoted_printable(input: &[u8], at_boundary: bool) -> Option<Vec<u8>> {
     let mut crlf: &[u8] = b"\n";
     // The byte before this one (an invalid second hex digit is kept with it).
     let mut prev = 0u8;
-    for &c in input {
+    let mut i = 0;
+    while let Some(&c) = input.get(i) {
+        if st == St::Plain {
+            // A run of plain bytes is copied at once.
+            let rest = input.get(i..).unwrap_or_default();
+            let n = memchr::memchr3(b'=', b'\n', b'\r', rest).unwrap_or(rest.len());
+            if let Some(run) = rest.get(..n)
+                && let Some(&last) = run.last()
+            {
+                out.extend_from_slice(run);
+                let trailing = run
+                    .iter()
+                    .rev()
+                    .take_while(|c| c.is_ascii_whitespace())
+                    .count();
+                ws = if trailing == n { ws + n } else { trailing };
+                prev = last;
+                i += n;
+                continue;
+            }
+        }
+        i += 1;
         match c {
             b'=' => {
                 if st == St::Plain {
