@@ -15,9 +15,10 @@
 //! part whose closing boundary is missing, or whose base64 or quoted-printable is invalid, is
 //! kept as raw text and flagged [`Part::problem`]), so that the analyzer's output is unchanged.
 //! Charsets are converted by mail-parser's decoders (every charset it knows, ISO-2022-JP,
-//! windows-125x, KOI8, UTF-16, ...), and so are the structured values of the few header fields
-//! read (Subject, From/To/Cc, Message-ID, Content-Type/Disposition), on that header's bytes
-//! alone.
+//! windows-125x, KOI8, UTF-16, ...). The structured values of the few header fields read
+//! (Subject, From/To/Cc, Message-ID, Content-Type/Disposition) are read by `fields` when
+//! they are written plainly, else by mail-parser's parser for that field, on that field's
+//! bytes alone.
 //!
 //! What it does not do: it writes nothing, keeps no copy of a part's bytes, reads no header
 //! it is not asked for, and does not validate messages. It never panics; nesting deeper than
@@ -28,8 +29,8 @@ use std::borrow::Cow;
 use std::cell::OnceCell;
 use std::rc::Rc;
 
-use mail_parser::parsers::MessageStream;
-use mail_parser::{Address, ContentType, HeaderValue};
+mod fields;
+use mail_parser::{Address, ContentType};
 use memchr::memmem::Finder;
 
 /// Multipart and message nesting read as structure; deeper parts are leaves.
@@ -201,11 +202,35 @@ const KNOWN: &[&str] = &[
     "Auto-Submitted",
 ];
 
+/// For each name length, the [`NAMES`] indexes of that length (at most 8).
+const BY_LEN: [[u8; 8]; 26] = {
+    let mut t = [[0u8; 8]; 26];
+    let mut i = 0;
+    while i < NAMES.len() {
+        let l = NAMES[i].len();
+        let mut k = 0;
+        while t[l][k] != 0 {
+            k += 1;
+        }
+        t[l][k] = i as u8 + 1;
+        i += 1;
+    }
+    t
+};
+
 fn id_of(name: &[u8]) -> u8 {
-    NAMES
-        .iter()
-        .position(|n| n.len() == name.len() && n.as_bytes().eq_ignore_ascii_case(name))
-        .map_or(0, |i| i as u8 + 1)
+    let Some(candidates) = BY_LEN.get(name.len()) else {
+        return 0;
+    };
+    for &id in candidates {
+        if id == 0 {
+            break;
+        }
+        if NAMES[id as usize - 1].as_bytes().eq_ignore_ascii_case(name) {
+            return id;
+        }
+    }
+    0
 }
 
 /// The [`NAMES`] index of a field's name as written (`spaced`: with white space inside).
@@ -327,14 +352,10 @@ fn header_block(data: &[u8], mut pos: usize, out: &mut Vec<Field>) -> (usize, bo
 // ----------------------------------------------------------------------------------------
 // Structure.
 
-fn content_type_of<'x>(buf: &'x [u8], fields: &[Field]) -> Option<HeaderValue<'x>> {
+fn content_type_of<'x>(buf: &'x [u8], fields: &[Field]) -> Option<ContentType<'x>> {
     let n = Name::new("Content-Type");
     let f = fields.iter().rev().find(|f| n.is(buf, f))?;
-    let v = buf.get(f.value.0 as usize..f.value.1 as usize)?;
-    match MessageStream::new(v).parse_content_type() {
-        h @ HeaderValue::ContentType(_) => Some(h),
-        _ => None,
-    }
+    fields::content_type(buf.get(f.value.0 as usize..f.value.1 as usize)?)
 }
 
 fn mime_of(ct: Option<&ContentType<'_>>, parent: Mime) -> Mime {
@@ -365,11 +386,9 @@ fn encoding_of(buf: &[u8], fields: &[Field]) -> Encoding {
     let v = buf
         .get(f.value.0 as usize..f.value.1 as usize)
         .unwrap_or_default();
-    match MessageStream::new(v).parse_unstructured() {
-        HeaderValue::Text(t) if t.eq_ignore_ascii_case("base64") => Encoding::Base64,
-        HeaderValue::Text(t) if t.eq_ignore_ascii_case("quoted-printable") => {
-            Encoding::QuotedPrintable
-        }
+    match fields::unstructured(v) {
+        Some(t) if t.eq_ignore_ascii_case("base64") => Encoding::Base64,
+        Some(t) if t.eq_ignore_ascii_case("quoted-printable") => Encoding::QuotedPrintable,
         _ => Encoding::None,
     }
 }
@@ -504,7 +523,7 @@ impl<'a> Builder<'a> {
         let f1 = self.fields.len();
         let fields = self.fields.get(f0..f1).unwrap_or_default();
         let ct = content_type_of(w.data, fields);
-        let ct = ct.as_ref().and_then(|h| h.as_content_type());
+        let ct = ct.as_ref();
         let mut mime = mime_of(ct, parent);
         let info = |p: &mut Part<'a>| {
             if let Some(ct) = ct {
@@ -808,25 +827,16 @@ impl<'a> Message<'a> {
 
     /// The Subject, unfolded, encoded words decoded.
     pub fn subject(&self) -> Option<Cow<'_, str>> {
-        match MessageStream::new(self.last("Subject")?).parse_unstructured() {
-            HeaderValue::Text(t) => Some(t),
-            _ => None,
-        }
+        fields::unstructured(self.last("Subject")?)
     }
 
     /// The Message-ID without its angle brackets.
     pub fn message_id(&self) -> Option<Cow<'_, str>> {
-        match MessageStream::new(self.last("Message-ID")?).parse_id() {
-            HeaderValue::Text(t) => Some(t),
-            _ => None,
-        }
+        fields::id(self.last("Message-ID")?)
     }
 
     fn address(&self, name: &str) -> Option<Address<'_>> {
-        match MessageStream::new(self.last(name)?).parse_address() {
-            HeaderValue::Address(a) => Some(a),
-            _ => None,
-        }
+        fields::address(self.last(name)?)
     }
 
     /// The From addresses.
@@ -903,10 +913,7 @@ impl<'m> PartRef<'m> {
     }
 
     fn parsed_ct(&self, name: &str) -> Option<ContentType<'m>> {
-        match MessageStream::new(self.last(name)?).parse_content_type() {
-            HeaderValue::ContentType(c) => Some(c),
-            _ => None,
-        }
+        fields::content_type(self.last(name)?)
     }
 
     /// The Content-Type.
@@ -921,18 +928,12 @@ impl<'m> PartRef<'m> {
 
     /// The Content-ID (without angle brackets).
     pub fn content_id(&self) -> Option<Cow<'m, str>> {
-        match MessageStream::new(self.last("Content-ID")?).parse_id() {
-            HeaderValue::Text(t) => Some(t),
-            _ => None,
-        }
+        fields::id(self.last("Content-ID")?)
     }
 
     /// The Content-Transfer-Encoding as written (unfolded).
     pub fn content_transfer_encoding(&self) -> Option<Cow<'m, str>> {
-        match MessageStream::new(self.last("Content-Transfer-Encoding")?).parse_unstructured() {
-            HeaderValue::Text(t) => Some(t),
-            _ => None,
-        }
+        fields::unstructured(self.last("Content-Transfer-Encoding")?)
     }
 
     /// `filename` of the Content-Disposition, else `name` of the Content-Type.
@@ -1437,6 +1438,7 @@ pub fn quoted_printable(input: &[u8], at_boundary: bool) -> Option<Vec<u8>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use mail_parser::parsers::MessageStream;
 
     /// mail-parser's own MIME decoder on `data`, up to `--B1`: `None` when it flags the part.
     fn reference(data: &[u8], qp: bool) -> Option<Vec<u8>> {
@@ -1514,6 +1516,17 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn every_name_is_found_by_length() {
+        for (i, n) in NAMES.iter().enumerate() {
+            assert_eq!(id_of(n.to_ascii_uppercase().as_bytes()), i as u8 + 1, "{n}");
+            assert_eq!(id_of(n.as_bytes()), i as u8 + 1, "{n}");
+        }
+        assert_eq!(id_of(b"X-Other"), 0);
+        assert_eq!(id_of(b""), 0);
+        assert_eq!(id_of(&[b'a'; 40]), 0);
     }
 
     #[test]
