@@ -226,7 +226,12 @@ fn id_of(name: &[u8]) -> u8 {
         if id == 0 {
             break;
         }
-        if NAMES[id as usize - 1].as_bytes().eq_ignore_ascii_case(name) {
+        let n = NAMES[id as usize - 1].as_bytes();
+        // The first and last bytes first (the names start and end with letters).
+        if n.first().map(|c| c | 0x20) == name.first().map(|c| c | 0x20)
+            && n.last().map(|c| c | 0x20) == name.last().map(|c| c | 0x20)
+            && n.eq_ignore_ascii_case(name)
+        {
             return id;
         }
     }
@@ -289,33 +294,50 @@ fn header_block(data: &[u8], mut pos: usize, out: &mut Vec<Field>) -> (usize, bo
                 Some(_) => pos += 1,
             }
         }
-        // The name: up to the first colon after some text; a line without one is dropped.
-        let mut tok: Option<(usize, usize)> = None;
-        let mut named = false;
-        let mut spaced = false;
-        while let Some(&c) = data.get(pos) {
-            pos += 1;
-            match c {
-                b':' if tok.is_some() => {
-                    named = true;
-                    break;
+        // The name: up to the first colon after some text (a colon before any is skipped);
+        // a line without one is dropped.
+        let mut from = pos;
+        let (ns, ne) = loop {
+            let rest = data.get(from..).unwrap_or_default();
+            let (end, at_colon) = match memchr::memchr2(b':', b'\n', rest) {
+                Some(k) => (from + k, rest.get(k) == Some(&b':')),
+                None => (data.len(), false),
+            };
+            let region = data.get(from..end).unwrap_or_default();
+            let token = region
+                .iter()
+                .position(|c| !c.is_ascii_whitespace())
+                .map(|s| {
+                    let e = region
+                        .iter()
+                        .rposition(|c| !c.is_ascii_whitespace())
+                        .map_or(s + 1, |e| e + 1);
+                    (from + s, from + e)
+                });
+            if at_colon {
+                pos = end + 1;
+                match token {
+                    Some(t) => break Some(t),
+                    // A colon before any text: skipped.
+                    None => from = end + 1,
                 }
-                b':' => {}
-                b'\n' => break,
-                c if c.is_ascii_whitespace() => spaced |= tok.is_some(),
-                _ => match &mut tok {
-                    Some((_, e)) => *e = pos,
-                    None => tok = Some((pos - 1, pos)),
-                },
+            } else if end == data.len() {
+                // The input ends: a name without a colon still is a (valueless) field.
+                pos = end;
+                break token;
+            } else {
+                // A line end: the line is dropped.
+                pos = end + 1;
+                break None;
             }
         }
-        let Some((ns, ne)) = tok else {
-            continue;
-        };
-        if !named && data.get(pos - 1) == Some(&b'\n') {
-            // A line with text but no colon.
+        .map_or((0, 0), |t| t);
+        if ne == 0 {
             continue;
         }
+        let spaced = data
+            .get(ns..ne)
+            .is_some_and(|n| n.iter().any(u8::is_ascii_whitespace));
         // The value: up to the line end not followed by a space or tab.
         let vs = pos;
         let ve = loop {
@@ -337,14 +359,7 @@ fn header_block(data: &[u8], mut pos: usize, out: &mut Vec<Field>) -> (usize, bo
         out.push(Field {
             name: (ns as u32, ne as u32),
             value: (vs as u32, ve as u32),
-            // Only white space before the name's end counts.
-            id: field_id(
-                data.get(ns..ne).unwrap_or_default(),
-                spaced
-                    && data
-                        .get(ns..ne)
-                        .is_some_and(|n| n.iter().any(u8::is_ascii_whitespace)),
-            ),
+            id: field_id(data.get(ns..ne).unwrap_or_default(), spaced),
         });
     }
 }
@@ -787,6 +802,31 @@ impl<'a> Message<'a> {
         let mut out = [None; N];
         let data = self.data();
         let names = names.map(Name::new);
+        if names.iter().all(|n| n.id != 0) {
+            // Every name is one of `NAMES`: a field's index says which slot it fills.
+            let mut slot_of = [usize::MAX; NAMES.len() + 1];
+            for (i, n) in names.iter().enumerate() {
+                if let Some(s) = slot_of.get_mut(n.id as usize)
+                    && *s == usize::MAX
+                {
+                    *s = i;
+                }
+            }
+            for f in self.root_fields() {
+                if f.id != 0
+                    && let Some(slot) = slot_of.get(f.id as usize).and_then(|&s| out.get_mut(s))
+                {
+                    *slot = std::str::from_utf8(self.value_of(f)).ok();
+                }
+            }
+            // A name asked twice: the later slots as the first.
+            for i in 0..N {
+                if let Some(j) = (0..i).find(|&j| names[j].id == names[i].id) {
+                    out[i] = out[j];
+                }
+            }
+            return out;
+        }
         for f in self.root_fields() {
             for (slot, n) in out.iter_mut().zip(names) {
                 if n.is(data, f) {
@@ -1515,6 +1555,29 @@ mod tests {
                     proptest::prop_assert_eq!(squeeze(wn), squeeze(gn));
                 }
             }
+        }
+    }
+
+    #[test]
+    fn raw_headers_read_as_one_lookup_per_name() {
+        let raw = b"Received: a\nX-Other: b\nreceived: c\nSubject: s\nX-BeenThere: l\n\nbody\n";
+        let m = Message::parse(raw).expect("parses");
+        let names = [
+            "Received",
+            "Subject",
+            "Received",
+            "X-Other",
+            "Date",
+            "X-BeenThere",
+        ];
+        let got = m.raw_headers(names);
+        for (n, g) in names.iter().zip(got) {
+            assert_eq!(g, m.header_raw(n), "{n}");
+        }
+        let known = ["Received", "Subject", "Received", "Date", "X-BeenThere"];
+        let got = m.raw_headers(known);
+        for (n, g) in known.iter().zip(got) {
+            assert_eq!(g, m.header_raw(n), "{n}");
         }
     }
 

@@ -33,7 +33,7 @@ fn fold_at(v: &[u8], i: usize) -> Option<usize> {
 }
 
 fn has_encoded_word(v: &[u8]) -> bool {
-    memchr::memmem::find(v, b"=?").is_some()
+    memchr::memchr_iter(b'=', v).any(|i| v.get(i + 1) == Some(&b'?'))
 }
 
 fn str_of(b: &[u8]) -> Option<&str> {
