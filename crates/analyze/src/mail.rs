@@ -149,61 +149,61 @@ pub struct PartRef<'m> {
 // ----------------------------------------------------------------------------------------
 // Header blocks.
 
-/// The header names the analyzer reads: each field is matched against them once, when its
-/// block is read, and a lookup compares indexes (`id` 0: none of these).
+/// The header names the analyzer reads (lower-case): each field is matched against them
+/// once, when its block is read, and a lookup compares indexes (`id` 0: none of these).
 const NAMES: &[&str] = &[
-    "Content-Type",
-    "Content-Transfer-Encoding",
-    "Content-Disposition",
-    "Content-ID",
-    "Subject",
-    "From",
-    "To",
-    "Cc",
-    "Message-ID",
-    "Date",
-    "Received",
-    "List-Id",
-    "List-Post",
-    "Mailing-List",
-    "X-BeenThere",
-    "X-Mailman-Version",
-    "Newsgroups",
-    "Precedence",
-    "Delivered-To",
-    "Return-Path",
-    "Auto-Submitted",
-    "X-Failed-Recipients",
-    "X-Autoreply",
-    "X-Autorespond",
-    "X-Apple-Action",
-    "X-Auto-Response",
+    "content-type",
+    "content-transfer-encoding",
+    "content-disposition",
+    "content-id",
+    "subject",
+    "from",
+    "to",
+    "cc",
+    "message-id",
+    "date",
+    "received",
+    "list-id",
+    "list-post",
+    "mailing-list",
+    "x-beenthere",
+    "x-mailman-version",
+    "newsgroups",
+    "precedence",
+    "delivered-to",
+    "return-path",
+    "auto-submitted",
+    "x-failed-recipients",
+    "x-autoreply",
+    "x-autorespond",
+    "x-apple-action",
+    "x-auto-response",
 ];
 
 /// Of [`NAMES`], those mail-parser knows: it reads them with white space inside the name
 /// removed (`Sub ject:` is a Subject), names of at most 34 bytes only. It compares other
 /// names as written.
 const KNOWN: &[&str] = &[
-    "Content-Type",
-    "Content-Transfer-Encoding",
-    "Content-Disposition",
-    "Content-ID",
-    "Subject",
-    "From",
-    "To",
-    "Cc",
-    "Message-ID",
-    "Date",
-    "Received",
-    "List-Id",
-    "List-Post",
-    "Delivered-To",
-    "Return-Path",
-    "Auto-Submitted",
+    "content-type",
+    "content-transfer-encoding",
+    "content-disposition",
+    "content-id",
+    "subject",
+    "from",
+    "to",
+    "cc",
+    "message-id",
+    "date",
+    "received",
+    "list-id",
+    "list-post",
+    "delivered-to",
+    "return-path",
+    "auto-submitted",
 ];
 
 /// For each name length, the [`NAMES`] indexes of that length (at most 8).
-const BY_LEN: [[u8; 8]; 26] = {
+static BY_LEN: [[u8; 8]; 26] = {
     let mut t = [[0u8; 8]; 26];
     let mut i = 0;
     while i < NAMES.len() {
@@ -218,6 +218,8 @@ const BY_LEN: [[u8; 8]; 26] = {
     t
 };
 
+/// The [`NAMES`] index of `name` (ASCII case ignored), 0 when it is none of them. `name`
+/// has no white space (a field's name with white space inside is squeezed first).
 fn id_of(name: &[u8]) -> u8 {
     let Some(candidates) = BY_LEN.get(name.len()) else {
         return 0;
@@ -226,16 +228,37 @@ fn id_of(name: &[u8]) -> u8 {
         if id == 0 {
             break;
         }
-        let n = NAMES[id as usize - 1].as_bytes();
-        // The first and last bytes first (the names start and end with letters).
-        if n.first().map(|c| c | 0x20) == name.first().map(|c| c | 0x20)
-            && n.last().map(|c| c | 0x20) == name.last().map(|c| c | 0x20)
-            && n.eq_ignore_ascii_case(name)
+        if NAMES
+            .get(id as usize - 1)
+            .is_some_and(|n| eq_lower(name, n.as_bytes()))
         {
             return id;
         }
     }
     0
+}
+
+/// `name` is `lower` ignoring ASCII case, `lower` being lower-case letters and `-` and
+/// `name` of the same length without white space: setting bit 0x20 of each byte of `name`
+/// lower-cases its letters and changes no other byte into a letter or `-` (only CR, 0x0D,
+/// would become `-`, and it is white space). Eight bytes at a time.
+fn eq_lower(name: &[u8], lower: &[u8]) -> bool {
+    if name.len() != lower.len() {
+        return false;
+    }
+    let mut a = name.chunks_exact(8);
+    let mut b = lower.chunks_exact(8);
+    for (x, y) in (&mut a).zip(&mut b) {
+        let x = u64::from_le_bytes(x.try_into().unwrap_or([0; 8]));
+        let y = u64::from_le_bytes(y.try_into().unwrap_or([0; 8]));
+        if x | 0x2020_2020_2020_2020 != y {
+            return false;
+        }
+    }
+    a.remainder()
+        .iter()
+        .zip(b.remainder())
+        .all(|(x, y)| x | 0x20 == *y)
 }
 
 /// The [`NAMES`] index of a field's name as written (`spaced`: with white space inside).
@@ -1578,6 +1601,34 @@ mod tests {
         let got = m.raw_headers(known);
         for (n, g) in known.iter().zip(got) {
             assert_eq!(g, m.header_raw(n), "{n}");
+        }
+    }
+
+    /// `eq_lower` is `eq_ignore_ascii_case` for names without white space.
+    #[test]
+    fn eq_lower_is_case_insensitive_equality() {
+        for n in NAMES {
+            assert_eq!(n.to_ascii_lowercase(), *n, "NAMES are lower-case");
+            assert!(
+                n.bytes().all(|c| c.is_ascii_lowercase() || c == b'-'),
+                "{n}"
+            );
+            let mut probe = n.as_bytes().to_vec();
+            for i in 0..probe.len() {
+                let orig = probe[i];
+                for c in 0u8..=255 {
+                    if c.is_ascii_whitespace() {
+                        continue;
+                    }
+                    probe[i] = c;
+                    assert_eq!(
+                        eq_lower(&probe, n.as_bytes()),
+                        probe.eq_ignore_ascii_case(n.as_bytes()),
+                        "{n} {c}"
+                    );
+                }
+                probe[i] = orig;
+            }
         }
     }
 
