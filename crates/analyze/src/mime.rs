@@ -29,7 +29,6 @@ pub struct Parts {
     pub original: Option<Original>,
     /// Content types / names of parts that are not report parts.
     pub foreign: Vec<String>,
-    pub encoding_problem: bool,
 }
 
 /// The returned original message's headers.
@@ -78,9 +77,6 @@ pub fn collect(msg: &Message<'_>) -> Parts {
     // Where each HTML part is in `html_raw`: converted to text only when it is needed.
     let mut html_parts: Vec<std::ops::Range<usize>> = Vec::new();
     for (i, p) in msg.parts().enumerate() {
-        if p.problem() {
-            out.encoding_problem = true;
-        }
         if p.is_multipart() {
             continue;
         }

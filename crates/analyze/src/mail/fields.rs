@@ -77,6 +77,12 @@ fn simple_content_type(v: &[u8]) -> Option<Option<ContentType<'_>>> {
     if !v.is_ascii() || has_encoded_word(v) {
         return None;
     }
+    // ASCII: every byte offset is a char boundary.
+    let text = str_of(v)?;
+    let str_of = |b: &[u8]| -> Option<&str> {
+        let s = b.as_ptr() as usize - v.as_ptr() as usize;
+        text.get(s..s + b.len())
+    };
     let mut i = 0;
     let skip = |i: &mut usize, fold: bool| -> Option<()> {
         loop {
