@@ -1,9 +1,9 @@
 //! Debug helper: prints how a message's parts are sorted and what the text decoders find.
-use mail_parser::MessageParser;
+use mailerd_analyze::mail::Message;
 fn main() {
     for f in std::env::args().skip(1) {
         let raw = std::fs::read(&f).unwrap_or_default();
-        if let Some(m) = MessageParser::default().parse(&raw[..]) {
+        if let Some(m) = Message::parse(&raw[..]) {
             let p = mailerd_analyze::mime::collect(&m);
             println!(
                 "{f}: root={} report={:?} dsn={} foreign={:?} orig={:?}",

@@ -6,10 +6,10 @@
 //! The recipient row is the auto-reply's From, with reason Vacation. It runs only when no
 //! bounce was found (bounces may carry `Auto-Submitted` too).
 
-use mail_parser::Message;
 use mailerd_types::Reason;
 
 use crate::Top;
+use crate::mail::Message;
 use crate::mta::Found;
 use crate::text::{contains_ci, starts_with_ci};
 

@@ -13,8 +13,8 @@
 //!
 //! The pipeline of [`analyze`], in order (first that yields recipients wins):
 //!
-//! 1. `mime`: parse with mail-parser (CR-only line ends and an mbox `From ` line are fixed
-//!    first) and sort the parts: delivery-status bodies, feedback report, human text (plain,
+//! 1. `mail` reads the message's structure (CR-only line ends and an mbox `From ` line are
+//!    fixed first), decoding only what is read; `mime` sorts the parts: delivery-status bodies, feedback report, human text (plain,
 //!    else HTML as text), the returned original (message/rfc822, text/rfc822-headers, an
 //!    inline copy after a marker line, or a `To:`/`Subject:` summary), foreign attachments.
 //! 2. `arf`: a feedback report gives one Feedback row per reported recipient.
@@ -41,6 +41,7 @@ pub mod authenticity;
 pub mod autoreply;
 pub mod classify;
 pub mod dsn;
+pub mod mail;
 pub mod mime;
 pub mod mta;
 pub mod text;
@@ -150,71 +151,6 @@ pub struct Analysis {
     pub from: Option<String>,
 }
 
-/// The message parser: MIME headers, the address headers read through mail-parser (`From`,
-/// `To`, `Cc`), `Subject` and `Message-ID` structured, `X-Failed-Recipients` as raw text (its
-/// value is read); every other header is only delimited, not converted (we never need
-/// mail-parser's `Received:` parsing, which is costly). Those are read raw, from the message
-/// bytes (`header_raw`, `headers_raw`), which needs no parsed value; converting each value to
-/// a lossy UTF-8 string was most of the header parsing's cost.
-pub(crate) static PARSER: std::sync::LazyLock<mail_parser::MessageParser> =
-    std::sync::LazyLock::new(|| {
-        use mail_parser::HeaderName;
-        mail_parser::MessageParser::new()
-            .with_mime_headers()
-            .header_address(HeaderName::From)
-            .header_address(HeaderName::To)
-            .header_address(HeaderName::Cc)
-            .header_text(HeaderName::Subject)
-            .header_id(HeaderName::MessageId)
-            .header_raw(HeaderName::Other("X-Failed-Recipients".into()))
-            .default_header_ignore()
-    });
-
-/// The raw values of the headers named `names`, in one pass over the message's headers, each
-/// exactly as [`mail_parser::Message::header_raw`] reads it: the last header of that name
-/// (names compared ignoring ASCII case), `None` when there is none or its value is not UTF-8.
-/// (`header_raw` scans every header once per name asked.)
-pub(crate) fn raw_headers<'a, const N: usize>(
-    msg: &'a mail_parser::Message<'_>,
-    names: [&str; N],
-) -> [Option<&'a str>; N] {
-    let mut out = [None; N];
-    let Some(root) = msg.parts.first() else {
-        return out;
-    };
-    for h in &root.headers {
-        let name = h.name.as_str();
-        for (slot, n) in out.iter_mut().zip(names) {
-            if name.eq_ignore_ascii_case(n) {
-                *slot = msg
-                    .raw_message
-                    .get(h.offset_start as usize..h.offset_end as usize)
-                    .and_then(|b| std::str::from_utf8(b).ok());
-            }
-        }
-    }
-    out
-}
-
-/// The raw values of the headers named `name` (ASCII case ignored), in order: what
-/// [`mail_parser::Message::headers_raw`] gives for them (values that are not UTF-8 skipped),
-/// without converting every other header's value to check it is UTF-8 first.
-pub(crate) fn raw_values<'a>(
-    msg: &'a mail_parser::Message<'_>,
-    name: &'a str,
-) -> impl Iterator<Item = &'a str> + 'a {
-    msg.parts
-        .first()
-        .into_iter()
-        .flat_map(|p| p.headers.iter())
-        .filter(move |h| h.name.as_str().eq_ignore_ascii_case(name))
-        .filter_map(move |h| {
-            msg.raw_message
-                .get(h.offset_start as usize..h.offset_end as usize)
-                .and_then(|b| std::str::from_utf8(b).ok())
-        })
-}
-
 /// What [`analyze_with`] works out beyond the facts every caller needs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Options {
@@ -239,7 +175,7 @@ pub fn analyze(raw: &[u8]) -> Analysis {
 pub fn analyze_with(raw: &[u8], options: Options) -> Analysis {
     let normalized;
     let mut bytes = raw;
-    // CR-only line endings (old Mac): mail-parser needs LF.
+    // CR-only line endings (old Mac): the MIME reader needs LF.
     if !bytes.contains(&b'\n') && bytes.contains(&b'\r') {
         normalized = bytes
             .iter()
@@ -253,7 +189,7 @@ pub fn analyze_with(raw: &[u8], options: Options) -> Analysis {
     {
         bytes = bytes.get(p + 1..).unwrap_or(b"");
     }
-    match PARSER.parse(bytes) {
+    match mail::Message::parse(bytes) {
         Some(msg) => analyze_message(&msg, 0, options),
         None => empty(),
     }
@@ -291,12 +227,11 @@ pub struct Top {
     pub automated: bool,
 }
 
-fn top_of(msg: &mail_parser::Message<'_>) -> Top {
-    let [delivered_to, return_path, received, auto_submitted] = raw_headers(
-        msg,
-        ["Delivered-To", "Return-Path", "Received", "Auto-Submitted"],
-    );
-    let from = msg.from().and_then(|a| a.first());
+/// The bounce's headers that matter; `from_list` is its From, parsed.
+fn top_of(msg: &mail::Message<'_>, from_list: Option<&mail_parser::Address<'_>>) -> Top {
+    let [delivered_to, return_path, received, auto_submitted] =
+        msg.raw_headers(["Delivered-To", "Return-Path", "Received", "Auto-Submitted"]);
+    let from = from_list.and_then(|a| a.first());
     let mut to: Vec<String> = msg
         .to()
         .map(|a| {
@@ -310,26 +245,15 @@ fn top_of(msg: &mail_parser::Message<'_>) -> Top {
         to.push(text::clean_address(d));
     }
     let mut x_failed = Vec::new();
-    for h in msg.headers() {
-        if h.name().eq_ignore_ascii_case("X-Failed-Recipients") {
-            if let Some(t) = h.value().as_text() {
-                for a in text::find_addresses(t) {
-                    if !x_failed.contains(&a.addr) {
-                        x_failed.push(a.addr);
-                    }
-                }
-            } else if let Some(a) = h.value().as_address() {
-                for x in a.iter().filter_map(|x| x.address.as_deref()) {
-                    let c = text::clean_address(x);
-                    if !x_failed.contains(&c) {
-                        x_failed.push(c);
-                    }
-                }
+    for t in msg.texts_raw("X-Failed-Recipients") {
+        for a in text::find_addresses(&t) {
+            if !x_failed.contains(&a.addr) {
+                x_failed.push(a.addr);
             }
         }
     }
     Top {
-        subject: msg.subject().unwrap_or("").to_string(),
+        subject: msg.subject().map(|s| s.into_owned()).unwrap_or_default(),
         from_addr: from
             .and_then(|a| a.address.as_deref())
             .map(text::clean_address)
@@ -360,7 +284,7 @@ fn top_of(msg: &mail_parser::Message<'_>) -> Top {
         },
         received_all: {
             let mut all = String::new();
-            for v in raw_values(msg, "Received") {
+            for v in msg.raw_values("Received") {
                 if all.len() < 16 << 10 {
                     all.push_str(v);
                     all.push('\n');
@@ -631,8 +555,9 @@ pub(crate) fn prefix(s: &str, n: usize) -> &str {
     &s[..i]
 }
 
-fn analyze_message(msg: &mail_parser::Message<'_>, depth: u8, options: Options) -> Analysis {
-    let top = top_of(msg);
+fn analyze_message(msg: &mail::Message<'_>, depth: u8, options: Options) -> Analysis {
+    let from_list = msg.from();
+    let top = top_of(msg, from_list.as_ref());
     let parts = mime::collect(msg);
     let text_all: &str = if parts.plain.trim().is_empty() {
         &parts.html_text
@@ -658,8 +583,9 @@ fn analyze_message(msg: &mail_parser::Message<'_>, depth: u8, options: Options) 
     }
 
     let mut a = empty();
-    a.subject = msg.subject().map(|s| s.to_string());
-    a.from = mime::display_addr(msg.from()).or_else(|| msg.header_raw("From").map(text::squash));
+    a.subject = msg.subject().map(|s| s.into_owned());
+    a.from =
+        mime::display_addr(from_list.as_ref()).or_else(|| msg.header_raw("From").map(text::squash));
 
     let mut found: Vec<mta::Found> = Vec::new();
     let mut kind_hint: Option<Kind> = None;
@@ -821,10 +747,7 @@ fn analyze_message(msg: &mail_parser::Message<'_>, depth: u8, options: Options) 
     if found.is_empty()
         && kind_hint.is_none()
         && depth < 2
-        && let Some(inner) = msg.parts.iter().find_map(|p| match &p.body {
-            mail_parser::PartType::Message(m) => Some(m),
-            _ => None,
-        })
+        && let Some(inner) = msg.parts().find_map(|p| p.message())
     {
         let mut ia = analyze_message(inner, depth + 1, options);
         if !ia.recipients.is_empty() && ia.kind != Kind::AutoReply {

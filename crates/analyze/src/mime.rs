@@ -1,13 +1,12 @@
-//! Walks the MIME structure of a message (with mail-parser) and sorts its parts into what the
+//! Walks the MIME structure of a message (read by [`crate::mail`]) and sorts its parts into what the
 //! decoders need: delivery-status bodies, the feedback report, the human-readable text, the
 //! returned original (message/rfc822, text/rfc822-headers or an inline copy) and the parts
 //! that are not part of any report (for the authenticity check).
 //!
 //! It does not interpret any of them.
 
-use mail_parser::{Message, MimeHeaders, PartType};
-
 use crate::OriginalMessage;
+use crate::mail::{Body, Message, PartRef};
 use crate::text::{contains_ci, find_ci, html_to_text, lines, starts_with_ci};
 
 /// The parts of a message, sorted by role.
@@ -30,7 +29,6 @@ pub struct Parts {
     pub original: Option<Original>,
     /// Content types / names of parts that are not report parts.
     pub foreign: Vec<String>,
-    pub encoding_problem: bool,
 }
 
 /// The returned original message's headers.
@@ -62,98 +60,85 @@ const REPORT_TYPES: &[&str] = &[
     "message/disposition-notification",
 ];
 
-fn ctype_of(p: &mail_parser::MessagePart<'_>) -> String {
-    match p.content_type() {
-        Some(ct) => {
-            let (t, sub) = (ct.ctype(), ct.subtype().unwrap_or(""));
-            let mut s = String::with_capacity(t.len() + 1 + sub.len());
-            s.push_str(t);
-            s.push('/');
-            s.push_str(sub);
-            s.make_ascii_lowercase();
-            s
-        }
-        None => "text/plain".to_string(),
-    }
+fn ctype_of<'m>(p: &PartRef<'m>) -> &'m str {
+    p.ctype().unwrap_or("text/plain")
 }
 
 /// Sorts the parts of a parsed message.
 pub fn collect(msg: &Message<'_>) -> Parts {
     let mut out = Parts::default();
-    let root = msg.root_part();
-    out.root_type = ctype_of(root);
-    if let Some(ct) = root.content_type() {
-        out.report_type = ct.attribute("report-type").map(|s| s.to_ascii_lowercase());
+    if let Some(root) = msg.root() {
+        out.root_type = ctype_of(&root).to_string();
+        if let Some(ct) = root.content_type() {
+            out.report_type = ct.attribute("report-type").map(|s| s.to_ascii_lowercase());
+        }
     }
     let plain_limit = 4 << 20;
     // Where each HTML part is in `html_raw`: converted to text only when it is needed.
     let mut html_parts: Vec<std::ops::Range<usize>> = Vec::new();
-    for (i, p) in msg.parts.iter().enumerate() {
-        if p.is_encoding_problem {
-            out.encoding_problem = true;
-        }
-        let ct = ctype_of(p);
-        if matches!(p.body, PartType::Multipart(_)) {
+    for (i, p) in msg.parts().enumerate() {
+        if p.is_multipart() {
             continue;
         }
-        match ct.as_str() {
+        let ct = ctype_of(&p);
+        match ct {
             "message/delivery-status"
             | "message/global-delivery-status"
             | "text/delivery-status" => {
-                out.dsn.push(report_text(p));
+                out.dsn.push(report_text(&p));
             }
             "message/feedback-report" => {
                 if out.feedback.is_none() {
-                    out.feedback = Some(report_text(p));
+                    out.feedback = Some(report_text(&p));
                 }
             }
             "message/rfc822" | "message/global" | "message/partial" | "message/rfc822-headers" => {
                 if out.original.is_none() {
-                    match &p.body {
-                        PartType::Message(m) => {
+                    match p.message() {
+                        Some(m) => {
                             out.original = Some(original_of(m));
                         }
-                        _ => {
-                            let raw = part_bytes(p);
-                            out.original = original_from_bytes(raw);
+                        None => {
+                            out.original = original_from_bytes(&part_bytes(&p));
                         }
                     }
                 }
             }
             "text/rfc822-headers" | "message/global-headers" | "text/rfc822-header" => {
                 if out.original.is_none() {
-                    out.original = original_from_bytes(part_bytes(p));
+                    out.original = original_from_bytes(&part_bytes(&p));
                 }
             }
-            "text/html" if i == 0 || !p.is_attachment_like() => {
-                if let PartType::Html(h) | PartType::Text(h) = &p.body
-                    && out.html_raw.len() < plain_limit
+            "text/html" if i == 0 || !is_attachment_like(&p) => {
+                if out.html_raw.len() < plain_limit
+                    && let Body::Html(h) | Body::Text(h) = p.body()
                 {
                     html_parts.push(out.html_raw.len()..out.html_raw.len() + h.len());
-                    out.html_raw.push_str(h);
+                    out.html_raw.push_str(&h);
                 }
             }
-            t if t.starts_with("text/") && (i == 0 || !p.is_attachment_like()) => {
-                if let PartType::Text(s) | PartType::Html(s) = &p.body {
-                    if out.plain.len() < plain_limit {
-                        out.plain.push_str(s);
-                        out.plain.push('\n');
+            t if t.starts_with("text/") && (i == 0 || !is_attachment_like(&p)) => {
+                if out.plain.len() < plain_limit {
+                    match p.body() {
+                        Body::Text(s) | Body::Html(s) => {
+                            out.plain.push_str(&s);
+                            out.plain.push('\n');
+                        }
+                        Body::Binary(b) => {
+                            out.plain.push_str(&lossy(&b));
+                            out.plain.push('\n');
+                        }
+                        Body::Multipart | Body::Message(_) => {}
                     }
-                } else if let PartType::Binary(b) | PartType::InlineBinary(b) = &p.body
-                    && out.plain.len() < plain_limit
-                {
-                    out.plain.push_str(&lossy(b));
-                    out.plain.push('\n');
                 }
             }
             _ => {
                 // Inline images referenced by the HTML (logos, icons) are decoration.
                 let inline_image = ct.starts_with("image/") && p.content_id().is_some();
-                if !inline_image && (!REPORT_TYPES.contains(&ct.as_str()) || p.is_attachment_like())
-                {
-                    let name = p.attachment_name().unwrap_or("");
+                if !inline_image && (!REPORT_TYPES.contains(&ct) || is_attachment_like(&p)) {
+                    let name = p.attachment_name().unwrap_or_default();
                     out.foreign.push(if name.is_empty() {
-                        ct
+                        ct.to_string()
                     } else {
                         format!("{ct} ({name})")
                     });
@@ -170,15 +155,11 @@ pub fn collect(msg: &Message<'_>) -> Parts {
             out.html_text.push('\n');
         }
     }
-    // A multipart whose boundary is missing or wrong: mail-parser finds no parts; read the
-    // raw body as text so that the decoders still see it.
+    // A multipart whose boundary is missing or wrong: no parts are found; read the raw body
+    // as text so that the decoders still see it.
     if out.plain.trim().is_empty() && out.html_text.trim().is_empty() && out.dsn.is_empty() {
-        let raw = msg.raw_message();
-        let start = (root.offset_body as usize).min(raw.len());
-        let end = (root.offset_end as usize).clamp(start, raw.len());
-        if let Some(b) = raw.get(start..end)
-            && !b.is_empty()
-        {
+        let b = msg.root_body_raw();
+        if !b.is_empty() {
             let cap = b.len().min(plain_limit);
             out.plain = lossy(&b[..cap]).into_owned();
             out.foreign.retain(|f| !f.starts_with("multipart/"));
@@ -187,36 +168,31 @@ pub fn collect(msg: &Message<'_>) -> Parts {
     out
 }
 
-trait AttachmentLike {
-    fn is_attachment_like(&self) -> bool;
+/// A named part or one with `Content-Disposition: attachment`.
+fn is_attachment_like(p: &PartRef<'_>) -> bool {
+    p.content_disposition().is_some_and(|d| d.is_attachment())
+        || p.attachment_name().is_some_and(|n| {
+            let n = n.to_ascii_lowercase();
+            !(n.ends_with(".txt") || n.ends_with(".eml") || n.ends_with(".msg"))
+        })
 }
 
-impl AttachmentLike for mail_parser::MessagePart<'_> {
-    /// A named part or one with `Content-Disposition: attachment`.
-    fn is_attachment_like(&self) -> bool {
-        self.content_disposition()
-            .is_some_and(|d| d.is_attachment())
-            || self.attachment_name().is_some_and(|n| {
-                let n = n.to_ascii_lowercase();
-                !(n.ends_with(".txt") || n.ends_with(".eml") || n.ends_with(".msg"))
-            })
-    }
-}
-
-/// The text of a report part. When its base64 transfer encoding was broken (mail-parser
-/// flags `is_encoding_problem` and hands back the raw text), decode it leniently ourselves.
-fn report_text(p: &mail_parser::MessagePart<'_>) -> String {
-    if let PartType::Text(s) | PartType::Html(s) = &p.body
-        && !p.is_encoding_problem
+/// The text of a report part. When its base64 transfer encoding was broken (the part is
+/// flagged and read as raw text), decode it leniently ourselves.
+fn report_text(p: &PartRef<'_>) -> String {
+    let problem = p.problem();
+    let body = p.body();
+    if let Body::Text(s) | Body::Html(s) = &body
+        && !problem
     {
         // Already UTF-8: the copy `from_utf8_lossy` would make, without validating it again.
         return s.to_string();
     }
-    let raw = part_bytes(p);
+    let raw = body_bytes(&body);
     let b64 = p
         .content_transfer_encoding()
         .is_some_and(|e| e.trim().eq_ignore_ascii_case("base64"));
-    if p.is_encoding_problem && b64 {
+    if problem && b64 {
         return lossy(&lenient_base64(raw)).into_owned();
     }
     lossy(raw).into_owned()
@@ -257,12 +233,25 @@ pub fn lenient_base64(input: &[u8]) -> Vec<u8> {
     out
 }
 
-fn part_bytes<'a>(p: &'a mail_parser::MessagePart<'_>) -> &'a [u8] {
-    match &p.body {
-        PartType::Text(s) | PartType::Html(s) => s.as_bytes(),
-        PartType::Binary(b) | PartType::InlineBinary(b) => b,
-        PartType::Message(m) => m.raw_message(),
-        PartType::Multipart(_) => b"",
+/// The bytes of a decoded body (an attached message's: its buffer).
+fn body_bytes<'b>(b: &'b Body<'_>) -> &'b [u8] {
+    match b {
+        Body::Text(s) | Body::Html(s) => s.as_bytes(),
+        Body::Binary(b) => b,
+        Body::Message(m) => m.raw_bytes(),
+        Body::Multipart => b"",
+    }
+}
+
+fn part_bytes<'m>(p: &PartRef<'m>) -> std::borrow::Cow<'m, [u8]> {
+    match p.body() {
+        Body::Text(std::borrow::Cow::Borrowed(s)) | Body::Html(std::borrow::Cow::Borrowed(s)) => {
+            std::borrow::Cow::Borrowed(s.as_bytes())
+        }
+        Body::Text(s) | Body::Html(s) => std::borrow::Cow::Owned(s.into_owned().into_bytes()),
+        Body::Binary(b) => b,
+        Body::Message(m) => std::borrow::Cow::Borrowed(m.raw_bytes()),
+        Body::Multipart => std::borrow::Cow::Borrowed(b""),
     }
 }
 
@@ -311,32 +300,30 @@ pub fn original_of(m: &Message<'_>) -> Original {
         mailman,
         newsgroups,
         precedence,
-    ] = crate::raw_headers(
-        m,
-        [
-            "Date",
-            "Received",
-            "List-Id",
-            "List-Post",
-            "Mailing-List",
-            "X-BeenThere",
-            "X-Mailman-Version",
-            "Newsgroups",
-            "Precedence",
-        ],
-    );
-    let mut recipients = addr_list(m.to());
-    recipients.extend(addr_list(m.cc()));
+    ] = m.raw_headers([
+        "Date",
+        "Received",
+        "List-Id",
+        "List-Post",
+        "Mailing-List",
+        "X-BeenThere",
+        "X-Mailman-Version",
+        "Newsgroups",
+        "Precedence",
+    ]);
+    let to = m.to();
+    let mut recipients = addr_list(to.as_ref());
+    recipients.extend(addr_list(m.cc().as_ref()));
     let info = OriginalMessage {
         message_id: m.message_id().map(|s| format!("<{s}>")),
-        from: display_addr(m.from()),
-        to: display_addr(m.to()),
-        subject: m.subject().map(|s| s.to_string()),
+        from: display_addr(m.from().as_ref()),
+        to: display_addr(to.as_ref()),
+        subject: m.subject().map(|s| s.into_owned()),
         date: date.map(|s| s.trim().to_string()),
     };
     let received_top = received.map(crate::text::squash);
     let mut envelope_for: Vec<String> = Vec::new();
-    for v in crate::raw_values(m, "Received") {
+    for v in m.raw_values("Received") {
         if let Some(p) = find_ci(v, "for ") {
             let rest = v.get(p + 4..).unwrap_or("").trim_start();
             if let Some(a) =
@@ -373,7 +360,7 @@ pub fn original_of(m: &Message<'_>) -> Original {
 /// Parses a header block (and possibly a body) given as bytes.
 pub fn original_from_bytes(raw: &[u8]) -> Option<Original> {
     let trimmed = trim_leading_blank(raw);
-    let m = crate::PARSER.parse_headers(trimmed)?;
+    let m = Message::parse_headers(trimmed)?;
     let o = original_of(&m);
     let i = &o.info;
     if i.message_id.is_none()
@@ -657,12 +644,12 @@ mod tests {
     fn html_text_reference(msg: &Message<'_>) -> String {
         let mut raw = String::new();
         let mut text = String::new();
-        for (i, p) in msg.parts.iter().enumerate() {
-            if matches!(p.body, PartType::Multipart(_)) || ctype_of(p) != "text/html" {
+        for (i, p) in msg.parts().enumerate() {
+            if p.is_multipart() || ctype_of(&p) != "text/html" {
                 continue;
             }
-            if (i == 0 || !p.is_attachment_like())
-                && let PartType::Html(h) | PartType::Text(h) = &p.body
+            if (i == 0 || !is_attachment_like(&p))
+                && let Body::Html(h) | Body::Text(h) = &p.body()
                 && raw.len() < 4 << 20
             {
                 raw.push_str(h);
@@ -680,7 +667,7 @@ mod tests {
         let both = "From: a@b.example\nContent-Type: multipart/alternative; boundary=X\n\n--X\nContent-Type: text/plain\n\nMailbox full\n--X\nContent-Type: text/html\n\n<p>Mailbox full</p>\n--X--\n";
         let root_html = "From: a@b.example\nContent-Type: text/html\n\n<html><body>Delivery failed</body></html>\n";
         for raw in [html_only, blank_plain, both, root_html] {
-            let m = crate::PARSER.parse(raw.as_bytes()).expect("parses");
+            let m = Message::parse(raw.as_bytes()).expect("parses");
             let p = collect(&m);
             let want = html_text_reference(&m);
             assert!(!want.trim().is_empty(), "{raw:?}");
@@ -753,15 +740,15 @@ mod tests {
             "",
         ] {
             let raw = format!("From: {h}\nTo: {h}\n\nbody\n");
-            let m = crate::PARSER.parse(raw.as_bytes()).expect("parses");
+            let m = Message::parse(raw.as_bytes()).expect("parses");
             assert_eq!(
-                display_addr(m.from()),
-                display_addr_reference(m.from()),
+                display_addr(m.from().as_ref()),
+                display_addr_reference(m.from().as_ref()),
                 "{h:?}"
             );
             assert_eq!(
-                display_addr(m.to()),
-                display_addr_reference(m.to()),
+                display_addr(m.to().as_ref()),
+                display_addr_reference(m.to().as_ref()),
                 "{h:?}"
             );
         }
