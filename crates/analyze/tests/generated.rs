@@ -12,7 +12,14 @@ use mailerd_analyze::analyze;
 /// Per MTA: found, status, reason, hardbounce, action, category (percent of expected rows).
 const RATCHETS: &[(&str, [f64; 6])] = &[("postfix", [100.0, 100.0, 91.7, 100.0, 100.0, 91.7])];
 
-const MEASURES: [&str; 6] = ["found", "status", "reason", "hardbounce", "action", "category"];
+const MEASURES: [&str; 6] = [
+    "found",
+    "status",
+    "reason",
+    "hardbounce",
+    "action",
+    "category",
+];
 
 fn dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../testdata/bounces-generated")
@@ -23,8 +30,7 @@ fn scores() -> BTreeMap<String, [f64; 6]> {
     let text = std::fs::read_to_string(dir().join("expected.tsv")).expect("expected.tsv");
     let mut lines = text.lines();
     let cols: Vec<&str> = lines.next().expect("header").split('\t').collect();
-    let mut files: HashMap<String, Vec<(String, String, String, String, String)>> =
-        HashMap::new();
+    let mut files: HashMap<String, Vec<(String, String, String, String, String)>> = HashMap::new();
     let mut counts: BTreeMap<String, ([usize; 6], usize)> = BTreeMap::new();
     for line in lines {
         let row: HashMap<&str, &str> = cols.iter().copied().zip(line.split('\t')).collect();
