@@ -21,6 +21,9 @@ const MEASURES: [&str; 6] = [
     "category",
 ];
 
+/// What the analyzer said of one recipient: status, reason, hardbounce, action, category.
+type Got = (String, String, String, String, String);
+
 fn dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../testdata/bounces-generated")
 }
@@ -30,7 +33,7 @@ fn scores() -> BTreeMap<String, [f64; 6]> {
     let text = std::fs::read_to_string(dir().join("expected.tsv")).expect("expected.tsv");
     let mut lines = text.lines();
     let cols: Vec<&str> = lines.next().expect("header").split('\t').collect();
-    let mut files: HashMap<String, Vec<(String, String, String, String, String)>> = HashMap::new();
+    let mut files: HashMap<String, Vec<Got>> = HashMap::new();
     let mut counts: BTreeMap<String, ([usize; 6], usize)> = BTreeMap::new();
     for line in lines {
         let row: HashMap<&str, &str> = cols.iter().copied().zip(line.split('\t')).collect();
