@@ -7,7 +7,7 @@
 # Needs root, Debian's apt (the packages are fetched with `apt-get download`, unpacked with
 # `dpkg-deb -x` under $WORK; nothing is installed) and loopback only. Not run by CI.
 #
-# usage: scripts/gen-mta-bounces.sh [MTA...]     (default: postfix exim)
+# usage: scripts/gen-mta-bounces.sh [MTA...]     (default: postfix; exim starts but does not deliver yet)
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 REPO=$(cd "$HERE/.." && pwd)
@@ -19,7 +19,7 @@ NEXTHOP_PORT=2526
 MTA_PORT=2625
 DEAD_PORT=2599   # nothing listens here: connection refused
 MTAS=("$@")
-[ ${#MTAS[@]} -gt 0 ] || MTAS=(postfix exim)
+[ ${#MTAS[@]} -gt 0 ] || MTAS=(postfix)
 
 fetch() { # fetch NAME DEB-PACKAGE...
   local name=$1; shift
