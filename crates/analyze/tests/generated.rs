@@ -1,0 +1,97 @@
+//! Accuracy on `testdata/bounces-generated/`: bounces written by real MTAs (Postfix, Exim,
+//! ...) run by `scripts/gen-mta-bounces.sh` against a scripted next hop, labelled from the
+//! script's cases (never from our output). Per MTA, each measure has a ratchet: what the
+//! analyzer scored when it was last raised. Never lower one; raise them as the analyzer
+//! improves.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::PathBuf;
+
+use mailerd_analyze::analyze;
+
+/// Per MTA: found, status, reason, hardbounce, action, category (percent of expected rows).
+const RATCHETS: &[(&str, [f64; 6])] = &[("postfix", [100.0, 100.0, 91.7, 100.0, 100.0, 91.7])];
+
+const MEASURES: [&str; 6] = [
+    "found",
+    "status",
+    "reason",
+    "hardbounce",
+    "action",
+    "category",
+];
+
+/// What the analyzer said of one recipient: status, reason, hardbounce, action, category.
+type Got = (String, String, String, String, String);
+
+fn dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../testdata/bounces-generated")
+}
+
+/// Scores per MTA (the `module` column of expected.tsv).
+fn scores() -> BTreeMap<String, [f64; 6]> {
+    let text = std::fs::read_to_string(dir().join("expected.tsv")).expect("expected.tsv");
+    let mut lines = text.lines();
+    let cols: Vec<&str> = lines.next().expect("header").split('\t').collect();
+    let mut files: HashMap<String, Vec<Got>> = HashMap::new();
+    let mut counts: BTreeMap<String, ([usize; 6], usize)> = BTreeMap::new();
+    for line in lines {
+        let row: HashMap<&str, &str> = cols.iter().copied().zip(line.split('\t')).collect();
+        let file = row["file"];
+        let got = files.entry(file.to_string()).or_insert_with(|| {
+            let bytes = std::fs::read(dir().join(file)).expect("corpus file");
+            analyze(&bytes)
+                .recipients
+                .iter()
+                .map(|r| {
+                    (
+                        r.status.map(|s| s.to_string()).unwrap_or_default(),
+                        r.reason.to_string(),
+                        u8::from(r.hard_bounce).to_string(),
+                        r.action.map(|a| a.as_str()).unwrap_or("").to_string(),
+                        r.category.key().to_string(),
+                    )
+                })
+                .collect()
+        });
+        let index: usize = row["index"].parse().expect("index");
+        let c = counts.entry(row["module"].to_string()).or_default();
+        c.1 += 1;
+        let Some(g) = got.get(index - 1) else {
+            continue;
+        };
+        let hits = [
+            true,
+            g.0 == row["status"],
+            g.1 == row["reason"],
+            g.2 == row["hardbounce"],
+            g.3 == row["action"],
+            g.4 == row["category"],
+        ];
+        for (n, hit) in c.0.iter_mut().zip(hits) {
+            *n += usize::from(hit);
+        }
+    }
+    counts
+        .into_iter()
+        .map(|(mta, (hits, rows))| {
+            let pct = hits.map(|h| (1000.0 * h as f64 / rows as f64).round() / 10.0);
+            (mta, pct)
+        })
+        .collect()
+}
+
+#[test]
+fn generated_corpus_does_not_regress() {
+    let got = scores();
+    for (mta, floors) in RATCHETS {
+        let s = got.get(*mta).unwrap_or_else(|| panic!("no rows for {mta}"));
+        eprintln!("{mta}: {s:?}");
+        for ((what, got), floor) in MEASURES.iter().zip(s).zip(floors) {
+            assert!(
+                got >= floor,
+                "{mta} {what} {got:.1}% fell under the ratchet {floor}%"
+            );
+        }
+    }
+}

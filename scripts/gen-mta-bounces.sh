@@ -1,0 +1,211 @@
+#!/usr/bin/env bash
+# Generates testdata/bounces-generated/: bounces written by real MTAs from Debian's packages
+# (Postfix, Exim 4, ...), each relaying to a scripted next hop (gen-mta-bounces/nexthop.py)
+# that answers with the replies of gen-mta-bounces/cases.py, and sending its bounce back to
+# that same server, which keeps it (null sender) as an .eml file.
+#
+# Needs root, Debian's apt (the packages are fetched with `apt-get download`, unpacked with
+# `dpkg-deb -x` under $WORK; nothing is installed) and loopback only. Not run by CI.
+#
+# usage: scripts/gen-mta-bounces.sh [MTA...]     (default: postfix; exim starts but does not deliver yet)
+set -euo pipefail
+HERE=$(cd "$(dirname "$0")" && pwd)
+REPO=$(cd "$HERE/.." && pwd)
+H=$HERE/gen-mta-bounces
+WORK=${WORK:-/var/tmp/mailerd-gen-mta}
+OUT=$REPO/testdata/bounces-generated
+PKG=$WORK/pkg
+NEXTHOP_PORT=2526
+MTA_PORT=2625
+DEAD_PORT=2599   # nothing listens here: connection refused
+MTAS=("$@")
+[ ${#MTAS[@]} -gt 0 ] || MTAS=(postfix)
+
+fetch() { # fetch NAME DEB-PACKAGE...
+  local name=$1; shift
+  [ "$(cat "$WORK/debs/$name.stamp" 2>/dev/null)" = "$*" ] && return
+  rm -rf "$WORK/debs/$name" "$PKG/$name"
+  mkdir -p "$WORK/debs/$name" "$PKG/$name"
+  (cd "$WORK/debs/$name" && apt-get download "$@" >/dev/null)
+  for d in "$WORK/debs/$name"/*.deb; do dpkg-deb -x "$d" "$PKG/$name"; done
+  echo "$*" >"$WORK/debs/$name.stamp"
+}
+
+version() { # version DEB-FILE-PREFIX
+  ls "$WORK/debs/$1" | sed -n "s/^${2}_\([^_]*\)_.*/\1/p" | head -1
+}
+
+NEXTHOP_PID=
+start_nexthop() { # start_nexthop OUTDIR
+  python3 "$H/nexthop.py" $NEXTHOP_PORT "$1" &
+  NEXTHOP_PID=$!
+  for _ in $(seq 50); do
+    python3 -c "import socket; socket.create_connection(('127.0.0.1', $NEXTHOP_PORT)).close()" 2>/dev/null && return
+    sleep 0.1
+  done
+  echo "next hop did not start" >&2; exit 1
+}
+stop_nexthop() { [ -n "$NEXTHOP_PID" ] && kill "$NEXTHOP_PID" 2>/dev/null; wait "$NEXTHOP_PID" 2>/dev/null || true; NEXTHOP_PID=; }
+trap stop_nexthop EXIT
+
+wait_for_bounces() { # wait_for_bounces DIR SECONDS: until no new file for 20 s
+  local dir=$1 deadline=$((SECONDS + $2)) last=-1 same=0
+  while [ $SECONDS -lt $deadline ]; do
+    n=$(ls "$dir" | wc -l)
+    if [ "$n" = "$last" ] && [ "$n" -gt 0 ]; then same=$((same + 1)); else same=0; last=$n; fi
+    [ $same -ge 20 ] && return
+    sleep 1
+  done
+}
+
+run_postfix() {
+  fetch postfix postfix
+  local d=$WORK/run/postfix conf=$WORK/run/postfix/etc p=$PKG/postfix
+  rm -rf "$d"; mkdir -p "$conf" "$d/spool" "$d/data"
+  getent passwd postfix >/dev/null || useradd --system --no-create-home postfix
+  getent group postdrop >/dev/null || groupadd --system postdrop
+  cp "$p/etc/postfix/postfix-files" "$conf/"
+  cp -r "$p/etc/postfix/postfix-files.d" "$conf/" 2>/dev/null || true
+  cp "$p/etc/postfix/dynamicmaps.cf" "$conf/" 2>/dev/null || true
+  cat >"$conf/main.cf" <<CF
+compatibility_level = 3.6
+myhostname = mta-postfix.gen.test
+mydomain = gen.test
+myorigin = gen.test
+mydestination =
+inet_interfaces = 127.0.0.1
+inet_protocols = ipv4
+mynetworks = 127.0.0.0/8
+queue_directory = $d/spool
+data_directory = $d/data
+command_directory = $p/usr/sbin
+daemon_directory = $p/usr/lib/postfix/sbin
+shlib_directory = $p/usr/lib/postfix
+meta_directory = $conf
+import_environment = MAIL_CONFIG MAIL_DEBUG MAIL_LOGTAG TZ=UTC LANG=C LD_LIBRARY_PATH=$p/usr/lib/postfix
+relayhost = [127.0.0.1]:$NEXTHOP_PORT
+transport_maps = regexp:$conf/transport
+smtp_host_lookup = native
+smtp_dns_support_level = disabled
+maximal_queue_lifetime = 0
+bounce_queue_lifetime = 0
+delay_warning_time = 0
+smtpd_banner = \$myhostname ESMTP
+maillog_file = $d/maillog
+smtp_tls_security_level = none
+smtpd_tls_security_level = none
+CF
+  printf '/^refused@/ smtp:[127.0.0.1]:%s\n' $DEAD_PORT >"$conf/transport"
+  cat >"$conf/master.cf" <<CF
+127.0.0.1:$MTA_PORT inet n - n - - smtpd
+pickup    unix  n       -       n       60      1       pickup
+cleanup   unix  n       -       n       -       0       cleanup
+qmgr      unix  n       -       n       300     1       qmgr
+rewrite   unix  -       -       n       -       -       trivial-rewrite
+bounce    unix  -       -       n       -       0       bounce
+defer     unix  -       -       n       -       0       bounce
+trace     unix  -       -       n       -       0       bounce
+verify    unix  -       -       n       -       1       verify
+flush     unix  n       -       n       1000    0       flush
+proxymap  unix  -       -       n       -       -       proxymap
+smtp      unix  -       -       n       -       -       smtp
+relay     unix  -       -       n       -       -       smtp
+showq     unix  n       -       n       -       -       showq
+error     unix  -       -       n       -       -       error
+retry     unix  -       -       n       -       -       error
+discard   unix  -       -       n       -       -       discard
+anvil     unix  -       -       n       -       1       anvil
+scache    unix  -       -       n       -       1       scache
+postlog   unix-dgram n  -       n       -       1       postlogd
+CF
+  export LD_LIBRARY_PATH=$p/usr/lib/postfix
+  "$p/usr/sbin/postfix" -c "$conf" set-permissions >/dev/null 2>&1 || true
+  "$p/usr/sbin/postfix" -c "$conf" start
+  sleep 2
+  python3 "$H/inject.py" $MTA_PORT
+  wait_for_bounces "$RAW/postfix" 300
+  "$p/usr/sbin/postfix" -c "$conf" stop || true
+  unset LD_LIBRARY_PATH
+  printf 'postfix\tpostfix\t%s\n' "$(version postfix postfix)" >>"$VERSIONS"
+}
+
+run_exim() {
+  fetch exim exim4-daemon-light libidn12
+  local d=$WORK/run/exim p=$PKG/exim
+  rm -rf "$d"; mkdir -p "$d/spool" "$d/log"
+  # the binary needs its compiled-in user Debian-exim: a private passwd/group with it,
+  # bind-mounted in a private mount namespace (the system's files are not changed)
+  cp /etc/passwd "$d/passwd"; cp /etc/group "$d/group"
+  grep -q '^Debian-exim:' "$d/passwd" || echo 'Debian-exim:x:60025:60025::/nonexistent:/usr/sbin/nologin' >>"$d/passwd"
+  grep -q '^Debian-exim:' "$d/group" || echo 'Debian-exim:x:60025:' >>"$d/group"
+  local uid; uid=$(sed -n 's/^Debian-exim:x:\([0-9]*\):.*/\1/p' "$d/passwd")
+  chown -R "$uid:$uid" "$d/spool" "$d/log"
+  cat >"$d/exim.conf" <<CF
+primary_hostname = mta-exim.gen.test
+exim_path = $p/usr/sbin/exim4
+keep_environment = LD_LIBRARY_PATH
+qualify_domain = gen.test
+exim_user = Debian-exim
+exim_group = Debian-exim
+never_users = nobody
+spool_directory = $d/spool
+log_file_path = $d/log/%slog
+daemon_smtp_ports = $MTA_PORT
+local_interfaces = 127.0.0.1
+host_lookup =
+rfc1413_hosts =
+acl_smtp_rcpt = acl_check_rcpt
+delay_warning =
+ignore_bounce_errors_after = 0s
+timeout_frozen_after = 0s
+tls_advertise_hosts =
+begin acl
+acl_check_rcpt:
+  accept
+begin routers
+refused:
+  driver = manualroute
+  local_parts = refused
+  transport = dead_smtp
+  route_list = * 127.0.0.1
+  self = send
+smarthost:
+  driver = manualroute
+  transport = remote_smtp
+  route_list = * 127.0.0.1
+  self = send
+begin transports
+remote_smtp:
+  driver = smtp
+  port = $NEXTHOP_PORT
+  hosts_avoid_tls = *
+dead_smtp:
+  driver = smtp
+  port = $DEAD_PORT
+begin retry
+* * F,40s,10s
+CF
+  LD_LIBRARY_PATH=$p/usr/lib/x86_64-linux-gnu unshare -m sh -c \
+    "mount --bind '$d/passwd' /etc/passwd && mount --bind '$d/group' /etc/group && exec '$p/usr/sbin/exim4' -C '$d/exim.conf' -bdf -q5s" &
+  local pid=$!
+  sleep 2
+  python3 "$H/inject.py" $MTA_PORT
+  wait_for_bounces "$RAW/exim" 150
+  kill "$pid" 2>/dev/null || true
+  wait "$pid" 2>/dev/null || true
+  printf 'exim\texim4-daemon-light\t%s\n' "$(version exim exim4-daemon-light)" >>"$VERSIONS"
+}
+
+mkdir -p "$WORK"
+RAW=$WORK/raw
+VERSIONS=$WORK/versions.tsv
+rm -rf "$RAW"; mkdir -p "$RAW"
+printf 'mta\tpackage\tversion\n' >"$VERSIONS"
+for m in "${MTAS[@]}"; do
+  start_nexthop "$RAW/$m"
+  "run_$m"
+  stop_nexthop
+done
+python3 "$H/label.py" "$RAW" "$OUT" "${MTAS[@]}"
+cp "$VERSIONS" "$OUT/versions.tsv"
+echo "wrote $OUT"

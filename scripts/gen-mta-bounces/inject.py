@@ -1,0 +1,30 @@
+"""Sends the test messages to an MTA's SMTP port: one message per case (one recipient),
+and the multi-recipient messages of cases.MULTI.
+
+usage: inject.py PORT
+"""
+import os
+import smtplib
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import cases  # noqa: E402
+
+
+def message(mid, rcpts):
+    return ('From: Sender <sender@sender.test>\r\nTo: %s\r\nSubject: test %s\r\n'
+            'Message-ID: <%s@sender.test>\r\nDate: Sat, 05 Dec 2026 12:00:00 +0000\r\n\r\n'
+            'Test message %s.\r\n') % (', '.join(rcpts), mid, mid, mid)
+
+
+def main():
+    port = int(sys.argv[1])
+    jobs = [(c['id'], [c['id'] + '@remote.test']) for c in cases.CASES]
+    jobs += [(m, [r + '@remote.test' for r in rs]) for m, rs in cases.MULTI]
+    for mid, rcpts in jobs:
+        with smtplib.SMTP('127.0.0.1', port, local_hostname='client.sender.test') as s:
+            s.sendmail('sender@sender.test', rcpts, message(mid, rcpts))
+
+
+if __name__ == '__main__':
+    main()

@@ -1,0 +1,93 @@
+"""Names the collected bounces and writes expected.tsv from the case table.
+
+usage: label.py RAWDIR OUTDIR MTA...
+
+Which cases a bounce is about is found from the addresses it names before the returned
+message (each case's recipient address is unique); the labels are the case's, never an
+analyzer's. A bounce file is named after its cases: MTA/CASE.eml, or MTA/MESSAGE.eml for a
+multi-recipient message, with -2, -3 for a message's later notices.
+"""
+import os
+import re
+import shutil
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import cases  # noqa: E402
+
+MARKERS = [b'Received: from client.sender.test', b'From: Sender <sender@sender.test>']
+ADDR = re.compile(rb'([A-Za-z0-9-]+)@remote\.test')
+COLUMNS = ['file', 'index', 'status', 'reason', 'hardbounce', 'replycode', 'action',
+           'category', 'kind', 'module']
+
+
+def report_part(data):
+    cut = len(data)
+    for m in MARKERS:
+        i = data.find(m)
+        if i >= 0:
+            cut = min(cut, i)
+    return data[:cut]
+
+
+def recipients(data):
+    seen = []
+    for m in ADDR.finditer(report_part(data)):
+        local = m.group(1).decode()
+        if local in cases.BY_ID and local not in seen:
+            seen.append(local)
+    return seen
+
+
+def message_of(rcpts):
+    for mid, members in cases.MULTI:
+        if rcpts and all(r in members for r in rcpts) and (len(rcpts) > 1 or rcpts[0] not in
+                                                             [c['id'] for c in cases.CASES]):
+            return mid
+    if len(rcpts) == 1:
+        return rcpts[0]
+    for mid, members in cases.MULTI:
+        if all(r in members for r in rcpts):
+            return mid
+    return 'unknown'
+
+
+def main():
+    raw, out = sys.argv[1], sys.argv[2]
+    rows = []
+    for mta in sys.argv[3:]:
+        dest = os.path.join(out, mta)
+        shutil.rmtree(dest, ignore_errors=True)
+        os.makedirs(dest)
+        src = os.path.join(raw, mta)
+        files = sorted(os.listdir(src)) if os.path.isdir(src) else []
+        found = []
+        for f in files:
+            with open(os.path.join(src, f), 'rb') as fh:
+                data = fh.read()
+            rc = recipients(data)
+            found.append((data, rc))
+        # a message's notices: single-recipient cases by case id, mixes by message id
+        names = {}
+        for data, rc in found:
+            subj = re.search(rb'\nSubject: test ([A-Za-z0-9-]+)', data)
+            mid = subj.group(1).decode() if subj else message_of(rc)
+            n = names.get(mid, 0) + 1
+            names[mid] = n
+            name = '%s/%s%s.eml' % (mta, mid, '' if n == 1 else '-%d' % n)
+            with open(os.path.join(out, name), 'wb') as fh:
+                fh.write(data)
+            for i, r in enumerate(rc, 1):
+                c = cases.BY_ID[r]
+                rows.append([name, str(i), c['status'], c['reason'], c['hard'], c['replycode'],
+                             'failed', cases.category(c['reason'], c['hard'] == '1'), 'bounce',
+                             mta])
+    rows.sort(key=lambda r: (r[0], int(r[1])))
+    with open(os.path.join(out, 'expected.tsv'), 'w') as fh:
+        fh.write('\t'.join(COLUMNS) + '\n')
+        for r in rows:
+            fh.write('\t'.join(r) + '\n')
+
+
+if __name__ == '__main__':
+    main()
