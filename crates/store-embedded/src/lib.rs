@@ -3,7 +3,11 @@
 //! [`EmbeddedStore`] implements [`mailerd_store::Store`] and passes its conformance suite.
 //!
 //! - **Durability.** Every change runs in a redb write transaction committed with
-//!   `Durability::Immediate`: the call returns after the fsync. redb's commit is atomic (a
+//!   `Durability::Immediate`: the call returns after the fsync. The one exception is a
+//!   group of the queue manager's bookkeeping only (claims, renewals, releases, delivery
+//!   reports): it is committed without an fsync and made durable by the next commit that
+//!   has one, within [`Options::bookkeeping_flush`] (100 ms); a crash in between makes those
+//!   messages be delivered again, it loses none. redb's commit is atomic (a
 //!   checksummed, copy-on-write root switch), so a crash or SIGKILL leaves either the whole
 //!   transaction or none of it; there are no torn messages. A crash test kills a committing
 //!   child process with SIGKILL and checks every acknowledged message (`tests/crash.rs`).
@@ -99,6 +103,15 @@ pub struct Options {
     /// Reads (`get`, `list`, `status_log`) running at once on tokio's blocking pool; more
     /// wait for a slot. Default 16.
     pub max_readers: usize,
+    /// A batch holding only the queue manager's bookkeeping (claims, lease renewals and
+    /// releases, delivery reports) is committed without an fsync and becomes durable with
+    /// the next batch that needs one, or this long after at the latest (an empty durable
+    /// commit when nothing else comes). A crash loses at most that much bookkeeping and no
+    /// mail: the messages concerned are delivered again. Everything else (new messages,
+    /// notices, operator commands) is durable when its call returns, always. `None`: every
+    /// batch is durable. Default 100 ms; off with [`Options::shared_readers`] (redb commits
+    /// without an fsync only in a file one process owns).
+    pub bookkeeping_flush: Option<Duration>,
 }
 
 impl Default for Options {
@@ -112,6 +125,7 @@ impl Default for Options {
             verify_on_open: false,
             linger: Some(Duration::from_millis(2)),
             max_readers: 16,
+            bookkeeping_flush: Some(Duration::from_millis(100)),
         }
     }
 }
@@ -141,7 +155,7 @@ struct Writer {
 /// Counters of the group-commit writer since the store was opened (for metrics and benches).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct WriterStats {
-    /// Transactions run, each ending with one durable commit (fsync).
+    /// Transactions run (group commits), durable or not (see `unflushed_batches`).
     pub batches: u64,
     /// Write operations (commits, claims, reports, ...) in them.
     pub ops: u64,
@@ -153,6 +167,11 @@ pub struct WriterStats {
     pub work_micros: u64,
     /// Time spent committing them (page writes and the fsync), in microseconds.
     pub commit_micros: u64,
+    /// Batches of bookkeeping only committed without an fsync ([`Options::bookkeeping_flush`]).
+    pub unflushed_batches: u64,
+    /// Durable commits (fsyncs): the other batches, plus the empty commits that made
+    /// unflushed batches durable when nothing else came.
+    pub flushes: u64,
 }
 
 /// The embedded queue store. Share it as `Arc<EmbeddedStore>`; dropping the last handle
@@ -224,6 +243,9 @@ impl EmbeddedStore {
             max_ops: options.max_batch_ops.max(1),
             max_bytes: options.max_batch_bytes,
             linger: options.linger,
+            bookkeeping_flush: options
+                .bookkeeping_flush
+                .filter(|_| !options.shared_readers),
         };
         let wdb = Arc::clone(&db);
         let stats = Arc::new(StatsCell::default());
@@ -285,6 +307,8 @@ impl EmbeddedStore {
             largest_batch: get(&w.stats.largest_batch),
             work_micros: get(&w.stats.work_micros),
             commit_micros: get(&w.stats.commit_micros),
+            unflushed_batches: get(&w.stats.unflushed_batches),
+            flushes: get(&w.stats.flushes),
         }
     }
 

@@ -82,6 +82,22 @@ pub(crate) struct LeaseAsk {
 }
 
 impl Op {
+    /// Whether the caller needs this operation on stable storage before it is answered.
+    ///
+    /// Everything does except the queue manager's bookkeeping: claims, lease renewals and
+    /// releases, and delivery reports (also those that remove a finished message). Losing
+    /// the last few milliseconds of those to a crash loses no mail: the messages concerned
+    /// are still stored, leased or due, and are delivered again (at least once, as Postfix,
+    /// which removes a delivered queue file without syncing its directory). A batch of such
+    /// operations only is committed without an fsync; it becomes durable with the next
+    /// batch that needs one, or at most [`BatchLimits::bookkeeping_flush`] later.
+    fn needs_flush(&self) -> bool {
+        !matches!(
+            self,
+            Op::Claim { .. } | Op::Renew { .. } | Op::Apply { .. } | Op::Release(_)
+        )
+    }
+
     /// Bytes this operation adds to a batch (bounds a transaction's size).
     fn weight(&self) -> usize {
         match self {
@@ -124,6 +140,10 @@ pub(crate) struct BatchLimits {
     pub max_bytes: usize,
     /// Longest wait for more requests before a transaction; `None`: never wait.
     pub linger: Option<Duration>,
+    /// Longest time a batch of bookkeeping only ([`Op::needs_flush`] false) may stay
+    /// without an fsync: the next durable commit (of a later batch, or an empty one when
+    /// nothing else comes) happens within it. `None`: every batch is committed durably.
+    pub bookkeeping_flush: Option<Duration>,
 }
 
 /// Linger only when the last transaction took at least this long (a slow flush).
@@ -171,6 +191,11 @@ pub(crate) struct StatsCell {
     pub work_micros: AtomicU64,
     /// Microseconds spent in redb's commit (page writes and the fsync).
     pub commit_micros: AtomicU64,
+    /// Batches committed without an fsync (bookkeeping only).
+    pub unflushed_batches: AtomicU64,
+    /// Durable commits (with an fsync): every other batch, plus the empty commits that made
+    /// unflushed batches durable when nothing else came.
+    pub flushes: AtomicU64,
 }
 
 /// The writer thread's loop: runs until every sender is gone and the channel is drained.
@@ -183,7 +208,44 @@ pub(crate) fn run(
 ) {
     let mut last_commit = Duration::ZERO;
     let mut recent = Recent::default();
-    while let Some(first) = rx.blocking_recv() {
+    // Since when batches committed without an fsync wait for one (see `Op::needs_flush`).
+    let mut unflushed_since: Option<Instant> = None;
+    // Only to wait for a request with a deadline (tokio's channel has no blocking timeout).
+    let timer = match limits.bookkeeping_flush {
+        Some(_) => tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .build()
+            .map_err(
+                |e| tracing::error!(error = %e, "store writer: no timer, every commit is durable"),
+            )
+            .ok(),
+        None => None,
+    };
+    let window = limits.bookkeeping_flush.filter(|_| timer.is_some());
+    loop {
+        let first = match (unflushed_since, window, &timer) {
+            (Some(since), Some(window), Some(timer)) => {
+                let left = window.saturating_sub(since.elapsed());
+                match timer.block_on(async { tokio::time::timeout(left, rx.recv()).await }) {
+                    Ok(Some(r)) => Some(r),
+                    Ok(None) => None,
+                    Err(_) => {
+                        // Quiet for the whole window: make the bookkeeping durable.
+                        flush(&db, &stats);
+                        unflushed_since = None;
+                        continue;
+                    }
+                }
+            }
+            _ => rx.blocking_recv(),
+        };
+        let Some(first) = first else {
+            // Every sender is gone: nothing may stay unflushed when the file is closed.
+            if unflushed_since.is_some() {
+                flush(&db, &stats);
+            }
+            break;
+        };
         let mut bytes = first.op.weight();
         let mut batch = vec![first];
         let full = |batch: &Vec<Request>, bytes: usize| {
@@ -221,11 +283,26 @@ pub(crate) fn run(
         stats.batches.fetch_add(1, Ordering::Relaxed);
         stats.ops.fetch_add(n, Ordering::Relaxed);
         stats.largest_batch.fetch_max(n, Ordering::Relaxed);
+        // Durable unless it is bookkeeping only and the unflushed window has time left.
+        let durable = match window {
+            None => true,
+            Some(window) => {
+                ops.iter().any(Op::needs_flush)
+                    || unflushed_since.is_some_and(|since| since.elapsed() >= window)
+            }
+        };
         let started = Instant::now();
-        let result = run_batch(&db, &mut counters, &mut recent, ops, &stats);
+        let result = run_batch(&db, &mut counters, &mut recent, ops, &stats, durable);
         last_commit = started.elapsed();
         match result {
             Ok(results) => {
+                if durable {
+                    stats.flushes.fetch_add(1, Ordering::Relaxed);
+                    unflushed_since = None;
+                } else {
+                    stats.unflushed_batches.fetch_add(1, Ordering::Relaxed);
+                    unflushed_since.get_or_insert(started);
+                }
                 for (reply, result) in replies.into_iter().zip(results) {
                     // The caller may have gone away (cancelled); its write stands regardless.
                     let _ = reply.send(result);
@@ -256,15 +333,40 @@ struct Tables<'t> {
 
 type OpResult = Result<Result<Reply, StoreError>, redb::Error>;
 
+/// Makes the batches committed without an fsync durable: an empty transaction, committed
+/// with `Durability::Immediate`, persists every commit before it. A failure is logged (the
+/// next durable commit tries again).
+fn flush(db: &Database, stats: &StatsCell) {
+    let started = Instant::now();
+    let result: Result<(), redb::Error> = db
+        .begin_write()
+        .map_err(redb::Error::from)
+        .and_then(|txn| txn.commit().map_err(redb::Error::from));
+    match result {
+        Ok(()) => {
+            stats.flushes.fetch_add(1, Ordering::Relaxed);
+            let micros = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
+            stats.commit_micros.fetch_add(micros, Ordering::Relaxed);
+        }
+        Err(e) => tracing::error!(error = %e, "store: flushing bookkeeping failed"),
+    }
+}
+
 fn run_batch(
     db: &Database,
     counters: &mut Counters,
     recent: &mut Recent,
     ops: Vec<Op>,
     stats: &StatsCell,
+    durable: bool,
 ) -> Result<Vec<Result<Reply, StoreError>>, redb::Error> {
     let started = Instant::now();
-    let txn: WriteTransaction = db.begin_write()?;
+    let mut txn: WriteTransaction = db.begin_write()?;
+    if !durable {
+        // Refused only for multi-process files (`Options::shared_readers` turns the window
+        // off): then it simply stays durable.
+        let _ = txn.set_durability(redb::Durability::None);
+    }
     let seq0 = counters.next_seq;
     let token0 = counters.next_token;
     let mut results = Vec::with_capacity(ops.len());
@@ -322,7 +424,7 @@ fn run_batch(
         }
     }
     let committing = Instant::now();
-    // Durability::Immediate (the default): returns after the fsync.
+    // Durability::Immediate (the default) returns after the fsync; Durability::None at once.
     txn.commit()?;
     let micros = |d: Duration| u64::try_from(d.as_micros()).unwrap_or(u64::MAX);
     stats

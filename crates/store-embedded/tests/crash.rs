@@ -21,10 +21,10 @@ use std::sync::Arc;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use mailerd_store::conformance::{content, message};
+use mailerd_store::conformance::{T0, content, message};
 use mailerd_store::{ListFilter, Store, StoreError};
 use mailerd_store_embedded::{EmbeddedStore, Options};
-use mailerd_types::QueueId;
+use mailerd_types::{DeliveryReport, QueueId, RecipientState, RecipientUpdate};
 
 const CHILD_ENV: &str = "CRASH_CHILD_STORE";
 const READER_ENV: &str = "READER_CHILD_STORE";
@@ -327,4 +327,152 @@ async fn reader_process_sees_shared_writer_commits() {
         .await
         .expect("reader");
     assert!(out.contains(&format!("LISTED {late} 1234")), "{out}");
+}
+
+const BOOKKEEPING_ENV: &str = "BOOKKEEPING_CHILD_STORE";
+
+/// The child part of `sigkill_after_unflushed_bookkeeping`: commits two messages (durable),
+/// claims them and reports both delivered with `apply_and_remove` (bookkeeping: committed
+/// without an fsync), prints `APPLIED`, then waits to be killed, printing `QUIET` after
+/// 400 ms (past the default 100 ms window). `BOOKKEEPING_WINDOW_MS` sets the window.
+#[test]
+fn bookkeeping_child() {
+    let Some(path) = std::env::var_os(BOOKKEEPING_ENV) else {
+        return; // An ordinary test run: nothing to do.
+    };
+    let window: u64 = std::env::var("BOOKKEEPING_WINDOW_MS")
+        .ok()
+        .and_then(|b| b.parse().ok())
+        .unwrap_or(100);
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    rt.block_on(async move {
+        let options = Options {
+            bookkeeping_flush: Some(Duration::from_millis(window)),
+            ..Options::default()
+        };
+        let store = EmbeddedStore::open_with(&path, options).expect("child opens store");
+        let mut ids = Vec::new();
+        for seed in [1, 2] {
+            let id = store
+                .commit(message(seed, &["bob@example.net"], SIZE))
+                .await
+                .expect("commit");
+            println!("ACK {seed} {id}");
+            ids.push(id);
+        }
+        let claimed = store.claim("n1", T0, 10, 600).await.expect("claim");
+        assert_eq!(claimed.len(), 2, "both claimed");
+        for c in claimed {
+            let report = DeliveryReport {
+                id: c.lease.id.clone(),
+                updates: vec![RecipientUpdate {
+                    index: 0,
+                    state: RecipientState::Delivered,
+                    reply: Some("250 2.0.0 ok".into()),
+                    remote_mta: Some("mx.example.net [192.0.2.25]".into()),
+                    attempts: 1,
+                    next_attempt: None,
+                    next_hop_dsn: None,
+                }],
+            };
+            let applied = store
+                .apply_and_remove(&c.lease, report, T0 + 1, |_, _| true)
+                .await
+                .expect("apply");
+            assert!(applied.removed, "delivered: removed");
+        }
+        let before = store.writer_stats();
+        assert!(
+            before.unflushed_batches >= 1,
+            "bookkeeping unflushed: {before:?}"
+        );
+        println!("APPLIED");
+        std::io::stdout().flush().expect("flush");
+        tokio::time::sleep(Duration::from_millis(400)).await;
+        let after = store.writer_stats();
+        println!("QUIET {} {}", before.flushes, after.flushes);
+        std::io::stdout().flush().expect("flush");
+        tokio::time::sleep(Duration::from_secs(60)).await;
+    });
+}
+
+/// Runs `bookkeeping_child` with `window_ms`, kills it once it printed `until`, and returns
+/// how many of its two messages are left in the store and the child's lines.
+async fn bookkeeping_round(window_ms: &str, until: &str) -> (usize, Vec<String>) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("queue.redb");
+    let path_s = path.to_str().expect("utf-8 path").to_string();
+    let env = [
+        (BOOKKEEPING_ENV, path_s.as_str()),
+        ("BOOKKEEPING_WINDOW_MS", window_ms),
+    ];
+    let mut c = child("bookkeeping_child", &env)
+        .spawn()
+        .expect("spawn child");
+    let stdout = c.stdout.take().expect("child stdout");
+    let mut lines = Vec::new();
+    for line in BufReader::new(stdout).lines() {
+        let Ok(line) = line else { break };
+        let done = line.starts_with(until);
+        lines.push(line);
+        if done {
+            break;
+        }
+    }
+    c.kill().expect("kill -9 child");
+    let _ = c.wait();
+    assert!(
+        lines.iter().any(|l| l.starts_with(until)),
+        "child did not get to {until}: {lines:?}"
+    );
+    let store = EmbeddedStore::open(&path).expect("reopen after SIGKILL");
+    let listed = store
+        .list(&ListFilter {
+            include_done: true,
+            ..Default::default()
+        })
+        .await
+        .expect("list");
+    assert!(listed.corrupt.is_empty(), "{:?}", listed.corrupt);
+    // Whatever is left is whole and due again for delivery (no mail lost).
+    for s in &listed.messages {
+        let m = store.get(&s.id).await.expect("get").expect("listed");
+        let seed = seed_of(&m.content).expect("seed");
+        assert_eq!(m.content, content(seed, SIZE));
+    }
+    (listed.messages.len(), lines)
+}
+
+/// Bookkeeping committed without an fsync: a SIGKILL right after it may undo it (the
+/// messages are then still queued: delivered again, never lost); after a quiet window it is
+/// durable (the writer's empty durable commit). With a window far longer than the wait, the
+/// same kill finds both messages again: the bookkeeping really was not on disk, so the
+/// second round shows the flush, not the page cache, made it stick.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigkill_after_unflushed_bookkeeping() {
+    // Killed at once: either outcome is right; `bookkeeping_round` checks that what is left
+    // is whole and readable.
+    bookkeeping_round("100", "APPLIED").await;
+
+    let (left, lines) = bookkeeping_round("100", "QUIET").await;
+    assert_eq!(left, 0, "flushed after the quiet window: {lines:?}");
+    let quiet = lines.last().expect("QUIET line");
+    let counts: Vec<u64> = quiet
+        .split(' ')
+        .skip(1)
+        .filter_map(|n| n.parse().ok())
+        .collect();
+    assert!(
+        counts.len() == 2 && counts[1] > counts[0],
+        "an empty durable commit happened while quiet: {quiet}"
+    );
+
+    let (left, lines) = bookkeeping_round("3600000", "QUIET").await;
+    assert_eq!(
+        left, 2,
+        "not flushed within an hour's window: undone by the kill: {lines:?}"
+    );
 }
