@@ -49,6 +49,12 @@ pub struct Config {
     /// Client networks (CIDR) allowed to relay without AUTH, like Postfix's mynetworks.
     /// Default: none: only authenticated clients relay.
     pub relay_networks: Vec<String>,
+    /// Threads running the SMTP sessions, deliveries and the queue manager (tokio workers).
+    /// The queue's writer thread comes on top of them. Default 0: one less than the CPUs
+    /// (at least one), which leaves the writer a CPU of its own; measured on 2 CPUs, one
+    /// worker relays the same mail with 13 % less CPU than two (`bench/relay.sh`, see
+    /// BENCHMARKS.md). The environment's `TOKIO_WORKER_THREADS` does not apply.
+    pub threads: usize,
     /// Listening sockets. Default: 127.0.0.1:2525 as mx, 127.0.0.1:2587 as submission.
     pub listen: Vec<ListenerConfig>,
     /// Local accounts (mailboxes, AUTH). Default: none.
@@ -258,11 +264,24 @@ impl Default for Config {
             deliver: DeliverConfig::default(),
             batv: crate::batv::BatvConfig::default(),
             notify: NotifySection::default(),
+            threads: 0,
         }
     }
 }
 
 impl Config {
+    /// The number of worker threads `serve` runs: [`Config::threads`], or when 0 one less
+    /// than the CPUs this process may use, at least one.
+    pub fn worker_threads(&self) -> usize {
+        match self.threads {
+            0 => std::thread::available_parallelism()
+                .map(|n| n.get().saturating_sub(1))
+                .unwrap_or(1)
+                .max(1),
+            n => n,
+        }
+    }
+
     /// The receive role's view of the configuration.
     pub fn receive(&self) -> ReceiveConfig {
         ReceiveConfig {
@@ -471,6 +490,7 @@ pub fn parse(text: &str) -> Result<Config, Vec<String>> {
         "data_dir",
         "local_domains",
         "relay_networks",
+        "threads",
         "listen",
         "user",
         "routes",
@@ -639,6 +659,16 @@ jitter = 3.0
             errors.iter().any(|e| e.starts_with("notify.postmaster")),
             "{errors:?}"
         );
+    }
+
+    #[test]
+    fn worker_threads_default_leaves_the_writer_a_cpu() {
+        let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let auto = Config::default().worker_threads();
+        assert_eq!(auto, cpus.saturating_sub(1).max(1));
+        let set = parse("threads = 3\n").expect("threads parses");
+        assert_eq!(set.threads, 3);
+        assert_eq!(set.worker_threads(), 3);
     }
 
     #[test]

@@ -49,6 +49,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         }
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(config.worker_threads())
         .enable_all()
         .build()
         .context("starting the runtime")?;
@@ -324,6 +325,8 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         failed_batches = st.failed_batches,
         work_ms = st.work_micros / 1000,
         commit_ms = st.commit_micros / 1000,
+        flushes = st.flushes,
+        unflushed_batches = st.unflushed_batches,
         "queue writer: group commits since start"
     );
     drop(kstore);
