@@ -284,6 +284,13 @@ fn unsupported(what: &str) -> StoreError {
 ///
 /// Every method that changes something is durable when it returns `Ok`; a backend may share
 /// one fsync between concurrent calls (group commit). Calls that return `Err` changed nothing.
+/// One relaxation: the queue manager's bookkeeping ([`Store::claim`], [`Store::renew`],
+/// [`Store::release`], [`Store::apply`], [`Store::apply_and_remove`]) may become durable a
+/// bounded moment after it returns (the embedded store: with its next durable write, within
+/// 100 ms), always in order and atomically. A crash in between can only undo that
+/// bookkeeping: the messages concerned are still stored and are delivered again (at least
+/// once), none is lost. Everything that creates or removes mail for any other reason (commits,
+/// notices, operator commands) is durable when it returns.
 pub trait Store: Send + Sync + 'static {
     /// Durably stores a new message with every recipient pending and due at
     /// `envelope.received_at`, and appends one `Pending` status record per recipient (the
