@@ -295,8 +295,25 @@ fn looks_like_from_line(b: &[u8]) -> bool {
         })
 }
 
-fn tsv_field(s: &str) -> String {
-    s.replace(['\t', '\r', '\n'], " ")
+/// An optional value written as itself, or as nothing (without a `String` in between).
+struct Blank<T>(Option<T>);
+
+impl<T: std::fmt::Display> std::fmt::Display for Blank<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.0 {
+            Some(v) => v.fmt(f),
+            None => Ok(()),
+        }
+    }
+}
+
+/// `s` with tabs and line ends as spaces (borrowed when it has none, as nearly always).
+fn tsv_field(s: &str) -> std::borrow::Cow<'_, str> {
+    if s.bytes().any(|c| matches!(c, b'\t' | b'\r' | b'\n')) {
+        s.replace(['\t', '\r', '\n'], " ").into()
+    } else {
+        s.into()
+    }
 }
 
 /// Writes one message's rows, numbering recipients from `first`; returns the next number.
@@ -312,10 +329,10 @@ fn write_tsv(out: &mut impl Write, name: &str, a: &Analysis, first: usize) -> io
             "{name}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}",
             first + i,
             tsv_field(&r.recipient),
-            r.status.map(|s| s.to_string()).unwrap_or_default(),
+            Blank(r.status),
             r.reason,
             u8::from(r.hard_bounce),
-            r.reply_code.map(|c| c.to_string()).unwrap_or_default(),
+            Blank(r.reply_code),
             r.action.map(|a| a.as_str()).unwrap_or(""),
             r.category.key(),
             a.kind.as_str(),
