@@ -579,7 +579,10 @@ fn normalize(diag: &str) -> String {
 /// false hit. Names elsewhere (`blocked using zen.spamhaus.org`) are kept: they are evidence.
 fn strip_wrapper_hosts(b: Vec<u8>) -> Vec<u8> {
     const LEADS: [&[u8]; 2] = [b"host ", b"talking to "];
-    if !LEADS.iter().any(|l| memchr::memmem::find(&b, l).is_some()) {
+    // Searchers built once (`memmem::find` builds one per call, costlier than the search).
+    static FIND_LEADS: std::sync::LazyLock<[memchr::memmem::Finder<'static>; 2]> =
+        std::sync::LazyLock::new(|| LEADS.map(memchr::memmem::Finder::new));
+    if !FIND_LEADS.iter().any(|f| f.find(&b).is_some()) {
         return b;
     }
     let is_name = |c: u8| c.is_ascii_alphanumeric() || c == b'.' || c == b'-' || c == b'_';

@@ -12,7 +12,11 @@ use crate::text::{first_address, lines, squash};
 
 pub fn decode(ctx: &Ctx<'_>) -> Option<Vec<Found>> {
     let h = ctx.low;
-    let start = h.find("delivery to the following recipient")?;
+    static START: std::sync::LazyLock<memchr::memmem::Finder<'static>> =
+        std::sync::LazyLock::new(|| {
+            memchr::memmem::Finder::new("delivery to the following recipient")
+        });
+    let start = START.find(h.as_bytes())?;
     let mut out = Vec::new();
     // The indented addresses after the announcement, up to the next non-address paragraph.
     let rest = ctx.human.get(start..)?;

@@ -10,12 +10,15 @@
 use super::{Ctx, Found, generic};
 
 pub fn decode(ctx: &Ctx<'_>) -> Option<Vec<Found>> {
-    let h = ctx.low;
-    if !(h.contains("this is the mail system at host")
-        || h.contains("(in reply to rcpt to command)")
-        || h.contains("(in reply to end of data command)")
-        || h.contains("(in reply to mail from command)"))
-    {
+    static MARKS: std::sync::LazyLock<crate::text::Phrases> = std::sync::LazyLock::new(|| {
+        crate::text::Phrases::new(&[
+            "this is the mail system at host",
+            "(in reply to rcpt to command)",
+            "(in reply to end of data command)",
+            "(in reply to mail from command)",
+        ])
+    });
+    if !MARKS.any_in(ctx.low) {
         return None;
     }
     Some(generic::blocks(ctx, "Postfix"))

@@ -53,8 +53,11 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let options = Options {
         authenticity: args.format != Format::Tsv,
     };
-    let emit = |input: Input, out: &mut BufWriter<io::StdoutLock<'_>>| -> io::Result<()> {
-        let messages = split_mbox(&input.bytes);
+    let emit = |input_name: &str,
+                bytes: &[u8],
+                out: &mut BufWriter<io::StdoutLock<'_>>|
+     -> io::Result<()> {
+        let messages = split_mbox(bytes);
         let many = messages.len() > 1;
         let last = messages.len().saturating_sub(1);
         // TSV rows carry the file exactly as given; the recipients of an mbox's messages are
@@ -62,15 +65,15 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         let mut next_index = 1usize;
         for (n, msg) in messages.into_iter().enumerate() {
             let name = if many {
-                format!("{}#{}", input.name, n + 1)
+                format!("{input_name}#{}", n + 1)
             } else {
-                input.name.clone()
+                input_name.to_string()
             };
             let a = analyze_with(msg, options);
             match args.format {
                 Format::Tsv => {
                     if !a.recipients.is_empty() || (n == last && next_index == 1) {
-                        next_index = write_tsv(out, &input.name, &a, next_index)?;
+                        next_index = write_tsv(out, input_name, &a, next_index)?;
                     }
                 }
                 Format::Json => write_json(out, &name, &a)?,
@@ -79,14 +82,23 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         }
         Ok(())
     };
+    // The bytes of the file paths: one buffer for all of them.
+    let mut buf = Vec::new();
     for p in &paths {
         let mut inputs = Vec::new();
-        if let Err(e) = collect(p, &mut inputs) {
-            eprintln!("mailerd explain: {e:#}");
-            failed += 1;
+        match collect(p, &mut inputs, &mut buf) {
+            Ok(Some(n)) => {
+                let bytes = buf.get(..n).unwrap_or_default();
+                emit(p, bytes, &mut out).context("writing output")?;
+            }
+            Ok(None) => {}
+            Err(e) => {
+                eprintln!("mailerd explain: {e:#}");
+                failed += 1;
+            }
         }
         for input in inputs {
-            emit(input, &mut out).context("writing output")?;
+            emit(&input.name, &input.bytes, &mut out).context("writing output")?;
         }
     }
     out.flush().context("writing output")?;
@@ -98,8 +110,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
 }
 
 /// Reads a path: `-` is stdin, a directory is walked (sorted, hidden entries and Maildir `tmp/`
-/// skipped), anything else is read as a file.
-fn collect(p: &str, inputs: &mut Vec<Input>) -> anyhow::Result<()> {
+/// skipped), anything else is read as a file. A regular file is read into `buf`: `Some(n)`
+/// says its bytes are `buf[..n]`; the others' messages are added to `inputs`.
+fn collect(p: &str, inputs: &mut Vec<Input>, buf: &mut Vec<u8>) -> anyhow::Result<Option<usize>> {
     if p == "-" {
         let mut bytes = Vec::new();
         io::stdin()
@@ -109,11 +122,21 @@ fn collect(p: &str, inputs: &mut Vec<Input>) -> anyhow::Result<()> {
             name: "-".into(),
             bytes,
         });
-        return Ok(());
+        return Ok(None);
     }
     let path = Path::new(p);
-    let meta = fs::metadata(path).with_context(|| format!("cannot read {p}"))?;
+    // Opened first, then the descriptor's metadata: one stat per file. A directory that
+    // cannot be opened (no read permission) is still reported by the walk, as before.
+    let opened = fs::File::open(path).and_then(|f| f.metadata().map(|m| (Some(f), m)));
+    let (file, meta) = match opened {
+        Ok(fm) => fm,
+        Err(e) => match fs::metadata(path) {
+            Ok(m) if m.is_dir() => (None, m),
+            _ => return Err(e).with_context(|| format!("cannot read {p}")),
+        },
+    };
     if meta.is_dir() {
+        drop(file);
         let mut errors = Vec::new();
         walk(path, p.trim_end_matches('/'), inputs, &mut errors);
         if let Some(first) = errors.first() {
@@ -125,14 +148,67 @@ fn collect(p: &str, inputs: &mut Vec<Input>) -> anyhow::Result<()> {
                 errors.len()
             );
         }
-        return Ok(());
+        return Ok(None);
     }
-    let bytes = fs::read(path).with_context(|| format!("cannot read {p}"))?;
-    inputs.push(Input {
-        name: p.to_string(),
-        bytes,
-    });
-    Ok(())
+    let read = match file {
+        Some(f) if meta.is_file() => read_into(f, &meta, buf).map(Some),
+        Some(mut f) => {
+            let mut bytes = Vec::new();
+            f.read_to_end(&mut bytes).map(|_| {
+                inputs.push(Input {
+                    name: p.to_string(),
+                    bytes,
+                });
+                None
+            })
+        }
+        None => fs::read(path).map(|bytes| {
+            inputs.push(Input {
+                name: p.to_string(),
+                bytes,
+            });
+            None
+        }),
+    };
+    read.with_context(|| format!("cannot read {p}"))
+}
+
+/// Reads an open regular file whose metadata is `meta` into `buf` (grown to the file's size
+/// when smaller, never shrunk: one buffer serves every file) and returns the number of bytes
+/// read: one `read` of the size, as the size is the stat of the same descriptor (where
+/// `fs::read` stats twice and `read_to_end` reads in 8 kB steps at first). Stops at the size
+/// (a file growing while it is read is read as it was when opened) or at an early end (one
+/// shrinking).
+fn read_into(mut file: fs::File, meta: &fs::Metadata, buf: &mut Vec<u8>) -> io::Result<usize> {
+    let size = usize::try_from(meta.len()).map_err(io::Error::other)?;
+    if buf.len() < size {
+        buf.try_reserve_exact(size - buf.len())
+            .map_err(io::Error::other)?;
+        buf.resize(size, 0);
+    }
+    let mut got = 0;
+    while let Some(rest) = buf.get_mut(got..size).filter(|r| !r.is_empty()) {
+        match file.read(rest) {
+            Ok(0) => break,
+            Ok(n) => got += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(got)
+}
+
+/// [`read_into`] a buffer of its own for a regular file, to the end for anything else (a
+/// pipe, a device).
+fn read_open(mut file: fs::File, meta: &fs::Metadata) -> io::Result<Vec<u8>> {
+    let mut bytes = Vec::new();
+    if meta.is_file() {
+        let n = read_into(file, meta, &mut bytes)?;
+        bytes.truncate(n);
+    } else {
+        file.read_to_end(&mut bytes)?;
+    }
+    Ok(bytes)
 }
 
 fn walk(dir: &Path, shown: &str, inputs: &mut Vec<Input>, errors: &mut Vec<String>) {
@@ -156,9 +232,18 @@ fn walk(dir: &Path, shown: &str, inputs: &mut Vec<Input>, errors: &mut Vec<Strin
         if is_maildir && name == "tmp" {
             continue;
         }
-        match fs::metadata(&path) {
-            Ok(m) if m.is_dir() => walk(&path, &shown_child, inputs, errors),
-            Ok(_) => match fs::read(&path) {
+        let opened = fs::File::open(&path)
+            .and_then(|f| f.metadata().map(|m| (Some(f), m)))
+            .or_else(|e| match fs::metadata(&path) {
+                Ok(m) if m.is_dir() => Ok((None, m)),
+                _ => Err(e),
+            });
+        match opened {
+            Ok((f, m)) if m.is_dir() => {
+                drop(f);
+                walk(&path, &shown_child, inputs, errors)
+            }
+            Ok((f, m)) => match f.map_or_else(|| fs::read(&path), |f| read_open(f, &m)) {
                 Ok(bytes) => inputs.push(Input {
                     name: shown_child,
                     bytes,
@@ -210,8 +295,25 @@ fn looks_like_from_line(b: &[u8]) -> bool {
         })
 }
 
-fn tsv_field(s: &str) -> String {
-    s.replace(['\t', '\r', '\n'], " ")
+/// An optional value written as itself, or as nothing (without a `String` in between).
+struct Blank<T>(Option<T>);
+
+impl<T: std::fmt::Display> std::fmt::Display for Blank<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.0 {
+            Some(v) => v.fmt(f),
+            None => Ok(()),
+        }
+    }
+}
+
+/// `s` with tabs and line ends as spaces (borrowed when it has none, as nearly always).
+fn tsv_field(s: &str) -> std::borrow::Cow<'_, str> {
+    if s.bytes().any(|c| matches!(c, b'\t' | b'\r' | b'\n')) {
+        s.replace(['\t', '\r', '\n'], " ").into()
+    } else {
+        s.into()
+    }
 }
 
 /// Writes one message's rows, numbering recipients from `first`; returns the next number.
@@ -227,10 +329,10 @@ fn write_tsv(out: &mut impl Write, name: &str, a: &Analysis, first: usize) -> io
             "{name}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}",
             first + i,
             tsv_field(&r.recipient),
-            r.status.map(|s| s.to_string()).unwrap_or_default(),
+            Blank(r.status),
             r.reason,
             u8::from(r.hard_bounce),
-            r.reply_code.map(|c| c.to_string()).unwrap_or_default(),
+            Blank(r.reply_code),
             r.action.map(|a| a.as_str()).unwrap_or(""),
             r.category.key(),
             a.kind.as_str(),
