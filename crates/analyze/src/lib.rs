@@ -503,6 +503,19 @@ fn is_mailer_daemon(addr: &str, name: &str) -> bool {
         || n.contains("mail system")
 }
 
+/// PMDF and its heirs (Sun/Oracle Messaging Server) list a recipient they rewrote to an
+/// internal mailbox as `Recipient address: HAASM@host.example` followed by
+/// `Original address: user@example`, and the report's `Final-Recipient` is the internal one.
+/// The original is the address the sender wrote, so it is the one to report.
+fn pmdf_original_address(low: &str, final_addr: &str, orig: Option<&str>) -> Option<String> {
+    let orig = orig.filter(|o| o.contains('@') && !o.eq_ignore_ascii_case(final_addr))?;
+    let rcpt = format!("recipient address: {}", final_addr.to_ascii_lowercase());
+    let at = low.find(&rcpt)? + rcpt.len();
+    let next = low.get(at..)?.trim_start_matches([' ', '\t', '\r', '\n']);
+    let named = format!("original address: {}", orig.to_ascii_lowercase());
+    next.starts_with(&named).then(|| orig.to_string())
+}
+
 fn bounce_like(top: &Top, low: &str) -> bool {
     if !top.x_failed.is_empty() || is_mailer_daemon(&top.from_addr, &top.from_name) {
         return true;
@@ -670,6 +683,11 @@ fn analyze_message(msg: &mail::Message<'_>, depth: u8, options: Options) -> Anal
                 let Some(addr) = p.address() else { continue };
                 let mut f = mta::Found::new(addr.to_string(), "RFC3464");
                 f.original_recipient = p.original_recipient.clone();
+                if let Some(orig) =
+                    pmdf_original_address(low, addr, p.original_recipient.as_deref())
+                {
+                    f.recipient = orig;
+                }
                 f.action = p.action;
                 f.status = p.status;
                 f.reply_code = p.reply_code;
@@ -1017,6 +1035,48 @@ mod tests {
         fn is_challenge_is_unchanged(d in "(Requires Confirmation|not pre-approved|PRE-APPROVED senders|challenge-response|challenge response|please confirm that you|verify that you are a real|confirm your message|Confirm That You Sent|awaiting your confirmation|spamarrest|BoxBe|whitelist\\.aspx|confirm|challenge|pre-|[a-z]{1,8}| |\u{e9}|550 5\\.7\\.1){0,12}") {
             proptest::prop_assert_eq!(is_challenge(&d), is_challenge_reference(&d));
         }
+    }
+
+    /// PMDF's `Recipient address:` / `Original address:` pair: the address the sender wrote
+    /// is reported, not the internal mailbox it was rewritten to.
+    #[test]
+    fn pmdf_rewritten_recipient_reports_the_original_address() {
+        let raw = "From: PMDF e-Mail Interconnect <postmaster@mx.example.ch>\r
+To: list-bounces@example.org\r
+Subject: Delivery Notification: Delivery has failed\r
+MIME-Version: 1.0\r
+Content-Type: multipart/report; report-type=delivery-status; boundary=\"B\"\r
+\r
+--B\r
+Content-Type: text/plain\r
+\r
+Your message cannot be delivered to the following recipients:\r
+\r
+  Recipient address: JDOE@vms.mx.example.ch\r
+  Original address: jane.doe@example.ch\r
+%MAIL-E-OPENOUT, error opening !AS as output\r
+-SYSTEM-F-EXDISKQUOTA, disk quota exceeded\r
+\r
+--B\r
+Content-Type: message/delivery-status\r
+\r
+Reporting-MTA: dns;vms.mx.example.ch\r
+\r
+Action: failed\r
+Status: 5.0.0\r
+Original-recipient: rfc822;jane.doe@example.ch\r
+Final-recipient: rfc822;JDOE@vms.mx.example.ch\r
+\r
+--B--\r
+";
+        let a = analyze(raw.as_bytes());
+        let got: Vec<&str> = a.recipients.iter().map(|r| r.recipient.as_str()).collect();
+        assert_eq!(got, ["jane.doe@example.ch"]);
+        // Without PMDF's own statement, the report's Final-Recipient stays the recipient.
+        let plain = raw.replace("  Original address: jane.doe@example.ch\r\n", "");
+        let a = analyze(plain.as_bytes());
+        let got: Vec<&str> = a.recipients.iter().map(|r| r.recipient.as_str()).collect();
+        assert_eq!(got, ["JDOE@vms.mx.example.ch"]);
     }
 
     #[test]
