@@ -148,9 +148,6 @@ fn corpus_reason_label_disagreements() {
 }
 
 /// Label disagreements with the flufl corpus, on purpose:
-/// - `dsn_04.txt`: flufl expects the `Original-Recipient` (userx@example.ch); we report the
-///   `Final-Recipient` (haasm@yogi.urz.example.ch), as the API promises, and give the
-///   original in `original_recipient`.
 /// - `sendmail_01.txt`: flufl lists both the final address and the alias it was
 ///   `(expanded from: ...)`; we report one failed recipient with the alias as its original.
 /// - `simple_14.txt` (`unable to deliver your message to usery@... : 552 Quota violation for
@@ -162,12 +159,6 @@ fn corpus_reason_label_disagreements() {
 ///   `if mike.fox@yale.edu fails, try ...`, which would have suppressed a stranger).
 #[test]
 fn flufl_label_disagreements() {
-    let a = corpus("flufl/dsn_04.txt");
-    assert_eq!(a.recipients[0].recipient, "HAASM@yogi.urz.example.ch");
-    assert_eq!(
-        a.recipients[0].original_recipient.as_deref(),
-        Some("userx@example.ch")
-    );
     let a = corpus("flufl/simple_14.txt");
     let got: Vec<&str> = a.recipients.iter().map(|r| r.recipient.as_str()).collect();
     assert_eq!(got, ["usery@example.com"]);
@@ -180,6 +171,21 @@ fn flufl_label_disagreements() {
     );
     let a = corpus("flufl/yale_01.txt");
     assert!(a.recipients.is_empty(), "{:?}", a.recipients);
+}
+
+/// `dsn_04.txt` is PMDF: its notice says `Recipient address: HAASM@yogi...` then
+/// `Original address: userx@example.ch`, and the report's `Final-Recipient` is the internal
+/// mailbox. The address the sender wrote is the one reported (flufl and Sisimai agree), and the
+/// report's own `Original-Recipient` stays in `original_recipient`.
+#[test]
+fn pmdf_reports_the_address_the_sender_wrote() {
+    let a = corpus("flufl/dsn_04.txt");
+    assert_eq!(a.recipients.len(), 1);
+    assert_eq!(a.recipients[0].recipient, "userx@example.ch");
+    assert_eq!(
+        a.recipients[0].original_recipient.as_deref(),
+        Some("userx@example.ch")
+    );
 }
 
 #[test]
