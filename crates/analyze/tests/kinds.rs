@@ -98,8 +98,9 @@ fn corpus(path: &str) -> mailerd_analyze::Analysis {
 /// - `spam-bogus-email-in-report.msg`, `spam-lots-of-bogus-addresses.msg`,
 ///   `spam-with-image.msg` are labelled `is_bounce=1` but are plain spam (a person's From,
 ///   no report, no MTA wording, no returned message): not a bounce.
-/// - `warning-8.msg` (labelled `is_bounce=0`) is a delay report (BorderWare Quarantine Server, `Action: delayed`, `4.0.0`): we say `delay`, with a
-///   row for the delayed recipient, as the flufl corpus expects for its delay warnings
+/// - `warning-8.msg` (labelled `is_bounce=0`) is a delay report (BorderWare Quarantine
+///   Server, `Action: delayed`, `4.0.0`): we say `delay`, with a row for the delayed
+///   recipient, as the flufl corpus expects for its delay warnings
 ///   (`simple_21.txt` & co., temporary). The two corpora disagree; we follow RFC 3464.
 #[test]
 fn corpus_label_disagreements() {
