@@ -259,13 +259,13 @@ fn coarse(reason: &str) -> &str {
     }
 }
 
-/// With the labels we disagree with on purpose (`corpus_label_disagreements` and
+/// Every miss left is a label we disagree with on purpose (`corpus_label_disagreements` and
 /// `corpus_reason_label_disagreements` in crates/analyze/tests/kinds.rs; Sisimai 4.25 reads all
-/// ten as we do) every other file scores: is_bounce 72/76 = 94.7% and coarse reason
-/// 52/58 = 89.7% are the ceiling, under the issue's 95% and 90%. Meeting them means following
-/// those labels, which the corpus README asks us not to do; hence ignored, not lowered.
+/// ten as we do), so is_bounce 72/76 = 94.7% and coarse reason 52/58 = 89.7% are the ceiling,
+/// under the issue's 95% and 90%. Meeting them means following those labels, which the corpus
+/// README asks us not to do; hence ignored, not lowered.
 #[test]
-#[ignore = "issue 2 floors, capped by label disagreements (see comment): run with --ignored"]
+#[ignore = "issue 2 floors, capped by label disagreements (see doc comment): run with --ignored"]
 fn bounceparser_corpus_meets_issue_floors() {
     let [ibp, adp, srp] = bounceparser_score();
     assert!(
