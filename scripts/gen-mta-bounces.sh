@@ -48,12 +48,12 @@ start_nexthop() { # start_nexthop OUTDIR
 stop_nexthop() { [ -n "$NEXTHOP_PID" ] && kill "$NEXTHOP_PID" 2>/dev/null; wait "$NEXTHOP_PID" 2>/dev/null || true; NEXTHOP_PID=; }
 trap stop_nexthop EXIT
 
-wait_for_bounces() { # wait_for_bounces DIR SECONDS: until no new file for 20 s
-  local dir=$1 deadline=$((SECONDS + $2)) last=-1 same=0
+wait_for_bounces() { # wait_for_bounces DIR SECONDS [QUIET]: until no new file for QUIET s (20)
+  local dir=$1 deadline=$((SECONDS + $2)) quiet=${3:-20} last=-1 same=0
   while [ $SECONDS -lt $deadline ]; do
     n=$(ls "$dir" | wc -l)
     if [ "$n" = "$last" ] && [ "$n" -gt 0 ]; then same=$((same + 1)); else same=0; last=$n; fi
-    [ $same -ge 20 ] && return
+    [ $same -ge "$quiet" ] && return
     sleep 1
   done
 }
@@ -140,9 +140,20 @@ run_exim() {
   grep -q '^Debian-exim:' "$d/group" || echo 'Debian-exim:x:60025:' >>"$d/group"
   local uid; uid=$(sed -n 's/^Debian-exim:x:\([0-9]*\):.*/\1/p' "$d/passwd")
   chown -R "$uid:$uid" "$d/spool" "$d/log"
+  # Exim re-executes itself (exim_path) for every delivery with a cleaned environment, so
+  # the unpacked binary would lose LD_LIBRARY_PATH (libidn12 is unpacked beside it): exim_path
+  # is a wrapper that sets it again.
+  cat >"$d/exim4" <<SH
+#!/bin/sh
+LD_LIBRARY_PATH=$p/usr/lib/x86_64-linux-gnu exec $p/usr/sbin/exim4 "\$@"
+SH
+  chmod 755 "$d/exim4"
+  # and the unpacked binary is setuid root: run by the exim user (as it is to submit a
+  # bounce) it would start in secure mode, where the loader ignores LD_LIBRARY_PATH
+  chmod u-s "$p/usr/sbin/exim4"
   cat >"$d/exim.conf" <<CF
 primary_hostname = mta-exim.gen.test
-exim_path = $p/usr/sbin/exim4
+exim_path = $d/exim4
 keep_environment = LD_LIBRARY_PATH
 qualify_domain = gen.test
 exim_user = Debian-exim
@@ -186,11 +197,12 @@ begin retry
 * * F,40s,10s
 CF
   LD_LIBRARY_PATH=$p/usr/lib/x86_64-linux-gnu unshare -m sh -c \
-    "mount --bind '$d/passwd' /etc/passwd && mount --bind '$d/group' /etc/group && exec '$p/usr/sbin/exim4' -C '$d/exim.conf' -bdf -q5s" &
+    "mount --bind '$d/passwd' /etc/passwd && mount --bind '$d/group' /etc/group && exec '$d/exim4' -C '$d/exim.conf' -bdf -q5s" &
   local pid=$!
   sleep 2
   python3 "$H/inject.py" $MTA_PORT
-  wait_for_bounces "$RAW/exim" 150
+  # the 5xx bounces come at once, the 4xx ones only when the retry rule gives up (40 s)
+  wait_for_bounces "$RAW/exim" 240 70
   kill "$pid" 2>/dev/null || true
   wait "$pid" 2>/dev/null || true
   printf 'exim\texim4-daemon-light\t%s\n' "$(version exim exim4-daemon-light)" >>"$VERSIONS"
@@ -207,5 +219,9 @@ for m in "${MTAS[@]}"; do
   stop_nexthop
 done
 python3 "$H/label.py" "$RAW" "$OUT" "${MTAS[@]}"
-cp "$VERSIONS" "$OUT/versions.tsv"
+# versions: this run's MTAs, and the others' lines as they were
+{ cat "$VERSIONS"; tail -n +2 "$OUT/versions.tsv" 2>/dev/null | while IFS= read -r line; do
+    case " ${MTAS[*]} " in *" ${line%%$'\t'*} "*) ;; *) printf '%s\n' "$line" ;; esac
+  done; } >"$VERSIONS.all"
+mv "$VERSIONS.all" "$OUT/versions.tsv"
 echo "wrote $OUT"

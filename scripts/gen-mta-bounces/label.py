@@ -17,8 +17,31 @@ import cases  # noqa: E402
 
 MARKERS = [b'Received: from client.sender.test', b'From: Sender <sender@sender.test>']
 ADDR = re.compile(rb'([A-Za-z0-9-]+)@remote\.test')
-COLUMNS = ['file', 'index', 'status', 'reason', 'hardbounce', 'replycode', 'action',
-           'category', 'kind', 'module']
+COLUMNS = ['file', 'index', 'recipient', 'status', 'reason', 'hardbounce', 'replycode',
+           'action', 'category', 'kind', 'module']
+
+# MTAs configured to retry a 4xx reply (or a refused connection) until their retry rule
+# gives up, and whose bounce then says so (Exim: "retry timeout exceeded"): such a
+# recipient's reason is `expired` (Sisimai 4.25 says the same of these bounces), its status
+# the last reply's enhanced code, or without a reply the class-only code of the report
+# (Exim's Status: 5.0.0). Postfix runs with a queue lifetime of 0: it bounces at the first
+# 4xx with that reply, and the reason is the reply's.
+EXPIRES = {'exim'}
+
+
+def labels(c, mta):
+    """status, reason, hardbounce, replycode, category of case C in MTA's bounce."""
+    status, reason = c['status'], c['reason']
+    temporary = c['stage'] == 'connect' or c['replycode'].startswith('4')
+    if mta in EXPIRES and temporary:
+        reason = 'expired'
+        if c['stage'] == 'connect':
+            status = '5.0.0'
+    # every labelled recipient failed for good (action failed): with a 4.x.x status its
+    # category is "Delivery expired" (standards.md sec. 6.2 evaluates "Action failed +
+    # 4.x.x" first), else the permanent one of its reason, hard bounce or not
+    category = 'message-expired' if status.startswith('4') else cases.category(reason, True)
+    return status, reason, c['hard'], c['replycode'], category
 
 
 def report_part(data):
@@ -30,9 +53,15 @@ def report_part(data):
     return data[:cut]
 
 
+FINAL = re.compile(rb'(?im)^Final-Recipient:[^\n]*?([A-Za-z0-9-]+)@remote\.test')
+
+
 def recipients(data):
+    """The cases a bounce reports, in the order of its delivery-status part when it has one
+    (Exim's text lists them in another order than its report), else of first mention."""
     seen = []
-    for m in ADDR.finditer(report_part(data)):
+    part = report_part(data)
+    for m in list(FINAL.finditer(part)) + list(ADDR.finditer(part)):
         local = m.group(1).decode()
         if local in cases.BY_ID and local not in seen:
             seen.append(local)
@@ -54,7 +83,15 @@ def message_of(rcpts):
 
 def main():
     raw, out = sys.argv[1], sys.argv[2]
+    # rows of the MTAs not generated in this run are kept as they were
     rows = []
+    try:
+        with open(os.path.join(out, 'expected.tsv')) as fh:
+            kept = [line.rstrip('\n').split('\t') for line in fh]
+        if kept and kept[0] == COLUMNS:
+            rows = [r for r in kept[1:] if len(r) == len(COLUMNS) and r[-1] not in sys.argv[3:]]
+    except FileNotFoundError:
+        pass
     for mta in sys.argv[3:]:
         dest = os.path.join(out, mta)
         shutil.rmtree(dest, ignore_errors=True)
@@ -78,10 +115,9 @@ def main():
             with open(os.path.join(out, name), 'wb') as fh:
                 fh.write(data)
             for i, r in enumerate(rc, 1):
-                c = cases.BY_ID[r]
-                rows.append([name, str(i), c['status'], c['reason'], c['hard'], c['replycode'],
-                             'failed', cases.category(c['reason'], c['hard'] == '1'), 'bounce',
-                             mta])
+                status, reason, hard, code, category = labels(cases.BY_ID[r], mta)
+                rows.append([name, str(i), r + '@remote.test', status, reason, hard, code,
+                             'failed', category, 'bounce', mta])
     rows.sort(key=lambda r: (r[0], int(r[1])))
     with open(os.path.join(out, 'expected.tsv'), 'w') as fh:
         fh.write('\t'.join(COLUMNS) + '\n')

@@ -223,6 +223,17 @@ pub fn classify(e: &Evidence<'_>) -> Classification {
     if reason == Reason::Expired && !permanent && category == Category::MessageExpired {
         category = Category::TemporaryProblem;
     }
+    // Standards sec. 6.2 evaluates "Delivery expired (Action failed + 4.x.x)" before any
+    // wording: a recipient the reporting MTA failed with a transient status was retried until
+    // its queue gave up (Postfix's `maximal_queue_lifetime`, Exim's "retry timeout exceeded").
+    // The remote server's last words still give the reason (Sisimai's convention). A 5yz
+    // reply under a `Status: 4.0.0` (Postfix's proxy refusals) was not retried.
+    if e.action == Some(DsnAction::Failed)
+        && status.is_some_and(|s| s.is_transient())
+        && reply.is_none_or(|c| (400..500).contains(&c))
+    {
+        category = Category::MessageExpired;
+    }
     if !reason.is_failure() {
         category = Category::for_reason(reason, permanent);
     }
@@ -998,6 +1009,42 @@ mod tests {
             ),
             Reason::UserUnknown
         );
+    }
+
+    #[test]
+    fn failed_with_a_transient_status_is_delivery_expired() {
+        let status = |t: &str| t.parse::<EnhancedStatus>().ok();
+        let failed = |st: &str, diag: &'static str| {
+            classify(&Evidence {
+                action: Some(DsnAction::Failed),
+                status: status(st),
+                diagnostic: diag,
+                ..Default::default()
+            })
+        };
+        // Retried until the queue gave up: the category says so, the reason keeps the words.
+        let c = failed(
+            "4.2.2",
+            "452 4.2.2 The recipient's inbox is out of storage space.",
+        );
+        assert_eq!(c.category, Category::MessageExpired);
+        assert_eq!(c.reason, Reason::MailboxFull);
+        let c = failed(
+            "4.4.1",
+            "connect to 192.0.2.1[192.0.2.1]:25: Connection refused",
+        );
+        assert_eq!(c.category, Category::MessageExpired);
+        // A 5yz reply under a reporting MTA's `Status: 4.0.0` was not retried.
+        let c = failed("4.0.0", "554 Blocked - see https://example.org/dnsbl");
+        assert_eq!(c.category, Category::MessageBlocked);
+        // Still being retried: a temporary problem, not an expiry.
+        let c = classify(&Evidence {
+            action: Some(DsnAction::Delayed),
+            status: status("4.2.2"),
+            diagnostic: "452 4.2.2 The recipient's inbox is out of storage space.",
+            ..Default::default()
+        });
+        assert_eq!(c.category, Category::InboxFull);
     }
 
     #[test]
