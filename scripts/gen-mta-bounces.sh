@@ -7,7 +7,7 @@
 # Needs root, Debian's apt (the packages are fetched with `apt-get download`, unpacked with
 # `dpkg-deb -x` under $WORK; nothing is installed) and loopback only. Not run by CI.
 #
-# usage: scripts/gen-mta-bounces.sh [MTA...]     (default: postfix; exim starts but does not deliver yet)
+# usage: scripts/gen-mta-bounces.sh [MTA...]     (postfix, exim, opensmtpd; default: postfix)
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 REPO=$(cd "$HERE/.." && pwd)
@@ -206,6 +206,41 @@ CF
   kill "$pid" 2>/dev/null || true
   wait "$pid" 2>/dev/null || true
   printf 'exim\texim4-daemon-light\t%s\n' "$(version exim exim4-daemon-light)" >>"$VERSIONS"
+}
+
+run_opensmtpd() {
+  fetch opensmtpd opensmtpd
+  local d=$WORK/run/opensmtpd p=$PKG/opensmtpd
+  rm -rf "$d"; mkdir -p "$d"
+  # its compiled-in users (opensmtpd, opensmtpq) in a private passwd/group, and its
+  # compiled-in spool (/var/spool/smtpd) and chroot (/var/lib/opensmtpd/empty) on tmpfs, all
+  # in a private mount namespace (the system's files are not changed)
+  cp /etc/passwd "$d/passwd"; cp /etc/group "$d/group"
+  for u in opensmtpd:60031 opensmtpq:60032; do
+    grep -q "^${u%%:*}:" "$d/passwd" || echo "${u%%:*}:x:${u#*:}:${u#*:}::/nonexistent:/usr/sbin/nologin" >>"$d/passwd"
+    grep -q "^${u%%:*}:" "$d/group" || echo "${u%%:*}:x:${u#*:}:" >>"$d/group"
+  done
+  # a 4xx reply or a refused connection is retried until the envelope's 40 s expire
+  cat >"$d/smtpd.conf" <<CF
+queue ttl 40s
+listen on 127.0.0.1 port $MTA_PORT hostname mta-opensmtpd.gen.test
+action "dead" relay host smtp://127.0.0.1:$DEAD_PORT
+action "out" relay host smtp://127.0.0.1:$NEXTHOP_PORT
+match from any for any rcpt-to "refused@remote.test" action "dead"
+match from any for any action "out"
+match from local for any action "out"
+CF
+  unshare -m sh -c "mount --bind '$d/passwd' /etc/passwd && mount --bind '$d/group' /etc/group \
+    && mount -t tmpfs tmpfs /var/spool && mount -t tmpfs tmpfs /var/lib \
+    && mkdir -p /var/lib/opensmtpd/empty \
+    && exec '$p/usr/sbin/smtpd' -d -f '$d/smtpd.conf'" >"$d/log" 2>&1 &
+  local pid=$!
+  sleep 2
+  python3 "$H/inject.py" $MTA_PORT
+  wait_for_bounces "$RAW/opensmtpd" 240 70
+  kill "$pid" 2>/dev/null || true
+  wait "$pid" 2>/dev/null || true
+  printf 'opensmtpd\topensmtpd\t%s\n' "$(version opensmtpd opensmtpd)" >>"$VERSIONS"
 }
 
 mkdir -p "$WORK"

@@ -27,12 +27,18 @@ COLUMNS = ['file', 'index', 'recipient', 'status', 'reason', 'hardbounce', 'repl
 # (Exim's Status: 5.0.0). Postfix runs with a queue lifetime of 0: it bounces at the first
 # 4xx with that reply, and the reason is the reply's.
 EXPIRES = {'exim'}
+# MTAs whose expiry notice gives neither the last reply nor its code (OpenSMTPD 6.8:
+# "rcpt: Envelope expired", Status: 4.4.7, and its delay notice's wording although the
+# envelope was dropped): reason `expired`, status the report's 4.4.7, no reply code.
+SILENT_EXPIRY = {'opensmtpd'}
 
 
 def labels(c, mta):
     """status, reason, hardbounce, replycode, category of case C in MTA's bounce."""
     status, reason = c['status'], c['reason']
     temporary = c['stage'] == 'connect' or c['replycode'].startswith('4')
+    if mta in SILENT_EXPIRY and temporary:
+        return '4.4.7', 'expired', '0', '', 'message-expired'
     if mta in EXPIRES and temporary:
         reason = 'expired'
         if c['stage'] == 'connect':

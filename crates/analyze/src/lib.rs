@@ -845,8 +845,17 @@ fn analyze_message(msg: &mail::Message<'_>, depth: u8, options: Options) -> Anal
     let human_lc = || -> &str { human_lc.get_or_init(|| text::squash(low)) };
     // The command named anywhere in the part: read once, for every recipient that needs it.
     let command_anywhere = std::cell::OnceCell::new();
-    for f in found {
+    for mut f in found {
         let diag = f.diagnostic.as_deref().unwrap_or("");
+        // OpenSMTPD (6.8) reports an envelope it dropped at the end of its queue lifetime with
+        // its delay notice: `Action: delayed`, "rcpt: Envelope expired", "this is only a
+        // temporary failure report" (its log says "Expire for ..."). Nothing is retried: the
+        // recipient failed (Sisimai reads these as final expiries too).
+        if f.action == Some(DsnAction::Delayed)
+            && diag.trim().eq_ignore_ascii_case("envelope expired")
+        {
+            f.action = Some(DsnAction::Failed);
+        }
         let command = if f.own_words {
             None
         } else {
