@@ -7,7 +7,7 @@
 # Needs root, Debian's apt (the packages are fetched with `apt-get download`, unpacked with
 # `dpkg-deb -x` under $WORK; nothing is installed) and loopback only. Not run by CI.
 #
-# usage: scripts/gen-mta-bounces.sh [MTA...]     (postfix, exim, opensmtpd; default: postfix)
+# usage: scripts/gen-mta-bounces.sh [MTA...]     (postfix, exim, opensmtpd, sendmail; default: postfix)
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 REPO=$(cd "$HERE/.." && pwd)
@@ -220,15 +220,21 @@ run_opensmtpd() {
     grep -q "^${u%%:*}:" "$d/passwd" || echo "${u%%:*}:x:${u#*:}:${u#*:}::/nonexistent:/usr/sbin/nologin" >>"$d/passwd"
     grep -q "^${u%%:*}:" "$d/group" || echo "${u%%:*}:x:${u#*:}:" >>"$d/group"
   done
-  # a 4xx reply or a refused connection is retried until the envelope's 40 s expire
+  # a 4xx reply or a refused connection is retried until the envelope's 40 s expire. After a
+  # 421 (the next hop then closes) OpenSMTPD holds back the route for a while, and what waits
+  # on it expires too: the two 421 cases and the bounces get routes of their own (the next
+  # hop's other addresses)
   cat >"$d/smtpd.conf" <<CF
 queue ttl 40s
 listen on 127.0.0.1 port $MTA_PORT hostname mta-opensmtpd.gen.test
 action "dead" relay host smtp://127.0.0.1:$DEAD_PORT
 action "out" relay host smtp://127.0.0.1:$NEXTHOP_PORT
+action "bounces" relay host smtp://127.0.0.2:$NEXTHOP_PORT
+action "closing" relay host smtp://127.0.0.3:$NEXTHOP_PORT
+match from any for domain "sender.test" action "bounces"
+match from any for any rcpt-to { "toomany-conn@remote.test", "yahoo-tss04@remote.test" } action "closing"
 match from any for any rcpt-to "refused@remote.test" action "dead"
 match from any for any action "out"
-match from local for any action "out"
 CF
   unshare -m sh -c "mount --bind '$d/passwd' /etc/passwd && mount --bind '$d/group' /etc/group \
     && mount -t tmpfs tmpfs /var/spool && mount -t tmpfs tmpfs /var/lib \
@@ -241,6 +247,61 @@ CF
   kill "$pid" 2>/dev/null || true
   wait "$pid" 2>/dev/null || true
   printf 'opensmtpd\topensmtpd\t%s\n' "$(version opensmtpd opensmtpd)" >>"$VERSIONS"
+}
+
+run_sendmail() {
+  fetch sendmail sendmail-bin sendmail-cf libmilter1.0.1 m4
+  local d=$WORK/run/sendmail p=$PKG/sendmail
+  rm -rf "$d"; mkdir -p "$d/spool"; chmod 700 "$d/spool"
+  # sendmail sleeps a minute at start-up when its host name has no domain: a private
+  # /etc/hosts with one, in a private mount namespace
+  { cat /etc/hosts; echo "127.0.0.1 $(hostname).gen.test $(hostname)"; } >"$d/hosts"
+  printf 'hosts files\naliases files\n' >"$d/service.switch"
+  # everything to the next hop, refused@ to the dead port, through two mailers of our own
+  # (a SMART_HOST of [127.0.0.1] is one of our own addresses to sendmail, so it ignores it);
+  # a 4xx reply or a refused connection is retried until Timeout.queuereturn (40 s)
+  sed -e "s|@D@|$d|g" -e "s|@HOP@|$NEXTHOP_PORT|g" -e "s|@DEAD@|$DEAD_PORT|g" -e "s|@PORT@|$MTA_PORT|g" >"$d/gen.mc" <<'MC'
+divert(0)dnl
+VERSIONID(`mailerd gen-mta-bounces')dnl
+OSTYPE(`linux')dnl
+define(`confDOMAIN_NAME', `mta-sendmail.gen.test')dnl
+define(`confDONT_PROBE_INTERFACES', `True')dnl
+define(`confSERVICE_SWITCH_FILE', `@D@/service.switch')dnl
+define(`confBIND_OPTS', `-DNSRCH -DEFNAMES')dnl
+define(`QUEUE_DIR', `@D@/spool')dnl
+define(`STATUS_FILE', `@D@/statistics')dnl
+define(`confPID_FILE', `@D@/sendmail.pid')dnl
+define(`ALIAS_FILE', `')dnl
+define(`confTO_QUEUERETURN', `40s')dnl
+define(`confTO_QUEUEWARN', `1d')dnl
+define(`confMIN_QUEUE_AGE', `0')dnl
+FEATURE(`nocanonify')dnl
+FEATURE(`promiscuous_relay')dnl
+FEATURE(`accept_unresolvable_domains')dnl
+FEATURE(`accept_unqualified_senders')dnl
+DAEMON_OPTIONS(`Port=@PORT@, Addr=127.0.0.1, Name=MTA')dnl
+MAILER(`smtp')dnl
+MAILER_DEFINITIONS
+Mdead,	P=[IPC], F=mDFMuXa, S=EnvFromSMTP/HdrFromSMTP, R=EnvToSMTP, E=\r\n, L=990,
+	T=DNS/RFC822/SMTP, A=TCP $h @DEAD@
+Mhop,	P=[IPC], F=mDFMuXa, S=EnvFromSMTP/HdrFromSMTP, R=EnvToSMTP, E=\r\n, L=990,
+	T=DNS/RFC822/SMTP, A=TCP $h @HOP@
+LOCAL_RULE_0
+Rrefused < @ remote.test . > $*	$#dead $@ [127.0.0.1] $: refused < @ remote.test . >
+R$* < @ remote.test . > $*	$#hop $@ [127.0.0.1] $: $1 < @ remote.test . > $2
+R$* < @ sender.test . > $*	$#hop $@ [127.0.0.1] $: $1 < @ sender.test . > $2
+MC
+  "$p/usr/bin/m4" -D_CF_DIR_="$p/usr/share/sendmail/cf/" "$p/usr/share/sendmail/cf/m4/cf.m4" \
+    "$d/gen.mc" >"$d/gen.cf" 2>"$d/m4.log"
+  unshare -m sh -c "mount --bind '$d/hosts' /etc/hosts \
+    && exec '$p/usr/libexec/sendmail/sendmail' -C '$d/gen.cf' -bD -q10s" >"$d/log" 2>&1 &
+  local pid=$!
+  sleep 2
+  python3 "$H/inject.py" $MTA_PORT
+  wait_for_bounces "$RAW/sendmail" 240 70
+  kill "$pid" 2>/dev/null || true
+  wait "$pid" 2>/dev/null || true
+  printf 'sendmail\tsendmail-bin\t%s\n' "$(version sendmail sendmail-bin)" >>"$VERSIONS"
 }
 
 mkdir -p "$WORK"

@@ -22,15 +22,18 @@ COLUMNS = ['file', 'index', 'recipient', 'status', 'reason', 'hardbounce', 'repl
 
 # MTAs configured to retry a 4xx reply (or a refused connection) until their retry rule
 # gives up, and whose bounce then says so (Exim: "retry timeout exceeded"): such a
-# recipient's reason is `expired` (Sisimai 4.25 says the same of these bounces), its status
-# the last reply's enhanced code, or without a reply the class-only code of the report
-# (Exim's Status: 5.0.0). Postfix runs with a queue lifetime of 0: it bounces at the first
+# recipient's reason is `expired` (Sisimai 4.25 says the same of Exim's), its status the
+# last reply's enhanced code, or without a reply the status of the report (Exim's class-only
+# 5.0.0, Sendmail's 4.4.7; Sendmail says "Message could not be delivered for 40 seconds"). Postfix runs with a queue lifetime of 0: it bounces at the first
 # 4xx with that reply, and the reason is the reply's.
-EXPIRES = {'exim'}
+EXPIRES = {'exim': '5.0.0', 'sendmail': '4.4.7'}
 # MTAs whose expiry notice gives neither the last reply nor its code (OpenSMTPD 6.8:
 # "rcpt: Envelope expired", Status: 4.4.7, and its delay notice's wording although the
 # envelope was dropped): reason `expired`, status the report's 4.4.7, no reply code.
 SILENT_EXPIRY = {'opensmtpd'}
+# A reply without an enhanced code: the status is the one the MTA's report gives. Postfix,
+# Exim and OpenSMTPD give the class-only X.0.0; Sendmail derives one from the words.
+PLAIN_STATUS = {'sendmail': {'plain-nouser': '5.1.1', 'plain-full': '5.2.2'}}
 
 
 def labels(c, mta):
@@ -39,10 +42,11 @@ def labels(c, mta):
     temporary = c['stage'] == 'connect' or c['replycode'].startswith('4')
     if mta in SILENT_EXPIRY and temporary:
         return '4.4.7', 'expired', '0', '', 'message-expired'
+    status = PLAIN_STATUS.get(mta, {}).get(c['id'], status)
     if mta in EXPIRES and temporary:
         reason = 'expired'
         if c['stage'] == 'connect':
-            status = '5.0.0'
+            status = EXPIRES[mta]
     # every labelled recipient failed for good (action failed): with a 4.x.x status its
     # category is "Delivery expired" (standards.md sec. 6.2 evaluates "Action failed +
     # 4.x.x" first), else the permanent one of its reason, hard bounce or not
@@ -63,11 +67,12 @@ FINAL = re.compile(rb'(?im)^Final-Recipient:[^\n]*?([A-Za-z0-9-]+)@remote\.test'
 
 
 def recipients(data):
-    """The cases a bounce reports, in the order of its delivery-status part when it has one
-    (Exim's text lists them in another order than its report), else of first mention."""
+    """The cases a bounce reports: those of its delivery-status part when it has one, in that
+    order (Exim's text lists them in another order than its report; Sendmail's transcript
+    names recipients the notice is not about), else those it mentions, in order."""
     seen = []
     part = report_part(data)
-    for m in list(FINAL.finditer(part)) + list(ADDR.finditer(part)):
+    for m in list(FINAL.finditer(part)) or list(ADDR.finditer(part)):
         local = m.group(1).decode()
         if local in cases.BY_ID and local not in seen:
             seen.append(local)

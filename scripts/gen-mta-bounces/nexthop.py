@@ -59,6 +59,8 @@ class Session(socketserver.StreamRequestHandler):
                     self.send('550 5.1.1 unscripted recipient')
                 elif case['stage'] == 'rcpt':
                     self.send(*case['reply'])
+                    if case['reply'][-1].startswith('421'):
+                        return  # 421: the server closes the channel (RFC 5321 3.8)
                 else:
                     rcpts.append((addr, case))
                     self.send('250 2.1.5 Ok')
@@ -80,6 +82,8 @@ class Session(socketserver.StreamRequestHandler):
                 failing = [c for _, c in rcpts if c is not None]
                 if failing:
                     self.send(*failing[0]['reply'])
+                    if failing[0]['reply'][-1].startswith('421'):
+                        return
                     continue
                 if sender == '':
                     with LOCK:
@@ -108,5 +112,11 @@ class Server(socketserver.ThreadingTCPServer):
 if __name__ == '__main__':
     OUTDIR = sys.argv[2]
     os.makedirs(OUTDIR, exist_ok=True)
+    # also on 127.0.0.2 and 127.0.0.3: an MTA can be given routes of its own for its bounces
+    # and for the cases answered with 421 (OpenSMTPD holds back every message for a route
+    # that answered 421 a moment ago)
+    for host in ('127.0.0.2', '127.0.0.3'):
+        extra = Server((host, int(sys.argv[1])), Session)
+        threading.Thread(target=extra.serve_forever, daemon=True).start()
     with Server(('127.0.0.1', int(sys.argv[1])), Session) as srv:
         srv.serve_forever()

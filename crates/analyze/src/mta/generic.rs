@@ -314,6 +314,21 @@ pub fn transcript(ctx: &Ctx<'_>, decoded_by: &'static str) -> Vec<Found> {
                 push_merge(&mut out, f);
             }
         }
+        // `<a@b>... Deferred: 421 4.7.0 ...` (sendmail's own line for a recipient it kept
+        // for a retry): the remote server's last reply.
+        if t.starts_with('<')
+            && let Some(a) = first_address(t)
+            && a.start <= 1
+            && let Some(rest) = t.get(a.end..)
+            && let Some(said) =
+                strip_prefix_ci(rest.trim_start_matches(['>', '.', ' ']), "deferred:")
+            && crate::text::leading_reply_code(said.trim()).is_some_and(|c| c >= 400)
+            && !ctx.excluded(&a.addr)
+        {
+            let mut f = Found::new(a.addr, decoded_by);
+            f.set_diagnostic(said.trim());
+            push_merge(&mut out, f);
+        }
         i += 1;
     }
     out

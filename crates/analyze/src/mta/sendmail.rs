@@ -24,6 +24,13 @@ pub fn decode(ctx: &Ctx<'_>) -> Option<Vec<Found>> {
         return None;
     }
     let mut v = generic::blocks(ctx, "Sendmail");
+    // `(reason: )`: Sendmail had no reply to quote (the server closed the connection after
+    // its 421); the transcript's `<addr>... Deferred: 421 ...` says what happened.
+    for f in &mut v {
+        if f.diagnostic.as_deref().is_some_and(is_empty_reason) {
+            f.diagnostic = None;
+        }
+    }
     for f in generic::transcript(ctx, "Sendmail") {
         push_merge(&mut v, f);
     }
@@ -41,4 +48,30 @@ pub fn decode(ctx: &Ctx<'_>) -> Option<Vec<Found>> {
         }
     }
     Some(v)
+}
+
+/// `(reason: )` and the like: the parenthesis with nothing in it.
+fn is_empty_reason(d: &str) -> bool {
+    let t = d.trim();
+    let t = t.strip_prefix('(').unwrap_or(t);
+    let t = t.strip_suffix(')').unwrap_or(t).trim();
+    let t = t
+        .get(..7)
+        .filter(|p| p.eq_ignore_ascii_case("reason:"))
+        .map_or(t, |_| &t[7..]);
+    t.trim().is_empty()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_empty_reason;
+
+    #[test]
+    fn an_empty_reason_is_no_diagnostic() {
+        assert!(is_empty_reason("(reason: )"));
+        assert!(is_empty_reason("  (Reason:)"));
+        assert!(!is_empty_reason("(reason: 550 5.1.1 User unknown)"));
+        assert!(!is_empty_reason("421"));
+        assert!(!is_empty_reason("(re"));
+    }
 }
