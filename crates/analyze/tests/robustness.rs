@@ -21,9 +21,11 @@ fn corpus_files() -> Vec<PathBuf> {
             }
         }
     }
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testdata/bounces");
+    // the shared corpora's copies, and the bounces real MTAs wrote for us
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testdata");
     let mut out = Vec::new();
-    walk(&root, &mut out);
+    walk(&root.join("bounces"), &mut out);
+    walk(&root.join("bounces-generated"), &mut out);
     out
 }
 
