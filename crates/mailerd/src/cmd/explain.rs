@@ -7,6 +7,7 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use mailerd_analyze::{Analysis, Options, RecipientReport, Verdict, analyze_with};
+use mailerd_types::Category;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum Format {
@@ -433,6 +434,22 @@ fn write_text(out: &mut impl Write, name: &str, a: &Analysis) -> io::Result<()> 
             writeln!(out, "    {t}")?;
         }
         writeln!(out, "    What to do: {}", r.category.advice())?;
+        // Retried until the queue gave up: the last reply's own words may say why, and what
+        // would help (a full inbox, a rate limit, a block).
+        if r.category == Category::MessageExpired {
+            let last = Category::for_reason(r.reason, true);
+            if !matches!(
+                last,
+                Category::MessageExpired | Category::NotDelivered | Category::TemporaryProblem
+            ) {
+                writeln!(
+                    out,
+                    "    Why it kept failing: {}. {}",
+                    last.headline(),
+                    last.advice()
+                )?;
+            }
+        }
         if let Some(d) = &r.diagnostic {
             let who = if r.remote_mta.is_some() {
                 "the remote server"
