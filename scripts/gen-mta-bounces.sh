@@ -48,14 +48,34 @@ start_nexthop() { # start_nexthop OUTDIR
 stop_nexthop() { [ -n "$NEXTHOP_PID" ] && kill "$NEXTHOP_PID" 2>/dev/null; wait "$NEXTHOP_PID" 2>/dev/null || true; NEXTHOP_PID=; }
 trap stop_nexthop EXIT
 
-wait_for_bounces() { # wait_for_bounces DIR SECONDS [QUIET]: until no new file for QUIET s (20)
-  local dir=$1 deadline=$((SECONDS + $2)) quiet=${3:-20} last=-1 same=0
+# The number of notices the cases lead to: one per single-recipient case, and per
+# multi-recipient message one for its permanent failures and one for its temporary ones.
+expected_bounces() {
+  python3 - "$H" <<'PY'
+import sys
+sys.path.insert(0, sys.argv[1])
+import cases
+n = len(cases.CASES)
+for _, members in cases.MULTI:
+    kinds = {cases.BY_ID[m]['stage'] == 'connect' or cases.BY_ID[m]['replycode'].startswith('4')
+             for m in members if m in cases.BY_ID}
+    n += len(kinds)
+print(n)
+PY
+}
+
+wait_for_bounces() { # wait_for_bounces DIR SECONDS [QUIET]: until every expected notice is
+  # there, or no new file for QUIET s (20) once the early ones are in
+  local dir=$1 deadline=$((SECONDS + $2)) quiet=${3:-20} last=-1 same=0 want
+  want=$(expected_bounces)
   while [ $SECONDS -lt $deadline ]; do
     n=$(ls "$dir" | wc -l)
+    [ "$n" -ge "$want" ] && return
     if [ "$n" = "$last" ] && [ "$n" -gt 0 ]; then same=$((same + 1)); else same=0; last=$n; fi
-    [ $same -ge "$quiet" ] && return
+    [ $same -ge "$quiet" ] && { echo "$dir: $n of $want notices, none new for $quiet s" >&2; return; }
     sleep 1
   done
+  echo "$dir: $(ls "$dir" | wc -l) of $want notices at the deadline" >&2
 }
 
 run_postfix() {
@@ -243,7 +263,7 @@ CF
   local pid=$!
   sleep 2
   python3 "$H/inject.py" $MTA_PORT
-  wait_for_bounces "$RAW/opensmtpd" 240 70
+  wait_for_bounces "$RAW/opensmtpd" 300 150
   kill "$pid" 2>/dev/null || true
   wait "$pid" 2>/dev/null || true
   printf 'opensmtpd\topensmtpd\t%s\n' "$(version opensmtpd opensmtpd)" >>"$VERSIONS"
