@@ -78,6 +78,28 @@ wait_for_bounces() { # wait_for_bounces DIR SECONDS [QUIET]: until every expecte
   echo "$dir: $(ls "$dir" | wc -l) of $want notices at the deadline" >&2
 }
 
+private_users() { # private_users DIR NAME:ID...: DIR/passwd and DIR/group, the system's
+  # with these users added, for a bind mount in a private mount namespace (the system's files
+  # are not changed)
+  local d=$1 u; shift
+  cp /etc/passwd "$d/passwd"; cp /etc/group "$d/group"
+  for u in "$@"; do
+    grep -q "^${u%%:*}:" "$d/passwd" || echo "${u%%:*}:x:${u#*:}:${u#*:}::/nonexistent:/usr/sbin/nologin" >>"$d/passwd"
+    grep -q "^${u%%:*}:" "$d/group" || echo "${u%%:*}:x:${u#*:}:" >>"$d/group"
+  done
+}
+
+drive() { # drive MTA PID SECONDS QUIET PACKAGE: inject the cases into the MTA running as PID,
+  # wait for its bounces (wait_for_bounces SECONDS QUIET), stop it, record PACKAGE's version
+  local mta=$1 pid=$2
+  sleep 2
+  python3 "$H/inject.py" $MTA_PORT
+  wait_for_bounces "$RAW/$mta" "$3" "$4"
+  kill "$pid" 2>/dev/null || true
+  wait "$pid" 2>/dev/null || true
+  printf '%s\t%s\t%s\n' "$mta" "$5" "$(version "$mta" "$5")" >>"$VERSIONS"
+}
+
 run_postfix() {
   fetch postfix postfix
   local d=$WORK/run/postfix conf=$WORK/run/postfix/etc p=$PKG/postfix
@@ -153,11 +175,8 @@ run_exim() {
   fetch exim exim4-daemon-light libidn12
   local d=$WORK/run/exim p=$PKG/exim
   rm -rf "$d"; mkdir -p "$d/spool" "$d/log"
-  # the binary needs its compiled-in user Debian-exim: a private passwd/group with it,
-  # bind-mounted in a private mount namespace (the system's files are not changed)
-  cp /etc/passwd "$d/passwd"; cp /etc/group "$d/group"
-  grep -q '^Debian-exim:' "$d/passwd" || echo 'Debian-exim:x:60025:60025::/nonexistent:/usr/sbin/nologin' >>"$d/passwd"
-  grep -q '^Debian-exim:' "$d/group" || echo 'Debian-exim:x:60025:' >>"$d/group"
+  # the binary needs its compiled-in user Debian-exim
+  private_users "$d" Debian-exim:60025
   local uid; uid=$(sed -n 's/^Debian-exim:x:\([0-9]*\):.*/\1/p' "$d/passwd")
   chown -R "$uid:$uid" "$d/spool" "$d/log"
   # Exim re-executes itself (exim_path) for every delivery with a cleaned environment, so
@@ -218,28 +237,18 @@ begin retry
 CF
   LD_LIBRARY_PATH=$p/usr/lib/x86_64-linux-gnu unshare -m sh -c \
     "mount --bind '$d/passwd' /etc/passwd && mount --bind '$d/group' /etc/group && exec '$d/exim4' -C '$d/exim.conf' -bdf -q5s" &
-  local pid=$!
-  sleep 2
-  python3 "$H/inject.py" $MTA_PORT
   # the 5xx bounces come at once, the 4xx ones only when the retry rule gives up (40 s)
-  wait_for_bounces "$RAW/exim" 240 70
-  kill "$pid" 2>/dev/null || true
-  wait "$pid" 2>/dev/null || true
-  printf 'exim\texim4-daemon-light\t%s\n' "$(version exim exim4-daemon-light)" >>"$VERSIONS"
+  drive exim $! 240 70 exim4-daemon-light
 }
 
 run_opensmtpd() {
   fetch opensmtpd opensmtpd
   local d=$WORK/run/opensmtpd p=$PKG/opensmtpd
   rm -rf "$d"; mkdir -p "$d"
-  # its compiled-in users (opensmtpd, opensmtpq) in a private passwd/group, and its
-  # compiled-in spool (/var/spool/smtpd) and chroot (/var/lib/opensmtpd/empty) on tmpfs, all
-  # in a private mount namespace (the system's files are not changed)
-  cp /etc/passwd "$d/passwd"; cp /etc/group "$d/group"
-  for u in opensmtpd:60031 opensmtpq:60032; do
-    grep -q "^${u%%:*}:" "$d/passwd" || echo "${u%%:*}:x:${u#*:}:${u#*:}::/nonexistent:/usr/sbin/nologin" >>"$d/passwd"
-    grep -q "^${u%%:*}:" "$d/group" || echo "${u%%:*}:x:${u#*:}:" >>"$d/group"
-  done
+  # its compiled-in users (opensmtpd, opensmtpq), and its compiled-in spool
+  # (/var/spool/smtpd) and chroot (/var/lib/opensmtpd/empty) on tmpfs, in the private mount
+  # namespace
+  private_users "$d" opensmtpd:60031 opensmtpq:60032
   # a 4xx reply or a refused connection is retried until the envelope's 40 s expire. After a
   # 421 (the next hop then closes) OpenSMTPD holds back the route for a while, and what waits
   # on it expires too: the two 421 cases and the bounces get routes of their own (the next
@@ -260,13 +269,7 @@ CF
     && mount -t tmpfs tmpfs /var/spool && mount -t tmpfs tmpfs /var/lib \
     && mkdir -p /var/lib/opensmtpd/empty \
     && exec '$p/usr/sbin/smtpd' -d -f '$d/smtpd.conf'" >"$d/log" 2>&1 &
-  local pid=$!
-  sleep 2
-  python3 "$H/inject.py" $MTA_PORT
-  wait_for_bounces "$RAW/opensmtpd" 300 150
-  kill "$pid" 2>/dev/null || true
-  wait "$pid" 2>/dev/null || true
-  printf 'opensmtpd\topensmtpd\t%s\n' "$(version opensmtpd opensmtpd)" >>"$VERSIONS"
+  drive opensmtpd $! 300 150 opensmtpd
 }
 
 run_sendmail() {
@@ -315,13 +318,7 @@ MC
     "$d/gen.mc" >"$d/gen.cf" 2>"$d/m4.log"
   unshare -m sh -c "mount --bind '$d/hosts' /etc/hosts \
     && exec '$p/usr/libexec/sendmail/sendmail' -C '$d/gen.cf' -bD -q10s" >"$d/log" 2>&1 &
-  local pid=$!
-  sleep 2
-  python3 "$H/inject.py" $MTA_PORT
-  wait_for_bounces "$RAW/sendmail" 240 70
-  kill "$pid" 2>/dev/null || true
-  wait "$pid" 2>/dev/null || true
-  printf 'sendmail\tsendmail-bin\t%s\n' "$(version sendmail sendmail-bin)" >>"$VERSIONS"
+  drive sendmail $! 240 70 sendmail-bin
 }
 
 mkdir -p "$WORK"

@@ -20,12 +20,12 @@ ADDR = re.compile(rb'([A-Za-z0-9-]+)@remote\.test')
 COLUMNS = ['file', 'index', 'recipient', 'status', 'reason', 'hardbounce', 'replycode',
            'action', 'category', 'kind', 'module']
 
-# MTAs configured to retry a 4xx reply (or a refused connection) until their retry rule
-# gives up, and whose bounce then says so (Exim: "retry timeout exceeded"): such a
-# recipient's reason is `expired` (Sisimai 4.25 says the same of Exim's), its status the
-# last reply's enhanced code, or without a reply the status of the report (Exim's class-only
-# 5.0.0, Sendmail's 4.4.7; Sendmail says "Message could not be delivered for 40 seconds"). Postfix runs with a queue lifetime of 0: it bounces at the first
-# 4xx with that reply, and the reason is the reply's.
+# MTAs configured to retry a 4xx reply (or a refused connection) until their limit, and
+# whose bounce then says so (Exim "retry timeout exceeded", Sendmail "Message could not be
+# delivered for 40 seconds"): such a recipient's reason is `expired` (Sisimai 4.25 says the
+# same of Exim's), its status the last reply's enhanced code, or without a reply the status
+# of the report (Exim's class-only 5.0.0, Sendmail's 4.4.7). Postfix runs with a queue
+# lifetime of 0: it bounces at the first 4xx with that reply, and the reason is the reply's.
 EXPIRES = {'exim': '5.0.0', 'sendmail': '4.4.7'}
 # MTAs whose expiry notice gives neither the last reply nor its code (OpenSMTPD 6.8:
 # "rcpt: Envelope expired", Status: 4.4.7, and its delay notice's wording although the

@@ -52,14 +52,15 @@ pub fn decode(ctx: &Ctx<'_>) -> Option<Vec<Found>> {
 
 /// `(reason: )` and the like: the parenthesis with nothing in it.
 fn is_empty_reason(d: &str) -> bool {
-    let t = d.trim();
-    let t = t.strip_prefix('(').unwrap_or(t);
-    let t = t.strip_suffix(')').unwrap_or(t).trim();
-    let t = t
-        .get(..7)
-        .filter(|p| p.eq_ignore_ascii_case("reason:"))
-        .map_or(t, |_| &t[7..]);
-    t.trim().is_empty()
+    let t = d
+        .trim()
+        .trim_start_matches('(')
+        .trim_end_matches(')')
+        .trim();
+    crate::text::strip_prefix_ci(t, "reason:")
+        .unwrap_or(t)
+        .trim()
+        .is_empty()
 }
 
 #[cfg(test)]
