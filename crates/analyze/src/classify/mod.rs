@@ -529,6 +529,15 @@ fn is_pseudo(s: EnhancedStatus) -> bool {
     s.subject == 0 && (900..=999).contains(&s.detail)
 }
 
+/// Does `text` alone name a reason by one of the table's specific (not weak) wordings? Used
+/// by decoders to tell a reason written as a label (`User's mailbox is full: <addr>`) from a
+/// label that only introduces the address.
+pub fn names_reason(text: &str) -> bool {
+    rules::COMPILED
+        .first(&normalize(text))
+        .is_some_and(|r| !r.weak)
+}
+
 /// The diagnostic as the rules read it: multi-line SMTP replies joined, lower-case ASCII,
 /// whitespace collapsed, each e-mail address replaced by `addr` (so that local parts such as
 /// `spam-report@` or `user-unknown@` cause no false hits).

@@ -74,6 +74,18 @@ pub fn leading_address(line: &str) -> Option<(String, &str)> {
     Some((a, rest))
 }
 
+/// The label of a `Label: addr` line when the label itself names a reason
+/// ([`crate::classify::names_reason`]), as in `User's mailbox is full: <addr>`.
+fn reason_label(line: &str) -> Option<&str> {
+    let t = line.trim_start();
+    let p = crate::prefix(t, 64).find(':')?;
+    let label = t.get(..p)?.trim();
+    if label.contains('@') || label.len() < 8 {
+        return None;
+    }
+    crate::classify::names_reason(label).then_some(label)
+}
+
 fn address_at_start(t: &str) -> Option<(String, &str)> {
     let mut t = t;
     for p in [
@@ -176,6 +188,7 @@ pub fn blocks(ctx: &Ctx<'_>, decoded_by: &'static str) -> Vec<Found> {
                 rest.trim_start_matches([':', '.', ' ', '>']),
                 4096,
             ));
+            let bare = diag.trim().is_empty();
             let mut j = i + 1;
             // A lone address line may be followed by a blank line and then its reason.
             let mut n = 0;
@@ -209,6 +222,17 @@ pub fn blocks(ctx: &Ctx<'_>, decoded_by: &'static str) -> Vec<Found> {
                 }
                 j += 1;
                 n += 1;
+            }
+            // `User's mailbox is full: <addr>` (nothing after the address) followed by general
+            // text (`Unable to deliver mail.`): the label is the reason. When the lines after
+            // say one themselves, they are kept as they are; when there are none, the reason
+            // paragraph of `mta::decode` reads the label with what follows the block.
+            if bare
+                && !diag.trim().is_empty()
+                && !crate::classify::names_reason(&diag)
+                && let Some(label) = reason_label(line)
+            {
+                diag = format!("{label}.{diag}");
             }
             // `<final> (expanded from <alias>)` / `(expanded from: alias)`: the alias is the
             // address the sender wrote.
@@ -613,6 +637,42 @@ mod tests {
             .map(|(a, c, s)| (a.to_string(), *c, s.to_string()))
             .collect();
         assert_eq!(got, want, "input {human:?}");
+    }
+
+    fn diagnostics(human: &str) -> Vec<String> {
+        let ex: Vec<String> = Vec::new();
+        let low = human.to_ascii_lowercase();
+        let ctx = Ctx {
+            human,
+            low: &low,
+            subject: "",
+            from: "mailer-daemon@example.org",
+            exclude: &ex,
+            x_failed: &[],
+        };
+        decode(&ctx)
+            .into_iter()
+            .map(|f| f.diagnostic.unwrap_or_default())
+            .collect()
+    }
+
+    #[test]
+    fn a_label_that_names_the_reason_is_read() {
+        // the label is the reason, the line after is general text
+        assert_eq!(
+            diagnostics("User's mailbox is full: <a@example.jp>\nUnable to deliver mail.\n"),
+            ["User's mailbox is full. Unable to deliver mail."]
+        );
+        // a descriptive label is not a reason: the lines after are kept alone
+        assert_eq!(
+            diagnostics("Recipient address: <a@example.jp>\nUnable to deliver mail.\n"),
+            ["Unable to deliver mail."]
+        );
+        // the lines after say the reason themselves: the label is not added
+        assert_eq!(
+            diagnostics("Undeliverable: <a@example.jp>\n    550 5.1.1 no such user\n"),
+            ["550 5.1.1 no such user"]
+        );
     }
 
     #[test]
