@@ -8,6 +8,8 @@
 # `dpkg-deb -x` under $WORK; nothing is installed) and loopback only. Not run by CI.
 #
 # usage: scripts/gen-mta-bounces.sh [MTA...]     (postfix, exim, opensmtpd, sendmail; default: postfix)
+#        LABEL_ONLY=1 scripts/gen-mta-bounces.sh MTA...   relabel the MTAs' last runs (label.py
+#                                                         changed), running none
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 REPO=$(cd "$HERE/.." && pwd)
@@ -322,11 +324,22 @@ MC
 }
 
 mkdir -p "$WORK"
+# $RAW/MTA holds what the next hop kept of one MTA's last run: a run replaces only its own
+# MTA's directory, so LABEL_ONLY=1 can relabel every MTA run before without running any.
 RAW=$WORK/raw
 VERSIONS=$WORK/versions.tsv
-rm -rf "$RAW"; mkdir -p "$RAW"
+mkdir -p "$RAW"
+if [ "${LABEL_ONLY:-0}" = 1 ]; then
+  for m in "${MTAS[@]}"; do
+    [ -d "$RAW/$m" ] || { echo "no $RAW/$m: run $m once first" >&2; exit 1; }
+  done
+  python3 "$H/label.py" "$RAW" "$OUT" "${MTAS[@]}"
+  echo "relabelled $OUT from $RAW"
+  exit 0
+fi
 printf 'mta\tpackage\tversion\n' >"$VERSIONS"
 for m in "${MTAS[@]}"; do
+  rm -rf "${RAW:?}/$m"
   start_nexthop "$RAW/$m"
   "run_$m"
   stop_nexthop
