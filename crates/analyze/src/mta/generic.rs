@@ -611,7 +611,9 @@ mod tests {
         }
     }
 
-    fn check(human: &str, expected: &[(&str, Option<u16>, &str)]) {
+    /// [`decode`] of a notice's human text from `mailer-daemon@example.org` to
+    /// `sender@example.jp` (an address the decoder must not take for a recipient).
+    fn decode_text(human: &str) -> Vec<Found> {
         let ex = vec!["sender@example.jp".to_string()];
         let low = human.to_ascii_lowercase();
         let ctx = Ctx {
@@ -622,7 +624,11 @@ mod tests {
             exclude: &ex,
             x_failed: &[],
         };
-        let got: Vec<(String, Option<u16>, String)> = decode(&ctx)
+        decode(&ctx)
+    }
+
+    fn check(human: &str, expected: &[(&str, Option<u16>, &str)]) {
+        let got: Vec<(String, Option<u16>, String)> = decode_text(human)
             .into_iter()
             .map(|f| {
                 (
@@ -640,17 +646,7 @@ mod tests {
     }
 
     fn diagnostics(human: &str) -> Vec<String> {
-        let ex: Vec<String> = Vec::new();
-        let low = human.to_ascii_lowercase();
-        let ctx = Ctx {
-            human,
-            low: &low,
-            subject: "",
-            from: "mailer-daemon@example.org",
-            exclude: &ex,
-            x_failed: &[],
-        };
-        decode(&ctx)
+        decode_text(human)
             .into_iter()
             .map(|f| f.diagnostic.unwrap_or_default())
             .collect()
