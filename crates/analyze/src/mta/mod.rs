@@ -200,6 +200,59 @@ pub fn remote_host(diag: &str) -> Option<String> {
     None
 }
 
+/// The reply on line `i` (code `code`) that names a recipient. One line of a multi-line reply
+/// (`550-...` lines, then `550 ...`) stands for the whole reply: IMail quotes
+/// `550-REJECTED - Blacklisted URL ...` and names the recipient only in a later line
+/// (`550-F=[s@x] T=[r@y] ...`). Otherwise the line, with the next one when it is indented.
+fn reply_at(ls: &[&str], i: usize, code: u16) -> String {
+    if let Some((a, b)) = reply_lines(ls, i, code) {
+        return ls[a..=b]
+            .iter()
+            .map(|l| l.trim())
+            .collect::<Vec<_>>()
+            .join(" ");
+    }
+    let mut d = ls[i].trim().to_string();
+    if let Some(n) = ls.get(i + 1)
+        && n.starts_with(' ')
+        && !n.trim().is_empty()
+    {
+        d.push(' ');
+        d.push_str(n.trim());
+    }
+    d
+}
+
+/// The first and last line of the multi-line reply with code `code` (RFC 5321 4.2.1:
+/// `NNN-text` lines, then one `NNN text`) that line `i` belongs to, when it is one of at least
+/// two such lines. At most 30 lines.
+fn reply_lines(ls: &[&str], i: usize, code: u16) -> Option<(usize, usize)> {
+    let part = |l: &str, sep: u8| {
+        let t = l.trim_start().as_bytes();
+        t.len() >= 4
+            && t[3] == sep
+            && t[..3].iter().all(u8::is_ascii_digit)
+            && t[..3]
+                .iter()
+                .fold(0u16, |n, d| n * 10 + u16::from(d - b'0'))
+                == code
+    };
+    let (cont, last) = (|l: &str| part(l, b'-'), |l: &str| part(l, b' '));
+    let line = ls.get(i)?;
+    if !cont(line) && !last(line) {
+        return None;
+    }
+    let mut a = i;
+    while a > 0 && i - a < 30 && cont(ls[a - 1]) {
+        a -= 1;
+    }
+    let mut b = i;
+    while cont(ls[b]) && b - a < 30 && ls.get(b + 1).is_some_and(|n| cont(n) || last(n)) {
+        b += 1;
+    }
+    (b > a).then_some((a, b))
+}
+
 /// Fills in reply codes and statuses a decoder could not tie to a recipient: a line that
 /// names the recipient and carries a reply; for a single recipient, the server's words after
 /// `... said:`-style phrases, else the first `NNN X.Y.Z` line of the text.
@@ -218,15 +271,7 @@ pub fn complete(ctx: &Ctx<'_>, out: &mut [Found]) {
                 && let Some(c) = find_reply_code(l)
                 && c >= 400
             {
-                let mut d = l.trim().to_string();
-                if let Some(n) = ls.get(i + 1)
-                    && n.starts_with(' ')
-                    && !n.trim().is_empty()
-                {
-                    d.push(' ');
-                    d.push_str(n.trim());
-                }
-                f.set_diagnostic(&d);
+                f.set_diagnostic(&reply_at(&ls, i, c));
                 break;
             }
         }
@@ -405,15 +450,7 @@ mod tests {
                     && let Some(c) = find_reply_code(l)
                     && c >= 400
                 {
-                    let mut d = l.trim().to_string();
-                    if let Some(n) = ls.get(i + 1)
-                        && n.starts_with(' ')
-                        && !n.trim().is_empty()
-                    {
-                        d.push(' ');
-                        d.push_str(n.trim());
-                    }
-                    f.set_diagnostic(&d);
+                    f.set_diagnostic(&reply_at(&ls, i, c));
                     break;
                 }
             }
@@ -450,29 +487,61 @@ mod tests {
     proptest::proptest! {
         #[test]
         fn complete_is_unchanged(
-            parts in proptest::collection::vec("(Bob@X\\.example|bob@x\\.example|al@y\\.example|550 5\\.1\\.1 user unknown|451 4\\.7\\.1 try later|said: |[a-z]{1,6}| |\n|\n |\r\n|\u{e9}|:)", 0..60),
+            parts in proptest::collection::vec("(Bob@X\\.example|bob@x\\.example|al@y\\.example|550 5\\.1\\.1 user unknown|550-blocked|451 4\\.7\\.1 try later|said: |[a-z]{1,6}| |\n|\n |\r\n|\u{e9}|:)", 0..60),
             rcpts in proptest::collection::vec("(bob@x\\.example|Al@Y\\.example|c@z\\.example)", 1..3),
         ) {
             let human = parts.concat();
-            let low = human.to_ascii_lowercase();
-            let ctx = Ctx {
-                human: &human,
-                low: &low,
-                subject: "",
-                from: "",
-                exclude: &[],
-                x_failed: &[],
-            };
-            let mut got: Vec<Found> = rcpts.iter().map(|r| Found::new(r.clone(), "Generic")).collect();
-            let mut want = got.clone();
-            complete(&ctx, &mut got);
-            complete_reference(&ctx, &mut want);
+            let got = completed(&human, &rcpts, complete);
+            let want = completed(&human, &rcpts, complete_reference);
             proptest::prop_assert_eq!(got, want);
         }
     }
 
+    /// `how` (`complete` or its reference) over `human` for these recipients.
+    fn completed(human: &str, rcpts: &[String], how: fn(&Ctx<'_>, &mut [Found])) -> Vec<Found> {
+        let low = human.to_ascii_lowercase();
+        let ctx = Ctx {
+            human,
+            low: &low,
+            subject: "",
+            from: "",
+            exclude: &[],
+            x_failed: &[],
+        };
+        let mut out: Vec<Found> = rcpts
+            .iter()
+            .map(|r| Found::new(r.clone(), "Generic"))
+            .collect();
+        how(&ctx, &mut out);
+        out
+    }
+
     fn check(diag: &str, expected: Option<&str>) {
         assert_eq!(remote_host(diag).as_deref(), expected, "input {diag:?}");
+    }
+
+    #[test]
+    fn a_multi_line_reply_is_read_whole() {
+        let human = "Body of message generated response:\n\
+                     550-REJECTED - Blacklisted URL in message.\n\
+                     550-F=[s@example.org] T=[r@example.jp] S=[HOT\n\
+                     550 DEALS\n\
+                     \n\
+                     550 5.1.1 other@example.jp unknown\n";
+        let rcpts = ["r@example.jp".to_string(), "other@example.jp".to_string()];
+        let out = completed(human, &rcpts, complete);
+        assert_eq!(
+            out[0].diagnostic.as_deref(),
+            Some(
+                "550-REJECTED - Blacklisted URL in message. \
+                 550-F=[s@example.org] T=[r@example.jp] S=[HOT 550 DEALS"
+            )
+        );
+        // a one-line reply stays one line
+        assert_eq!(
+            out[1].diagnostic.as_deref(),
+            Some("550 5.1.1 other@example.jp unknown")
+        );
     }
 
     #[test]
