@@ -15,7 +15,7 @@ use std::process::Command;
 //   open until they all pass (the sisimai and flufl floors are met and enforced);
 // - the ratchet: what the analyzer measured when they were last raised. Any change that scores
 //   lower fails CI. Raise them as the analyzer improves.
-const RATCHET_SISIMAI: [f64; 4] = [100.0, 97.5, 95.5, 97.9]; // found, status, reason, hardbounce
+const RATCHET_SISIMAI: [f64; 4] = [100.0, 97.7, 95.7, 98.1]; // found, status, reason, hardbounce
 const RATCHET_FLUFL_EXACT: f64 = 95.8;
 const RATCHET_BOUNCEPARSER: [f64; 3] = [94.7, 100.0, 89.6]; // is_bounce, addresses, reason
 

@@ -270,6 +270,7 @@ pub(super) static ANCHORS: &[(&str, Option<&[&str]>, bool)] = &[
     ("no host found for existing smtp connection", Some(&["no host found for existing smtp connection"]), true),
     ("dns error: .{0,120}nxdomain", Some(&["dns error: "]), false),
     ("dns type '?mx'? lookup of .{0,80}nxdomain", Some(&[" lookup of "]), false),
+    ("dns lookup failure: host \\S+ not found", Some(&["dns lookup failure: host "]), false),
     ("dns error", Some(&["dns error"]), true),
     ("host not found, try again", Some(&["host not found, try again"]), true),
     ("malformed (or unexpected )?name server reply", Some(&["name server reply"]), false),

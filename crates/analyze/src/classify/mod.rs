@@ -991,6 +991,17 @@ mod tests {
     }
 
     #[test]
+    fn dma_lookup_failure_is_a_domain_not_found() {
+        let r = "There was an error delivering your mail to DNS lookup failure: host example.jp not found";
+        assert_eq!(reason_of(r, None, None), Reason::HostUnknown);
+        // other DNS trouble stays a temporary network error
+        assert_eq!(
+            reason_of("DNS lookup failed for example.jp", None, None),
+            Reason::NetworkError
+        );
+    }
+
+    #[test]
     fn provider_conventions_for_unknown_users() {
         let ns = Some(SmtpCommand::NotStated);
         // au/KDDI: the address in the reply means the mailbox does not exist; none, a filter.

@@ -660,6 +660,15 @@ pub(crate) static RULES: &[Rule] = &[
             r"dns type '?mx'? lookup of .{0,80}nxdomain",
         ],
     ),
+    // dma (DragonFly Mail Agent) `DNS lookup failure: host example.jp not found`, its one
+    // wording for a failed lookup of the recipient's domain; it bounces at once when the
+    // lookup failed for good (the name does not exist) and retries a temporary failure.
+    rule_c(
+        "dns-host-not-found-dma",
+        R::HostUnknown,
+        C::DomainNotFound,
+        &[r"dns lookup failure: host \S+ not found"],
+    ),
     rule(
         "dns-temporary",
         R::NetworkError,

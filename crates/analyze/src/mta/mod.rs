@@ -303,6 +303,25 @@ pub fn complete(ctx: &Ctx<'_>, out: &mut [Found]) {
     {
         out[0].set_diagnostic(&p);
     }
+    own_words(&ls, out);
+}
+
+/// A single recipient whose diagnostic is only the notice's wrapper sentence (dma: `There was
+/// an error delivering your mail to <addr>.`), with no reply quoted, and the reporting MTA's
+/// own words in the lines after it (`DNS lookup failure: host x not found`): those words,
+/// when they name a reason.
+fn own_words(ls: &[&str], out: &mut [Found]) {
+    if let [f] = out
+        && f.reply_code.is_none()
+        && f.status.is_none()
+        && f.diagnostic
+            .as_deref()
+            .is_some_and(|d| !crate::classify::names_reason(d))
+        && let Some(p) = reason_paragraph(ls, &f.recipient)
+        && crate::classify::names_reason(&p)
+    {
+        f.set_diagnostic(&p);
+    }
 }
 
 /// The reporting MTA's own words about one recipient when no reply is quoted: the lines
@@ -482,6 +501,7 @@ mod tests {
         {
             out[0].set_diagnostic(&p);
         }
+        own_words(&ls, out);
     }
 
     proptest::proptest! {
@@ -542,6 +562,28 @@ mod tests {
             out[1].diagnostic.as_deref(),
             Some("550 5.1.1 other@example.jp unknown")
         );
+    }
+
+    #[test]
+    fn the_reporting_mtas_own_words_after_a_wrapper_sentence() {
+        let human = "There was an error delivering your mail to <a@example.jp>.\n\n\
+                     DNS lookup failure: host example.jp not found\n\n\
+                     Message headers follow.\n";
+        let mut out = vec![Found::new("a@example.jp".into(), "Generic")];
+        out[0].set_diagnostic("There was an error delivering your mail to <a@example.jp>.");
+        let ls: Vec<&str> = crate::text::lines(human).collect();
+        own_words(&ls, &mut out);
+        assert_eq!(
+            out[0].diagnostic.as_deref(),
+            Some(
+                "There was an error delivering your mail to DNS lookup failure: host example.jp not found"
+            )
+        );
+        // a diagnostic that names a reason already is kept
+        let mut kept = vec![Found::new("a@example.jp".into(), "Generic")];
+        kept[0].set_diagnostic("mailbox full");
+        own_words(&ls, &mut kept);
+        assert_eq!(kept[0].diagnostic.as_deref(), Some("mailbox full"));
     }
 
     #[test]
