@@ -229,8 +229,8 @@ pub fn blocks(ctx: &Ctx<'_>, decoded_by: &'static str) -> Vec<Found> {
             // paragraph of `mta::decode` reads the label with what follows the block.
             if bare
                 && !diag.trim().is_empty()
-                && !crate::classify::names_reason(&diag)
                 && let Some(label) = reason_label(line)
+                && !crate::classify::names_reason(&diag)
             {
                 diag = format!("{label}.{diag}");
             }

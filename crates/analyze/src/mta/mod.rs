@@ -311,14 +311,15 @@ pub fn complete(ctx: &Ctx<'_>, out: &mut [Found]) {
 /// own words in the lines after it (`DNS lookup failure: host x not found`): those words,
 /// when they name a reason.
 fn own_words(ls: &[&str], out: &mut [Found]) {
+    // (Cheapest tests first: naming a reason runs the rule table.)
     if let [f] = out
         && f.reply_code.is_none()
         && f.status.is_none()
-        && f.diagnostic
-            .as_deref()
-            .is_some_and(|d| !crate::classify::names_reason(d))
+        && let Some(d) = f.diagnostic.as_deref()
         && let Some(p) = reason_paragraph(ls, &f.recipient)
+        && p.len() > d.len()
         && crate::classify::names_reason(&p)
+        && !crate::classify::names_reason(d)
     {
         f.set_diagnostic(&p);
     }
