@@ -228,14 +228,7 @@ fn reply_at(ls: &[&str], i: usize, code: u16) -> String {
 /// two such lines. At most 30 lines.
 fn reply_lines(ls: &[&str], i: usize, code: u16) -> Option<(usize, usize)> {
     let part = |l: &str, sep: u8| {
-        let t = l.trim_start().as_bytes();
-        t.len() >= 4
-            && t[3] == sep
-            && t[..3].iter().all(u8::is_ascii_digit)
-            && t[..3]
-                .iter()
-                .fold(0u16, |n, d| n * 10 + u16::from(d - b'0'))
-                == code
+        leading_reply_code(l) == Some(code) && l.trim_start().as_bytes().get(3) == Some(&sep)
     };
     let (cont, last) = (|l: &str| part(l, b'-'), |l: &str| part(l, b' '));
     let line = ls.get(i)?;
@@ -297,30 +290,32 @@ pub fn complete(ctx: &Ctx<'_>, out: &mut [Found]) {
             out[0].set_diagnostic(t);
         }
     }
-    if out.len() == 1
-        && out[0].diagnostic.is_none()
-        && let Some(p) = reason_paragraph(&ls, &out[0].recipient)
-    {
-        out[0].set_diagnostic(&p);
-    }
     own_words(&ls, out);
 }
 
-/// A single recipient whose diagnostic is only the notice's wrapper sentence (dma: `There was
-/// an error delivering your mail to <addr>.`), with no reply quoted, and the reporting MTA's
-/// own words in the lines after it (`DNS lookup failure: host x not found`): those words,
-/// when they name a reason.
+/// The reporting MTA's own words ([`reason_paragraph`]) for a single recipient: its diagnostic
+/// when it has none, or in place of one that is only the notice's wrapper sentence (dma:
+/// `There was an error delivering your mail to <addr>.`, no reply quoted) when those words
+/// (`DNS lookup failure: host x not found`) name a reason.
 fn own_words(ls: &[&str], out: &mut [Found]) {
+    let [f] = out else { return };
+    let wrapper_only = f.reply_code.is_none() && f.status.is_none();
+    if f.diagnostic.is_some() && !wrapper_only {
+        return;
+    }
+    let Some(p) = reason_paragraph(ls, &f.recipient) else {
+        return;
+    };
     // (Cheapest tests first: naming a reason runs the rule table.)
-    if let [f] = out
-        && f.reply_code.is_none()
-        && f.status.is_none()
-        && let Some(d) = f.diagnostic.as_deref()
-        && let Some(p) = reason_paragraph(ls, &f.recipient)
-        && p.len() > d.len()
-        && crate::classify::names_reason(&p)
-        && !crate::classify::names_reason(d)
-    {
+    let replace = match f.diagnostic.as_deref() {
+        None => true,
+        Some(d) => {
+            p.len() > d.len()
+                && crate::classify::names_reason(&p)
+                && !crate::classify::names_reason(d)
+        }
+    };
+    if replace {
         f.set_diagnostic(&p);
     }
 }
@@ -495,12 +490,6 @@ mod tests {
             if let Some(t) = with_status.or_else(leading) {
                 out[0].set_diagnostic(t);
             }
-        }
-        if out.len() == 1
-            && out[0].diagnostic.is_none()
-            && let Some(p) = reason_paragraph(&ls, &out[0].recipient)
-        {
-            out[0].set_diagnostic(&p);
         }
         own_words(&ls, out);
     }
