@@ -41,10 +41,19 @@ impl Drop for TempDir {
 
 /// A free TCP port on 127.0.0.1 (bound and released; good enough on loopback).
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("free port")
+    // The kernel may hand the port just released to the next bind: never give one out twice
+    // in this process (two listeners of one test on the same port fail to start).
+    static GIVEN: std::sync::Mutex<std::collections::BTreeSet<u16>> =
+        std::sync::Mutex::new(std::collections::BTreeSet::new());
+    loop {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map(|a| a.port())
+            .expect("free port");
+        if GIVEN.lock().unwrap_or_else(|e| e.into_inner()).insert(port) {
+            return port;
+        }
+    }
 }
 
 /// Runs a command to completion with a time limit (stdout and stderr are read while it
