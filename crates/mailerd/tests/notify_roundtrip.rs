@@ -15,6 +15,9 @@ use mailerd_analyze::classify::{Evidence, SmtpCommand, classify};
 use mailerd_analyze::{Kind, analyze};
 use mailerd_types::{Category, DsnAction, EnhancedStatus, SmtpReply};
 
+mod common;
+use common::free_port;
+
 #[derive(Clone, Copy, PartialEq)]
 enum Stage {
     Mail,
@@ -230,13 +233,6 @@ fn session(
             send(&mut w, "502 5.5.2 Command not recognized")?;
         }
     }
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("free port")
 }
 
 struct Server(Child);
