@@ -345,9 +345,11 @@ for m in "${MTAS[@]}"; do
   stop_nexthop
 done
 python3 "$H/label.py" "$RAW" "$OUT" "${MTAS[@]}"
-# versions: this run's MTAs, and the others' lines as they were
-{ cat "$VERSIONS"; tail -n +2 "$OUT/versions.tsv" 2>/dev/null | while IFS= read -r line; do
-    case " ${MTAS[*]} " in *" ${line%%$'\t'*} "*) ;; *) printf '%s\n' "$line" ;; esac
-  done; } >"$VERSIONS.all"
+# versions: this run's MTAs, and the others' lines as they were, sorted by MTA so that a
+# rerun changes only the lines whose version changed
+{ printf 'mta\tpackage\tversion\n'
+  { tail -n +2 "$VERSIONS"; tail -n +2 "$OUT/versions.tsv" 2>/dev/null | while IFS= read -r line; do
+      case " ${MTAS[*]} " in *" ${line%%$'\t'*} "*) ;; *) printf '%s\n' "$line" ;; esac
+    done; } | LC_ALL=C sort -t "$(printf '\t')" -k1,1; } >"$VERSIONS.all"
 mv "$VERSIONS.all" "$OUT/versions.tsv"
 echo "wrote $OUT"
