@@ -31,6 +31,19 @@ class Session(socketserver.StreamRequestHandler):
         self.wfile.flush()
 
     def handle(self):
+        # an MTA may keep an idle connection open for later messages (Courier does): after
+        # `timeout` s without a command, close it as a server does (RFC 5321 4.5.3.2.7)
+        try:
+            self.dialogue()
+        except TimeoutError:
+            try:
+                self.send('421 4.4.2 mx.remote.test idle too long, closing')
+            except OSError:
+                pass
+        except ConnectionError:
+            pass
+
+    def dialogue(self):
         self.send('220 mx.remote.test ESMTP scripted')
         sender = None
         rcpts = []
