@@ -36,14 +36,19 @@ SILENT_EXPIRY = {'opensmtpd'}
 PLAIN_STATUS = {'sendmail': {'plain-nouser': '5.1.1', 'plain-full': '5.2.2'}}
 
 
+def temporary(c):
+    """Whether case C's failure is a temporary one (retried until the MTA gives up)."""
+    return c['stage'] == 'connect' or c['replycode'].startswith('4')
+
+
 def labels(c, mta):
     """status, reason, hardbounce, replycode, category of case C in MTA's bounce."""
     status, reason = c['status'], c['reason']
-    temporary = c['stage'] == 'connect' or c['replycode'].startswith('4')
-    if mta in SILENT_EXPIRY and temporary:
+    temporary_ = temporary(c)
+    if mta in SILENT_EXPIRY and temporary_:
         return '4.4.7', 'expired', '0', '', 'message-expired'
     status = PLAIN_STATUS.get(mta, {}).get(c['id'], status)
-    if mta in EXPIRES and temporary:
+    if mta in EXPIRES and temporary_:
         reason = 'expired'
         if c['stage'] == 'connect':
             status = EXPIRES[mta]
@@ -115,6 +120,9 @@ def main():
                 data = fh.read()
             rc = recipients(data)
             found.append((data, rc))
+        # a message's notices in an order that does not depend on which came first (Postfix
+        # sends a mix's two at once): the one about permanent failures, then the other
+        found.sort(key=lambda f: (any(temporary(cases.BY_ID[r]) for r in f[1]), f[1]))
         # a message's notices: single-recipient cases by case id, mixes by message id
         names = {}
         for data, rc in found:
