@@ -86,6 +86,8 @@ pub struct RecipientReport {
     pub recipient: String,
     /// The address as the sender wrote it (`Original-Recipient`), when given.
     pub original_recipient: Option<String>,
+    /// The report's `Action`; for a notice without one, what its words amount to (`failed`
+    /// for a bounce's permanent failure, `delayed` in a delay notice), else `None`.
     pub action: Option<DsnAction>,
     /// The enhanced status: from the report, else from the reply text, else the reason's
     /// pseudo status (`5.0.911`).
@@ -926,6 +928,16 @@ fn analyze_message(msg: &mail::Message<'_>, depth: u8, options: Options) -> Anal
             }
         }
     };
+    // A notice without a delivery-status part (qmail, dma, many MTAs' plain text) names no
+    // action; what it says of a recipient is one all the same: a bounce reports a permanent
+    // failure as `failed`, a delay notice reports `delayed` (Sisimai fills it in likewise).
+    for r in a.recipients.iter_mut().filter(|r| r.action.is_none()) {
+        r.action = match a.kind {
+            Kind::Bounce if r.permanent => Some(DsnAction::Failed),
+            Kind::Delay if r.reason.is_failure() => Some(DsnAction::Delayed),
+            _ => None,
+        };
+    }
     if !options.authenticity {
         return a;
     }

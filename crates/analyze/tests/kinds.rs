@@ -199,3 +199,23 @@ fn an_example_address_in_wrapped_advice_is_not_a_recipient() {
     let got: Vec<&str> = a.recipients.iter().map(|r| r.recipient.as_str()).collect();
     assert_eq!(got, ["userx@example.edu"]);
 }
+
+/// A notice without a delivery-status part names no `Action`; the analyzer gives the one its
+/// words amount to: `failed` for a bounce's permanent failure, `delayed` in a delay notice.
+#[test]
+fn a_plain_text_notice_gets_the_action_it_describes() {
+    use mailerd_types::DsnAction;
+    // qmail: "I'm afraid I wasn't able to deliver your message"
+    let a = corpus("sisimai/maildir/bsd/lhost-qmail-01.eml");
+    assert_eq!(a.kind, Kind::Bounce);
+    assert_eq!(a.recipients[0].action, Some(DsnAction::Failed));
+    // Zoho's plain-text delay warning
+    let a = corpus("sisimai/maildir/bsd/lhost-zoho-05.eml");
+    assert_eq!(a.kind, Kind::Delay);
+    assert_eq!(a.recipients[0].action, Some(DsnAction::Delayed));
+    // a report's own Action stays as written
+    let a = corpus("sisimai/maildir/bsd/lhost-opensmtpd-12.eml");
+    assert_eq!(a.recipients[0].action, Some(DsnAction::Delayed));
+    let a = corpus("sisimai/maildir/bsd/lhost-postfix-02.eml");
+    assert_eq!(a.recipients[0].action, Some(DsnAction::Failed));
+}
