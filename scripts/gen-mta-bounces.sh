@@ -7,7 +7,8 @@
 # Needs root, Debian's apt (the packages are fetched with `apt-get download`, unpacked with
 # `dpkg-deb -x` under $WORK; nothing is installed) and loopback only. Not run by CI.
 #
-# usage: scripts/gen-mta-bounces.sh [MTA...]     (postfix, exim, opensmtpd, sendmail, courier; default: postfix)
+# usage: scripts/gen-mta-bounces.sh [MTA...]     (postfix, exim, opensmtpd, sendmail, courier, dma;
+#                                                 default: postfix)
 #        LABEL_ONLY=1 scripts/gen-mta-bounces.sh MTA...   relabel the MTAs' last runs (label.py
 #                                                         changed), running none
 set -euo pipefail
@@ -52,7 +53,7 @@ trap stop_nexthop EXIT
 
 # The number of notices the cases lead to: one per single-recipient case (SKIP: cases not
 # run), and per multi-recipient message one for its permanent failures and one for its
-# temporary ones (ONE_NOTICE=1: one in all).
+# temporary ones (ONE_NOTICE=1: one in all; PER_RECIPIENT=1: one per failed recipient).
 expected_bounces() {
   python3 - "$H" <<'PY'
 import os
@@ -64,8 +65,14 @@ n = len([c for c in cases.CASES if c['id'] not in skip])
 for _, members in cases.MULTI:
     kinds = {cases.BY_ID[m]['stage'] == 'connect' or cases.BY_ID[m]['replycode'].startswith('4')
              for m in members if m in cases.BY_ID and m not in skip}
-    # Courier reports all of a message's failures in one notice, when the last one is final
-    n += min(len(kinds), 1) if os.environ.get('ONE_NOTICE') else len(kinds)
+    # Courier reports all of a message's failures in one notice, when the last one is final;
+    # dma one per failed recipient
+    if os.environ.get('PER_RECIPIENT'):
+        n += len([m for m in members if m in cases.BY_ID and m not in skip and m != 'accepted'])
+    elif os.environ.get('ONE_NOTICE'):
+        n += min(len(kinds), 1)
+    else:
+        n += len(kinds)
 print(n)
 PY
 }
@@ -372,6 +379,42 @@ SH
   chmod 755 "$d/inner.sh"
   unshare -m "$d/inner.sh" >"$d/log" 2>&1 &
   SKIP=refused ONE_NOTICE=1 drive courier $! 240 70 courier-mta
+}
+
+run_dma() {
+  fetch dma dma
+  local d=$WORK/run/dma p=$PKG/dma f
+  rm -rf "$d"; mkdir -p "$d/spool" "$d/ov/etc/up" "$d/ov/etc/wk"
+  chown mail:mail "$d/spool"; chmod 775 "$d/spool"
+  : >"$d/aliases"
+  # dma has no SMTP listener: the cases are piped to it, sendmail-style. It reads the
+  # compiled-in /etc/dma/dma.conf, laid over /etc in a private mount namespace. It sends
+  # everything to one smarthost, so the `refused` case is not run, and delivers each
+  # recipient on its own (a notice per recipient). A temporary failure is retried in the
+  # delivery process itself, first after 5 minutes, until the queue file is 5 days old: the
+  # files of those still queued are dated back 6 days, so the next retry gives up.
+  cat >"$d/dma.conf" <<CF
+SMARTHOST 127.0.0.1
+PORT $NEXTHOP_PORT
+SPOOLDIR $d/spool
+ALIASES $d/aliases
+MAILNAME mta-dma.gen.test
+NULLCLIENT
+CF
+  cat >"$d/inner.sh" <<SH
+#!/bin/sh
+set -e
+mount -t overlay overlay -o lowerdir=$p/etc:/etc,upperdir=$d/ov/etc/up,workdir=$d/ov/etc/wk /etc
+mkdir -p /etc/dma; cp $d/dma.conf /etc/dma/dma.conf
+SKIP=refused python3 $H/inject.py --command "$p/usr/sbin/dma -f sender@sender.test"
+SH
+  chmod 755 "$d/inner.sh"
+  unshare -m "$d/inner.sh" >"$d/log" 2>&1
+  sleep 30
+  for f in "$d/spool"/*; do [ -e "$f" ] && touch -d '6 days ago' "$f"; done
+  SKIP=refused PER_RECIPIENT=1 wait_for_bounces "$RAW/dma" 480 330
+  pkill -f "^$p/usr/sbin/dma" || true
+  printf 'dma\tdma\t%s\n' "$(version dma dma)" >>"$VERSIONS"
 }
 
 mkdir -p "$WORK"

@@ -1,10 +1,12 @@
 """Sends the test messages to an MTA's SMTP port: one message per case (one recipient),
 and the multi-recipient messages of cases.MULTI.
 
-usage: inject.py PORT     (SKIP="CASE..." leaves those cases out, alone or in a mix)
+usage: inject.py PORT              (SKIP="CASE..." leaves those cases out, alone or in a mix)
+       inject.py --command "CMD"    pipes each message to CMD RCPT... instead
 """
 import os
 import smtplib
+import subprocess
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -18,13 +20,24 @@ def message(mid, rcpts):
 
 
 def main():
+    if sys.argv[1] == '--command':
+        # a sendmail-style command (dma has no SMTP listener): CMD... RCPT... < message
+        cmd = sys.argv[2].split()
+        for mid, rcpts in jobs():
+            msg = message(mid, rcpts).replace('\r\n', '\n')
+            subprocess.run(cmd + rcpts, input=msg.encode(), check=True)
+        return
     port = int(sys.argv[1])
+    for mid, rcpts in jobs():
+        with smtplib.SMTP('127.0.0.1', port, local_hostname='client.sender.test') as s:
+            s.sendmail('sender@sender.test', rcpts, message(mid, rcpts))
+
+
+def jobs():
     skip = set(os.environ.get('SKIP', '').split())
     jobs = [(c['id'], [c['id'] + '@remote.test']) for c in cases.CASES if c['id'] not in skip]
     jobs += [(m, [r + '@remote.test' for r in rs if r not in skip]) for m, rs in cases.MULTI]
-    for mid, rcpts in jobs:
-        with smtplib.SMTP('127.0.0.1', port, local_hostname='client.sender.test') as s:
-            s.sendmail('sender@sender.test', rcpts, message(mid, rcpts))
+    return jobs
 
 
 if __name__ == '__main__':

@@ -41,6 +41,7 @@ pub(super) static ANCHORS: &[(&str, Option<&[&str]>, bool)] = &[
     ("\\bib705\\b", Some(&["ib705"]), false),
     ("\\b550 : user unknown", Some(&["550 : user unknown"]), false),
     ("queue\\.expired", Some(&["queue.expired"]), true),
+    ("could not deliver for the last \\d+ seconds", Some(&["could not deliver for the last "]), false),
     ("message expired", Some(&["message expired"]), true),
     ("retry timeout exceeded", Some(&["retry timeout exceeded"]), true),
     ("retry time not reached for any host", Some(&["retry time not reached for any host"]), true),

@@ -1002,6 +1002,15 @@ mod tests {
     }
 
     #[test]
+    fn dma_giving_up_after_its_limit_is_expired() {
+        let r = "Could not deliver for the last 432000 seconds. Giving up.";
+        assert_eq!(reason_of(r, None, None), Reason::Expired);
+        // a specific wording (its own rule), not only the weak `giving up`
+        assert!(names_reason(r));
+        assert!(!names_reason("Giving up."));
+    }
+
+    #[test]
     fn provider_conventions_for_unknown_users() {
         let ns = Some(SmtpCommand::NotStated);
         // au/KDDI: the address in the reply means the mailbox does not exist; none, a filter.

@@ -208,12 +208,14 @@ pub(crate) static RULES: &[Rule] = &[
     // Exchange/Microsoft 365 `550 4.4.7 QUEUE.Expired; message expired`, Amazon SES
     // `Message expired: unable to deliver in 840 minutes`, Exim `retry timeout exceeded`,
     // Sendmail `Message could not be delivered for 5 days`, Courier/others `envelope expired`,
-    // Notes `not delivered within 0 days and 1 hours`, Postfix `delivery time expired`.
+    // Notes `not delivered within 0 days and 1 hours`, Postfix `delivery time expired`, dma
+    // `Could not deliver for the last 432000 seconds. Giving up.` (its 5-day limit).
     rule(
         "expired",
         R::Expired,
         &[
             r"queue\.expired",
+            r"could not deliver for the last \d+ seconds",
             r"message expired",
             r"retry timeout exceeded",
             r"retry time not reached for any host",

@@ -293,7 +293,7 @@ pub fn complete(ctx: &Ctx<'_>, out: &mut [Found]) {
     own_words(&ls, out);
 }
 
-/// The reporting MTA's own words ([`reason_paragraph`]) for a single recipient: its diagnostic
+/// The reporting MTA's own words ([`reason_parts`]) for a single recipient: its diagnostic
 /// when it has none, or in place of one that is only the notice's wrapper sentence (dma:
 /// `There was an error delivering your mail to <addr>.`, no reply quoted) when those words
 /// (`DNS lookup failure: host x not found`) name a reason.
@@ -303,9 +303,10 @@ fn own_words(ls: &[&str], out: &mut [Found]) {
     if f.diagnostic.is_some() && !wrapper_only {
         return;
     }
-    let Some(p) = reason_paragraph(ls, &f.recipient) else {
+    let Some((own, after)) = reason_parts(ls, &f.recipient) else {
         return;
     };
+    let p = join_parts(&own, &after);
     // (Cheapest tests first: naming a reason runs the rule table.)
     let replace = match f.diagnostic.as_deref() {
         None => true,
@@ -315,15 +316,38 @@ fn own_words(ls: &[&str], out: &mut [Found]) {
                 && !crate::classify::names_reason(d)
         }
     };
-    if replace {
+    if !replace {
+        return;
+    }
+    // The rest of the recipient's line is only the wrapper (`There was an error delivering
+    // your mail to`) when it names no reason and the lines after it do: those lines alone.
+    if !own.is_empty()
+        && !after.is_empty()
+        && crate::classify::names_reason(&after)
+        && !crate::classify::names_reason(&own)
+    {
+        f.set_diagnostic(&after);
+    } else {
         f.set_diagnostic(&p);
+    }
+}
+
+fn join_parts(own: &str, after: &str) -> String {
+    match (own.is_empty(), after.is_empty()) {
+        (true, _) => after.to_string(),
+        (_, true) => own.to_string(),
+        _ => format!("{own} {after}"),
     }
 }
 
 /// The reporting MTA's own words about one recipient when no reply is quoted: the lines
 /// right after the line that names the recipient (else the paragraph before it), without the
 /// address-only lines and separators. At most a few lines.
-fn reason_paragraph(ls: &[&str], recipient: &str) -> Option<String> {
+///
+/// In two parts: the rest of the recipient's own line, and the lines after it (or, when both
+/// are missing, the paragraph before it; or the notice's first paragraphs when no line names
+/// the recipient). Never both empty.
+fn reason_parts(ls: &[&str], recipient: &str) -> Option<(String, String)> {
     let rlow = recipient.to_ascii_lowercase();
     let Some(at) = ls.iter().position(|l| crate::text::contains_ci(l, &rlow)) else {
         // The text does not name the recipient (it came from a header or the original):
@@ -352,7 +376,7 @@ fn reason_paragraph(ls: &[&str], recipient: &str) -> Option<String> {
             }
             para.push_str(crate::prefix(l, 1024));
         }
-        return (!out.is_empty()).then_some(out);
+        return (!out.is_empty()).then(|| (String::new(), out));
     };
     let useful = |l: &str| {
         let t = l.trim().trim_matches(['<', '>', '*', '-', '=', ' ', '\t']);
@@ -363,10 +387,8 @@ fn reason_paragraph(ls: &[&str], recipient: &str) -> Option<String> {
     let own = own
         .trim()
         .trim_matches(['<', '>', ':', '*', '-', ' ', '\t', '.']);
+    let own = if own.len() > 8 { own } else { "" };
     let mut out = String::new();
-    if own.len() > 8 {
-        out.push_str(own);
-    }
     let mut n = 0;
     let mut started = false;
     for l in ls.iter().skip(at + 1).take(12) {
@@ -384,7 +406,9 @@ fn reason_paragraph(ls: &[&str], recipient: &str) -> Option<String> {
         }
         if useful(l) {
             started = true;
-            out.push(' ');
+            if !out.is_empty() {
+                out.push(' ');
+            }
             out.push_str(l.trim());
             n += 1;
             if n >= 4 {
@@ -392,7 +416,7 @@ fn reason_paragraph(ls: &[&str], recipient: &str) -> Option<String> {
             }
         }
     }
-    if out.trim().is_empty() {
+    if own.is_empty() && out.is_empty() {
         // the paragraph before the recipient line
         let mut before: Vec<&str> = Vec::new();
         for l in ls[..at].iter().rev().take(8) {
@@ -410,7 +434,7 @@ fn reason_paragraph(ls: &[&str], recipient: &str) -> Option<String> {
         out = before.join(" ");
     }
     let out = out.trim();
-    (!out.is_empty()).then(|| out.to_string())
+    (!own.is_empty() || !out.is_empty()).then(|| (own.to_string(), out.to_string()))
 }
 
 /// The most recipients read from one message.
@@ -565,9 +589,7 @@ mod tests {
         own_words(&ls, &mut out);
         assert_eq!(
             out[0].diagnostic.as_deref(),
-            Some(
-                "There was an error delivering your mail to DNS lookup failure: host example.jp not found"
-            )
+            Some("DNS lookup failure: host example.jp not found")
         );
         // a diagnostic that names a reason already is kept
         let mut kept = vec![Found::new("a@example.jp".into(), "Generic")];
