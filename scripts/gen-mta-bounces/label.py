@@ -27,13 +27,19 @@ COLUMNS = ['file', 'index', 'recipient', 'status', 'reason', 'hardbounce', 'repl
 # of the report (Exim's class-only 5.0.0, Sendmail's 4.4.7). Postfix runs with a queue
 # lifetime of 0: it bounces at the first 4xx with that reply, and the reason is the reply's.
 EXPIRES = {'exim': '5.0.0', 'sendmail': '4.4.7'}
-# MTAs whose expiry notice gives neither the last reply nor its code (OpenSMTPD 6.8:
-# "rcpt: Envelope expired", Status: 4.4.7, and its delay notice's wording although the
-# envelope was dropped): reason `expired`, status the report's 4.4.7, no reply code.
-SILENT_EXPIRY = {'opensmtpd'}
+# MTAs whose expiry notice gives neither the last reply nor its code: reason `expired`, no
+# reply code, and the status their notice leads to. OpenSMTPD 6.8 ("rcpt: Envelope
+# expired", and its delay notice's wording although the envelope was dropped): the report's
+# 4.4.7. dma 0.13 ("Could not deliver for the last 432000 seconds. Giving up.", no report):
+# no status at all, so Sisimai's pseudo status of `expired`, 5.0.947 (its corpus labels
+# lhost-dragonfly-29 and -30 so).
+SILENT_EXPIRY = {'opensmtpd': '4.4.7', 'dma': '5.0.947'}
 # A reply without an enhanced code: the status is the one the MTA's report gives. Postfix,
-# Exim and OpenSMTPD give the class-only X.0.0; Sendmail derives one from the words.
-PLAIN_STATUS = {'sendmail': {'plain-nouser': '5.1.1', 'plain-full': '5.2.2'}}
+# Exim, OpenSMTPD and Courier give the class-only X.0.0; Sendmail derives one from the
+# words. dma writes no report: Sisimai's pseudo status of the reason (5.0.9NN, the
+# reason's number in Sisimai's table, as for its lhost-dragonfly corpus files).
+PLAIN_STATUS = {'sendmail': {'plain-nouser': '5.1.1', 'plain-full': '5.2.2'},
+                'dma': {'plain-nouser': '5.0.911', 'plain-full': '5.0.922'}}
 
 
 def temporary(c):
@@ -46,7 +52,7 @@ def labels(c, mta):
     status, reason = c['status'], c['reason']
     temporary_ = temporary(c)
     if mta in SILENT_EXPIRY and temporary_:
-        return '4.4.7', 'expired', '0', '', 'message-expired'
+        return SILENT_EXPIRY[mta], 'expired', '0', '', 'message-expired'
     status = PLAIN_STATUS.get(mta, {}).get(c['id'], status)
     if mta in EXPIRES and temporary_:
         reason = 'expired'

@@ -12,6 +12,7 @@ use mailerd_analyze::analyze;
 /// Per MTA: found, status, reason, hardbounce, action, category (percent of expected rows).
 const RATCHETS: &[(&str, [f64; 6])] = &[
     ("courier", [100.0, 100.0, 94.3, 100.0, 100.0, 100.0]),
+    ("dma", [100.0, 100.0, 97.1, 100.0, 100.0, 100.0]),
     ("exim", [100.0, 100.0, 97.2, 100.0, 100.0, 100.0]),
     ("opensmtpd", [100.0, 100.0, 94.4, 97.2, 100.0, 100.0]),
     ("postfix", [100.0, 100.0, 91.7, 100.0, 100.0, 100.0]),

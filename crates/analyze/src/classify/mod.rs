@@ -694,6 +694,9 @@ const STAGE_DATA: &[&str] = &[
     "(state 15)",
     "(state 17)",
     "(state 18)",
+    // dma: `mx.example.jp [192.0.2.1] did not like our final DATA:`
+    "did not like our final data",
+    "did not like our data",
 ];
 const STAGE_RCPT: &[&str] = &[
     "in reply to rcpt to",
@@ -705,6 +708,7 @@ const STAGE_RCPT: &[&str] = &[
     "rejected recipient",
     "most progress was rcpt to",
     "(state 14)",
+    "did not like our rcpt to",
 ];
 const STAGE_MAIL: &[&str] = &[
     "in reply to mail from",
@@ -713,6 +717,7 @@ const STAGE_MAIL: &[&str] = &[
     ">>> mail from",
     "sender was rejected",
     "[mail_from]",
+    "did not like our mail from",
 ];
 const STAGE_CONN: &[&str] = &[
     "refused to talk to me",
