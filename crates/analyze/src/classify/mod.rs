@@ -1007,6 +1007,23 @@ mod tests {
     }
 
     #[test]
+    fn dma_names_the_command_it_was_refused_at() {
+        let at = |t: &str| command_in(&normalize(t));
+        assert_eq!(
+            at("mx.example.jp [192.0.2.1] did not like our RCPT TO:\n550 No such user here"),
+            Some(SmtpCommand::Rcpt)
+        );
+        assert_eq!(
+            at("mx.example.jp [192.0.2.1] did not like our final DATA:\n554 5.7.1 spam"),
+            Some(SmtpCommand::Data)
+        );
+        assert_eq!(
+            at("mx.example.jp [192.0.2.1] did not like our MAIL FROM:\n553 sender refused"),
+            Some(SmtpCommand::Mail)
+        );
+    }
+
+    #[test]
     fn dma_giving_up_after_its_limit_is_expired() {
         let r = "Could not deliver for the last 432000 seconds. Giving up.";
         assert_eq!(reason_of(r, None, None), Reason::Expired);
