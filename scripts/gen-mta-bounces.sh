@@ -7,8 +7,8 @@
 # Needs root, Debian's apt (the packages are fetched with `apt-get download`, unpacked with
 # `dpkg-deb -x` under $WORK; nothing is installed) and loopback only. Not run by CI.
 #
-# usage: scripts/gen-mta-bounces.sh [MTA...]     (postfix, exim, opensmtpd, sendmail, courier, dma;
-#                                                 default: postfix)
+# usage: scripts/gen-mta-bounces.sh [MTA...]     (postfix, exim, opensmtpd, sendmail, courier, dma,
+#                                                 nullmailer; default: postfix)
 #        LABEL_ONLY=1 scripts/gen-mta-bounces.sh MTA...   relabel the MTAs' last runs (label.py
 #                                                         changed), running none
 set -euo pipefail
@@ -34,8 +34,8 @@ fetch() { # fetch NAME DEB-PACKAGE...
   echo "$*" >"$WORK/debs/$name.stamp"
 }
 
-version() { # version DEB-FILE-PREFIX
-  ls "$WORK/debs/$1" | sed -n "s/^${2}_\([^_]*\)_.*/\1/p" | head -1
+version() { # version DEB-FILE-PREFIX (apt-get download writes an epoch's ':' as %3a)
+  ls "$WORK/debs/$1" | sed -n "s/^${2}_\([^_]*\)_.*/\1/p" | sed 's/%3a/:/' | head -1
 }
 
 NEXTHOP_PID=
@@ -53,7 +53,8 @@ trap stop_nexthop EXIT
 
 # The number of notices the cases lead to: one per single-recipient case (SKIP: cases not
 # run), and per multi-recipient message one for its permanent failures and one for its
-# temporary ones (ONE_NOTICE=1: one in all; PER_RECIPIENT=1: one per failed recipient).
+# temporary ones (ONE_NOTICE=1: one in all; PER_RECIPIENT=1: one per failed recipient;
+# NO_MULTI=1: none run).
 expected_bounces() {
   python3 - "$H" <<'PY'
 import os
@@ -62,7 +63,7 @@ sys.path.insert(0, sys.argv[1])
 import cases
 skip = set(os.environ.get('SKIP', '').split())
 n = len([c for c in cases.CASES if c['id'] not in skip])
-for _, members in cases.MULTI:
+for _, members in ([] if os.environ.get('NO_MULTI') else cases.MULTI):
     kinds = {cases.BY_ID[m]['stage'] == 'connect' or cases.BY_ID[m]['replycode'].startswith('4')
              for m in members if m in cases.BY_ID and m not in skip}
     # Courier reports all of a message's failures in one notice, when the last one is final;
@@ -415,6 +416,52 @@ SH
   SKIP=refused PER_RECIPIENT=1 wait_for_bounces "$RAW/dma" 480 330
   pkill -f "^$p/usr/sbin/dma" || true
   printf 'dma\tdma\t%s\n' "$(version dma dma)" >>"$VERSIONS"
+}
+
+run_nullmailer() {
+  fetch nullmailer nullmailer
+  local d=$WORK/run/nullmailer p=$PKG/nullmailer
+  rm -rf "$d"; mkdir -p "$d"
+  # nullmailer's paths are compiled in (/etc/nullmailer, /var/spool/nullmailer, its helpers
+  # under /usr): in a private mount namespace the package is laid over /usr and /etc, with a
+  # tmpfs spool. It hands everything to one remote (the next hop), so `refused` is not run;
+  # it fails a whole message at its first refused recipient and gives that reply for every
+  # recipient, so the multi-recipient messages are not run either (NO_MULTI=1). A 4xx is
+  # retried every 5-10 s until `queuelifetime` (40 s). Its send daemon runs as `mail`, as
+  # Debian's service does.
+  cat >"$d/inner.sh" <<SH
+#!/bin/sh
+set -e
+for x in usr etc; do
+  mkdir -p $d/ov/\$x/up $d/ov/\$x/wk
+  mount -t overlay overlay -o lowerdir=$p/\$x:/\$x,upperdir=$d/ov/\$x/up,workdir=$d/ov/\$x/wk /\$x
+done
+mount -t tmpfs tmpfs /var/spool
+mkdir -p /var/spool/nullmailer/queue /var/spool/nullmailer/tmp /var/spool/nullmailer/failed
+mkfifo /var/spool/nullmailer/trigger
+chown -R mail:mail /var/spool/nullmailer; chmod 622 /var/spool/nullmailer/trigger
+mkdir -p /etc/nullmailer
+echo "127.0.0.1 smtp --port=$NEXTHOP_PORT" >/etc/nullmailer/remotes
+# Debian's nullmailer takes its host name from /etc/mailname, not from 'me'
+echo mta-nullmailer.gen.test >/etc/mailname
+echo gen.test >/etc/nullmailer/defaultdomain
+echo 40 >/etc/nullmailer/queuelifetime
+echo 5 >/etc/nullmailer/pausetime
+echo 10 >/etc/nullmailer/maxpause
+setpriv --reuid=mail --regid=mail --init-groups /usr/sbin/nullmailer-send >$d/send.log 2>&1 &
+send=\$!
+sleep 1
+SKIP=refused NO_MULTI=1 python3 $H/inject.py --command "/usr/sbin/sendmail -f sender@sender.test"
+trap 'kill \$send; exit 0' TERM INT
+while :; do sleep 1; done
+SH
+  chmod 755 "$d/inner.sh"
+  unshare -m "$d/inner.sh" >"$d/log" 2>&1 &
+  local pid=$!
+  SKIP=refused NO_MULTI=1 wait_for_bounces "$RAW/nullmailer" 240 70
+  kill "$pid" 2>/dev/null || true
+  wait "$pid" 2>/dev/null || true
+  printf 'nullmailer\tnullmailer\t%s\n' "$(version nullmailer nullmailer)" >>"$VERSIONS"
 }
 
 mkdir -p "$WORK"

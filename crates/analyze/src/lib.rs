@@ -858,6 +858,16 @@ fn analyze_message(msg: &mail::Message<'_>, depth: u8, options: Options) -> Anal
         {
             f.action = Some(DsnAction::Failed);
         }
+        // nullmailer (2.x) writes a notice only when it gives a message up (it moves it to
+        // `failed/`, at a permanent error or at the end of `queuelifetime`); when the last
+        // reply was a 4xx its nullmailer-dsn words that notice as a delay (`Action: delayed`,
+        // "A final delivery status notification will be generated ..."), yet none follows:
+        // the recipient failed.
+        if f.action == Some(DsnAction::Delayed)
+            && human_lc().contains("this is the nullmailer delivery system")
+        {
+            f.action = Some(DsnAction::Failed);
+        }
         let command = if f.own_words {
             None
         } else {

@@ -219,3 +219,50 @@ fn a_plain_text_notice_gets_the_action_it_describes() {
     let a = corpus("sisimai/maildir/bsd/lhost-postfix-02.eml");
     assert_eq!(a.recipients[0].action, Some(DsnAction::Failed));
 }
+
+/// nullmailer 2.x writes a notice only when it gives a message up; after a 4xx its words are
+/// a delay's (`Action: delayed`, "A final delivery status notification will be generated"),
+/// but nothing more comes: the recipient failed, and the notice is a bounce.
+#[test]
+fn a_nullmailer_delay_notice_is_its_final_word() {
+    use mailerd_types::{Category, DsnAction};
+    let n = "From: Message Delivery Subsystem <MAILER-DAEMON@mx.example.org>\n\
+To: <sender@example.org>\n\
+Subject: Returned mail: Could not send message\n\
+MIME-Version: 1.0\n\
+Content-Type: multipart/report; report-type=delivery-status; boundary=\"b\"\n\
+\n\
+--b\n\
+Content-Type: text/plain; charset=us-ascii\n\
+\n\
+This is the nullmailer delivery system.  The message attached below\n\
+has not been delivered to one or more of the intended recipients:\n\
+\n\
+\t<rcpt@example.net>\n\
+\n\
+A final delivery status notification will be generated if delivery\n\
+proves to be impossible within the configured time limit.\n\
+\n\
+--b\n\
+Content-Type: message/delivery-status\n\
+\n\
+Reporting-MTA: x-local-hostname; mx.example.org\n\
+\n\
+Final-Recipient: rfc822; rcpt@example.net\n\
+Action: delayed\n\
+Status: 4.2.0\n\
+Remote-MTA: dns; 192.0.2.1\n\
+Diagnostic-Code: SMTP; 450 4.2.0 <rcpt@example.net>: Recipient address rejected: Greylisted\n\
+\n\
+--b--\n";
+    let a = check(n, Kind::Bounce, &["rcpt@example.net"]);
+    assert_eq!(a.recipients[0].action, Some(DsnAction::Failed));
+    assert_eq!(a.recipients[0].category, Category::MessageExpired);
+    // the same report from another MTA stays a delay
+    let other = n.replace(
+        "This is the nullmailer delivery system",
+        "This is the mail system",
+    );
+    let a = check(&other, Kind::Delay, &["rcpt@example.net"]);
+    assert_eq!(a.recipients[0].action, Some(DsnAction::Delayed));
+}
