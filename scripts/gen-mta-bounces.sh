@@ -5,10 +5,11 @@
 # that same server, which keeps it (null sender) as an .eml file.
 #
 # Needs root, Debian's apt (the packages are fetched with `apt-get download`, unpacked with
-# `dpkg-deb -x` under $WORK; nothing is installed) and loopback only. Not run by CI.
+# `dpkg-deb -x` under $WORK; nothing is installed), for Haraka node and npm (installed from
+# the npm registry under $WORK), and loopback only. Not run by CI.
 #
 # usage: scripts/gen-mta-bounces.sh [MTA...]     (postfix, exim, opensmtpd, sendmail, courier, dma,
-#                                                 nullmailer; default: postfix)
+#                                                 nullmailer, haraka; default: postfix)
 #        LABEL_ONLY=1 scripts/gen-mta-bounces.sh MTA...   relabel the MTAs' last runs (label.py
 #                                                         changed), running none
 set -euo pipefail
@@ -105,13 +106,14 @@ private_users() { # private_users DIR NAME:ID...: DIR/passwd and DIR/group, the 
 
 drive() { # drive MTA PID SECONDS QUIET PACKAGE: inject the cases into the MTA running as PID,
   # wait for its bounces (wait_for_bounces SECONDS QUIET), stop it, record PACKAGE's version
+  # (none when PACKAGE is empty)
   local mta=$1 pid=$2
   sleep 2
   python3 "$H/inject.py" $MTA_PORT
   wait_for_bounces "$RAW/$mta" "$3" "$4"
   kill "$pid" 2>/dev/null || true
   wait "$pid" 2>/dev/null || true
-  printf '%s\t%s\t%s\n' "$mta" "$5" "$(version "$mta" "$5")" >>"$VERSIONS"
+  [ -z "$5" ] || printf '%s\t%s\t%s\n' "$mta" "$5" "$(version "$mta" "$5")" >>"$VERSIONS"
 }
 
 run_postfix() {
@@ -462,6 +464,47 @@ SH
   kill "$pid" 2>/dev/null || true
   wait "$pid" 2>/dev/null || true
   printf 'nullmailer\tnullmailer\t%s\n' "$(version nullmailer nullmailer)" >>"$VERSIONS"
+}
+
+run_haraka() {
+  # Haraka (Node.js) from the npm registry, with the machine's node and npm
+  local v=3.3.4 d=$WORK/run/haraka n=$WORK/npm/haraka
+  if [ "$(cat "$n.stamp" 2>/dev/null)" != "$v" ]; then
+    rm -rf "$n"; mkdir -p "$n"
+    (cd "$n" && npm install --no-audit --no-fund "Haraka@$v" >/dev/null 2>&1)
+    echo "$v" >"$n.stamp"
+  fi
+  local h=$n/node_modules/Haraka
+  rm -rf "$d"; mkdir -p "$d/plugins" "$d/queue"
+  # its shipped configuration (the bounce templates are in it), with a plugin of ours that
+  # lets every client relay and routes by the case (refused@ to the dead port), listening
+  # on MTA_PORT, no outbound TLS, a 4xx retried 3 times 10 s apart, then bounced. It writes
+  # a multi-recipient notice without any recipient's status or reply when some were refused
+  # at RCPT ("Some recipients failed: <a>, <b>"; 3.3.4), so the mixes are not run.
+  cp -r "$h/config" "$d/config"
+  cat >"$d/plugins/gen.js" <<JS
+// mailerd gen-mta-bounces: relay for every client; route by the case
+exports.hook_rcpt = function (next, connection) {
+    connection.relaying = true
+    next(OK)
+}
+exports.hook_get_mx = function (next, hmail, domain) {
+    const refused = hmail.todo.rcpt_to.some((a) => a.user === 'refused')
+    next(OK, { priority: 0, exchange: '127.0.0.1', port: refused ? $DEAD_PORT : $NEXTHOP_PORT })
+}
+JS
+  printf 'gen\n' >"$d/config/plugins"
+  printf 'listen=127.0.0.1:%s\nnodes=0\n' $MTA_PORT >"$d/config/smtp.ini"
+  printf 'mta-haraka.gen.test\n' >"$d/config/me"
+  printf 'temp_fail_intervals=10s*3\nenable_tls=false\n' >"$d/config/outbound.ini"
+  (cd "$d" && exec node "$h/bin/haraka" -c "$d" >"$d/log" 2>&1) &
+  local pid=$!
+  for _ in $(seq 100); do
+    python3 -c "import socket; socket.create_connection(('127.0.0.1', $MTA_PORT)).close()" 2>/dev/null && break
+    sleep 0.1
+  done
+  NO_MULTI=1 drive haraka $pid 180 60 ''
+  printf 'haraka\tHaraka (npm)\t%s\n' "$v" >>"$VERSIONS"
 }
 
 mkdir -p "$WORK"

@@ -38,8 +38,13 @@ SILENT_EXPIRY = {'opensmtpd': '4.4.7', 'dma': '5.0.947'}
 # Exim, OpenSMTPD and Courier give the class-only X.0.0; Sendmail derives one from the
 # words. dma writes no report: Sisimai's pseudo status of the reason (5.0.9NN, the
 # reason's number in Sisimai's table, as for its lhost-dragonfly corpus files).
+# Haraka 3.3.4 writes no Status for such a reply either.
 PLAIN_STATUS = {'sendmail': {'plain-nouser': '5.1.1', 'plain-full': '5.2.2'},
-                'dma': {'plain-nouser': '5.0.911', 'plain-full': '5.0.922'}}
+                'dma': {'plain-nouser': '5.0.911', 'plain-full': '5.0.922'},
+                'haraka': {'plain-nouser': '5.0.911', 'plain-full': '5.0.922'}}
+# The status an MTA reports for the connection refused until it gave up, when not the
+# case's 4.4.1: Haraka `5.1.2 (550 Tried all MXs remote.test)`.
+CONNECT_STATUS = {'haraka': '5.1.2'}
 
 
 def temporary(c):
@@ -54,6 +59,8 @@ def labels(c, mta):
     if mta in SILENT_EXPIRY and temporary_:
         return SILENT_EXPIRY[mta], 'expired', '0', '', 'message-expired'
     status = PLAIN_STATUS.get(mta, {}).get(c['id'], status)
+    if c['stage'] == 'connect' and mta in CONNECT_STATUS:
+        status = CONNECT_STATUS[mta]
     if mta in EXPIRES and temporary_:
         reason = 'expired'
         if c['stage'] == 'connect':

@@ -42,6 +42,7 @@ pub(super) static ANCHORS: &[(&str, Option<&[&str]>, bool)] = &[
     ("\\b550 : user unknown", Some(&["550 : user unknown"]), false),
     ("queue\\.expired", Some(&["queue.expired"]), true),
     ("could not deliver for the last \\d+ seconds", Some(&["could not deliver for the last "]), false),
+    ("tried all mxs", Some(&["tried all mxs"]), true),
     ("message expired", Some(&["message expired"]), true),
     ("retry timeout exceeded", Some(&["retry timeout exceeded"]), true),
     ("retry time not reached for any host", Some(&["retry time not reached for any host"]), true),

@@ -1024,6 +1024,20 @@ mod tests {
     }
 
     #[test]
+    fn haraka_giving_up_on_every_mx_is_expired() {
+        // its report's `Status: 5.1.2 (550 Tried all MXs example.jp)` is no missing domain:
+        // no MX took a connection until its retries were spent
+        let c = classify(&Evidence {
+            action: Some(DsnAction::Failed),
+            status: EnhancedStatus::parse("5.1.2").ok(),
+            diagnostic: "550 Tried all MXs example.jp",
+            ..Default::default()
+        });
+        assert_eq!(c.reason, Reason::Expired);
+        assert_eq!(c.category, Category::MessageExpired);
+    }
+
+    #[test]
     fn dma_giving_up_after_its_limit_is_expired() {
         let r = "Could not deliver for the last 432000 seconds. Giving up.";
         assert_eq!(reason_of(r, None, None), Reason::Expired);

@@ -209,13 +209,16 @@ pub(crate) static RULES: &[Rule] = &[
     // `Message expired: unable to deliver in 840 minutes`, Exim `retry timeout exceeded`,
     // Sendmail `Message could not be delivered for 5 days`, Courier/others `envelope expired`,
     // Notes `not delivered within 0 days and 1 hours`, Postfix `delivery time expired`, dma
-    // `Could not deliver for the last 432000 seconds. Giving up.` (its 5-day limit).
+    // `Could not deliver for the last 432000 seconds. Giving up.` (its 5-day limit), Haraka
+    // `Too many failures (Tried all MXs)` (`Status: 5.1.2 (550 Tried all MXs example.jp)`:
+    // no MX took a connection, and its retries are spent).
     rule(
         "expired",
         R::Expired,
         &[
             r"queue\.expired",
             r"could not deliver for the last \d+ seconds",
+            r"tried all mxs",
             r"message expired",
             r"retry timeout exceeded",
             r"retry time not reached for any host",
