@@ -104,6 +104,15 @@ private_users() { # private_users DIR NAME:ID...: DIR/passwd and DIR/group, the 
   done
 }
 
+overlays() { # overlays RUNDIR PKGROOT DIR...: the lines of a private mount namespace's script
+  # that lay the unpacked package's PKGROOT/DIR over /DIR (an overlay; writes go to RUNDIR/ov)
+  local d=$1 p=$2 x; shift 2
+  for x in "$@"; do
+    echo "mkdir -p $d/ov/$x/up $d/ov/$x/wk"
+    echo "mount -t overlay overlay -o lowerdir=$p/$x:/$x,upperdir=$d/ov/$x/up,workdir=$d/ov/$x/wk /$x"
+  done
+}
+
 drive() { # drive MTA PID SECONDS QUIET PACKAGE: inject the cases into the MTA running as PID,
   # wait for its bounces (wait_for_bounces SECONDS QUIET), stop it, record PACKAGE's version
   # (none when PACKAGE is empty)
@@ -351,10 +360,7 @@ run_courier() {
   cat >"$d/inner.sh" <<SH
 #!/bin/sh
 set -e
-for x in usr etc; do
-  mkdir -p $d/ov/\$x/up $d/ov/\$x/wk
-  mount -t overlay overlay -o lowerdir=$p/\$x:/\$x,upperdir=$d/ov/\$x/up,workdir=$d/ov/\$x/wk /\$x
-done
+$(overlays "$d" "$p" usr etc)
 mount -t tmpfs tmpfs /run; mkdir -p /run/courier
 mount -t tmpfs tmpfs /var/lib; cp -a $p/var/lib/courier /var/lib/courier
 cp $d/passwd /etc/passwd; cp $d/group /etc/group
@@ -387,7 +393,7 @@ SH
 run_dma() {
   fetch dma dma
   local d=$WORK/run/dma p=$PKG/dma f
-  rm -rf "$d"; mkdir -p "$d/spool" "$d/ov/etc/up" "$d/ov/etc/wk"
+  rm -rf "$d"; mkdir -p "$d/spool"
   chown mail:mail "$d/spool"; chmod 775 "$d/spool"
   : >"$d/aliases"
   # dma has no SMTP listener: the cases are piped to it, sendmail-style. It reads the
@@ -407,7 +413,7 @@ CF
   cat >"$d/inner.sh" <<SH
 #!/bin/sh
 set -e
-mount -t overlay overlay -o lowerdir=$p/etc:/etc,upperdir=$d/ov/etc/up,workdir=$d/ov/etc/wk /etc
+$(overlays "$d" "$p" etc)
 mkdir -p /etc/dma; cp $d/dma.conf /etc/dma/dma.conf
 SKIP=refused python3 $H/inject.py --command "$p/usr/sbin/dma -f sender@sender.test"
 SH
@@ -434,10 +440,7 @@ run_nullmailer() {
   cat >"$d/inner.sh" <<SH
 #!/bin/sh
 set -e
-for x in usr etc; do
-  mkdir -p $d/ov/\$x/up $d/ov/\$x/wk
-  mount -t overlay overlay -o lowerdir=$p/\$x:/\$x,upperdir=$d/ov/\$x/up,workdir=$d/ov/\$x/wk /\$x
-done
+$(overlays "$d" "$p" usr etc)
 mount -t tmpfs tmpfs /var/spool
 mkdir -p /var/spool/nullmailer/queue /var/spool/nullmailer/tmp /var/spool/nullmailer/failed
 mkfifo /var/spool/nullmailer/trigger
