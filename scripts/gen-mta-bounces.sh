@@ -55,7 +55,7 @@ trap stop_nexthop EXIT
 # The number of notices the cases lead to: one per single-recipient case (SKIP: cases not
 # run), and per multi-recipient message one for its permanent failures and one for its
 # temporary ones (ONE_NOTICE=1: one in all; PER_RECIPIENT=1: one per failed recipient;
-# NO_MULTI=1: none run).
+# NO_MULTI=1: none run); WARNINGS=1: and a delay warning per message with a temporary one.
 expected_bounces() {
   python3 - "$H" <<'PY'
 import os
@@ -75,6 +75,13 @@ for _, members in ([] if os.environ.get('NO_MULTI') else cases.MULTI):
         n += min(len(kinds), 1)
     else:
         n += len(kinds)
+# WARNINGS=1: a delay warning too for every message with a temporary failure
+if os.environ.get('WARNINGS'):
+    temp = lambda c: c['stage'] == 'connect' or c['replycode'].startswith('4')
+    n += len([c for c in cases.CASES if temp(c) and c['id'] not in skip])
+    if not os.environ.get('NO_MULTI'):
+        n += len([m for m, ms in cases.MULTI
+                  if any(x in cases.BY_ID and x not in skip and temp(cases.BY_ID[x]) for x in ms)])
 print(n)
 PY
 }
@@ -371,6 +378,8 @@ echo gen.test >\$C/defaultdomain
 echo localhost >\$C/locals
 printf 'remote.test: [127.0.0.1],$NEXTHOP_PORT\nsender.test: [127.0.0.1],$NEXTHOP_PORT\n' >\$C/esmtproutes
 echo 40s >\$C/queuetime
+# a delay warning 15 s after arrival (the recipients still retried then)
+echo 15s >\$C/warntime
 echo 10s >\$C/retryalpha; echo 1 >\$C/retrybeta; echo 10s >\$C/retrygamma; echo 1 >\$C/retrymaxdelta
 rm -rf \$C/smtpaccess; mkdir \$C/smtpaccess
 printf '127.0.0.1\tallow,RELAYCLIENT\n' >\$C/smtpaccess/default
@@ -387,7 +396,7 @@ while :; do sleep 1; done
 SH
   chmod 755 "$d/inner.sh"
   unshare -m "$d/inner.sh" >"$d/log" 2>&1 &
-  SKIP=refused ONE_NOTICE=1 drive courier $! 240 70 courier-mta
+  SKIP=refused ONE_NOTICE=1 WARNINGS=1 drive courier $! 240 70 courier-mta
 }
 
 run_dma() {

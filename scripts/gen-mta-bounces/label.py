@@ -34,6 +34,10 @@ EXPIRES = {'exim': '5.0.0', 'sendmail': '4.4.7'}
 # no status at all, so Sisimai's pseudo status of `expired`, 5.0.947 (its corpus labels
 # lhost-dragonfly-29 and -30 so).
 SILENT_EXPIRY = {'opensmtpd': '4.4.7', 'dma': '5.0.947'}
+# MTAs run with a delay warning before they give up (Courier's warntime): those notices are
+# labelled as delays (action delayed, kind delay, the reply's status and reason), with the
+# module MTA-warnings: scored apart from the MTA's failure notices.
+WARNS = {'courier'}
 # A reply without an enhanced code: the status is the one the MTA's report gives. Postfix,
 # Exim, OpenSMTPD and Courier give the class-only X.0.0; Sendmail derives one from the
 # words. dma writes no report: Sisimai's pseudo status of the reason (5.0.9NN, the
@@ -118,7 +122,8 @@ def main():
         with open(os.path.join(out, 'expected.tsv')) as fh:
             kept = [line.rstrip('\n').split('\t') for line in fh]
         if kept and kept[0] == COLUMNS:
-            rows = [r for r in kept[1:] if len(r) == len(COLUMNS) and r[-1] not in sys.argv[3:]]
+            run = set(sys.argv[3:]) | {m + '-warnings' for m in sys.argv[3:]}
+            rows = [r for r in kept[1:] if len(r) == len(COLUMNS) and r[-1] not in run]
     except FileNotFoundError:
         pass
     for mta in sys.argv[3:]:
@@ -133,21 +138,45 @@ def main():
                 data = fh.read()
             rc = recipients(data)
             found.append((data, rc))
+        # files are named in arrival order: a notice about temporary failures only, each of
+        # them reported again by a later notice, is the MTA's delay warning (MTAs in WARNS)
+        def mid_of(data, rc):
+            subj = re.search(rb'\nSubject: test ([A-Za-z0-9-]+)', data)
+            return subj.group(1).decode() if subj else message_of(rc)
+        warnings = set()
+        if mta in WARNS:
+            mids = [mid_of(data, rc) for data, rc in found]
+            for i, (_, rc) in enumerate(found):
+                later = {r for j in range(i + 1, len(found)) if mids[j] == mids[i]
+                         for r in found[j][1]}
+                if rc and all(temporary(cases.BY_ID[r]) and r in later for r in rc):
+                    warnings.add(i)
+        found = [(data, rc, i in warnings) for i, (data, rc) in enumerate(found)]
         # a message's notices in an order that does not depend on which came first (Postfix
         # sends a mix's two at once): the one about permanent failures, then the other
-        found.sort(key=lambda f: (any(temporary(cases.BY_ID[r]) for r in f[1]), f[1]))
-        # a message's notices: single-recipient cases by case id, mixes by message id
+        found.sort(key=lambda f: (f[2], any(temporary(cases.BY_ID[r]) for r in f[1]), f[1]))
+        # a message's notices: single-recipient cases by case id, mixes by message id; a
+        # delay warning as ID-delay
         names = {}
-        for data, rc in found:
-            subj = re.search(rb'\nSubject: test ([A-Za-z0-9-]+)', data)
-            mid = subj.group(1).decode() if subj else message_of(rc)
+        for data, rc, warning in found:
+            mid = mid_of(data, rc)
+            if warning:
+                mid += '-delay'
             n = names.get(mid, 0) + 1
             names[mid] = n
             name = '%s/%s%s.eml' % (mta, mid, '' if n == 1 else '-%d' % n)
             with open(os.path.join(out, name), 'wb') as fh:
                 fh.write(data)
             for i, r in enumerate(rc, 1):
-                status, reason, hard, code, category = labels(cases.BY_ID[r], mta)
+                c = cases.BY_ID[r]
+                if warning:
+                    # still retried: the reply's status and reason, the temporary category
+                    rows.append([name, str(i), r + '@remote.test', c['status'], c['reason'],
+                                 '0', c['replycode'], 'delayed',
+                                 cases.category(c['reason'], False), 'delay',
+                                 mta + '-warnings'])
+                    continue
+                status, reason, hard, code, category = labels(c, mta)
                 rows.append([name, str(i), r + '@remote.test', status, reason, hard, code,
                              'failed', category, 'bounce', mta])
     rows.sort(key=lambda r: (r[0], int(r[1])))
