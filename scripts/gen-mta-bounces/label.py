@@ -35,9 +35,12 @@ EXPIRES = {'exim': '5.0.0', 'sendmail': '4.4.7'}
 # lhost-dragonfly-29 and -30 so).
 SILENT_EXPIRY = {'opensmtpd': '4.4.7', 'dma': '5.0.947'}
 # MTAs run with a delay warning before they give up (Courier's warntime): those notices are
-# labelled as delays (action delayed, kind delay, the reply's status and reason), with the
+# and Exim's delay_warning: labelled as delays (action delayed, kind delay, the reply's
+# status and reason), with the
 # module MTA-warnings: scored apart from the MTA's failure notices.
-WARNS = {'courier'}
+WARNS = {'courier', 'exim'}
+# The status of a refused connection's warning, when the MTA gives its own: Exim 4.0.0.
+WARN_CONNECT_STATUS = {'exim': '4.0.0'}
 # A reply without an enhanced code: the status is the one the MTA's report gives. Postfix,
 # Exim, OpenSMTPD and Courier give the class-only X.0.0; Sendmail derives one from the
 # words. dma writes no report: Sisimai's pseudo status of the reason (5.0.9NN, the
@@ -170,10 +173,17 @@ def main():
             for i, r in enumerate(rc, 1):
                 c = cases.BY_ID[r]
                 if warning:
-                    # still retried: the reply's status and reason, the temporary category
-                    rows.append([name, str(i), r + '@remote.test', c['status'], c['reason'],
-                                 '0', c['replycode'], 'delayed',
-                                 cases.category(c['reason'], False), 'delay',
+                    # still retried: the reply's status and reason, the temporary category;
+                    # with no reply (a refused connection) the status the MTA reports and
+                    # Sisimai's `expired` (its name for a delivery still being tried), whose
+                    # category while retried is "Temporary problem", not "Delivery expired"
+                    status = c['status']
+                    if c['stage'] == 'connect':
+                        status = WARN_CONNECT_STATUS.get(mta, status)
+                    category = ('temporary-problem' if c['reason'] == 'expired'
+                                else cases.category(c['reason'], False))
+                    rows.append([name, str(i), r + '@remote.test', status, c['reason'],
+                                 '0', c['replycode'], 'delayed', category, 'delay',
                                  mta + '-warnings'])
                     continue
                 status, reason, hard, code, category = labels(c, mta)
