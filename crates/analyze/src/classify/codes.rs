@@ -72,6 +72,11 @@ fn exact(s: EnhancedStatus, final_: bool) -> Option<(Reason, Option<Category>)> 
         (1, 7) => c(R::Rejected),
         (1, 9) => c(R::SystemError),
         (1, 10) => c(R::NotAccept),
+        // A transient mailbox status with nothing more to go on (Exim cuts a delay warning's
+        // reply after ~50 characters: `450 4.2.0 <a@b>: Recipient addr`) is a mailbox that
+        // cannot take the message now, not a filter nor a closed account: a temporary
+        // problem of the recipient's system.
+        (2, 0) | (2, 1) if temp => c(R::SystemError),
         (2, 0) => c(R::Filtered),
         (2, 1) => c(R::Suspend),
         (2, 2) => c(R::MailboxFull),

@@ -1038,6 +1038,27 @@ mod tests {
     }
 
     #[test]
+    fn a_transient_mailbox_status_without_words_is_a_temporary_problem() {
+        // Exim's delay warning cuts the reply: the words that named greylisting are gone
+        let c = classify(&Evidence {
+            action: Some(DsnAction::Delayed),
+            status: EnhancedStatus::parse("4.2.0").ok(),
+            diagnostic: "SMTP error from remote mail server after RCPT TO:<a@example.jp>: 450 4.2.0 <a@example.jp>: Recipient addr",
+            ..Default::default()
+        });
+        assert_eq!(c.reason, Reason::SystemError);
+        assert_eq!(c.category, Category::TemporaryProblem);
+        // the permanent codes keep their registry reading
+        let c = classify(&Evidence {
+            action: Some(DsnAction::Failed),
+            status: EnhancedStatus::parse("5.2.1").ok(),
+            diagnostic: "550 5.2.1 <a@example.jp>",
+            ..Default::default()
+        });
+        assert_eq!(c.reason, Reason::Suspend);
+    }
+
+    #[test]
     fn dma_giving_up_after_its_limit_is_expired() {
         let r = "Could not deliver for the last 432000 seconds. Giving up.";
         assert_eq!(reason_of(r, None, None), Reason::Expired);
