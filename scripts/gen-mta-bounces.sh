@@ -8,8 +8,8 @@
 # `dpkg-deb -x` under $WORK; nothing is installed), for Haraka node and npm (installed from
 # the npm registry under $WORK), and loopback only. Not run by CI.
 #
-# usage: scripts/gen-mta-bounces.sh [MTA...]     (postfix, exim, opensmtpd, sendmail, courier, dma,
-#                                                 nullmailer, haraka; default: postfix)
+# usage: scripts/gen-mta-bounces.sh [MTA...]     (postfix, postfix-retry, exim, opensmtpd, sendmail,
+#                                                 courier, dma, nullmailer, haraka; default: postfix)
 #        LABEL_ONLY=1 scripts/gen-mta-bounces.sh MTA...   relabel the MTAs' last runs (label.py
 #                                                         changed), running none
 set -euo pipefail
@@ -132,18 +132,30 @@ drive() { # drive MTA PID SECONDS QUIET PACKAGE: inject the cases into the MTA r
   [ -z "$5" ] || printf '%s\t%s\t%s\n' "$mta" "$5" "$(version "$mta" "$5")" >>"$VERSIONS"
 }
 
-run_postfix() {
+run_postfix() { # run_postfix [postfix-retry]: the second, with a queue lifetime and warnings
+  local m=${1:-postfix}
   fetch postfix postfix
-  local d=$WORK/run/postfix conf=$WORK/run/postfix/etc p=$PKG/postfix
+  local d=$WORK/run/$m conf=$WORK/run/$m/etc p=$PKG/postfix
   rm -rf "$d"; mkdir -p "$conf" "$d/spool" "$d/data"
   getent passwd postfix >/dev/null || useradd --system --no-create-home postfix
   getent group postdrop >/dev/null || groupadd --system postdrop
   cp "$p/etc/postfix/postfix-files" "$conf/"
   cp -r "$p/etc/postfix/postfix-files.d" "$conf/" 2>/dev/null || true
   cp "$p/etc/postfix/dynamicmaps.cf" "$conf/" 2>/dev/null || true
+  # postfix: a 4xx is bounced at once (queue lifetime 0), with the reply; postfix-retry:
+  # retried every 5-10 s until the 40 s lifetime ends, with one delay warning at 15 s
+  local lifetimes='maximal_queue_lifetime = 0
+bounce_queue_lifetime = 0
+delay_warning_time = 0'
+  [ "$m" = postfix ] || lifetimes='maximal_queue_lifetime = 40s
+bounce_queue_lifetime = 40s
+delay_warning_time = 15s
+queue_run_delay = 5s
+minimal_backoff_time = 5s
+maximal_backoff_time = 10s'
   cat >"$conf/main.cf" <<CF
 compatibility_level = 3.6
-myhostname = mta-postfix.gen.test
+myhostname = mta-$m.gen.test
 mydomain = gen.test
 myorigin = gen.test
 mydestination =
@@ -161,9 +173,7 @@ relayhost = [127.0.0.1]:$NEXTHOP_PORT
 transport_maps = regexp:$conf/transport
 smtp_host_lookup = native
 smtp_dns_support_level = disabled
-maximal_queue_lifetime = 0
-bounce_queue_lifetime = 0
-delay_warning_time = 0
+$lifetimes
 smtpd_banner = \$myhostname ESMTP
 maillog_file = $d/maillog
 smtp_tls_security_level = none
@@ -197,11 +207,17 @@ CF
   "$p/usr/sbin/postfix" -c "$conf" start
   sleep 2
   python3 "$H/inject.py" $MTA_PORT
-  wait_for_bounces "$RAW/postfix" 300
+  if [ "$m" = postfix ]; then
+    wait_for_bounces "$RAW/$m" 300
+  else
+    WARNINGS=1 wait_for_bounces "$RAW/$m" 300 40
+  fi
   "$p/usr/sbin/postfix" -c "$conf" stop || true
   unset LD_LIBRARY_PATH
-  printf 'postfix\tpostfix\t%s\n' "$(version postfix postfix)" >>"$VERSIONS"
+  printf '%s\tpostfix\t%s\n' "$m" "$(version postfix postfix)" >>"$VERSIONS"
 }
+
+run_postfix-retry() { run_postfix postfix-retry; }
 
 run_exim() {
   fetch exim exim4-daemon-light libidn12

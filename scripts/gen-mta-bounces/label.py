@@ -34,13 +34,15 @@ EXPIRES = {'exim': '5.0.0', 'sendmail': '4.4.7'}
 # no status at all, so Sisimai's pseudo status of `expired`, 5.0.947 (its corpus labels
 # lhost-dragonfly-29 and -30 so).
 SILENT_EXPIRY = {'opensmtpd': '4.4.7', 'dma': '5.0.947'}
-# MTAs run with a delay warning before they give up (Courier's warntime): those notices are
-# and Exim's delay_warning: labelled as delays (action delayed, kind delay, the reply's
+# MTAs run with a delay warning before they give up (Courier's warntime, Exim's
+# delay_warning, Postfix's delay_warning_time): those notices are labelled as delays (action delayed, kind delay, the reply's
 # status and reason), with the
 # module MTA-warnings: scored apart from the MTA's failure notices.
-WARNS = {'courier', 'exim'}
-# The status of a refused connection's warning, when the MTA gives its own: Exim 4.0.0.
-WARN_CONNECT_STATUS = {'exim': '4.0.0'}
+WARNS = {'courier', 'exim', 'postfix-retry'}
+# A refused connection's warning: the status the MTA reports, and the reason its words
+# support. Exim gives 4.0.0 and no words (Sisimai's `expired`, its name for a delivery still
+# being tried); Postfix 4.4.1 and "connect to ...: Connection refused" (networkerror).
+WARN_CONNECT = {'exim': ('4.0.0', 'expired'), 'postfix-retry': ('4.4.1', 'networkerror')}
 # A reply without an enhanced code: the status is the one the MTA's report gives. Postfix,
 # Exim, OpenSMTPD and Courier give the class-only X.0.0; Sendmail derives one from the
 # words. dma writes no report: Sisimai's pseudo status of the reason (5.0.9NN, the
@@ -173,16 +175,15 @@ def main():
             for i, r in enumerate(rc, 1):
                 c = cases.BY_ID[r]
                 if warning:
-                    # still retried: the reply's status and reason, the temporary category;
-                    # with no reply (a refused connection) the status the MTA reports and
-                    # Sisimai's `expired` (its name for a delivery still being tried), whose
-                    # category while retried is "Temporary problem", not "Delivery expired"
-                    status = c['status']
+                    # still retried: the reply's status and reason, the temporary category
+                    # (`expired` while retried is "Temporary problem", not "Delivery expired");
+                    # a refused connection as WARN_CONNECT says
+                    status, reason = c['status'], c['reason']
                     if c['stage'] == 'connect':
-                        status = WARN_CONNECT_STATUS.get(mta, status)
-                    category = ('temporary-problem' if c['reason'] == 'expired'
-                                else cases.category(c['reason'], False))
-                    rows.append([name, str(i), r + '@remote.test', status, c['reason'],
+                        status, reason = WARN_CONNECT.get(mta, (status, reason))
+                    category = ('temporary-problem' if reason == 'expired'
+                                else cases.category(reason, False))
+                    rows.append([name, str(i), r + '@remote.test', status, reason,
                                  '0', c['replycode'], 'delayed', category, 'delay',
                                  mta + '-warnings'])
                     continue
