@@ -346,7 +346,7 @@ define(`STATUS_FILE', `@D@/statistics')dnl
 define(`confPID_FILE', `@D@/sendmail.pid')dnl
 define(`ALIAS_FILE', `')dnl
 define(`confTO_QUEUERETURN', `40s')dnl
-define(`confTO_QUEUEWARN', `1d')dnl
+define(`confTO_QUEUEWARN', `15s')dnl
 define(`confMIN_QUEUE_AGE', `0')dnl
 FEATURE(`nocanonify')dnl
 FEATURE(`promiscuous_relay')dnl
@@ -368,7 +368,7 @@ MC
     "$d/gen.mc" >"$d/gen.cf" 2>"$d/m4.log"
   unshare -m sh -c "mount --bind '$d/hosts' /etc/hosts \
     && exec '$p/usr/libexec/sendmail/sendmail' -C '$d/gen.cf' -bD -q10s" >"$d/log" 2>&1 &
-  drive sendmail $! 240 70 sendmail-bin
+  WARNINGS=1 drive sendmail $! 240 70 sendmail-bin
 }
 
 run_courier() {
