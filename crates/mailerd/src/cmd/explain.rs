@@ -451,12 +451,15 @@ fn write_text(out: &mut impl Write, name: &str, a: &Analysis) -> io::Result<()> 
             }
         }
         if let Some(d) = &r.diagnostic {
-            let who = if r.remote_mta.is_some() {
-                "the remote server"
+            // Without a reply code the words are the reporting MTA's own (dma's "Could not
+            // deliver for the last 432000 seconds. Giving up."), not a server's response.
+            if r.reply_code.is_none() {
+                writeln!(out, "    What the notice says:")?;
+            } else if r.remote_mta.is_some() {
+                writeln!(out, "    The response from the remote server was:")?;
             } else {
-                "the server"
-            };
-            writeln!(out, "    The response from {who} was:")?;
+                writeln!(out, "    The response from the server was:")?;
+            }
             writeln!(out, "      {}", d.trim())?;
         }
         let mut facts = Vec::new();
@@ -514,6 +517,32 @@ fn write_text(out: &mut impl Write, name: &str, a: &Analysis) -> io::Result<()> 
 mod tests {
     use super::*;
     use mailerd_analyze::analyze;
+
+    #[test]
+    fn only_a_reply_is_called_the_servers_response() {
+        let text = |raw: &str| {
+            let mut out = Vec::new();
+            write_text(&mut out, "n", &analyze(raw.as_bytes())).unwrap_or(());
+            String::from_utf8_lossy(&out).into_owned()
+        };
+        // dma's notice: the words are its own, no reply is quoted
+        let own = text(
+            "From: MAILER-DAEMON <>\nTo: a@example.org\nSubject: Mail delivery failed\n\nThis is the DragonFly Mail Agent v0.13 at mx.example.org.\n\nThere was an error delivering your mail to <b@example.net>.\n\nCould not deliver for the last 432000 seconds. Giving up.\n\nMessage headers follow.\n\nFrom: a@example.org\nTo: b@example.net\nSubject: hi\n",
+        );
+        assert!(
+            own.contains("What the notice says:\n      Could not deliver"),
+            "{own}"
+        );
+        assert!(!own.contains("The response from"), "{own}");
+        // a report quoting the remote server's reply
+        let reply = text(
+            "From: MAILER-DAEMON@mx.example.org\nSubject: Undelivered Mail Returned to Sender\nContent-Type: multipart/report; report-type=delivery-status; boundary=b\n\n--b\nContent-Type: message/delivery-status\n\nFinal-Recipient: rfc822; b@example.net\nAction: failed\nStatus: 5.1.1\nRemote-MTA: dns; mx.example.net\nDiagnostic-Code: smtp; 550 5.1.1 <b@example.net>: user unknown\n--b--\n",
+        );
+        assert!(
+            reply.contains("The response from the remote server was:\n      550 5.1.1"),
+            "{reply}"
+        );
+    }
 
     #[test]
     fn tsv_numbers_recipients_across_an_mbox() {
