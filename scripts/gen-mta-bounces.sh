@@ -305,6 +305,7 @@ run_opensmtpd() {
   # hop's other addresses)
   cat >"$d/smtpd.conf" <<CF
 queue ttl 40s
+bounce warn-interval 15s
 listen on 127.0.0.1 port $MTA_PORT hostname mta-opensmtpd.gen.test
 action "dead" relay host smtp://127.0.0.1:$DEAD_PORT
 action "out" relay host smtp://127.0.0.1:$NEXTHOP_PORT
@@ -319,7 +320,7 @@ CF
     && mount -t tmpfs tmpfs /var/spool && mount -t tmpfs tmpfs /var/lib \
     && mkdir -p /var/lib/opensmtpd/empty \
     && exec '$p/usr/sbin/smtpd' -d -f '$d/smtpd.conf'" >"$d/log" 2>&1 &
-  drive opensmtpd $! 300 150 opensmtpd
+  WARNINGS=1 drive opensmtpd $! 300 150 opensmtpd
 }
 
 run_sendmail() {

@@ -35,16 +35,19 @@ EXPIRES = {'exim': '5.0.0', 'sendmail': '4.4.7'}
 # lhost-dragonfly-29 and -30 so).
 SILENT_EXPIRY = {'opensmtpd': '4.4.7', 'dma': '5.0.947'}
 # MTAs run with a delay warning before they give up (Courier's warntime, Exim's
-# delay_warning, Postfix's delay_warning_time, Sendmail's Timeout.queuewarn): those notices
+# delay_warning, Postfix's delay_warning_time, Sendmail's Timeout.queuewarn, OpenSMTPD's
+# bounce warn-interval): those notices
 # are labelled as delays (action delayed, kind delay, the reply's status and reason), with
 # the module MTA-warnings: scored apart from the MTA's failure notices.
-WARNS = {'courier', 'exim', 'postfix-retry', 'sendmail'}
+WARNS = {'courier', 'exim', 'postfix-retry', 'sendmail', 'opensmtpd'}
 # A refused connection's warning: the status the MTA reports, and the reason its words
 # support. Exim gives 4.0.0 and no words (Sisimai's `expired`, its name for a delivery still
 # being tried); Postfix 4.4.1 and "connect to ...: Connection refused", Sendmail 4.4.1 and
 # "Deferred: Connection refused by [127.0.0.1]" (networkerror).
 WARN_CONNECT = {'exim': ('4.0.0', 'expired'), 'postfix-retry': ('4.4.1', 'networkerror'),
-                'sendmail': ('4.4.1', 'networkerror')}
+                'sendmail': ('4.4.1', 'networkerror'),
+                # OpenSMTPD: 4.0.0, "Network error on destination MXs"
+                'opensmtpd': ('4.0.0', 'networkerror')}
 # A reply without an enhanced code: the status is the one the MTA's report gives. Postfix,
 # Exim, OpenSMTPD and Courier give the class-only X.0.0; Sendmail derives one from the
 # words. dma writes no report: Sisimai's pseudo status of the reason (5.0.9NN, the
