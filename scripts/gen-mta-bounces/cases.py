@@ -39,6 +39,11 @@ def category(reason, hard):
     return 'not-delivered' if hard else 'temporary-problem'
 
 
+def temporary(c):
+    """Whether case C's failure is a temporary one (retried until the MTA gives up)."""
+    return c['stage'] == 'connect' or c['replycode'].startswith('4')
+
+
 def C(cid, stage, reply, status, reason, replycode=None):
     code = reply[0][:3] if reply else ''
     return {

@@ -61,15 +61,10 @@ PLAIN_STATUS = {'sendmail': {'plain-nouser': '5.1.1', 'plain-full': '5.2.2'},
 CONNECT_STATUS = {'haraka': '5.1.2'}
 
 
-def temporary(c):
-    """Whether case C's failure is a temporary one (retried until the MTA gives up)."""
-    return c['stage'] == 'connect' or c['replycode'].startswith('4')
-
-
 def labels(c, mta):
     """status, reason, hardbounce, replycode, category of case C in MTA's bounce."""
     status, reason = c['status'], c['reason']
-    temporary_ = temporary(c)
+    temporary_ = cases.temporary(c)
     if mta in SILENT_EXPIRY and temporary_:
         return SILENT_EXPIRY[mta], 'expired', '0', '', 'message-expired'
     status = PLAIN_STATUS.get(mta, {}).get(c['id'], status)
@@ -159,12 +154,12 @@ def main():
             for i, (_, rc) in enumerate(found):
                 later = {r for j in range(i + 1, len(found)) if mids[j] == mids[i]
                          for r in found[j][1]}
-                if rc and all(temporary(cases.BY_ID[r]) and r in later for r in rc):
+                if rc and all(cases.temporary(cases.BY_ID[r]) and r in later for r in rc):
                     warnings.add(i)
         found = [(data, rc, i in warnings) for i, (data, rc) in enumerate(found)]
         # a message's notices in an order that does not depend on which came first (Postfix
         # sends a mix's two at once): the one about permanent failures, then the other
-        found.sort(key=lambda f: (f[2], any(temporary(cases.BY_ID[r]) for r in f[1]), f[1]))
+        found.sort(key=lambda f: (f[2], any(cases.temporary(cases.BY_ID[r]) for r in f[1]), f[1]))
         # a message's notices: single-recipient cases by case id, mixes by message id; a
         # delay warning as ID-delay
         names = {}

@@ -25,14 +25,7 @@ fn main() {
                 human.chars().take(1500).collect::<String>()
             );
             let low = human.to_ascii_lowercase();
-            let ctx = mailerd_analyze::mta::Ctx {
-                human,
-                low: &low,
-                subject: "",
-                from: "",
-                exclude: &[],
-                x_failed: &[],
-            };
+            let ctx = mailerd_analyze::mta::Ctx::text_only(human, &low);
             for r in mailerd_analyze::mta::decode(&ctx) {
                 println!("  {r:?}");
             }

@@ -600,12 +600,8 @@ mod tests {
             let low = human.to_ascii_lowercase();
             let exclude = vec!["al@y.example".to_string()];
             let ctx = Ctx {
-                human: &human,
-                low: &low,
-                subject: "",
-                from: "",
                 exclude: &exclude,
-                x_failed: &[],
+                ..Ctx::text_only(&human, &low)
             };
             proptest::prop_assert_eq!(prose(&ctx, "Generic"), prose_reference(&ctx, "Generic"));
         }
@@ -617,12 +613,9 @@ mod tests {
         let ex = vec!["sender@example.jp".to_string()];
         let low = human.to_ascii_lowercase();
         let ctx = Ctx {
-            human,
-            low: &low,
-            subject: "",
             from: "mailer-daemon@example.org",
             exclude: &ex,
-            x_failed: &[],
+            ..Ctx::text_only(human, &low)
         };
         decode(&ctx)
     }

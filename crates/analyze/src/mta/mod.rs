@@ -88,6 +88,22 @@ pub struct Ctx<'a> {
     pub x_failed: &'a [String],
 }
 
+impl<'a> Ctx<'a> {
+    /// The context of a notice's text alone (`low` is `human` lower-cased): no subject, From,
+    /// excluded addresses or `X-Failed-Recipients:`. For tests and tools; fields can be set
+    /// over it (`Ctx { from, ..Ctx::text_only(human, low) }`).
+    pub fn text_only(human: &'a str, low: &'a str) -> Ctx<'a> {
+        Ctx {
+            human,
+            low,
+            subject: "",
+            from: "",
+            exclude: &[],
+            x_failed: &[],
+        }
+    }
+}
+
 impl Ctx<'_> {
     pub fn excluded(&self, addr: &str) -> bool {
         self.exclude.iter().any(|e| e.eq_ignore_ascii_case(addr))
@@ -534,14 +550,7 @@ mod tests {
     /// `how` (`complete` or its reference) over `human` for these recipients.
     fn completed(human: &str, rcpts: &[String], how: fn(&Ctx<'_>, &mut [Found])) -> Vec<Found> {
         let low = human.to_ascii_lowercase();
-        let ctx = Ctx {
-            human,
-            low: &low,
-            subject: "",
-            from: "",
-            exclude: &[],
-            x_failed: &[],
-        };
+        let ctx = Ctx::text_only(human, &low);
         let mut out: Vec<Found> = rcpts
             .iter()
             .map(|r| Found::new(r.clone(), "Generic"))
