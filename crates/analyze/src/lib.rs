@@ -832,9 +832,6 @@ fn analyze_message(msg: &mail::Message<'_>, depth: u8, options: Options) -> Anal
     // the message is held, not refused. Not a failure (standards sec. 5.3 rule 5).
     if kind_hint.is_none() {
         found.retain(|f| !is_challenge(f.diagnostic.as_deref().unwrap_or("")));
-        if found.is_empty() {
-            // keep it from being reported as anything but a notice
-        }
     }
 
     // Classify each recipient.
@@ -903,14 +900,19 @@ fn analyze_message(msg: &mail::Message<'_>, depth: u8, options: Options) -> Anal
                 }
             }
         }
+        // Shown and recorded as the remote server wrote it (the rules read it as quoted).
+        let (diagnostic, said_by) = match f.diagnostic.as_deref().map(text::quoted_reply) {
+            Some((d, h)) => (Some(d), h),
+            None => (None, None),
+        };
         a.recipients.push(RecipientReport {
             recipient: f.recipient,
             original_recipient: f.original_recipient,
             action: f.action,
             status: c.status,
             reply_code: f.reply_code,
-            diagnostic: f.diagnostic,
-            remote_mta: f.remote_mta,
+            diagnostic,
+            remote_mta: f.remote_mta.or(said_by),
             last_attempt: f.last_attempt,
             reason: c.reason,
             hard_bounce: c.hard_bounce,

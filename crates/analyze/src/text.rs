@@ -325,6 +325,70 @@ pub fn tidy_reply(s: &str) -> String {
     out
 }
 
+/// [`tidy_reply`] for a reply without an enhanced status (for display only: the rules read
+/// such replies as written): `553-you are trying 553-to use me`
+/// -> `553-you are trying to use me` when the text starts with the code.
+fn tidy_bare_reply(s: &str) -> String {
+    let Some(code) = leading_reply_code(s) else {
+        return s.to_string();
+    };
+    let dash = format!("{code}-");
+    if s.get(..4) != Some(dash.as_str()) {
+        return s.to_string();
+    }
+    let code_s = &dash[..3];
+    let words: Vec<&str> = s.split(' ').collect();
+    // The last line's `553 ` (the code as a word of its own, once, after the dashed ones).
+    let last = words.iter().rposition(|w| *w == code_s).filter(|&i| i > 0);
+    let mut out = String::with_capacity(s.len());
+    for (i, w) in words.into_iter().enumerate() {
+        let w = if i > 0 {
+            w.strip_prefix(dash.as_str()).unwrap_or(w)
+        } else {
+            w
+        };
+        if (w.is_empty() && i > 0) || Some(i) == last {
+            continue;
+        }
+        if !out.is_empty() {
+            out.push(' ');
+        }
+        out.push_str(w);
+    }
+    out
+}
+
+/// A reply quoted by a reporting MTA's own words, as the remote server wrote it: Postfix's
+/// `host mx.example.org[192.0.2.1] said: ` lead and its `(in reply to RCPT TO command)` tail
+/// taken off (the lead's host returned), and the repeated prefixes of a multi-line reply
+/// dropped ([`tidy_reply`]). The classification reads the words as written; this is what
+/// is shown and recorded.
+pub fn quoted_reply(s: &str) -> (String, Option<String>) {
+    let mut rest = s.trim();
+    let mut host = None;
+    if let Some(r) = strip_prefix_ci(rest, "host ")
+        && let Some((h, after)) = r.split_once(' ')
+        && let Some(after) = strip_prefix_ci(after, "said: ")
+    {
+        let name = h.split('[').next().unwrap_or(h).trim_end_matches('.');
+        if !name.is_empty() {
+            host = Some(name.to_ascii_lowercase());
+        }
+        rest = after.trim_start();
+    }
+    if rest.ends_with(" command)")
+        && let Some(at) = rest.rfind("(in reply to ")
+    {
+        rest = rest[..at].trim_end();
+    }
+    let tidy = if find_reply_status(rest).is_some() {
+        tidy_reply(rest)
+    } else {
+        tidy_bare_reply(rest)
+    };
+    (tidy, host)
+}
+
 /// Collapses runs of whitespace (including folded line breaks) into one space and trims.
 pub fn squash(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
@@ -1208,6 +1272,34 @@ mod tests {
             "550-5.1.1 The email account does not exist https://x"
         );
         assert_eq!(tidy_reply("550 user unknown"), "550 user unknown");
+        // No enhanced status: the dashed prefixes and the last line's code go.
+        assert_eq!(
+            tidy_bare_reply("553-you are trying 553-to use me as a relay 553 (#5.7.1)"),
+            "553-you are trying to use me as a relay (#5.7.1)"
+        );
+        assert_eq!(tidy_bare_reply("550 see 550 here"), "550 see 550 here");
+    }
+
+    #[test]
+    fn quoted_replies() {
+        assert_eq!(
+            quoted_reply(
+                "host mx.example.org[192.0.2.1] said: 550 5.1.1 <a@b.c>: no such user (in reply to RCPT TO command)"
+            ),
+            (
+                "550 5.1.1 <a@b.c>: no such user".into(),
+                Some("mx.example.org".into())
+            )
+        );
+        assert_eq!(
+            quoted_reply("550 user unknown (in reply to end of DATA command)"),
+            ("550 user unknown".into(), None)
+        );
+        // Not Postfix's lead: left as written.
+        assert_eq!(
+            quoted_reply("host is down (said the admin)"),
+            ("host is down (said the admin)".into(), None)
+        );
     }
 
     #[test]
