@@ -995,6 +995,99 @@ mod tests {
         .reason
     }
 
+    /// Notices written in the sender's or the recipient's language, without a status code:
+    /// Exchange's and Office 365's localised non-delivery reports, and ISPs' own wordings.
+    #[test]
+    fn localised_wordings() {
+        use Reason as R;
+        let cases: &[(&str, Reason)] = &[
+            // French
+            (
+                "L'adresse de messagerie que vous avez entrée est introuvable. Vérifiez l'adresse de messagerie du destinataire et renvoyez le message.",
+                R::UserUnknown,
+            ),
+            ("ivan est introuvable sur example.fr.", R::UserUnknown),
+            ("Le destinataire n'existe pas", R::UserUnknown),
+            ("Adresse inexistante", R::UserUnknown),
+            (
+                "La boîte aux lettres du destinataire est pleine et ne peut pas accepter de messages pour l'instant.",
+                R::MailboxFull,
+            ),
+            ("Quota dépassé", R::MailboxFull),
+            ("Domaine introuvable", R::HostUnknown),
+            ("Le domaine example.fr n’existe pas", R::HostUnknown),
+            ("Le message est trop volumineux", R::MesgTooBig),
+            // German
+            (
+                "Die E-Mail-Adresse, die Sie eingegeben haben, wurde nicht gefunden. Überprüfen Sie die E-Mail-Adresse des Empfängers, und senden Sie die Nachricht erneut.",
+                R::UserUnknown,
+            ),
+            ("ivan wurde bei example.de nicht gefunden.", R::UserUnknown),
+            ("Der Empfänger existiert nicht", R::UserUnknown),
+            (
+                "Das Postfach des Empfängers ist voll, und die Nachricht kann derzeit nicht zugestellt werden.",
+                R::MailboxFull,
+            ),
+            ("Die Domain example.de existiert nicht", R::HostUnknown),
+            ("Die Nachricht ist zu groß", R::MesgTooBig),
+            // Spanish
+            (
+                "No se encontró la dirección de correo electrónico que escribió.",
+                R::UserUnknown,
+            ),
+            (
+                "El usuario no existe en el dominio example.es",
+                R::UserUnknown,
+            ),
+            (
+                "El buzón del destinatario está lleno y no puede aceptar mensajes en este momento.",
+                R::MailboxFull,
+            ),
+            ("El dominio no existe", R::HostUnknown),
+            ("El mensaje es demasiado grande", R::MesgTooBig),
+            // Italian
+            (
+                "Impossibile trovare l'indirizzo di posta elettronica immesso.",
+                R::UserUnknown,
+            ),
+            ("Destinatario inesistente", R::UserUnknown),
+            (
+                "La casella postale del destinatario è piena e al momento non può accettare messaggi.",
+                R::MailboxFull,
+            ),
+            ("Dominio inesistente", R::HostUnknown),
+            // Portuguese
+            (
+                "O endereço de email digitado não foi encontrado.",
+                R::UserUnknown,
+            ),
+            (
+                "A caixa de correio do destinatário está cheia e não pode aceitar mensagens no momento.",
+                R::MailboxFull,
+            ),
+            ("O domínio não existe", R::HostUnknown),
+            // Dutch
+            (
+                "Het e-mailadres dat u hebt ingevoerd, is niet gevonden.",
+                R::UserUnknown,
+            ),
+            ("Onbekende gebruiker", R::UserUnknown),
+            ("Het postvak van de ontvanger is vol", R::MailboxFull),
+            ("Bericht is te groot", R::MesgTooBig),
+            // Russian
+            ("Почтовый ящик не существует", R::UserUnknown),
+            ("Такого пользователя нет", R::UserUnknown),
+            ("Почтовый ящик переполнен", R::MailboxFull),
+        ];
+        let rcpt = Some(SmtpCommand::Rcpt);
+        let bad: Vec<_> = cases
+            .iter()
+            .filter(|(text, want)| reason_of(text, None, rcpt) != *want)
+            .map(|(text, want)| (*text, *want, reason_of(text, None, rcpt)))
+            .collect();
+        assert!(bad.is_empty(), "{bad:#?}");
+    }
+
     #[test]
     fn dma_lookup_failure_is_a_domain_not_found() {
         let r = "There was an error delivering your mail to DNS lookup failure: host example.jp not found";

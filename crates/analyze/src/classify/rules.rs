@@ -558,6 +558,16 @@ pub(crate) static RULES: &[Rule] = &[
             r"taille limite du message",
             r"exceeded maximum inbound message size",
             r"message header size exceeds",
+            // Localised notices (French, German, Spanish, Italian, Portuguese, Dutch): `Le message est
+            // trop volumineux`, `Die Nachricht ist zu groß`, `El mensaje es demasiado grande`, ...
+            r"message (est )?trop (volumineux|gros|grand)",
+            r"taille (maximale |limite )?(du message )?(est )?dépassée",
+            r"nachricht (ist )?zu gro(ß|ss)",
+            r"e-?mail (ist )?zu gro(ß|ss)",
+            r"mensaje (es )?demasiado (grande|largo)",
+            r"messaggio (è |e' )?troppo grande",
+            r"mensagem (é |e )?(muito|demasiado) grande",
+            r"bericht is te groot",
         ],
     ),
     // ---- Inbox full ------------------------------------------------------------------------
@@ -612,6 +622,25 @@ pub(crate) static RULES: &[Rule] = &[
             r"casella (di posta )?piena",
             r"quota überschritten",
             r"speicherplatz",
+            // Localised notices: Exchange `Das Postfach des Empfängers ist voll`, `La boîte aux lettres du
+            // destinataire est pleine`, `El buzón del destinatario está lleno`, `La casella postale del
+            // destinatario è piena`, `A caixa de correio do destinatário está cheia`; `quota dépassé`,
+            // Dutch `postvak is vol`, Russian `ящик переполнен`, `превышена квота`.
+            r"postfach.{0,40}(ist )?voll\b",
+            r"boîte (aux lettres|de réception|mail|e-mail)?.{0,40}(est )?pleine",
+            r"boite (aux lettres|de reception|mail|e-mail)?.{0,40}(est )?pleine",
+            r"quota (de stockage )?(est )?dépassé",
+            r"dépassement (de|du) quota",
+            r"buzón.{0,40}(está )?lleno",
+            r"cuota .{0,20}(excedida|superada)",
+            r"casella.{0,40}(è )?piena",
+            r"quota .{0,20}superata",
+            r"caixa (de correio|postal|de entrada).{0,40}(cheia|lotada)",
+            r"(cota|quota) .{0,20}excedida",
+            r"(postvak|mailbox|brievenbus).{0,40} vol\b",
+            r"переполнен",
+            r"превышена квота",
+            r"квота превышена",
         ],
     ),
     // ---- A server that refuses mail *from* someone (placed before "does not accept mail") ----
@@ -797,6 +826,17 @@ pub(crate) static RULES: &[Rule] = &[
             r"smtpsend\.dns\.nonexistentdomain",
             r"dns error: domain name not found",
             r"dns server returned answer with no data",
+            // Localised notices: `Domaine introuvable`, `Le domaine ... n'existe pas`, `Domain existiert
+            // nicht`, `El dominio no existe`, `Dominio inesistente`, `O domínio não existe`, `Domein
+            // bestaat niet`. One word at most between the noun and the verdict, so that `el usuario no
+            // existe en el dominio` stays a mailbox.
+            r"domaine (\S+ )?(est )?(introuvable|inconnu|inexistant)",
+            r"domaine (\S+ )?n(’|')existe pas",
+            r"domain (\S+ )?(existiert nicht|wurde nicht gefunden|ist unbekannt)",
+            r"unbekannte domain",
+            r"dominio (\S+ )?(no existe|inexistente|desconocido|inesistente|non esiste|sconosciuto)",
+            r"domínio (\S+ )?(não existe|inexistente|desconhecido)",
+            r"domein (\S+ )?(bestaat niet|is onbekend|niet gevonden)",
         ],
     ),
     // ---- The recipient's own filter (Sisimai `filtered`) ------------------------------------
@@ -1001,6 +1041,31 @@ pub(crate) static RULES: &[Rule] = &[
             r"reserved by rfc ?2606",
             r"single label domains not accepted",
             r"invalid x\.400 address",
+            // Localised notices: Exchange `L'adresse de messagerie que vous avez entrée est introuvable`,
+            // Office 365 `x est introuvable sur example.fr`, `x wurde bei example.de nicht gefunden`,
+            // `Die E-Mail-Adresse, die Sie eingegeben haben, wurde nicht gefunden`, `No se encontró la
+            // dirección`, `Impossibile trovare l'indirizzo`, `O endereço de email ... não foi encontrado`,
+            // `Het e-mailadres ... is niet gevonden`, `Der Empfänger existiert nicht`, Russian
+            // `почтовый ящик не существует`, `нет такого пользователя`, `Такого пользователя нет`.
+            r"adresse.{0,60}(est )?introuvable",
+            r"est introuvable sur ",
+            r"(destinataire|utilisateur|adresse|compte|boîte aux lettres) .{0,30}n(’|')existe pas",
+            r"(adresse|destinataire|utilisateur|compte) inexistant",
+            r"e-?mail-adresse.{0,60}nicht gefunden",
+            r"wurde bei .{1,60} nicht gefunden",
+            r"(empfänger|empfaenger|benutzer|adresse|postfach|konto|mailbox).{0,30}existiert nicht",
+            r"no se (encontró|encuentra|ha encontrado) (la dirección|el destinatario|el usuario|la cuenta|el buzón)",
+            r"impossibile trovare l.indirizzo",
+            r"(utente|destinatario|indirizzo|casella) (\S+ )?(inesistente|non esiste|sconosciut[oa])",
+            r"endereço .{0,60}não (foi encontrado|existe)",
+            r"(usuário|utilizador|destinatário|conta) (\S+ )?(desconhecido|inexistente|não existe)",
+            r"e-?mailadres .{0,60}niet gevonden",
+            r"(onbekende|ongeldige) (gebruiker|ontvanger|geadresseerde)",
+            r"(gebruiker|ontvanger|adres|mailbox|postvak) .{0,30}bestaat niet",
+            r"не существует",
+            r"нет такого пользователя",
+            r"пользователя нет",
+            r"пользователь не найден",
         ],
     ),
     // ---- Rate limited / reputation --------------------------------------------------------------
