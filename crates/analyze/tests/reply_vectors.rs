@@ -1069,3 +1069,24 @@ fn success_notices_are_deliveries() {
     });
     assert_eq!(c.reason, R::Delivered);
 }
+
+/// Provider wordings met after the spec's table was written.
+#[test]
+fn newer_provider_wordings() {
+    check(
+        101,
+        "550 5.7.515 Access denied, sending domain example.org doesn't meet the required authentication level.",
+        Some("outlook-com.olc.protection.outlook.com"),
+        C::SenderNotAuthenticated,
+        P,
+        R::AuthFailure,
+    );
+    check(
+        102,
+        "554 DT:SPM 163 mx3,DcCowAB5Agd4 192.0.2.1 http://mail.163.com/help/help_spam_16.htm?ip=192.0.2.1&hostid=mx3",
+        Some("163mx01.mxmail.netease.com"),
+        C::MessageBlocked,
+        P,
+        R::SpamDetected,
+    );
+}

@@ -199,6 +199,9 @@ pub(crate) static RULES: &[Rule] = &[
     rule("godaddy-auth", R::SecurityError, &[r"\bib401\b"]),
     rule("godaddy-sender", R::Rejected, &[r"\bib50[1268]\b"]),
     rule("godaddy-virus", R::VirusDetected, &[r"\bib705\b"]),
+    // NetEase (163.com, 126.com, yeah.net) `554 DT:SPM 163 mx3,... http://mail.163.com/help/
+    // help_spam_16.htm`: the content was judged spam.
+    rule("netease-spam", R::SpamDetected, &[r"\bdt:spm\b"]),
     // au/KDDI (ezweb) answers `550 : User unknown` (no address) when the recipient's filter
     // refused the sender, and `550 <addr>: User unknown` when the mailbox does not exist.
     // The second form is read only for au/KDDI's servers (see `decide`): elsewhere a reply that
@@ -351,6 +354,9 @@ pub(crate) static RULES: &[Rule] = &[
             r"domainkeys",
             r"unauthenticated (e-?mail|mail|message)",
             r"sender is unauthenticated",
+            // Outlook.com (2025) `550 5.7.515 Access denied, sending domain ... doesn't meet the
+            // required authentication level`.
+            r"(does not|doesn't) meet the required authentication level",
             r"(does not have|doesn't have|without) authentication information",
             r"fails? to pass authentication",
             r"authentication checks? (failed|did not pass)",
