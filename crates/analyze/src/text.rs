@@ -676,10 +676,16 @@ pub fn find_reply_code(s: &str) -> Option<u16> {
             None => break,
         }
         let c = b[i];
+        // Exchange writes the reply after a `#`: `#550 5.1.1 RESOLVER.ADR.RecipNotFound; not
+        // found ##` (taken only with the enhanced status after it, below).
+        let hash_lead = i >= 1 && b[i - 1] == b'#' && (i == 1 || b[i - 2].is_ascii_whitespace());
         if matches!(c, b'2' | b'4' | b'5')
             && b[i + 1].is_ascii_digit()
             && b[i + 2].is_ascii_digit()
-            && (i == 0 || !is_token(b[i - 1]) || (b[i - 1] == b':' && i >= 2 && b[i - 2] == b' '))
+            && (i == 0
+                || !is_token(b[i - 1])
+                || hash_lead
+                || (b[i - 1] == b':' && i >= 2 && b[i - 2] == b' '))
             && b.get(i + 3).is_none_or(|&n| {
                 n == b' '
                     || n == b'-'
@@ -710,7 +716,7 @@ pub fn find_reply_code(s: &str) -> Option<u16> {
                 if strong {
                     return Some(code);
                 }
-                if best.is_none() && b.get(i + 3) != Some(&b':') {
+                if best.is_none() && !hash_lead && b.get(i + 3) != Some(&b':') {
                     // reject times like 12:55 handled by the preceding byte check; keep first
                     best = Some(code);
                 }
@@ -991,11 +997,14 @@ mod tests {
         let mut i = 0;
         while i + 3 <= b.len() {
             let c = b[i];
+            let hash_lead =
+                i >= 1 && b[i - 1] == b'#' && (i == 1 || b[i - 2].is_ascii_whitespace());
             if matches!(c, b'2' | b'4' | b'5')
                 && b[i + 1].is_ascii_digit()
                 && b[i + 2].is_ascii_digit()
                 && (i == 0
                     || !is_token(b[i - 1])
+                    || hash_lead
                     || (b[i - 1] == b':' && i >= 2 && b[i - 2] == b' '))
                 && b.get(i + 3)
                     .is_none_or(|&n| b" -\t\r\n;:,)\"'".contains(&n))
@@ -1015,7 +1024,7 @@ mod tests {
                     if strong {
                         return Some(code);
                     }
-                    if best.is_none() && b.get(i + 3) != Some(&b':') {
+                    if best.is_none() && !hash_lead && b.get(i + 3) != Some(&b':') {
                         best = Some(code);
                     }
                 }
@@ -1136,7 +1145,7 @@ mod tests {
         }
 
         #[test]
-        fn find_reply_code_is_unchanged(s in "([245]{1,3}|[0-9]|[ .:;a-z-]|5\\.1\\.1|550 ){0,20}") {
+        fn find_reply_code_is_unchanged(s in "([245]{1,3}|[0-9]|[ .:;#a-z-]|5\\.1\\.1|550 ){0,20}") {
             proptest::prop_assert_eq!(find_reply_code(&s), find_reply_code_reference(&s));
         }
     }
@@ -1259,6 +1268,15 @@ mod tests {
     #[test]
     fn reply_codes() {
         check_code("550 5.1.1 unknown", Some(550));
+        // Exchange: `#550 5.1.1 RESOLVER.ADR.RecipNotFound; not found ##`, only with its status.
+        check_code(
+            "#550 5.1.1 RESOLVER.ADR.RecipNotFound; not found ##",
+            Some(550),
+        );
+        check_code("x@y.example\n#554 5.2.2 mailbox full; STOREDRV", Some(554));
+        check_code("#550 not found", None);
+        check_code("queue#550 5.1.1", None);
+        check_code("(#5.1.1)", None);
         check_code("host said: 552-5.2.2 full", Some(552));
         check_code("at 12:55:01 port 25", None);
         check_code("Error 550 user unknown", Some(550));
