@@ -376,6 +376,29 @@ pub fn quoted_reply(s: &str) -> (String, Option<String>) {
         }
         rest = after.trim_start();
     }
+    // Exchange / Office 365: `Remote Server returned '550 5.1.1 ...'`, `Remote Server at H
+    // (192.0.2.1) returned '...'`; only when that is the whole text (a delay notice lists
+    // several attempts, each with its date, and is shown as written).
+    if let Some(r) = strip_prefix_ci(rest, "remote server ")
+        && let Some(q) = r.find("returned '")
+        && let Some(inner) = r[q + 10..].strip_suffix('\'')
+        && !inner.contains("returned '")
+    {
+        let at = r[..q].trim();
+        if let Some(h) = strip_prefix_ci(at, "at ") {
+            let name = h
+                .split([' ', '(', '['])
+                .next()
+                .unwrap_or("")
+                .trim_end_matches('.');
+            if !name.is_empty() {
+                host = Some(name.to_ascii_lowercase());
+            }
+        }
+        if at.is_empty() || host.is_some() {
+            rest = inner.trim();
+        }
+    }
     if rest.ends_with(" command)")
         && let Some(at) = rest.rfind("(in reply to ")
     {
@@ -1318,6 +1341,23 @@ mod tests {
             quoted_reply("host is down (said the admin)"),
             ("host is down (said the admin)".into(), None)
         );
+        // Exchange / Office 365
+        assert_eq!(
+            quoted_reply(
+                "Remote Server returned '550 5.1.10 RESOLVER.ADR.RecipientNotFound; Recipient not found by SMTP address lookup'"
+            ),
+            (
+                "550 5.1.10 RESOLVER.ADR.RecipientNotFound; Recipient not found by SMTP address lookup".into(),
+                None
+            )
+        );
+        assert_eq!(
+            quoted_reply("Remote Server at mx.fabrikam.com (198.51.100.9) returned '550 5.1.1 no'"),
+            ("550 5.1.1 no".into(), Some("mx.fabrikam.com".into()))
+        );
+        // several attempts: as written
+        let two = "Remote Server at a.example (192.0.2.1) returned '400 4.4.7 Message delayed' 12/7/2026 8:55:00 AM - Remote Server at a.example (192.0.2.1) returned '451 4.7.0 Try later'";
+        assert_eq!(quoted_reply(two), (two.into(), None));
     }
 
     #[test]

@@ -467,7 +467,10 @@ pub fn push_merge(list: &mut Vec<Found>, f: Found) {
         .iter_mut()
         .find(|e| e.recipient.eq_ignore_ascii_case(&f.recipient))
     {
-        if e.diagnostic.is_none() {
+        // The first mention without a reply code or status (Exchange's summary line `addr
+        // (addr)` or a display name) gives way to a later block that has the server's reply.
+        let uncoded = |x: &Found| x.reply_code.is_none() && x.status.is_none();
+        if e.diagnostic.is_none() || (uncoded(e) && !uncoded(&f) && f.diagnostic.is_some()) {
             e.diagnostic = f.diagnostic;
         }
         if e.reply_code.is_none() {

@@ -464,7 +464,15 @@ fn write_text(out: &mut impl Write, name: &str, a: &Analysis) -> io::Result<()> 
         }
         let mut facts = Vec::new();
         if let Some(s) = r.status {
-            facts.push(format!("status {s} ({})", s.meaning()));
+            // X.0.9xx is not a registered code: the notice gave none, and the analyzer wrote
+            // the placeholder of its reason (Sisimai's convention, kept for the TSV and JSON).
+            if s.subject == 0 && (900..=999).contains(&s.detail) {
+                facts.push(format!(
+                    "status {s} (the notice gives none; a placeholder for the reason)"
+                ));
+            } else {
+                facts.push(format!("status {s} ({})", s.meaning()));
+            }
         }
         if let Some(c) = r.reply_code {
             facts.push(format!("reply code {c}"));
