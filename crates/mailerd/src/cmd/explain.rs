@@ -470,6 +470,12 @@ fn write_text(out: &mut impl Write, name: &str, a: &Analysis) -> io::Result<()> 
                 facts.push(format!(
                     "status {s} (the notice gives none; a placeholder for the reason)"
                 ));
+            } else if s.subject == 1 && s.detail == 10 && r.category == Category::AddressNotFound {
+                // RFC 7505 registers X.1.10 for a null MX; Microsoft 365 and Exchange Online
+                // answer it for an address they do not know (`RESOLVER.ADR.RecipientNotFound`).
+                facts.push(format!(
+                    "status {s} (recipient not found, as Microsoft uses it; registered for a null MX)"
+                ));
             } else {
                 facts.push(format!("status {s} ({})", s.meaning()));
             }
@@ -549,6 +555,36 @@ mod tests {
         assert!(
             reply.contains("The response from the remote server was:\n      550 5.1.1"),
             "{reply}"
+        );
+    }
+
+    #[test]
+    fn statuses_are_explained_as_used() {
+        let text = |raw: &str| {
+            let mut out = Vec::new();
+            write_text(&mut out, "n", &analyze(raw.as_bytes())).unwrap_or(());
+            String::from_utf8_lossy(&out).into_owned()
+        };
+        // Office 365's 5.1.10 for an unknown address
+        let ms = text(
+            "From: postmaster@contoso.example\nTo: a@example.org\nSubject: Undeliverable: x\n\nDiagnostic information for administrators:\n\nGenerating server: EX1.contoso.example\n\nb@contoso.example\nRemote Server returned '550 5.1.10 RESOLVER.ADR.RecipientNotFound; Recipient not found by SMTP address lookup'\n",
+        );
+        assert!(
+            ms.contains("status 5.1.10 (recipient not found, as Microsoft uses it"),
+            "{ms}"
+        );
+        assert!(
+            ms.contains("was:\n      550 5.1.10 RESOLVER.ADR.RecipientNotFound"),
+            "{ms}"
+        );
+        // no status in the notice: the placeholder is said to be one
+        let none = text(
+            "From: MAILER-DAEMON@mx.example.fr\nTo: a@example.org\nSubject: Undeliverable: x\n\nYour message could not be delivered to the following recipients:\n\nb@example.fr\nL'adresse de messagerie que vous avez entrée est introuvable.\n",
+        );
+        assert!(none.contains("Address not found"), "{none}");
+        assert!(
+            none.contains("(the notice gives none; a placeholder for the reason)"),
+            "{none}"
         );
     }
 
