@@ -532,13 +532,15 @@ mod tests {
     use super::*;
     use mailerd_analyze::analyze;
 
+    /// The text output for one message.
+    fn text(raw: &str) -> String {
+        let mut out = Vec::new();
+        write_text(&mut out, "n", &analyze(raw.as_bytes())).unwrap_or(());
+        String::from_utf8_lossy(&out).into_owned()
+    }
+
     #[test]
     fn only_a_reply_is_called_the_servers_response() {
-        let text = |raw: &str| {
-            let mut out = Vec::new();
-            write_text(&mut out, "n", &analyze(raw.as_bytes())).unwrap_or(());
-            String::from_utf8_lossy(&out).into_owned()
-        };
         // dma's notice: the words are its own, no reply is quoted
         let own = text(
             "From: MAILER-DAEMON <>\nTo: a@example.org\nSubject: Mail delivery failed\n\nThis is the DragonFly Mail Agent v0.13 at mx.example.org.\n\nThere was an error delivering your mail to <b@example.net>.\n\nCould not deliver for the last 432000 seconds. Giving up.\n\nMessage headers follow.\n\nFrom: a@example.org\nTo: b@example.net\nSubject: hi\n",
@@ -560,11 +562,6 @@ mod tests {
 
     #[test]
     fn statuses_are_explained_as_used() {
-        let text = |raw: &str| {
-            let mut out = Vec::new();
-            write_text(&mut out, "n", &analyze(raw.as_bytes())).unwrap_or(());
-            String::from_utf8_lossy(&out).into_owned()
-        };
         // Office 365's 5.1.10 for an unknown address
         let ms = text(
             "From: postmaster@contoso.example\nTo: a@example.org\nSubject: Undeliverable: x\n\nDiagnostic information for administrators:\n\nGenerating server: EX1.contoso.example\n\nb@contoso.example\nRemote Server returned '550 5.1.10 RESOLVER.ADR.RecipientNotFound; Recipient not found by SMTP address lookup'\n",
