@@ -1089,4 +1089,20 @@ fn newer_provider_wordings() {
         P,
         R::SpamDetected,
     );
+    check(
+        103,
+        "550-5.7.1 [192.0.2.1] The IP you're using to send mail is not authorized to send email directly to our servers. Please use the SMTP relay at your service provider instead.",
+        Some("gmail-smtp-in.l.google.com"),
+        C::MessageBlocked,
+        P,
+        R::Blocked,
+    );
+    check(
+        104,
+        "550 5.4.6 Unusual sending activity detected. Please try after sometime.",
+        Some("smtp.zoho.com"),
+        C::SendingLimit,
+        P,
+        R::TooManyConn,
+    );
 }

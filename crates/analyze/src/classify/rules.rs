@@ -426,6 +426,18 @@ pub(crate) static RULES: &[Rule] = &[
             r"not allowed to relay through",
         ],
     ),
+    // Gmail `550-5.7.1 [192.0.2.1] The IP you're using to send mail is not authorized to send
+    // email directly to our servers. Please use the SMTP relay at your service provider
+    // instead`: a dynamic or residential address refused (Sisimai: blocked). Placed before
+    // "sender not allowed", whose `not authorized to send` it shares.
+    rule(
+        "gmail-direct-ip",
+        R::Blocked,
+        &[
+            r"ip you're using to send (e-?mail|mail) is not authorized",
+            r"use the smtp relay at your service provider",
+        ],
+    ),
     // ---- Sender not allowed (group / recipient restrictions) ------------------------------
     // Microsoft 365 `5.7.133 RESOLVER.RST.SenderNotAuthenticatedForGroup`, `5.7.134-136`,
     // `RESOLVER.RST.NotAuthorized`, Google Groups `you may not have permission to post
@@ -474,6 +486,9 @@ pub(crate) static RULES: &[Rule] = &[
             r"daily (user )?sending (quota|limit)",
             r"reached (your|the|its) daily (sending )?(limit|quota)",
             r"sending (quota|limit) (exceeded|reached)",
+            // Zoho `550 5.4.6 Unusual sending activity detected. Please try after sometime`
+            // (the sender's own account, held back; not a routing loop whatever 5.4.6 says).
+            r"unusual sending activity",
             r"submission quota",
             r"(daily|peak) smtp relay limit",
         ],
