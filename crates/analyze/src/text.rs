@@ -376,6 +376,13 @@ pub fn quoted_reply(s: &str) -> (String, Option<String>) {
         }
         rest = after.trim_start();
     }
+    // Sendmail's summary: `(reason: 554 5.7.1 Message rejected as spam)`.
+    if let Some(r) = strip_prefix_ci(rest, "(reason: ")
+        && let Some(inner) = r.strip_suffix(')')
+        && !inner.contains('(')
+    {
+        rest = inner.trim();
+    }
     // Exchange / Office 365: `Remote Server returned '550 5.1.1 ...'`, `Remote Server at H
     // (192.0.2.1) returned '...'`; only when that is the whole text (a delay notice lists
     // several attempts, each with its date, and is shown as written).
@@ -1354,6 +1361,15 @@ mod tests {
         assert_eq!(
             quoted_reply("Remote Server at mx.fabrikam.com (198.51.100.9) returned '550 5.1.1 no'"),
             ("550 5.1.1 no".into(), Some("mx.fabrikam.com".into()))
+        );
+        // Sendmail
+        assert_eq!(
+            quoted_reply("(reason: 554 5.7.1 Message rejected as spam)"),
+            ("554 5.7.1 Message rejected as spam".into(), None)
+        );
+        assert_eq!(
+            quoted_reply("(reason: 550 (x) no)"),
+            ("(reason: 550 (x) no)".into(), None)
         );
         // several attempts: as written
         let two = "Remote Server at a.example (192.0.2.1) returned '400 4.4.7 Message delayed' 12/7/2026 8:55:00 AM - Remote Server at a.example (192.0.2.1) returned '451 4.7.0 Try later'";
