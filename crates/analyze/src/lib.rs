@@ -42,6 +42,7 @@ pub mod autoreply;
 pub mod classify;
 pub mod dsn;
 pub mod mail;
+pub mod mdn;
 pub mod mime;
 pub mod mta;
 pub mod text;
@@ -613,6 +614,28 @@ fn analyze_message(msg: &mail::Message<'_>, depth: u8, options: Options) -> Anal
         }
     }
 
+    // 1a. Disposition notifications (RFC 8098). A Sieve `reject` (RFC 5429) is one of a
+    //     message the recipient's filter refused, with the filter's reason as its text; any
+    //     other (a read receipt, a "Not read" notice) says nothing about delivery.
+    if found.is_empty()
+        && kind_hint.is_none()
+        && parts.dsn.is_empty()
+        && let Some(d) = parts.mdn.as_deref().map(mdn::parse)
+        && let Some(rcpt) = d.final_recipient.clone()
+    {
+        if d.is_refusal(&top.subject, human) {
+            let mut f = mta::Found::new(rcpt, "MDN");
+            f.original_recipient = d.original_recipient;
+            f.action = Some(DsnAction::Failed);
+            f.set_diagnostic(&mdn::refusal_text(human));
+            f.hint = Some(Reason::Filtered);
+            f.own_words = true;
+            found.push(f);
+        } else {
+            kind_hint = Some(Kind::NotABounce);
+        }
+    }
+
     // 1b. Amazon SES JSON notifications.
     if found.is_empty()
         && kind_hint.is_none()
@@ -899,6 +922,11 @@ fn analyze_message(msg: &mail::Message<'_>, depth: u8, options: Options) -> Anal
                     c = again;
                 }
             }
+        }
+        // A Sieve refusal is the recipient's own filter at work, with its own words: not a
+        // block of content or reputation ("Message blocked" would advise the wrong thing).
+        if f.decoded_by == "MDN" && c.reason == Reason::Filtered {
+            c.category = Category::NotDelivered;
         }
         // Shown and recorded as the remote server wrote it (the rules read it as quoted).
         let (diagnostic, said_by) = match f.diagnostic.as_deref().map(text::quoted_reply) {

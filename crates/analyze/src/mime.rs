@@ -18,6 +18,8 @@ pub struct Parts {
     pub dsn: Vec<String>,
     /// Body of a message/feedback-report part.
     pub feedback: Option<String>,
+    /// Body of a message/disposition-notification part (RFC 8098).
+    pub mdn: Option<String>,
     /// Plain text parts outside the returned message, concatenated.
     pub plain: String,
     /// HTML parts outside the returned message, converted to text: only when the plain text
@@ -90,6 +92,11 @@ pub fn collect(msg: &Message<'_>) -> Parts {
             "message/feedback-report" => {
                 if out.feedback.is_none() {
                     out.feedback = Some(report_text(&p));
+                }
+            }
+            "message/disposition-notification" => {
+                if out.mdn.is_none() {
+                    out.mdn = Some(report_text(&p));
                 }
             }
             "message/rfc822" | "message/global" | "message/partial" | "message/rfc822-headers" => {
@@ -400,7 +407,6 @@ const ORIGINAL_MARKERS: &[&str] = &[
     "original message as received",
     "a copy of the original message below",
     "message headers follow",
-    "original message follows",
     "original message headers:",
     "this is a copy of the headers",
     "the message header is enclosed",
@@ -489,12 +495,16 @@ pub fn split_original_lc(text: &str, low: &str) -> Option<usize> {
                 let lead = &text[ls..m.start];
                 lead.bytes().all(|c| c == b' ' || c == b'\t' || c == b'>') || (m.end - m.start) > 24
             } else {
-                t.len() < 90
+                (t.len() < 90
                     && (t.starts_with('-') || t.starts_with('=') || t.ends_with(':'))
                     && !contains_ci(t, "received at")
                     && !contains_ci(t, "following")
                     && !contains_ci(t, "recipient")
-                    && !contains_ci(t, " not ")
+                    && !contains_ci(t, " not "))
+                    // A word ends before a marker that holds it (`Original message
+                    // follows.`, `a copy of the original message below`), so the search
+                    // reports the word and never the marker: look for one on the line.
+                    || marker_on_line(low.get(ls..le).unwrap_or(""))
             };
             if ok && t.len() > 8 {
                 marker = Some(ls);
@@ -528,6 +538,19 @@ pub fn split_original_lc(text: &str, low: &str) -> Option<usize> {
         }
     }
     marker
+}
+
+/// Whether `line` (lower-cased) holds a marker as a marker line would: led only by blanks or
+/// `>`, or a long one anywhere (the rule for a marker the search reports itself).
+fn marker_on_line(line: &str) -> bool {
+    ORIGINAL_MARKERS.iter().any(|m| {
+        line.find(m).is_some_and(|p| {
+            m.len() > 24
+                || line[..p]
+                    .bytes()
+                    .all(|c| c == b' ' || c == b'\t' || c == b'>')
+        })
+    })
 }
 
 fn is_header_line(l: &str) -> bool {
@@ -763,5 +786,24 @@ mod tests {
             Some("--- Below th")
         );
         assert_eq!(split_original("no marker here\n"), None);
+        // a marker that holds a shorter separator word ("original message"), which the
+        // search reports in its place
+        for (t, at) in [
+            (
+                "Mailbox full\n\nOriginal message follows.\n\nFrom: a@b\n",
+                14,
+            ),
+            (
+                "Failed.\nPlease find a copy of the original message below.\nTo: x@y\n",
+                8,
+            ),
+        ] {
+            assert_eq!(split_original(t), Some(at), "{t:?}");
+        }
+        // a sentence that only mentions it stays human text
+        assert_eq!(
+            split_original("We could not deliver the original message to anyone today\n"),
+            None
+        );
     }
 }

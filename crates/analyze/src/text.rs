@@ -406,6 +406,15 @@ pub fn quoted_reply(s: &str) -> (String, Option<String>) {
             rest = inner.trim();
         }
     }
+    // `Remote server returned: 550 5.2.1 ...` (and `replied:`), when a reply follows.
+    if let Some(r) = strip_prefix_ci(rest, "remote server returned: ")
+        .or_else(|| strip_prefix_ci(rest, "remote server replied: "))
+        && let Some(code) = r.trim_start().as_bytes().get(..3)
+        && matches!(code[0], b'2' | b'4' | b'5')
+        && code[1..].iter().all(u8::is_ascii_digit)
+    {
+        rest = r.trim_start();
+    }
     if rest.ends_with(" command)")
         && let Some(at) = rest.rfind("(in reply to ")
     {
@@ -1370,6 +1379,14 @@ mod tests {
         assert_eq!(
             quoted_reply("(reason: 550 (x) no)"),
             ("(reason: 550 (x) no)".into(), None)
+        );
+        assert_eq!(
+            quoted_reply("Remote server returned: 550 5.2.1 <e@x.example>: mailbox disabled"),
+            ("550 5.2.1 <e@x.example>: mailbox disabled".into(), None)
+        );
+        assert_eq!(
+            quoted_reply("Remote server returned: timeout"),
+            ("Remote server returned: timeout".into(), None)
         );
         // several attempts: as written
         let two = "Remote Server at a.example (192.0.2.1) returned '400 4.4.7 Message delayed' 12/7/2026 8:55:00 AM - Remote Server at a.example (192.0.2.1) returned '451 4.7.0 Try later'";

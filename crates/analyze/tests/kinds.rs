@@ -266,3 +266,82 @@ Diagnostic-Code: SMTP; 450 4.2.0 <rcpt@example.net>: Recipient address rejected:
     let a = check(&other, Kind::Delay, &["rcpt@example.net"]);
     assert_eq!(a.recipients[0].action, Some(DsnAction::Delayed));
 }
+
+/// A Sieve `reject` (RFC 5429) answers with a disposition notification whose disposition is
+/// `deleted` and whose text is the filter's reason: a failure of the recipient, with those
+/// words. A read receipt and a "Not read" notice are MDNs too, and no failure.
+#[test]
+fn a_sieve_refusal_is_a_failure_and_a_read_receipt_is_not() {
+    use mailerd_types::{Category, DsnAction};
+    let reject = "From: Mail Delivery Subsystem <MAILER-DAEMON@mail.example.org>\n\
+To: <alice@sender.example>\n\
+Subject: Automatically rejected mail\n\
+Auto-Submitted: auto-replied (rejected)\n\
+MIME-Version: 1.0\n\
+Content-Type: multipart/report; report-type=disposition-notification; boundary=\"b\"\n\
+\n\
+--b\n\
+Content-Type: text/plain; charset=utf-8\n\
+\n\
+Your message to <bob@example.org> was automatically rejected:\n\
+I no longer read mail at this address; please write to bob@new.example.\n\
+\n\
+--b\n\
+Content-Type: message/disposition-notification\n\
+\n\
+Reporting-UA: mail.example.org; Dovecot Mail Delivery Agent\n\
+Final-Recipient: rfc822; bob@example.org\n\
+Original-Message-ID: <abc123@sender.example>\n\
+Disposition: automatic-action/MDN-sent-automatically; deleted\n\
+\n\
+--b\n\
+Content-Type: message/rfc822\n\
+\n\
+From: Alice <alice@sender.example>\n\
+To: bob@example.org\n\
+Subject: Lunch\n\
+Message-ID: <abc123@sender.example>\n\
+\n\
+Lunch on Friday?\n\
+--b--\n";
+    let a = check(reject, Kind::Bounce, &["bob@example.org"]);
+    let r = &a.recipients[0];
+    assert_eq!(r.action, Some(DsnAction::Failed));
+    assert_eq!(r.reason, Reason::Filtered);
+    assert_eq!(r.category, Category::NotDelivered);
+    assert!(r.permanent);
+    assert!(
+        r.diagnostic
+            .as_deref()
+            .is_some_and(|d| d.contains("please write to bob@new.example")),
+        "the filter's reason is shown: {:?}",
+        r.diagnostic
+    );
+    // a read receipt
+    let read = reject
+        .replace(
+            "Subject: Automatically rejected mail",
+            "Subject: Read: Lunch",
+        )
+        .replace(
+            "was automatically rejected:",
+            "has been displayed on the recipient's computer.",
+        )
+        .replace(
+            "automatic-action/MDN-sent-automatically; deleted",
+            "manual-action/MDN-sent-manually; displayed",
+        );
+    check(&read, Kind::NotABounce, &[]);
+    // deleted unread by the mailbox itself
+    let unread = reject
+        .replace(
+            "Subject: Automatically rejected mail",
+            "Subject: Not read: Lunch",
+        )
+        .replace(
+            "was automatically rejected:",
+            "was deleted without being read.",
+        )
+        .replace("Auto-Submitted: auto-replied (rejected)\n", "");
+    check(&unread, Kind::NotABounce, &[]);
+}

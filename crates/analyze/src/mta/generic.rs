@@ -365,6 +365,10 @@ const SAID: &[&str] = &[
     "remote server returned '",
     "remote host said:",
     "the remote server responded with:",
+    // Cisco AsyncOS (IronPort): `The following message to <a@b> was undeliverable.` /
+    // `The reason for the problem:` / `5.1.0 - Unknown address error 550-'...'`; the reason
+    // line is read first, so that a notice without a reply shows its reason, not the address.
+    "the reason for the problem:",
     "the following message to <",
 ];
 
@@ -670,6 +674,14 @@ mod tests {
             "I'm sorry.\n\n<kijitora@example.jp>: host mx.example.jp[192.0.2.1] said: 550 5.1.1\n    <kijitora@example.jp>: User unknown (in reply to RCPT TO command)\n",
             &[("kijitora@example.jp", Some(550), "5.1.1")],
         );
+    }
+
+    #[test]
+    fn ironport_reason_line() {
+        let d = diagnostics(
+            "This is a delay notice. The following message to <d@slow.example> has been delayed.\nThe reason for the problem:\n4.4.1 - Unable to connect to the remote host\n\nIt will be retried.\n",
+        );
+        assert_eq!(d, ["4.4.1 - Unable to connect to the remote host"]);
     }
 
     #[test]
