@@ -209,10 +209,11 @@ fn a_plain_text_notice_gets_the_action_it_describes() {
     let a = corpus("sisimai/maildir/bsd/lhost-qmail-01.eml");
     assert_eq!(a.kind, Kind::Bounce);
     assert_eq!(a.recipients[0].action, Some(DsnAction::Failed));
-    // Zoho's plain-text delay warning
+    // Zoho: "could not be delivered ... This is a permanent error." after a `421 Host not
+    // reachable`: it gave up (read as a delay before, from the temporary reply alone)
     let a = corpus("sisimai/maildir/bsd/lhost-zoho-05.eml");
-    assert_eq!(a.kind, Kind::Delay);
-    assert_eq!(a.recipients[0].action, Some(DsnAction::Delayed));
+    assert_eq!(a.kind, Kind::Bounce);
+    assert_eq!(a.recipients[0].action, Some(DsnAction::Failed));
     // a report's own Action stays as written
     let a = corpus("sisimai/maildir/bsd/lhost-opensmtpd-12.eml");
     assert_eq!(a.recipients[0].action, Some(DsnAction::Delayed));
@@ -344,4 +345,63 @@ Lunch on Friday?\n\
         )
         .replace("Auto-Submitted: auto-replied (rejected)\n", "");
     check(&unread, Kind::NotABounce, &[]);
+}
+
+/// A text notice that says it gave up is a bounce, whatever the nature of the reply it
+/// quotes: Postfix's `loops back to myself` (no code, a reason that could be temporary),
+/// Exim's `all hosts for 'x' have been failing for a long time`. Gmail's HTML-only notice
+/// names the recipient in prose (`Your message wasn't delivered to a@b because ...`).
+#[test]
+fn text_notices_that_gave_up_are_bounces() {
+    use mailerd_types::{Category, DsnAction};
+    let postfix = "From: Mail Delivery System <MAILER-DAEMON@mx.self.example>\n\
+To: alice@sender.example\n\
+Subject: Undelivered Mail Returned to Sender\n\
+\n\
+This is the mail system at host mx.self.example.\n\
+\n\
+I'm sorry to have to inform you that your message could not\n\
+be delivered to one or more recipients.\n\
+\n\
+<kim@self.example>: mail for self.example loops back to myself\n";
+    let a = check(postfix, Kind::Bounce, &["kim@self.example"]);
+    assert_eq!(a.recipients[0].action, Some(DsnAction::Failed));
+    assert_eq!(a.recipients[0].category, Category::MailLoop);
+    // Postfix's delay notice stays a delay
+    let delay = postfix
+        .replace("Undelivered Mail Returned to Sender", "Delayed Mail (still being retried)")
+        .replace(
+            "I'm sorry to have to inform you that your message could not\nbe delivered to one or more recipients.",
+            "####### THIS IS A WARNING ONLY.  YOU DO NOT NEED TO RESEND YOUR MESSAGE. #######\n\nYour message could not be delivered for more than 4 hour(s).\nIt will be retried until it is 5 day(s) old.",
+        );
+    let a = check(&delay, Kind::Delay, &["kim@self.example"]);
+    assert_eq!(a.recipients[0].action, Some(DsnAction::Delayed));
+
+    let exim = "From: Mail Delivery System <Mailer-Daemon@mx.exim.example>\n\
+To: alice@sender.example\n\
+Subject: Mail delivery failed: returning message to sender\n\
+\n\
+This message was created automatically by mail delivery software.\n\
+\n\
+A message that you sent could not be delivered to one or more of its\n\
+recipients. This is a permanent error. The following address(es) failed:\n\
+\n\
+  lee@dead.example\n\
+    all hosts for 'dead.example' have been failing for a long time (and retry time not reached)\n";
+    let a = check(exim, Kind::Bounce, &["lee@dead.example"]);
+    assert_eq!(a.recipients[0].reason, Reason::Expired);
+    assert_eq!(a.recipients[0].category, Category::MessageExpired);
+
+    let gmail = "From: Mail Delivery Subsystem <mailer-daemon@googlemail.com>\n\
+To: alice@sender.example\n\
+Subject: Delivery Status Notification (Failure)\n\
+MIME-Version: 1.0\n\
+Content-Type: text/html; charset=UTF-8\n\
+\n\
+<html><body><h2>Address not found</h2><p>Your message wasn't delivered to <a>nobody@example.net</a> because the address couldn't be found, or is unable to receive mail.</p>\n\
+<p>The response from the remote server was:</p>\n\
+<p>550 5.1.1 The email account that you tried to reach does not exist. - gsmtp</p></body></html>\n";
+    let a = check(gmail, Kind::Bounce, &["nobody@example.net"]);
+    assert_eq!(a.recipients[0].reason, Reason::UserUnknown);
+    assert_eq!(a.recipients[0].reply_code, Some(550));
 }

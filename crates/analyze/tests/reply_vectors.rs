@@ -1105,4 +1105,12 @@ fn newer_provider_wordings() {
         P,
         R::TooManyConn,
     );
+    check(
+        105,
+        "550 5.7.1 Message blocked due to spam content in the message. Proofpoint reference 4f2a1b",
+        Some("mx0a-001.pphosted.com"),
+        C::MessageBlocked,
+        P,
+        R::SpamDetected,
+    );
 }

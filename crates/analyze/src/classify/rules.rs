@@ -211,6 +211,8 @@ pub(crate) static RULES: &[Rule] = &[
     // Exchange/Microsoft 365 `550 4.4.7 QUEUE.Expired; message expired`, Amazon SES
     // `Message expired: unable to deliver in 840 minutes`, Exim `retry timeout exceeded`,
     // Sendmail `Message could not be delivered for 5 days`, Courier/others `envelope expired`,
+    // Exim `all hosts for 'example.net' have been failing for a long time (and retry time
+    // not reached)`,
     // Notes `not delivered within 0 days and 1 hours`, Postfix `delivery time expired`, dma
     // `Could not deliver for the last 432000 seconds. Giving up.` (its 5-day limit), Haraka
     // `Too many failures (Tried all MXs)` (`Status: 5.1.2 (550 Tried all MXs example.jp)`:
@@ -231,7 +233,7 @@ pub(crate) static RULES: &[Rule] = &[
             r"was not delivered within \d+ days",
             r"not delivered within \d+ (days|hours)",
             r"unable to deliver in \d+ minutes",
-            r"(hosts|host) (have|has) been failing for a long time",
+            r"(hosts|host) (for \S+ )?(have|has) been failing for a long time",
             r"message timed out",
             r"maximum time in queue",
             r"delivery attempts (have )?(expired|timed out)",
@@ -1200,6 +1202,17 @@ pub(crate) static RULES: &[Rule] = &[
         ],
     ),
     // ---- Refused at connection (before temporary wording such as "service unavailable") ----
+    // Proofpoint and other filters `550 5.7.1 Message blocked due to spam content in the
+    // message`: the content, not the sending IP (before the IP rule, which takes any
+    // mention of Proofpoint as a block).
+    rule(
+        "spam-content",
+        R::SpamDetected,
+        &[
+            r"(due to|because of|contains?) spam content",
+            r"spam content (in|of) (the|your) message",
+        ],
+    ),
     // Postfix `host ... refused to talk to me: 554 Blocked`, Spamhaus/RBL `Client host
     // [...] blocked using zen.spamhaus.org`, Postfix `Client host rejected`, Outlook.com
     // `part of their network is on our block list (S3150)`, Yahoo `[BL21] ... the ip is in

@@ -438,6 +438,8 @@ const PROSE: &[&str] = &[
     "couldn't be delivered to ",
     "not be delivered to ",
     "was not delivered to ",
+    // Gmail's current notice: `Your message wasn't delivered to a@b because ...`
+    "wasn't delivered to ",
     "delivery to ",
     "failed to deliver to ",
     "could not deliver mail to ",

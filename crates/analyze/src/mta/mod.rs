@@ -193,6 +193,17 @@ fn mark_delays(ctx: &Ctx<'_>, out: &mut [Found]) {
         for f in out.iter_mut().filter(|f| f.action.is_none()) {
             f.action = Some(DsnAction::Delayed);
         }
+    } else if out.iter().any(|f| f.action.is_none()) {
+        // A notice that says it gave up (`your message could not be delivered to one or
+        // more recipients`) and nothing of retrying: its recipients failed, whatever the
+        // nature of the reply (Postfix's `mail for x loops back to myself` has no code).
+        // Read with line breaks as spaces: the words are often wrapped.
+        let flat = crate::text::squash(head);
+        if FINAL.any_in(&flat) && !DELAY.any_in(&flat) {
+            for f in out.iter_mut().filter(|f| f.action.is_none()) {
+                f.action = Some(DsnAction::Failed);
+            }
+        }
     }
 }
 
