@@ -405,3 +405,23 @@ Content-Type: text/html; charset=UTF-8\n\
     assert_eq!(a.recipients[0].reason, Reason::UserUnknown);
     assert_eq!(a.recipients[0].reply_code, Some(550));
 }
+
+/// A Japanese notice in ISO-2022-JP with no status code: its text is decoded (the
+/// multi-byte charsets need mail-parser's `full_encoding`) and its words read.
+#[test]
+fn a_japanese_notice_is_decoded_and_read() {
+    use mailerd_types::Category;
+    let jp = "From: MAILER-DAEMON@mail.isp.example.jp\nTo: taro@sender.example\nSubject: =?ISO-2022-JP?B?GyRCJWEhPCVrR1tBdyUoJWkhPBsoQg==?=\nMIME-Version: 1.0\nContent-Type: text/plain; charset=ISO-2022-JP\nContent-Transfer-Encoding: 7bit\n\n\x1b$B0J2<$N%\"%I%l%9$X%a!<%k$rG[Aw$G$-$^$;$s$G$7$?!#\x1b(B\n\n  hanako@example.co.jp\n  \x1b$B08@h$N%a!<%k%\\%C%/%9$,$$$C$Q$$$G$9!#\x1b(B\n";
+    let a = check(jp, Kind::Bounce, &["hanako@example.co.jp"]);
+    assert_eq!(a.subject.as_deref(), Some("メール配送エラー"));
+    let r = &a.recipients[0];
+    assert_eq!(r.reason, Reason::MailboxFull);
+    assert_eq!(r.category, Category::InboxFull);
+    assert!(
+        r.diagnostic
+            .as_deref()
+            .is_some_and(|d| d.contains("メールボックスがいっぱいです")),
+        "{:?}",
+        r.diagnostic
+    );
+}

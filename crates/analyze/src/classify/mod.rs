@@ -1078,6 +1078,28 @@ mod tests {
             ("Почтовый ящик не существует", R::UserUnknown),
             ("Такого пользователя нет", R::UserUnknown),
             ("Почтовый ящик переполнен", R::MailboxFull),
+            // Japanese
+            ("宛先不明のため配送できませんでした。", R::UserUnknown),
+            ("指定されたユーザーが存在しません。", R::UserUnknown),
+            ("存在しないメールアドレスです", R::UserUnknown),
+            ("受信者のメールボックスがいっぱいです", R::MailboxFull),
+            ("メールボックスの容量を超えています", R::MailboxFull),
+            ("宛先のドメインが存在しません", R::HostUnknown),
+            ("メールのサイズが大きすぎます", R::MesgTooBig),
+            // Chinese (simplified, traditional)
+            ("收件人不存在", R::UserUnknown),
+            ("该用户不存在,请检查地址", R::UserUnknown),
+            ("收件人郵箱不存在", R::UserUnknown),
+            ("收件人邮箱已满", R::MailboxFull),
+            ("對方信箱已滿", R::MailboxFull),
+            ("域名不存在", R::HostUnknown),
+            ("邮件大小超过限制", R::MesgTooBig),
+            // Korean
+            ("사용자가 존재하지 않습니다", R::UserUnknown),
+            ("존재하지 않는 계정입니다", R::UserUnknown),
+            ("받는 사람의 메일함이 가득 찼습니다", R::MailboxFull),
+            ("도메인이 존재하지 않습니다", R::HostUnknown),
+            ("메일 크기가 너무 큽니다", R::MesgTooBig),
         ];
         let rcpt = Some(SmtpCommand::Rcpt);
         let bad: Vec<_> = cases
