@@ -543,13 +543,16 @@ pub fn split_original_lc(text: &str, low: &str) -> Option<usize> {
 /// Whether `line` (lower-cased) holds a marker as a marker line would: led only by blanks or
 /// `>`, or a long one anywhere (the rule for a marker the search reports itself).
 fn marker_on_line(line: &str) -> bool {
-    ORIGINAL_MARKERS.iter().any(|m| {
-        line.find(m).is_some_and(|p| {
-            m.len() > 24
-                || line[..p]
-                    .bytes()
-                    .all(|c| c == b' ' || c == b'\t' || c == b'>')
-        })
+    static MARKERS: std::sync::LazyLock<crate::text::Literals> =
+        std::sync::LazyLock::new(|| crate::text::Literals::new(ORIGINAL_MARKERS));
+    MARKERS.standard_iter(line.as_bytes(), 0).any(|m| {
+        m.end - m.start > 24
+            || line
+                .as_bytes()
+                .get(..m.start)
+                .unwrap_or_default()
+                .iter()
+                .all(|&c| c == b' ' || c == b'\t' || c == b'>')
     })
 }
 
