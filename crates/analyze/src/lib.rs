@@ -667,6 +667,8 @@ fn analyze_message(msg: &mail::Message<'_>, depth: u8, options: Options) -> Anal
     }
     // `human` lower-cased (ASCII lower-casing keeps every byte offset).
     let low: &str = text_low.get(..human.len()).unwrap_or(&text_low);
+    // `low` with white-space runs collapsed: made on first use, by the decoders or below.
+    let flat_cell = std::cell::OnceCell::new();
     let ctx = mta::Ctx {
         human,
         low,
@@ -674,6 +676,7 @@ fn analyze_message(msg: &mail::Message<'_>, depth: u8, options: Options) -> Anal
         from: &top.from_addr,
         exclude: &exclude,
         x_failed: &top.x_failed,
+        flat: Some(&flat_cell),
     };
     let is_bounce = !parts.dsn.is_empty() || bounce_like(&top, low);
     // The text decoders only when the report does not already say everything (they are the
@@ -863,8 +866,7 @@ fn analyze_message(msg: &mail::Message<'_>, depth: u8, options: Options) -> Anal
     // (`low` is `human` lower-cased; ASCII lower-casing leaves the whitespace as it is.)
     // Made on first use: a message whose recipients all have the remote server's own words
     // and a reason from them (or that has none) never reads it.
-    let human_lc = std::cell::OnceCell::new();
-    let human_lc = || -> &str { human_lc.get_or_init(|| text::squash(low)) };
+    let human_lc = || -> &str { flat_cell.get_or_init(|| text::squash(low)) };
     // The command named anywhere in the part: read once, for every recipient that needs it.
     let command_anywhere = std::cell::OnceCell::new();
     for mut f in found {

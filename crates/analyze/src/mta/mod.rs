@@ -86,6 +86,9 @@ pub struct Ctx<'a> {
     pub exclude: &'a [String],
     /// Addresses of the `X-Failed-Recipients:` header(s).
     pub x_failed: &'a [String],
+    /// Where `low` with white-space runs squashed is kept once made ([`Ctx::flat`]), shared
+    /// with the caller's later reading of the same text; `None`: made on each use.
+    pub flat: Option<&'a std::cell::OnceCell<String>>,
 }
 
 impl<'a> Ctx<'a> {
@@ -100,6 +103,17 @@ impl<'a> Ctx<'a> {
             from: "",
             exclude: &[],
             x_failed: &[],
+            flat: None,
+        }
+    }
+
+    /// `low` with every white-space run as one space (wrapped phrases read as one line).
+    pub fn flat(&self) -> std::borrow::Cow<'a, str> {
+        match self.flat {
+            Some(cell) => std::borrow::Cow::Borrowed(
+                cell.get_or_init(|| crate::text::squash(self.low)).as_str(),
+            ),
+            None => std::borrow::Cow::Owned(crate::text::squash(self.low)),
         }
     }
 }
@@ -198,8 +212,9 @@ fn mark_delays(ctx: &Ctx<'_>, out: &mut [Found]) {
         // more recipients`) and nothing of retrying: its recipients failed, whatever the
         // nature of the reply (Postfix's `mail for x loops back to myself` has no code).
         // Read with line breaks as spaces: the words are often wrapped.
-        let flat = crate::text::squash(head);
-        if FINAL.any_in(&flat) && !DELAY.any_in(&flat) {
+        let flat = ctx.flat();
+        let flat = crate::prefix(&flat, 16 << 10);
+        if FINAL.any_in(flat) && !DELAY.any_in(flat) {
             for f in out.iter_mut().filter(|f| f.action.is_none()) {
                 f.action = Some(DsnAction::Failed);
             }
