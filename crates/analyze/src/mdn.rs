@@ -131,6 +131,16 @@ mod tests {
         assert_eq!(parse("Disposition\n:\n;;\n"), Disposition::default());
     }
 
+    proptest::proptest! {
+        /// Any text: no panic, and the reading is bounded by the input.
+        #[test]
+        fn any_text(body in "(?s)[\\PC\r\n:;/ \t]{0,400}", human in "(?s).{0,200}") {
+            let d = parse(&body);
+            let _ = d.is_refusal(&human, &human);
+            proptest::prop_assert!(refusal_text(&human).len() <= human.len() + 1);
+        }
+    }
+
     #[test]
     fn text_of_a_refusal() {
         assert_eq!(
