@@ -1111,6 +1111,33 @@ mod tests {
     }
 
     #[test]
+    fn older_and_tls_wordings() {
+        let cat = |t: &str| {
+            classify(&Evidence {
+                action: Some(DsnAction::Failed),
+                diagnostic: t,
+                ..Evidence::default()
+            })
+            .category
+        };
+        // Exchange 2003, Lotus Domino
+        assert_eq!(
+            cat("The recipient name is not recognized"),
+            Category::AddressNotFound
+        );
+        assert_eq!(
+            cat("User kim not listed in public Name & Address Book"),
+            Category::AddressNotFound
+        );
+        // Postfix's TLS client, OpenSSL
+        assert_eq!(cat("Server certificate not trusted"), Category::TlsRequired);
+        assert_eq!(
+            cat("TLS handshake: certificate verify failed"),
+            Category::TlsRequired
+        );
+    }
+
+    #[test]
     fn dma_lookup_failure_is_a_domain_not_found() {
         let r = "There was an error delivering your mail to DNS lookup failure: host example.jp not found";
         assert_eq!(reason_of(r, None, None), Reason::HostUnknown);

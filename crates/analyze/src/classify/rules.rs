@@ -305,7 +305,8 @@ pub(crate) static RULES: &[Rule] = &[
     // ---- TLS required -------------------------------------------------------------------
     // Gmail `421-4.7.0 TLS required for RCPT domain`, RFC 3207 `530 5.7.0 Must issue a
     // STARTTLS command first`, Microsoft `4.7.321 starttls-not-supported`, `5.7.325
-    // certificate-host-mismatch`, DANE `tlsa-invalid`, MTA-STS policy failures.
+    // certificate-host-mismatch`, DANE `tlsa-invalid`, MTA-STS policy failures, a certificate
+    // the client could not verify where it must.
     rule(
         "tls",
         R::FailedStartTls,
@@ -324,6 +325,10 @@ pub(crate) static RULES: &[Rule] = &[
             r"tls handshake (failed|failure)",
             r"requires? (encryption|tls)",
             r"route requires (encryption|tls|high-strength)",
+            // Postfix `Server certificate not trusted`, `Server certificate not verified`,
+            // OpenSSL `certificate verify failed`.
+            r"server certificate not (trusted|verified)",
+            r"certificate verif(y|ication) failed",
         ],
     ),
     // ---- Spam classification of a group (Google Groups), mentions SPF in its advice -------
@@ -1036,6 +1041,10 @@ pub(crate) static RULES: &[Rule] = &[
             r"no valid recipients? (were found|for this)",
             r"unable to deliver message to <?addr>? \(and other recipients",
             r"not listed in (the )?(directory|address book|domino directory)",
+            // Lotus Notes/Domino `User kim not listed in public Name & Address Book`, Exchange
+            // 2003 `The recipient name is not recognized`.
+            r"not listed in (the )?public name (&|and) address book",
+            r"recipient name is not recognized",
             r"user (is )?not (found|listed|registered|exist)",
             r"undeliverable address",
             r"mailbox (does not|doesn't) exist",
