@@ -9,8 +9,10 @@
 //! Reporting-MTA consistent with the top `Received:` header.
 //!
 //! It does not verify DKIM/SPF/DMARC nor consult our outbound logs (no I/O here); callers
-//! that can, add that evidence. Verdict: suspicious at score >= 3, genuine at <= -3 (or a
-//! clean standard report), unknown otherwise.
+//! that can, add that evidence; the one it takes is mailerd's own BATV mark on receipt
+//! (`X-Mailerd-BATV`, right below mailerd's `Received:`), which makes a bounce backscatter.
+//! Verdict: suspicious at score >= 3, genuine at <= -3 (or a clean standard report),
+//! unknown otherwise; backscatter when the mark is there and it is not suspicious.
 
 use crate::mime::{Original, Parts};
 use crate::text::contains_ci;
@@ -442,13 +444,27 @@ pub fn assess(s: &Signals<'_>) -> Authenticity {
     }
     score -= genuine.min(6);
 
-    let verdict = if score >= 3 {
+    let mut verdict = if score >= 3 {
         Verdict::Suspicious
     } else if score <= -3 {
         Verdict::Genuine
     } else {
         Verdict::Unknown
     };
+    // mailerd's reception found no valid signature on the return path this came back to:
+    // whatever else it is, it is not about mail we sent (a phishing notice stays suspicious).
+    if let Some(mark) = &s.top.batv_mark
+        && s.kind != Kind::Success
+    {
+        reasons.push(format!(
+            "It was sent to an address of yours without the signature (BATV) your mail always carries \
+             (X-Mailerd-BATV: {mark}): it answers a message that was not sent by you. Someone used your \
+             address as the sender of their own mail; your account did not send it."
+        ));
+        if verdict != Verdict::Suspicious {
+            verdict = Verdict::Backscatter;
+        }
+    }
     Authenticity {
         verdict,
         score,

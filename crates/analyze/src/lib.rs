@@ -126,6 +126,10 @@ pub enum Verdict {
     Genuine,
     Suspicious,
     Unknown,
+    /// A bounce of a message not sent by us: mailerd found no valid BATV signature on the
+    /// address it came back to (its own `X-Mailerd-BATV` mark). Someone used the address as
+    /// the sender of mail of their own.
+    Backscatter,
 }
 
 /// The authenticity verdict with the evidence that led to it (standards sec. 7.5, 7.6).
@@ -228,6 +232,40 @@ pub struct Top {
     /// Sent by a program: null envelope sender, `Auto-Submitted:` other than `no`, or a
     /// From such as `noreply@`, `mailer@`, `postmaster@`.
     pub automated: bool,
+    /// mailerd's own BATV mark (`X-Mailerd-BATV: none (...)` / `fail (...)`), when it is
+    /// the one mailerd added on receipt: see [`own_batv_mark`].
+    pub batv_mark: Option<String>,
+}
+
+/// The `X-Mailerd-BATV:` field mailerd's reception adds to a bounce whose recipient's return
+/// path carries no valid signature (`none`: untagged, `fail`: expired or invalid): mailerd
+/// writes it right below its own `Received:` field, so one with at most one `Received:`
+/// above it in the top header block is ours; one further down came with the message (a
+/// sender can write anything) and is not taken. Bounded: the first 64 kB of the header.
+pub fn own_batv_mark(raw: &[u8]) -> Option<String> {
+    let head = raw.get(..raw.len().min(64 << 10)).unwrap_or_default();
+    let mut received = 0usize;
+    for line in head.split(|&c| c == b'\n') {
+        let l = line.strip_suffix(b"\r").unwrap_or(line);
+        if l.is_empty() {
+            break;
+        }
+        let name_is = |n: &[u8]| {
+            l.len() > n.len() && l[..n.len()].eq_ignore_ascii_case(n) && l[n.len()] == b':'
+        };
+        if name_is(b"received") {
+            received += 1;
+            if received > 1 {
+                return None;
+            }
+        } else if name_is(b"x-mailerd-batv") {
+            let v = std::str::from_utf8(&l[15..]).ok()?.trim();
+            let verdict = v.split_whitespace().next().unwrap_or("");
+            return (verdict.eq_ignore_ascii_case("none") || verdict.eq_ignore_ascii_case("fail"))
+                .then(|| prefix(v, 300).to_string());
+        }
+    }
+    None
 }
 
 /// The bounce's headers that matter; `from_list` is its From, parsed.
@@ -285,6 +323,7 @@ fn top_of(msg: &mail::Message<'_>, from_list: Option<&mail_parser::Address<'_>>)
             };
             null || auto || robot()
         },
+        batv_mark: own_batv_mark(msg.raw_bytes()),
         received_all: {
             let mut all = String::new();
             for v in msg.raw_values("Received") {

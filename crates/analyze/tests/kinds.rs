@@ -425,3 +425,63 @@ fn a_japanese_notice_is_decoded_and_read() {
         r.diagnostic
     );
 }
+
+/// mailerd marks a bounce to an unsigned (or badly signed) return path with
+/// `X-Mailerd-BATV:` right below its own `Received:`; the analyzer calls that bounce
+/// backscatter. The same field further down came with the message and is not believed.
+#[test]
+fn mailerds_batv_mark_makes_a_bounce_backscatter() {
+    let body = "From: MAILER-DAEMON@mx.remote.example\n\
+To: alice@sender.example\n\
+Subject: Undelivered Mail Returned to Sender\n\
+MIME-Version: 1.0\n\
+Content-Type: multipart/report; report-type=delivery-status; boundary=\"b\"\n\
+\n\
+--b\n\
+Content-Type: text/plain\n\
+\n\
+This is the mail system at host mx.remote.example.\n\
+\n\
+--b\n\
+Content-Type: message/delivery-status\n\
+\n\
+Reporting-MTA: dns; mx.remote.example\n\
+\n\
+Final-Recipient: rfc822; nobody@remote.example\n\
+Action: failed\n\
+Status: 5.1.1\n\
+Diagnostic-Code: smtp; 550 5.1.1 <nobody@remote.example>: User unknown\n\
+\n\
+--b\n\
+Content-Type: text/rfc822-headers\n\
+\n\
+From: alice@sender.example\n\
+To: nobody@remote.example\n\
+Subject: cheap pills\n\
+--b--\n";
+    let ours = "Received: from mx.remote.example (mx.remote.example [192.0.2.7])\n\tby mx.sender.example (mailerd) with ESMTP id 01J; Mon, 7 Dec 2026 10:00:00 +0000\n";
+    let mark = "X-Mailerd-BATV: none (a bounce to an address whose mail is always sent with a signed return path (BATV); this is not a bounce of mail sent by us)\n";
+    let theirs =
+        "Received: by mx.remote.example (Postfix) id 4F2; Mon, 7 Dec 2026 09:59:59 +0000\n";
+
+    let marked =
+        format!("Return-Path: <>\nDelivered-To: alice@sender.example\n{ours}{mark}{theirs}{body}");
+    let a = check(&marked, Kind::Bounce, &["nobody@remote.example"]);
+    assert_eq!(a.authenticity.verdict, Verdict::Backscatter);
+    assert!(
+        a.authenticity
+            .reasons
+            .iter()
+            .any(|r| r.contains("not sent by you")),
+        "{:?}",
+        a.authenticity.reasons
+    );
+    // the same field written by the sender, below our Received and theirs: not ours
+    let forged = format!("Return-Path: <>\n{ours}{theirs}{mark}{body}");
+    let a = check(&forged, Kind::Bounce, &["nobody@remote.example"]);
+    assert_ne!(a.authenticity.verdict, Verdict::Backscatter);
+    // without a mark: whatever the other signals say, not backscatter
+    let plain = format!("Return-Path: <>\n{ours}{theirs}{body}");
+    let a = check(&plain, Kind::Bounce, &["nobody@remote.example"]);
+    assert_ne!(a.authenticity.verdict, Verdict::Backscatter);
+}

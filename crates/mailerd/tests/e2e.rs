@@ -359,3 +359,87 @@ fn sigterm_shuts_down_gracefully_and_the_store_reopens() {
     let (st, log) = again.terminate();
     assert!(st.success(), "exit {st}: {log}");
 }
+
+const SMTPLIB_BOUNCE: &str = r#"
+import smtplib, sys
+host, port = sys.argv[1], int(sys.argv[2])
+bounce = (
+    "From: MAILER-DAEMON@mx.remote.test\r\nTo: alice@example.test\r\n"
+    "Subject: Undelivered Mail Returned to Sender\r\nMIME-Version: 1.0\r\n"
+    "Content-Type: multipart/report; report-type=delivery-status; boundary=\"b\"\r\n\r\n"
+    "--b\r\nContent-Type: text/plain\r\n\r\nThis is the mail system at host mx.remote.test.\r\n\r\n"
+    "--b\r\nContent-Type: message/delivery-status\r\n\r\nReporting-MTA: dns; mx.remote.test\r\n\r\n"
+    "Final-Recipient: rfc822; nobody@remote.test\r\nAction: failed\r\nStatus: 5.1.1\r\n"
+    "Diagnostic-Code: smtp; 550 5.1.1 <nobody@remote.test>: User unknown\r\n\r\n"
+    "--b\r\nContent-Type: text/rfc822-headers\r\n\r\nFrom: alice@example.test\r\n"
+    "To: nobody@remote.test\r\nSubject: cheap pills\r\n--b--\r\n")
+s = smtplib.SMTP(host, port, local_hostname="mx.remote.test", timeout=30)
+s.sendmail("", ["alice@example.test"], bounce.encode())
+s.quit()
+"#;
+
+/// With BATV on, a bounce (null sender) that Python's smtplib sends to a local user's
+/// untagged address is delivered marked (`X-Mailerd-BATV: none`), and `mailerd explain` of
+/// the delivered file calls it backscatter.
+#[test]
+fn a_bounce_to_an_unsigned_return_path_is_explained_as_backscatter() {
+    require_tool("python3", &["-c", "import smtplib"]);
+    let setup = Setup::new(
+        "batv",
+        "[batv]\nenabled = true\nkeys = [{ number = 0, secret = \"e2e-secret\" }]\n",
+    );
+    // deliver locally (the shared setup keeps mail queued)
+    let cfg = std::fs::read_to_string(&setup.config).expect("config");
+    std::fs::write(
+        &setup.config,
+        cfg.replace("deliver = false", "deliver = true"),
+    )
+    .expect("config");
+    let server = setup.start();
+    let o = run(
+        Command::new("python3").args([
+            "-c",
+            SMTPLIB_BOUNCE,
+            "127.0.0.1",
+            &setup.mx.port().to_string(),
+        ]),
+        b"",
+        Duration::from_secs(60),
+    );
+    assert!(o.status.success(), "smtplib script failed: {}", text(&o));
+    let new = setup.data_dir.join("mail/alice@example.test/new");
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    let file = loop {
+        if let Some(f) = files_in(&new).into_iter().next() {
+            break new.join(f);
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "nothing delivered to {}: {}",
+            new.display(),
+            server.log_text()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let stored = std::fs::read_to_string(&file).expect("delivered message");
+    assert!(stored.contains("X-Mailerd-BATV: none"), "{stored}");
+    let path = file.to_string_lossy().into_owned();
+    let explain = |args: &[&str]| {
+        run(
+            Command::new(BIN).arg("explain").args(args),
+            b"",
+            Duration::from_secs(60),
+        )
+    };
+    let t = explain(&[&path]);
+    let out = text(&t);
+    assert!(t.status.success(), "{out}");
+    assert!(out.contains("is BACKSCATTER"), "{out}");
+    let j = explain(&["--format", "json", &path]);
+    let v: serde_json::Value =
+        serde_json::from_slice(&j.stdout).unwrap_or_else(|e| panic!("{e}: {}", text(&j)));
+    assert_eq!(v["authenticity"]["verdict"], "backscatter", "{v}");
+    assert_eq!(v["recipient"], "nobody@remote.test", "{v}");
+    let (st, log) = server.terminate();
+    assert!(st.success(), "exit {st}: {log}");
+}

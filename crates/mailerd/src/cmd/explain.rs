@@ -518,6 +518,9 @@ fn write_text(out: &mut impl Write, name: &str, a: &Analysis) -> io::Result<()> 
             "is SUSPICIOUS: it may not be a real bounce; do not click links in it"
         }
         Verdict::Unknown => "cannot be confirmed genuine or fake",
+        Verdict::Backscatter => {
+            "is BACKSCATTER: a bounce of a message you did not send (your address was forged as its sender); you can delete it"
+        }
     };
     writeln!(out, "  Authenticity: this notice {v}.")?;
     for reason in &a.authenticity.reasons {
