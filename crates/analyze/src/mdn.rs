@@ -24,49 +24,34 @@ pub struct Disposition {
     pub kind: String,
 }
 
-/// Reads the fields of an MDN body; bounded (the first 200 lines).
+/// Reads the fields of an MDN body (unfolded by [`crate::dsn::fields`]: the same field
+/// syntax as a delivery-status body).
 pub fn parse(body: &str) -> Disposition {
     let mut d = Disposition::default();
-    // Fields may be folded: a line that starts with white space continues the one before.
-    let mut fields: Vec<String> = Vec::new();
-    for l in crate::text::lines(body).take(200) {
-        let l = l.trim_end_matches('\r');
-        if (l.starts_with(' ') || l.starts_with('\t'))
-            && let Some(last) = fields.last_mut()
-        {
-            last.push(' ');
-            last.push_str(l.trim());
-        } else if !l.trim().is_empty() {
-            fields.push(crate::prefix(l, 1024).to_string());
-        }
-    }
     let address = |v: &str| {
         let v = v.split_once(';').map_or(v, |(_, a)| a);
         first_address(crate::prefix(v, 512)).map(|a| a.addr)
     };
-    for f in &fields {
-        let Some((name, value)) = f.split_once(':') else {
-            continue;
-        };
-        let name = name.trim();
-        if name.eq_ignore_ascii_case("final-recipient") {
-            d.final_recipient = address(value);
-        } else if name.eq_ignore_ascii_case("original-recipient") {
-            d.original_recipient = address(value);
-        } else if name.eq_ignore_ascii_case("disposition") {
-            let (mode, kind) = value.split_once(';').unwrap_or(("", value));
-            d.action_mode = mode
-                .split('/')
-                .next()
-                .unwrap_or("")
-                .trim()
-                .to_ascii_lowercase();
-            d.kind = kind
-                .split(['/', '(', ' '])
-                .find(|w| !w.is_empty())
-                .unwrap_or("")
-                .trim()
-                .to_ascii_lowercase();
+    for (name, value) in crate::dsn::fields(crate::prefix(body, 64 << 10)) {
+        match name.as_str() {
+            "final-recipient" => d.final_recipient = address(&value),
+            "original-recipient" => d.original_recipient = address(&value),
+            "disposition" => {
+                let (mode, kind) = value.split_once(';').unwrap_or(("", &value));
+                d.action_mode = mode
+                    .split('/')
+                    .next()
+                    .unwrap_or("")
+                    .trim()
+                    .to_ascii_lowercase();
+                d.kind = kind
+                    .split(['/', '(', ' '])
+                    .find(|w| !w.is_empty())
+                    .unwrap_or("")
+                    .trim()
+                    .to_ascii_lowercase();
+            }
+            _ => {}
         }
     }
     d
