@@ -492,8 +492,10 @@ pub fn split_original_lc(text: &str, low: &str) -> Option<usize> {
             let t = line.trim();
             let id = m.pattern;
             let ok = if id < ORIGINAL_MARKERS.len() {
-                let lead = &text[ls..m.start];
-                lead.bytes().all(|c| c == b' ' || c == b'\t' || c == b'>') || (m.end - m.start) > 24
+                marker_stands(
+                    text.as_bytes().get(ls..m.start).unwrap_or_default(),
+                    m.end - m.start,
+                )
             } else {
                 (t.len() < 90
                     && (t.starts_with('-') || t.starts_with('=') || t.ends_with(':'))
@@ -546,14 +548,17 @@ fn marker_on_line(line: &str) -> bool {
     static MARKERS: std::sync::LazyLock<crate::text::Literals> =
         std::sync::LazyLock::new(|| crate::text::Literals::new(ORIGINAL_MARKERS));
     MARKERS.standard_iter(line.as_bytes(), 0).any(|m| {
-        m.end - m.start > 24
-            || line
-                .as_bytes()
-                .get(..m.start)
-                .unwrap_or_default()
-                .iter()
-                .all(|&c| c == b' ' || c == b'\t' || c == b'>')
+        marker_stands(
+            line.as_bytes().get(..m.start).unwrap_or_default(),
+            m.end - m.start,
+        )
     })
+}
+
+/// A marker of `len` bytes after `lead` on its line introduces the copy: it leads the line
+/// (after blanks or `>`), or is long enough to say so anywhere.
+fn marker_stands(lead: &[u8], len: usize) -> bool {
+    len > 24 || lead.iter().all(|&c| c == b' ' || c == b'\t' || c == b'>')
 }
 
 fn is_header_line(l: &str) -> bool {
