@@ -243,7 +243,7 @@ pub struct Top {
 /// above it in the top header block is ours; one further down came with the message (a
 /// sender can write anything) and is not taken. Bounded: the first 64 kB of the header.
 pub fn own_batv_mark(raw: &[u8]) -> Option<String> {
-    const MARK: &[u8] = b"x-mailerd-batv";
+    let mark = mailerd_types::BATV_MARK_FIELD.as_bytes();
     let head = raw.get(..raw.len().min(64 << 10)).unwrap_or_default();
     let mut received = 0usize;
     for line in head.split(|&c| c == b'\n') {
@@ -259,8 +259,8 @@ pub fn own_batv_mark(raw: &[u8]) -> Option<String> {
             if received > 1 {
                 return None;
             }
-        } else if name_is(MARK) {
-            let v = std::str::from_utf8(l.get(MARK.len() + 1..)?).ok()?.trim();
+        } else if name_is(mark) {
+            let v = std::str::from_utf8(l.get(mark.len() + 1..)?).ok()?.trim();
             let verdict = v.split_whitespace().next().unwrap_or("");
             return (verdict.eq_ignore_ascii_case("none") || verdict.eq_ignore_ascii_case("fail"))
                 .then(|| prefix(v, 300).to_string());

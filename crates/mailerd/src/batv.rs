@@ -114,7 +114,7 @@ impl<M> BatvMailboxes<M> {
         } else {
             TagCheck::Mark {
                 address,
-                header: format!("X-Mailerd-BATV: {result} ({why})"),
+                header: format!("{}: {result} ({why})", mailerd_types::BATV_MARK_FIELD),
             }
         }
     }

@@ -111,6 +111,52 @@ pub(crate) fn count_headers(msg: &[u8], name: &str) -> usize {
         .count()
 }
 
+/// The message without its header fields of this name (case-insensitive), continuation lines
+/// included; `None` when it has none (the common case: nothing is copied). Only the header
+/// section is looked at; the body is never changed.
+pub(crate) fn without_headers(msg: &[u8], name: &str) -> Option<Vec<u8>> {
+    let name = name.as_bytes();
+    let section = header_section(msg);
+    let named = |line: &[u8]| {
+        line.len() > name.len()
+            && line[..name.len()].eq_ignore_ascii_case(name)
+            && line[name.len()..].trim_ascii_start().starts_with(b":")
+    };
+    // Byte ranges of the fields to drop: a named line and the folded lines after it.
+    let mut drop: Vec<(usize, usize)> = Vec::new();
+    let mut start = 0;
+    let mut dropping = false;
+    while start < section.len() {
+        let end = section[start..]
+            .iter()
+            .position(|&b| b == b'\n')
+            .map_or(section.len(), |i| start + i + 1);
+        let line = &section[start..end];
+        let folded = matches!(line.first(), Some(b' ' | b'\t'));
+        if !folded {
+            dropping = named(line);
+        }
+        if dropping {
+            match drop.last_mut() {
+                Some(last) if last.1 == start => last.1 = end,
+                _ => drop.push((start, end)),
+            }
+        }
+        start = end;
+    }
+    if drop.is_empty() {
+        return None;
+    }
+    let mut out = Vec::with_capacity(msg.len());
+    let mut from = 0;
+    for (a, b) in drop {
+        out.extend_from_slice(&msg[from..a]);
+        from = b;
+    }
+    out.extend_from_slice(&msg[from..]);
+    Some(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -232,5 +278,26 @@ mod tests {
             2
         );
         assert!(!has_header(b"\r\nDate: x\r\n", "Date"));
+    }
+
+    #[test]
+    fn named_fields_are_removed_with_their_folded_lines_and_only_from_the_header() {
+        let msg = b"From: a@b\r\nX-Mailerd-BATV: fail (forged)\r\n\tmore\r\nSubject: s\r\nx-mailerd-batv : none\r\n\r\nX-Mailerd-BATV: body line\r\n";
+        let out = without_headers(msg, "X-Mailerd-BATV").expect("fields present");
+        assert_eq!(
+            String::from_utf8_lossy(&out),
+            "From: a@b\r\nSubject: s\r\n\r\nX-Mailerd-BATV: body line\r\n"
+        );
+        assert!(
+            without_headers(
+                b"From: a@b\r\nX-Mailerd-BATVx: 1\r\n\r\nbody\r\n",
+                "X-Mailerd-BATV"
+            )
+            .is_none()
+        );
+        assert!(without_headers(b"\r\nX-Mailerd-BATV: 1\r\n", "X-Mailerd-BATV").is_none());
+        // A header section with no body keeps what is not named.
+        let out = without_headers(b"X-Mailerd-BATV: 1\r\nFrom: a@b\r\n", "X-Mailerd-BATV");
+        assert_eq!(out.as_deref(), Some(&b"From: a@b\r\n"[..]));
     }
 }

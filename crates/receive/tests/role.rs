@@ -776,3 +776,41 @@ async fn return_path_tags_are_stripped_refused_or_marked() {
         String::from_utf8_lossy(&taken[1].1.content).contains("X-Mailerd-BATV: none (test)\r\n")
     );
 }
+
+/// The return-path verdict field is reception's own: a forged one that comes with a message
+/// from outside is removed (with its folded line), so a later `mailerd explain` cannot take it
+/// for reception's verdict; one from a trusted relay network (a front MX of ours) is kept.
+#[tokio::test(start_paused = true)]
+async fn a_verdict_field_that_comes_from_outside_is_removed() {
+    let mut cfg = config();
+    cfg.relay_networks = vec!["10.0.0.0/8".into()];
+    let h = support::harness_with(cfg, std::sync::Arc::new(Tags));
+    let forged: &[u8] = b"From: <>\r\nX-Mailerd-BATV: fail (forged)\r\n\tsecond line\r\nSubject: bounce\r\n\r\nX-Mailerd-BATV: in the body\r\n.\r\n";
+    for ip in ["192.0.2.1", "10.1.2.3"] {
+        let (mut c, _) = h.connect(Role::Mx, ip, Shutdown::never());
+        c.expect_reply("220").await;
+        c.expect("EHLO client.test", "250").await;
+        c.expect("MAIL FROM:<>", "250").await;
+        c.expect("RCPT TO:<prvs=1007abcdef=alice@example.test>", "250")
+            .await;
+        c.expect("DATA", "354").await;
+        c.send(forged).await;
+        c.expect_reply("250").await;
+    }
+    let taken = h.store.taken();
+    assert_eq!(taken.len(), 2);
+    let outside = String::from_utf8_lossy(&taken[0].1.content).into_owned();
+    assert!(
+        !outside.contains("forged") && !outside.contains("second line"),
+        "{outside}"
+    );
+    assert!(
+        outside.contains("\r\nFrom: <>\r\nSubject: bounce\r\n\r\nX-Mailerd-BATV: in the body\r\n"),
+        "{outside}"
+    );
+    let trusted = String::from_utf8_lossy(&taken[1].1.content).into_owned();
+    assert!(
+        trusted.contains("X-Mailerd-BATV: fail (forged)\r\n\tsecond line\r\n"),
+        "{trusted}"
+    );
+}

@@ -45,3 +45,9 @@ pub use reason::Reason;
 pub use reply::{ReplyParseError, SmtpReply};
 pub use rfc5322::{new_message_id, rfc5322_date};
 pub use status::{EnhancedStatus, StatusClass, StatusParseError};
+
+/// The header field in which mailerd's reception records its verdict on a bounce's return
+/// path when that path carries no valid BATV signature (`none` or `fail`, with the reason).
+/// Reception writes it right below its own `Received:` field and removes any that arrive with
+/// a message from outside; the analyzer reads it to call a bounce backscatter.
+pub const BATV_MARK_FIELD: &str = "X-Mailerd-BATV";

@@ -188,6 +188,20 @@ impl<S: Commit, IO: AsyncRead + AsyncWrite + Unpin + Send> Session<'_, S, IO> {
                 format!("Error: too many hops ({hops} Received headers): mail loop?"),
             );
         }
+        // The return-path verdict mark is ours to write: one that arrives with a message from
+        // outside (not a trusted relay network, which may be our own front MX) is removed, so
+        // it cannot pass for our verdict.
+        let content = if self.server.may_relay_from(self.peer.ip()) {
+            content
+        } else {
+            match headers::without_headers(&content, mailerd_types::BATV_MARK_FIELD) {
+                Some(stripped) => {
+                    tracing::info!(client = %self.peer, "removed a return-path verdict field that came with the message");
+                    stripped
+                }
+                None => content,
+            }
+        };
         let now = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map(|d| d.as_secs())
