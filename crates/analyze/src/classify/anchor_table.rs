@@ -106,6 +106,8 @@ pub(super) static ANCHORS: &[(&str, Option<&[&str]>, bool)] = &[
     ("rejected due to spam classification", Some(&["rejected due to spam classification"]), true),
     ("failed several antispam checks", Some(&["failed several antispam checks"]), true),
     ("spam (pattern|contents)", Some(&["pattern", "contents"]), false),
+    ("unusual rate of unsolicited mail.{0,200}\\bblocked\\b", Some(&["unusual rate of unsolicited mail"]), false),
+    ("unusual rate of unsolicited mail", Some(&["unusual rate of unsolicited mail"]), true),
     ("dmarc", Some(&["dmarc"]), true),
     ("\\bdkim\\b", Some(&["dkim"]), false),
     ("\\bspf\\b", Some(&["spf"]), false),

@@ -1138,6 +1138,34 @@ mod tests {
     }
 
     #[test]
+    fn gmail_spam_rate_limits_are_reputation_not_authentication() {
+        let of = |t: &str| reason_of(t, None, None);
+        assert_eq!(
+            of(
+                "421-4.7.28 Gmail has detected an unusual rate of unsolicited mail originating \
+                from your SPF domain [example.com 10]. To protect our users from spam, mail sent \
+                from your domain has been temporarily rate limited."
+            ),
+            Reason::Speeding
+        );
+        assert_eq!(
+            of(
+                "550-5.7.1 Our system has detected an unusual rate of unsolicited mail \
+                originating from your IP address. To protect our users from spam, mail sent \
+                from your IP address has been blocked."
+            ),
+            Reason::BadReputation
+        );
+        // A real authentication failure still names SPF as such.
+        assert_eq!(
+            of(
+                "550 5.7.23 The message was rejected because of Sender Policy Framework violation (SPF fail)"
+            ),
+            Reason::AuthFailure
+        );
+    }
+
+    #[test]
     fn dma_lookup_failure_is_a_domain_not_found() {
         let r = "There was an error delivering your mail to DNS lookup failure: host example.jp not found";
         assert_eq!(reason_of(r, None, None), Reason::HostUnknown);

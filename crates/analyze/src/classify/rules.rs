@@ -343,6 +343,22 @@ pub(crate) static RULES: &[Rule] = &[
             r"spam (pattern|contents)",
         ],
     ),
+    // ---- Gmail's spam-rate limits (name the SPF/DKIM domain only as what is limited) ------
+    // Gmail `421-4.7.28 Gmail has detected an unusual rate of unsolicited mail originating
+    // from your SPF domain [example.com 10]. ... has been temporarily rate limited`, and the
+    // permanent `550-5.7.1 Our system has detected an unusual rate of unsolicited mail
+    // originating from your IP address. ... has been blocked`: the sender's reputation, not
+    // its authentication (before `auth`, which the word SPF would take).
+    rule(
+        "unsolicited-rate-blocked",
+        R::BadReputation,
+        &[r"unusual rate of unsolicited mail.{0,200}\bblocked\b"],
+    ),
+    rule(
+        "unsolicited-rate",
+        R::Speeding,
+        &[r"unusual rate of unsolicited mail"],
+    ),
     // ---- Authentication: SPF / DKIM / DMARC -------------------------------------------------
     // Gmail `5.7.26 This mail has been blocked because the sender is unauthenticated`,
     // `Unauthenticated email from ... is not accepted due to domain's DMARC policy`,
