@@ -406,14 +406,40 @@ pub fn quoted_reply(s: &str) -> (String, Option<String>) {
             rest = inner.trim();
         }
     }
-    // `Remote server returned: 550 5.2.1 ...` (and `replied:`), when a reply follows.
-    if let Some(r) = strip_prefix_ci(rest, "remote server returned: ")
-        .or_else(|| strip_prefix_ci(rest, "remote server replied: "))
-        && let Some(code) = r.trim_start().as_bytes().get(..3)
-        && matches!(code[0], b'2' | b'4' | b'5')
-        && code[1..].iter().all(u8::is_ascii_digit)
+    // A label before the reply, when a reply follows: `Remote server returned: 550 5.2.1 ...`
+    // (and `replied:`), MailEnable `Reason: Remote SMTP Server Returned: 550 ...`, Mercury
+    // `Error: 550 ...`; a transcript line's `<-- 550 ...` (MDaemon, after its time stamp) or
+    // `<<< 550 ...`.
+    let starts_with_reply = |r: &str| {
+        r.as_bytes().get(..4).is_some_and(|c| {
+            matches!(c[0], b'2' | b'4' | b'5')
+                && c[1..3].iter().all(u8::is_ascii_digit)
+                && matches!(c[3], b' ' | b'-')
+        })
+    };
+    for _ in 0..2 {
+        let label = [
+            "reason: ",
+            "error: ",
+            "remote server returned: ",
+            "remote server replied: ",
+            "remote smtp server returned: ",
+        ]
+        .iter()
+        .find_map(|l| strip_prefix_ci(rest, l));
+        if let Some(r) = label.map(str::trim_start)
+            && (starts_with_reply(r) || strip_prefix_ci(r, "remote ").is_some())
+        {
+            rest = r;
+        }
+    }
+    if !starts_with_reply(rest)
+        && let Some(at) = crate::prefix(rest, 80)
+            .find("<-- ")
+            .or_else(|| crate::prefix(rest, 80).find("<<< "))
+        && starts_with_reply(&rest[at + 4..])
     {
-        rest = r.trim_start();
+        rest = &rest[at + 4..];
     }
     if rest.ends_with(" command)")
         && let Some(at) = rest.rfind("(in reply to ")
@@ -626,6 +652,11 @@ fn next_address(s: &str, mut i: usize) -> Option<(FoundAddr, usize)> {
             while de > at + 1 && (b[de - 1] == b'.' || b[de - 1] == b'-') {
                 de -= 1;
             }
+        }
+        // `'bob@example.org'` (CommuniGate, SmarterMail, Exchange): the apostrophes quote the
+        // address, they are not part of its local part.
+        if matches!(b.get(ls), Some(b'\'' | b'`')) && b.get(de) == Some(&b'\'') && ls + 1 < at {
+            ls += 1;
         }
         let (Some(local), Some(domain)) = (s.get(ls..at), s.get(at + 1..de)) else {
             continue;
@@ -1285,6 +1316,15 @@ mod tests {
             &["x@[192.0.2.1]", "y@z.example"],
         );
         check_addrs("日本語 user@例.jp", &[]);
+        // apostrophes that quote an address are not part of it; one inside a local part is
+        check_addrs(
+            "Failed to deliver to 'bob@remote.test' and `c@d.test'",
+            &["bob@remote.test", "c@d.test"],
+        );
+        check_addrs(
+            "o'brien@remote.test 'e@f.test",
+            &["o'brien@remote.test", "'e@f.test"],
+        );
     }
 
     fn check_clean(input: &str, expected: &str) {
@@ -1387,6 +1427,29 @@ mod tests {
         assert_eq!(
             quoted_reply("Remote server returned: timeout"),
             ("Remote server returned: timeout".into(), None)
+        );
+        // labels and transcript arrows before a reply
+        for (given, reply) in [
+            (
+                "Error: 550 Mailbox bob is over its storage limit.",
+                "550 Mailbox bob is over its storage limit.",
+            ),
+            (
+                "Reason: Remote SMTP Server Returned: 550 5.1.1 No such user",
+                "550 5.1.1 No such user",
+            ),
+            (
+                "Mon 2026-12-07 10:00:00.330: <-- 550 5.1.1 <b@x.example>: User unknown",
+                "550 5.1.1 <b@x.example>: User unknown",
+            ),
+            ("<<< 552 5.2.2 Mailbox full", "552 5.2.2 Mailbox full"),
+        ] {
+            assert_eq!(quoted_reply(given), (reply.into(), None), "{given}");
+        }
+        // a label without a reply after it stays
+        assert_eq!(
+            quoted_reply("Reason: Message content rejected"),
+            ("Reason: Message content rejected".into(), None)
         );
         // several attempts: as written
         let two = "Remote Server at a.example (192.0.2.1) returned '400 4.4.7 Message delayed' 12/7/2026 8:55:00 AM - Remote Server at a.example (192.0.2.1) returned '451 4.7.0 Try later'";

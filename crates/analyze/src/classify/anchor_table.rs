@@ -204,6 +204,8 @@ pub(super) static ANCHORS: &[(&str, Option<&[&str]>, bool)] = &[
     ("mail file size exceeds the maximum size allowed for mail delivery", Some(&["mail file size exceeds the maximum size allowed for mail delivery"]), true),
     ("mailbox size exceeded", Some(&["mailbox size exceeded"]), true),
     ("mailbox (is )?over (its )?size", Some(&["mailbox "]), false),
+    ("over (its|the|his|her|their) (storage|disk|size) limit", Some(&[" limit"]), false),
+    ("storage (limit|space) (exceeded|reached)", Some(&["storage "]), false),
     ("message (size|length) (exceeds|exceeded|is over|too)", Some(&["message "]), false),
     ("message (is )?too (big|large|long)", Some(&["message "]), false),
     ("mail (is )?too (big|large)", Some(&["mail "]), false),

@@ -1156,6 +1156,11 @@ mod tests {
             ),
             Reason::BadReputation
         );
+        // Mercury/32's over-quota wording (an unknown-user 550 without it)
+        assert_eq!(
+            of("550 Mailbox bob is over its storage limit."),
+            Reason::MailboxFull
+        );
         // A real authentication failure still names SPF as such.
         assert_eq!(
             of(

@@ -569,6 +569,9 @@ pub(crate) static RULES: &[Rule] = &[
             r"mail file size exceeds the maximum size allowed for mail delivery",
             r"mailbox size exceeded",
             r"mailbox (is )?over (its )?size",
+            // Mercury/32 `Mailbox bob is over its storage limit`, `storage limit exceeded`.
+            r"over (its|the|his|her|their) (storage|disk|size) limit",
+            r"storage (limit|space) (exceeded|reached)",
         ],
     ),
     // ---- Too large ----------------------------------------------------------------------

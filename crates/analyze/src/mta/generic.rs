@@ -492,7 +492,7 @@ fn prose_line(ctx: &Ctx<'_>, l: &str, decoded_by: &'static str, out: &mut Vec<Fo
     for p in PROSE {
         let Some(at) = find_ci(l, p) else { continue };
         let rest = l.get(at + p.len()..).unwrap_or("").trim_start();
-        let rest = rest.trim_start_matches(['<', '"', '(', '[']);
+        let rest = rest.trim_start_matches(['<', '"', '\'', '(', '[']);
         if let Some(a) = first_address(crate::prefix(rest, 200)).filter(|a| a.start == 0) {
             if !ctx.excluded(&a.addr) && !is_role_of_bounce(&a.addr, ctx) {
                 let mut f = Found::new(a.addr, decoded_by);
