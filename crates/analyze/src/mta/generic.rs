@@ -370,6 +370,9 @@ const SAID: &[&str] = &[
     // line is read first, so that a notice without a reply shows its reason, not the address.
     "the reason for the problem:",
     "the following message to <",
+    // Barracuda `Your message to: a@b` / `was blocked by our Spam Firewall ...` and, a
+    // paragraph further, `Reason: Message content rejected: ...`: a line of its own.
+    "\nreason: ",
 ];
 
 /// The remote server's words after one of the `SAID` phrases, if any.

@@ -1,0 +1,139 @@
+//! Notices in shapes the corpora lack (`tests/data/notices/`, see its README): each must
+//! yield its failed recipient, the reason and human category its words give, and the part
+//! of the text that is the remote server's answer (not the notice's wrapper around it).
+
+use mailerd_analyze::{Kind, analyze};
+
+/// file, recipient, reason, category key, kind, words the diagnostic must hold
+const CASES: &[(&str, &str, &str, &str, Kind, &str)] = &[
+    (
+        "mdaemon",
+        "bob@remote.test",
+        "userunknown",
+        "address-not-found",
+        Kind::Bounce,
+        "550 5.1.1 <bob@remote.test>: Recipient address rejected",
+    ),
+    (
+        "hmailserver",
+        "bob@remote.test",
+        "mailboxfull",
+        "inbox-full",
+        Kind::Bounce,
+        "552 5.2.2 <bob@remote.test>: user is over quota",
+    ),
+    (
+        "smartermail",
+        "bob@remote.test",
+        "blocked",
+        "message-blocked",
+        Kind::Bounce,
+        "blocked using zen.spamhaus.org",
+    ),
+    (
+        "communigate",
+        "bob@remote.test",
+        "userunknown",
+        "address-not-found",
+        Kind::Bounce,
+        "550 5.1.1 Unknown user",
+    ),
+    (
+        "mailenable",
+        "bob@remote.test",
+        "userunknown",
+        "address-not-found",
+        Kind::Bounce,
+        "550 5.1.1 No such user",
+    ),
+    (
+        "icewarp",
+        "bob@remote.test",
+        "spamdetected",
+        "message-blocked",
+        Kind::Bounce,
+        "554 5.7.1 Message rejected because of unacceptable content",
+    ),
+    (
+        "barracuda",
+        "bob@remote.test",
+        "spamdetected",
+        "message-blocked",
+        Kind::Bounce,
+        "this message looks like spam",
+    ),
+    (
+        "sophos",
+        "bob@remote.test",
+        "userunknown",
+        "address-not-found",
+        Kind::Bounce,
+        "User unknown",
+    ),
+    (
+        "exchange2010",
+        "bob@remote.test",
+        "mailboxfull",
+        "inbox-full",
+        Kind::Bounce,
+        "550 5.2.2 STOREDRV.Deliver: mailbox full",
+    ),
+    (
+        "firstclass",
+        "bob@remote.test",
+        // Sisimai's reading of a bare 550 "Unknown user" with no command named: a filter's
+        // refusal; the category a person sees is still "Address not found".
+        "filtered",
+        "address-not-found",
+        Kind::Bounce,
+        "550 Unknown user",
+    ),
+    (
+        "mercury",
+        "bob@remote.test",
+        "mailboxfull",
+        "inbox-full",
+        Kind::Bounce,
+        "550 Mailbox bob is over its storage limit.",
+    ),
+    (
+        "gw-delay",
+        "bob@remote.test",
+        "systemerror",
+        "temporary-problem",
+        Kind::Delay,
+        "421 4.7.0 Try again later",
+    ),
+];
+
+#[test]
+fn notices_in_shapes_the_corpora_lack() {
+    let dir = format!("{}/tests/data/notices", env!("CARGO_MANIFEST_DIR"));
+    let mut failures = Vec::new();
+    for (file, recipient, reason, category, kind, words) in CASES {
+        let raw = std::fs::read(format!("{dir}/{file}.eml")).expect("notice file");
+        let a = analyze(&raw);
+        let got = a.recipients.first();
+        let seen = (
+            a.kind,
+            got.map(|r| r.recipient.clone()).unwrap_or_default(),
+            got.map(|r| r.reason.to_string()).unwrap_or_default(),
+            got.map(|r| r.category.key().to_string())
+                .unwrap_or_default(),
+            got.and_then(|r| r.diagnostic.clone()).unwrap_or_default(),
+        );
+        if seen.0 != *kind
+            || seen.1 != *recipient
+            || seen.2 != *reason
+            || seen.3 != *category
+            || !seen.4.contains(words)
+            || a.recipients.len() != 1
+        {
+            failures.push(format!(
+                "{file}: got {seen:?}, {} recipients",
+                a.recipients.len()
+            ));
+        }
+    }
+    assert!(failures.is_empty(), "{failures:#?}");
+}
