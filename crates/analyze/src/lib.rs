@@ -521,6 +521,20 @@ static WEAK_SUBJECT_AC: std::sync::LazyLock<text::Literals> =
 static WEAK_BODY_AC: std::sync::LazyLock<text::Literals> =
     std::sync::LazyLock::new(|| text::Literals::new(WEAK_BODY));
 
+/// Is this header block, found in a notice's text, the notice's own (a daemon's From and a
+/// bounce's Subject)?
+fn is_the_notice_itself(o: &mime::Original) -> bool {
+    let (Some(from), Some(subject)) = (o.info.from.as_deref(), o.info.subject.as_deref()) else {
+        return false;
+    };
+    let (name, addr) = match (from.rfind('<'), from.rfind('>')) {
+        (Some(a), Some(b)) if a < b => (&from[..a], &from[a + 1..b]),
+        _ => ("", from),
+    };
+    is_mailer_daemon(addr.trim(), name.trim().trim_matches('"'))
+        && BOUNCE_SUBJECT_AC.is_match(subject.to_ascii_lowercase().as_bytes())
+}
+
 fn is_mailer_daemon(addr: &str, name: &str) -> bool {
     let local = addr.split('@').next().unwrap_or("").to_ascii_lowercase();
     let n = name.to_ascii_lowercase();
@@ -636,6 +650,18 @@ fn analyze_message(msg: &mail::Message<'_>, depth: u8, options: Options) -> Anal
 
     if original.is_none() {
         original = mime::summary_original(human);
+    }
+    // A notice forwarded inline by a person (`---------- Forwarded message ---------` /
+    // `From: Mail Delivery Subsystem <mailer-daemon@...>` / `Subject: Delivery Status
+    // Notification (Failure)`): the header block found in the text is the notice's own, not
+    // the returned original's. (When a daemon sends it, as OCN wraps a Postfix bounce in
+    // its own notice, the inner bounce is what was returned.)
+    if parts.original.is_none()
+        && !top.automated
+        && !is_mailer_daemon(&top.from_addr, &top.from_name)
+        && original.as_ref().is_some_and(is_the_notice_itself)
+    {
+        original = None;
     }
 
     let mut a = empty();

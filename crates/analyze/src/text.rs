@@ -441,6 +441,17 @@ pub fn quoted_reply(s: &str) -> (String, Option<String>) {
     {
         rest = &rest[at + 4..];
     }
+    // hMailServer's block: `Error Type: SMTP Remote server (192.0.2.9) issued an error.
+    // hMailServer sent: RCPT TO:<a@b> Remote server replied: 552 5.2.2 ...`: the reply after
+    // the last such label, when nothing before it is a reply.
+    if !starts_with_reply(rest)
+        && find_reply_code(rest).is_some()
+        && let Some(at) = find_ci(crate::prefix(rest, 400), "remote server replied: ")
+        && starts_with_reply(rest[at + 23..].trim_start())
+        && find_reply_code(&rest[..at]).is_none()
+    {
+        rest = rest[at + 23..].trim_start();
+    }
     if rest.ends_with(" command)")
         && let Some(at) = rest.rfind("(in reply to ")
     {
@@ -1443,6 +1454,10 @@ mod tests {
                 "550 5.1.1 <b@x.example>: User unknown",
             ),
             ("<<< 552 5.2.2 Mailbox full", "552 5.2.2 Mailbox full"),
+            (
+                "Error Type: SMTP Remote server (192.0.2.9) issued an error. hMailServer sent: RCPT TO:<b@x.example> Remote server replied: 552 5.2.2 over quota",
+                "552 5.2.2 over quota",
+            ),
         ] {
             assert_eq!(quoted_reply(given), (reply.into(), None), "{given}");
         }

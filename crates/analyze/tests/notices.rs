@@ -137,3 +137,45 @@ fn notices_in_shapes_the_corpora_lack() {
     }
     assert!(failures.is_empty(), "{failures:#?}");
 }
+
+/// What a person does with a bounce: pastes its text (no header at all) into `mailerd
+/// explain -`, or forwards it, attached or inline, with a question above it.
+#[test]
+fn pasted_and_forwarded_notices() {
+    let dir = format!("{}/tests/data/notices", env!("CARGO_MANIFEST_DIR"));
+    let read = |f: &str| analyze(&std::fs::read(format!("{dir}/{f}")).expect("notice file"));
+    for (file, reason, diagnostic) in [
+        (
+            "pasted-gmail.txt",
+            "userunknown",
+            "550 5.1.1 <bob@remote.test>: Recipient address rejected: User unknown in virtual alias table",
+        ),
+        (
+            "pasted-postfix.txt",
+            "mailboxfull",
+            "552 5.2.2 <bob@remote.test>: Mailbox full",
+        ),
+        (
+            "fwd-attached.eml",
+            "mailboxfull",
+            "552 5.2.2 <bob@remote.test>: user is over quota",
+        ),
+        (
+            "fwd-inline.eml",
+            "userunknown",
+            "550 5.1.1 <bob@remote.test>: Recipient address rejected: User unknown in virtual alias table",
+        ),
+    ] {
+        let a = read(file);
+        assert_eq!(a.kind, Kind::Bounce, "{file}");
+        assert_eq!(a.recipients.len(), 1, "{file}");
+        let r = &a.recipients[0];
+        assert_eq!(r.recipient, "bob@remote.test", "{file}");
+        assert_eq!(r.reason.to_string(), reason, "{file}");
+        assert_eq!(r.diagnostic.as_deref(), Some(diagnostic), "{file}");
+    }
+    // The header block under `Forwarded message` is the notice's own (a daemon's From, a
+    // bounce's Subject), not the returned original's.
+    let a = read("fwd-inline.eml");
+    assert!(a.original.is_none(), "{:?}", a.original);
+}
