@@ -1100,6 +1100,29 @@ mod tests {
             ("받는 사람의 메일함이 가득 찼습니다", R::MailboxFull),
             ("도메인이 존재하지 않습니다", R::HostUnknown),
             ("메일 크기가 너무 큽니다", R::MesgTooBig),
+            // Polish, Czech, Slovak
+            ("Adres odbiorcy nie istnieje.", R::UserUnknown),
+            ("Nieznany użytkownik", R::UserUnknown),
+            ("Skrzynka pocztowa adresata jest pełna.", R::MailboxFull),
+            ("Adresa příjemce neexistuje.", R::UserUnknown),
+            ("Neznámý příjemce", R::UserUnknown),
+            ("Schránka příjemce je plná.", R::MailboxFull),
+            ("Schránka adresáta je plná", R::MailboxFull),
+            // Turkish
+            ("Kullanıcı bulunamadı", R::UserUnknown),
+            ("Alıcının posta kutusu dolu.", R::MailboxFull),
+            // Swedish, Danish, Norwegian, Finnish
+            ("Mottagaren finns inte.", R::UserUnknown),
+            ("Mottagarens brevlåda är full.", R::MailboxFull),
+            ("Modtageren findes ikke.", R::UserUnknown),
+            ("Modtagerens postkasse er fuld.", R::MailboxFull),
+            ("Mottakeren finnes ikke.", R::UserUnknown),
+            ("Postkassen er full.", R::MailboxFull),
+            ("Vastaanottajaa ei ole olemassa.", R::UserUnknown),
+            ("Vastaanottajan postilaatikko on täynnä.", R::MailboxFull),
+            // Hungarian
+            ("A címzett nem létezik.", R::UserUnknown),
+            ("A címzett postafiókja megtelt.", R::MailboxFull),
         ];
         let rcpt = Some(SmtpCommand::Rcpt);
         let bad: Vec<_> = cases

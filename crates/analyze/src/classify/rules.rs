@@ -693,6 +693,17 @@ pub(crate) static RULES: &[Rule] = &[
             r"(cota|quota) .{0,20}excedida",
             r"(postvak|mailbox|brievenbus).{0,40} vol\b",
             r"переполнен",
+            // Polish `Skrzynka pocztowa adresata jest pełna`, Czech/Slovak `Schránka příjemce je
+            // plná`, Turkish `Alıcının posta kutusu dolu`, Swedish `Mottagarens brevlåda är full`,
+            // Danish/Norwegian `Modtagerens postkasse er fuld` / `Postkassen er full`, Finnish
+            // `Vastaanottajan postilaatikko on täynnä`, Hungarian `A címzett postafiókja megtelt`.
+            r"skrzynk(a|i)( \S+){0,3} (jest )?(pełna|przepełniona)",
+            r"schránka( \S+){0,3} (je )?(plná|přeplněná|preplnená)",
+            r"posta kutusu (dolu|doldu)",
+            r"(brevlåda|brevlådan|postlåda|postlådan|inkorg|inkorgen)( \S+){0,2} (är )?full",
+            r"(postkasse|postkassen|indbakke|innboks)( \S+){0,2} (er )?(fuld|full)",
+            r"postilaatikko( \S+){0,2} (on )?täynnä",
+            r"postafiók(ja)?( \S+){0,2} (megtelt|tele)",
             r"превышена квота",
             r"квота превышена",
             // Japanese, Chinese, Korean: `メールボックスがいっぱいです`, `容量を超えています`, `收件人邮箱已满`,
@@ -1145,6 +1156,27 @@ pub(crate) static RULES: &[Rule] = &[
             r"(用户|用戶|收件人|邮箱|郵箱|信箱|帐号|帳號|账号|账户|帳戶|地址)(名)?不存在",
             r"(사용자|계정|수신자|받는 사람|메일 주소)(가|이) 존재하지 않",
             r"존재하지 않는 (사용자|계정|메일 ?주소|수신자)",
+            // Polish `Adres odbiorcy nie istnieje`, `Nieznany użytkownik`, Czech/Slovak `Adresa
+            // příjemce neexistuje`, `Neznámý příjemce`, Turkish `Kullanıcı bulunamadı`, Swedish
+            // `Mottagaren finns inte`, Danish/Norwegian `Modtageren findes ikke` / `Mottakeren
+            // finnes ikke`, Finnish `Vastaanottajaa ei ole olemassa`, Hungarian `A címzett nem
+            // létezik`.
+            r"(adres|użytkownik|odbiorca|skrzynka|konto)( \S+){0,3} nie istnieje",
+            r"nieznany (adres|użytkownik|odbiorca)",
+            r"nie ma takiego (użytkownika|adresu|konta)",
+            r"(adresa|uživatel|příjemce|schránka|adresát|používateľ|príjemca|účet)( \S+){0,3} neexistuje",
+            r"nezn(a|á)m(y|ý) (příjemce|uživatel|adresát|používateľ|príjemca)",
+            r"kullanıcı (bulunamadı|mevcut değil|yok)",
+            r"(adres|alıcı|hesap)( \S+){0,2} (bulunamadı|mevcut değil)",
+            r"(adressen|användaren|mottagaren|kontot)( \S+){0,2} finns inte",
+            r"okänd (mottagare|användare|adress)",
+            r"(adressen|brugeren|brukeren|modtageren|mottakeren|kontoen)( \S+){0,2} (findes|finnes|eksisterer) ikke",
+            r"ukend(t|te) (modtager|bruger|adresse)",
+            r"ukjen(t|te) (mottaker|bruker|adresse)",
+            r"(osoitetta|käyttäjää|vastaanottajaa|tiliä)( \S+){0,2} ei (ole olemassa|löydy|löytynyt)",
+            r"tuntematon (vastaanottaja|käyttäjä|osoite)",
+            r"(cím|felhasználó|címzett|fiók)( \S+){0,2} nem létezik",
+            r"ismeretlen (címzett|felhasználó|cím)",
         ],
     ),
     // ---- Rate limited / reputation --------------------------------------------------------------
