@@ -30,6 +30,9 @@ pub struct Signals<'a> {
     pub reporting_mta: Option<&'a str>,
     pub recipients: &'a [RecipientReport],
     pub has_dsn: bool,
+    /// The Subject is one only bounces and delay notices use ("Undelivered Mail", "Message
+    /// delivery failure").
+    pub bounce_subject: bool,
 }
 
 /// Help domains of providers whose links in a bounce are expected.
@@ -298,18 +301,63 @@ fn incoming_claim(s: &Signals<'_>) -> Option<&'static str> {
         .copied()
 }
 
+/// An attachment, as `Parts::foreign` describes it (`type/subtype (file name)`), of a kind a
+/// delivery report never carries: archives, executables, scripts, disk images, web pages,
+/// macro-enabled documents. (A web page counts by its file name only: an HTML part without one
+/// is the notice's own text.)
+fn is_dangerous_attachment(described: &str) -> bool {
+    const TYPES: &[&str] = &[
+        "application/zip",
+        "application/x-zip",
+        "application/x-rar",
+        "application/vnd.rar",
+        "application/x-7z",
+        "application/gzip",
+        "application/x-msdownload",
+        "application/x-msdos-program",
+        "application/x-dosexec",
+        "application/javascript",
+        "application/x-javascript",
+        "application/hta",
+        "application/x-iso9660-image",
+        "application/vnd.ms-word.document.macroenabled",
+        "application/vnd.ms-excel.sheet.macroenabled",
+        "image/svg+xml",
+    ];
+    const EXTENSIONS: &[&str] = &[
+        "zip", "rar", "7z", "gz", "tgz", "cab", "ace", "arj", "exe", "scr", "com", "pif", "bat",
+        "cmd", "msi", "dll", "js", "jse", "vbs", "vbe", "wsf", "hta", "ps1", "jar", "lnk", "iso",
+        "img", "vhd", "html", "htm", "shtml", "xhtml", "svg", "docm", "xlsm", "pptm",
+    ];
+    let low = described.to_ascii_lowercase();
+    let (ctype, name) = match low.split_once(" (") {
+        Some((t, n)) => (t.trim(), n.trim_end_matches(['.', ')'])),
+        None => (low.trim(), ""),
+    };
+    TYPES.iter().any(|t| ctype.starts_with(t))
+        || name
+            .rsplit_once('.')
+            .is_some_and(|(_, ext)| EXTENSIONS.contains(&ext.trim()))
+}
+
 pub fn assess(s: &Signals<'_>) -> Authenticity {
     let mut score = 0i32;
     let mut reasons = Vec::new();
-    let posing = matches!(s.kind, Kind::Bounce | Kind::Delay)
+    // Anything that poses as a mail system's notice is judged, whether or not a failed
+    // recipient was found in it: a fake "mailbox quota exceeded" notice names none.
+    // (When only its Subject poses, a notice that does not turn out suspicious is just not
+    // a bounce: a list's mail about bounces, say.)
+    let not_a_bounce = || Authenticity {
+        verdict: Verdict::Unknown,
+        score: 0,
+        reasons: vec!["Not a bounce: authenticity of bounces does not apply.".into()],
+    };
+    let named = matches!(s.kind, Kind::Bounce | Kind::Delay)
         || crate::text::contains_ci(&s.top.from_name, "mail delivery")
         || crate::text::contains_ci(&s.top.from_name, "mailer-daemon");
+    let posing = named || (s.bounce_subject && s.kind == Kind::NotABounce);
     if !posing && s.kind != Kind::Success {
-        return Authenticity {
-            verdict: Verdict::Unknown,
-            score: 0,
-            reasons: vec!["Not a bounce: authenticity of bounces does not apply.".into()],
-        };
+        return not_a_bounce();
     }
 
     // Links.
@@ -350,6 +398,14 @@ pub fn assess(s: &Signals<'_>) -> Authenticity {
             "It carries an attachment that is not part of a delivery report: {}.",
             s.parts.foreign[0]
         ));
+        // An archive, a program, a script or a web page: what malware and credential
+        // phishing attach to fake bounces ("the undelivered message is attached").
+        if let Some(a) = s.parts.foreign.iter().find(|a| is_dangerous_attachment(a)) {
+            score += 3;
+            reasons.push(format!(
+                "The attachment {a} is an archive, program or web page; a real bounce returns the message itself, never one of these. Do not open it."
+            ));
+        }
     }
 
     // Display name mimicking a mail system, from an unrelated domain.
@@ -465,6 +521,9 @@ pub fn assess(s: &Signals<'_>) -> Authenticity {
             verdict = Verdict::Backscatter;
         }
     }
+    if !named && s.kind == Kind::NotABounce && verdict != Verdict::Suspicious {
+        return not_a_bounce();
+    }
     Authenticity {
         verdict,
         score,
@@ -474,6 +533,20 @@ pub fn assess(s: &Signals<'_>) -> Authenticity {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn dangerous_attachments_by_type_or_name() {
+        use super::is_dangerous_attachment as d;
+        assert!(d("application/zip (undelivered_message.zip)."));
+        assert!(d("application/octet-stream (Message.HTM)"));
+        assert!(d("application/x-msdownload"));
+        assert!(d("application/octet-stream (returned.pdf.exe)"));
+        assert!(!d("application/ms-tnef (winmail.dat)."));
+        assert!(!d("text/plain (mailheaders-000000022.txt)."));
+        assert!(!d("multipart/alternative"));
+        assert!(!d("text/html"));
+        assert!(!d("message/rfc822 (original.eml)"));
+    }
+
     use super::*;
 
     /// The former `base`: split, then join the last labels.

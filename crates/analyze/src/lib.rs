@@ -1059,6 +1059,10 @@ fn analyze_message(msg: &mail::Message<'_>, depth: u8, options: Options) -> Anal
         reporting_mta: a.reporting_mta.as_deref(),
         recipients: &a.recipients,
         has_dsn: !parts.dsn.is_empty(),
+        bounce_subject: a
+            .subject
+            .as_deref()
+            .is_some_and(|s| BOUNCE_SUBJECT_AC.is_match(s.to_ascii_lowercase().as_bytes())),
     });
     a
 }

@@ -664,6 +664,18 @@ fn next_address(s: &str, mut i: usize) -> Option<(FoundAddr, usize)> {
                 de -= 1;
             }
         }
+        // An address inside a link (`https://x.example/verify?email=a@b`): the "local part"
+        // the scan took is the URL up to the `@`; the address is what follows its last
+        // path or query separator.
+        if let Some(local) = s.get(ls..at)
+            && (local.contains("//") || (local.contains('/') && local.contains('?')))
+            && let Some(p) = local.rfind(['/', '?', '=', '&'])
+        {
+            ls += p + 1;
+            if ls == at {
+                continue;
+            }
+        }
         // `'bob@example.org'` (CommuniGate, SmarterMail, Exchange): the apostrophes quote the
         // address, they are not part of its local part.
         if matches!(b.get(ls), Some(b'\'' | b'`')) && b.get(de) == Some(&b'\'') && ls + 1 < at {
@@ -1335,6 +1347,11 @@ mod tests {
         check_addrs(
             "o'brien@remote.test 'e@f.test",
             &["o'brien@remote.test", "'e@f.test"],
+        );
+        // an address in a link is the one after the URL's last separator
+        check_addrs(
+            "https://verify.example/upgrade?email=alice@sender.test and http://x.example/u/bob@y.test",
+            &["alice@sender.test", "bob@y.test"],
         );
     }
 

@@ -86,6 +86,50 @@ fn phishing_bounce_is_suspicious() {
     assert!(a.authenticity.score >= 5, "{:?}", a.authenticity);
 }
 
+fn notice(file: &str) -> mailerd_analyze::Analysis {
+    let p = format!("{}/tests/data/notices/{file}", env!("CARGO_MANIFEST_DIR"));
+    analyze(&std::fs::read(&p).unwrap_or_else(|e| panic!("{p}: {e}")))
+}
+
+/// A fake "quota exceeded" notice names no failed recipient (the only address after `@` is
+/// the victim's, inside the phishing link), and is still judged: suspicious.
+#[test]
+fn a_fake_quota_notice_with_a_link_is_suspicious_and_its_link_is_no_recipient() {
+    let a = notice("phish-quota-link.eml");
+    assert!(
+        a.recipients.iter().all(|r| !r.recipient.contains('/')),
+        "{:?}",
+        a.recipients
+    );
+    assert_eq!(
+        a.authenticity.verdict,
+        Verdict::Suspicious,
+        "{:?}",
+        a.authenticity
+    );
+}
+
+/// A fake bounce whose "undelivered message" is a zip archive: suspicious, with the
+/// attachment named.
+#[test]
+fn a_fake_bounce_with_an_archive_attached_is_suspicious() {
+    let a = notice("phish-zip-attachment.eml");
+    assert_eq!(
+        a.authenticity.verdict,
+        Verdict::Suspicious,
+        "{:?}",
+        a.authenticity
+    );
+    assert!(
+        a.authenticity
+            .reasons
+            .iter()
+            .any(|r| r.contains("undelivered_message.zip") && r.contains("archive")),
+        "{:?}",
+        a.authenticity
+    );
+}
+
 fn corpus(path: &str) -> mailerd_analyze::Analysis {
     let p = format!(
         "{}/../../testdata/bounces/{path}",
