@@ -54,9 +54,11 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let options = Options {
         authenticity: args.format != Format::Tsv,
     };
-    let emit = |input_name: &str,
-                bytes: &[u8],
-                out: &mut BufWriter<io::StdoutLock<'_>>|
+    // After several notices, the text ends with what they add up to.
+    let mut summary = super::summary::Summary::default();
+    let mut emit = |input_name: &str,
+                    bytes: &[u8],
+                    out: &mut BufWriter<io::StdoutLock<'_>>|
      -> io::Result<()> {
         let messages = split_mbox(bytes);
         let many = messages.len() > 1;
@@ -78,7 +80,10 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                     }
                 }
                 Format::Json => write_json(out, &name, &a)?,
-                Format::Text => write_text(out, &name, &a)?,
+                Format::Text => {
+                    write_text(out, &name, &a)?;
+                    summary.add(&a);
+                }
             }
         }
         Ok(())
@@ -101,6 +106,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         for input in inputs {
             emit(&input.name, &input.bytes, &mut out).context("writing output")?;
         }
+    }
+    if args.format == Format::Text {
+        summary.write(&mut out).context("writing output")?;
     }
     out.flush().context("writing output")?;
     Ok(if failed == 0 {

@@ -6,3 +6,4 @@ pub mod passwd;
 pub mod queue;
 pub mod sendmail;
 pub mod serve;
+mod summary;
