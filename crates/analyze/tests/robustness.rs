@@ -21,11 +21,16 @@ fn corpus_files() -> Vec<PathBuf> {
             }
         }
     }
-    // the shared corpora's copies, and the bounces real MTAs wrote for us
+    // the shared corpora's copies, the bounces real MTAs wrote for us
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testdata");
     let mut out = Vec::new();
     walk(&root.join("bounces"), &mut out);
     walk(&root.join("bounces-generated"), &mut out);
+    // and the notices written for the shapes the corpora lack
+    walk(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/notices"),
+        &mut out,
+    );
     out
 }
 
