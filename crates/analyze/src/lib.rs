@@ -100,6 +100,8 @@ pub struct RecipientReport {
     pub remote_mta: Option<String>,
     /// `Last-Attempt-Date` (or the family's equivalent) as written.
     pub last_attempt: Option<String>,
+    /// `Will-Retry-Until` as written: until when a delayed recipient is retried.
+    pub will_retry_until: Option<String>,
     pub reason: Reason,
     pub hard_bounce: bool,
     pub category: Category,
@@ -787,6 +789,7 @@ fn analyze_message(msg: &mail::Message<'_>, depth: u8, options: Options) -> Anal
                 f.reply_code = p.reply_code;
                 f.remote_mta = p.remote_mta.clone();
                 f.last_attempt = p.last_attempt.clone();
+                f.will_retry_until = p.will_retry_until.clone();
                 f.diagnostic = p.diagnostic.as_deref().map(text::tidy_reply);
                 f.own_words = p
                     .diagnostic_type
@@ -1010,6 +1013,10 @@ fn analyze_message(msg: &mail::Message<'_>, depth: u8, options: Options) -> Anal
             diagnostic,
             remote_mta: f.remote_mta.or(said_by),
             last_attempt: f.last_attempt,
+            // Only a recipient still being retried has a retry deadline worth showing.
+            will_retry_until: f
+                .will_retry_until
+                .filter(|_| f.action == Some(DsnAction::Delayed)),
             reason: c.reason,
             hard_bounce: c.hard_bounce,
             category: c.category,

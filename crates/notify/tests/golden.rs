@@ -188,5 +188,13 @@ fn the_analyzer_reads_delay_success_and_double_bounce_notices() {
             name == "double-bounce",
             "{name}: hard bounce"
         );
+        // The retry deadline our delay notice writes is read back (and shown by explain).
+        assert_eq!(
+            r.will_retry_until.as_deref(),
+            (name == "delay")
+                .then(|| mailerd_types::rfc5322_date(common::NOW + 5 * 86_400))
+                .as_deref(),
+            "{name}: will retry until"
+        );
     }
 }

@@ -33,6 +33,8 @@ pub struct Found {
     pub diagnostic: Option<String>,
     pub remote_mta: Option<String>,
     pub last_attempt: Option<String>,
+    /// `Will-Retry-Until` of a delayed recipient, as written.
+    pub will_retry_until: Option<String>,
     pub hint: Option<Reason>,
     pub decoded_by: &'static str,
     /// The diagnostic is the reporting MTA's own judgement (`Diagnostic-Code: X-Postfix; ...`,

@@ -394,6 +394,7 @@ fn recipient_json(index: usize, r: &RecipientReport) -> serde_json::Value {
         "diagnostic": r.diagnostic,
         "remote_mta": r.remote_mta,
         "last_attempt": r.last_attempt,
+        "will_retry_until": r.will_retry_until,
         "reason": r.reason,
         "hard_bounce": r.hard_bounce,
         "permanent": r.permanent,
@@ -434,14 +435,39 @@ fn write_text(out: &mut impl Write, name: &str, a: &Analysis) -> io::Result<()> 
         writeln!(out, "  {}: {}{}", r.recipient, r.category.headline(), when)?;
         writeln!(out, "    What it means: {}", r.category.meaning())?;
         if r.reason.is_failure() {
-            let t = if r.permanent {
-                "Permanent: this will not succeed by retrying unchanged."
+            if r.permanent {
+                writeln!(
+                    out,
+                    "    Permanent: this will not succeed by retrying unchanged."
+                )?;
+            } else if let Some(until) = &r.will_retry_until {
+                writeln!(
+                    out,
+                    "    Temporary: the sending server keeps retrying until {}.",
+                    until.trim()
+                )?;
             } else {
-                "Temporary: the sending server keeps retrying for a while."
-            };
-            writeln!(out, "    {t}")?;
+                writeln!(
+                    out,
+                    "    Temporary: the sending server keeps retrying for a while."
+                )?;
+            }
         }
         writeln!(out, "    What to do: {}", r.category.advice())?;
+        // RFC 3464 `expanded`: a list or alias took it and passes it on to its members, whose
+        // own deliveries may be reported apart.
+        if r.action == Some(mailerd_types::DsnAction::Expanded) {
+            let from = r
+                .original_recipient
+                .as_deref()
+                .filter(|o| !o.eq_ignore_ascii_case(&r.recipient))
+                .map(|o| format!(" {o}"))
+                .unwrap_or_default();
+            writeln!(
+                out,
+                "    Expanded: the address{from} is a mailing list or alias; the message was passed on to its members."
+            )?;
+        }
         // Retried until the queue gave up: the last reply's own words may say why, and what
         // would help (a full inbox, a rate limit, a block).
         if r.category == Category::MessageExpired {
@@ -478,6 +504,10 @@ fn write_text(out: &mut impl Write, name: &str, a: &Analysis) -> io::Result<()> 
                 facts.push(format!(
                     "status {s} (the notice gives none; a placeholder for the reason)"
                 ));
+            } else if s.class == mailerd_types::StatusClass::Success && s.subject == 0 {
+                // The registry's X.0.0 is "other undefined status"; of a success it says only
+                // that it succeeded.
+                facts.push(format!("status {s} (success)"));
             } else if s.subject == 1 && s.detail == 10 && r.category == Category::AddressNotFound {
                 // RFC 7505 registers X.1.10 for a null MX; Microsoft 365 and Exchange Online
                 // answer it for an address they do not know (`RESOLVER.ADR.RecipientNotFound`).
@@ -548,6 +578,28 @@ mod tests {
         let mut out = Vec::new();
         write_text(&mut out, "n", &analyze(raw.as_bytes())).unwrap_or(());
         String::from_utf8_lossy(&out).into_owned()
+    }
+
+    /// One report with a delivered, a delayed (with `Will-Retry-Until`), a failed and an
+    /// expanded recipient: each is told as what it is.
+    #[test]
+    fn a_mixed_report_tells_each_recipient_as_it_is() {
+        let raw = std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../analyze/tests/data/notices/mixed-report.eml"
+        ))
+        .expect("notice file");
+        let t = text(&raw);
+        for want in [
+            "ok@remote.test: Message delivered",
+            "status 2.0.0 (success), reply code 250",
+            "later@remote.test: Recipient inbox full (temporary)",
+            "Temporary: the sending server keeps retrying until Fri, 11 Dec 2026 06:00:00 +0000.",
+            "gone@remote.test: Address not found (permanent)",
+            "Expanded: the address list@sender.test is a mailing list or alias",
+        ] {
+            assert!(t.contains(want), "{want:?} not in {t}");
+        }
     }
 
     #[test]
