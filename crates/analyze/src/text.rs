@@ -443,7 +443,7 @@ pub fn quoted_reply(s: &str) -> (String, Option<String>) {
     }
     // hMailServer's block: `Error Type: SMTP Remote server (192.0.2.9) issued an error.
     // hMailServer sent: RCPT TO:<a@b> Remote server replied: 552 5.2.2 ...`: the reply after
-    // the last such label, when nothing before it is a reply.
+    // that label (its first in the first 400 bytes), when nothing before it is a reply.
     if !starts_with_reply(rest)
         && find_reply_code(rest).is_some()
         && let Some(at) = find_ci(crate::prefix(rest, 400), "remote server replied: ")
