@@ -346,3 +346,25 @@ fn bounceparser_score() -> [f64; 3] {
     );
     [ibp, adp, srp]
 }
+
+/// An Outlook `.msg` (a compound file, not a MIME message) is named as such, with what to do,
+/// instead of being called "not a bounce"; the exit status stays 0 (it was read).
+#[test]
+fn an_outlook_msg_file_is_named_with_what_to_do() {
+    let dir = std::env::temp_dir().join(format!("mailerd-msg-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let path = dir.join("Undeliverable.msg");
+    let mut bytes = vec![0xD0, 0xCF, 0x11, 0xE0, 0xA1, 0xB1, 0x1A, 0xE1];
+    bytes.resize(4096, 0);
+    std::fs::write(&path, &bytes).expect("write .msg");
+    let out = Command::new(env!("CARGO_BIN_EXE_mailerd"))
+        .arg("explain")
+        .arg(&path)
+        .output()
+        .expect("run mailerd explain");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    assert!(text.contains("This is an Outlook .msg file"), "{text}");
+    assert!(!text.contains("not a bounce"), "{text}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

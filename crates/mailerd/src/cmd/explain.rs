@@ -80,6 +80,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                     }
                 }
                 Format::Json => write_json(out, &name, &a)?,
+                Format::Text if msg.starts_with(COMPOUND_FILE_MAGIC) => {
+                    write_outlook_msg_note(out, &name)?;
+                }
                 Format::Text => {
                     write_text(out, &name, &a)?;
                     summary.add(&a);
@@ -406,6 +409,27 @@ fn recipient_json(index: usize, r: &RecipientReport) -> serde_json::Value {
     })
 }
 
+/// The first bytes of a Microsoft compound file: what Outlook for Windows saves a message as
+/// (`.msg`), a container of MAPI properties rather than the message as it was mailed.
+const COMPOUND_FILE_MAGIC: &[u8] = &[0xD0, 0xCF, 0x11, 0xE0, 0xA1, 0xB1, 0x1A, 0xE1];
+
+/// What to do with an Outlook `.msg` file, instead of "not a bounce": it may well be one.
+fn write_outlook_msg_note(out: &mut impl Write, name: &str) -> io::Result<()> {
+    writeln!(out, "{name}")?;
+    writeln!(
+        out,
+        "  This is an Outlook .msg file (a Microsoft compound document), not a mail message as it \
+         was sent; mailerd explain cannot read it."
+    )?;
+    writeln!(
+        out,
+        "  To have it explained: in Outlook, forward the notice as an attachment and save that \
+         (.eml), or copy the notice's text and run: mailerd explain -"
+    )?;
+    writeln!(out)?;
+    Ok(())
+}
+
 fn write_text(out: &mut impl Write, name: &str, a: &Analysis) -> io::Result<()> {
     writeln!(out, "{name}")?;
     let what = match a.kind {
@@ -600,6 +624,18 @@ mod tests {
         ] {
             assert!(t.contains(want), "{want:?} not in {t}");
         }
+    }
+
+    #[test]
+    fn an_outlook_msg_file_gets_advice_not_a_verdict() {
+        let mut out = Vec::new();
+        write_outlook_msg_note(&mut out, "ndr.msg").unwrap_or(());
+        let t = String::from_utf8_lossy(&out);
+        assert!(
+            t.starts_with("ndr.msg\n  This is an Outlook .msg file"),
+            "{t}"
+        );
+        assert!(t.contains("mailerd explain -"), "{t}");
     }
 
     #[test]
