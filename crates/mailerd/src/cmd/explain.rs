@@ -477,7 +477,22 @@ fn write_text(out: &mut impl Write, name: &str, a: &Analysis) -> io::Result<()> 
                 )?;
             }
         }
-        writeln!(out, "    What to do: {}", r.category.advice())?;
+        // Still being retried: nothing to resend yet; the category's advice is for when the
+        // problem lasts (its own wording may say "resend later").
+        if r.action == Some(mailerd_types::DsnAction::Delayed)
+            && !matches!(
+                r.category,
+                Category::TemporaryProblem | Category::RateLimited
+            )
+        {
+            writeln!(
+                out,
+                "    What to do: Nothing to resend: the sending server keeps retrying on its own and tells you if it finally gives up. If the problem lasts: {}",
+                r.category.advice()
+            )?;
+        } else {
+            writeln!(out, "    What to do: {}", r.category.advice())?;
+        }
         // RFC 3464 `expanded`: a list or alias took it and passes it on to its members, whose
         // own deliveries may be reported apart.
         if r.action == Some(mailerd_types::DsnAction::Expanded) {
@@ -619,6 +634,7 @@ mod tests {
             "status 2.0.0 (success), reply code 250",
             "later@remote.test: Recipient inbox full (temporary)",
             "Temporary: the sending server keeps retrying until Fri, 11 Dec 2026 06:00:00 +0000.",
+            "What to do: Nothing to resend: the sending server keeps retrying on its own",
             "gone@remote.test: Address not found (permanent)",
             "Expanded: the address list@sender.test is a mailing list or alias",
         ] {
