@@ -1179,6 +1179,28 @@ mod tests {
             ),
             Reason::BadReputation
         );
+        // the receiving server's own disk (Postfix), not the mailbox
+        assert_eq!(
+            of("452 4.3.1 Insufficient system storage"),
+            Reason::SystemFull
+        );
+        // Postfix reject_unknown_reverse_client_hostname
+        assert_eq!(
+            of("554 5.7.1 Client host rejected: cannot find your reverse hostname, [192.0.2.1]"),
+            Reason::RequirePtr
+        );
+        // amavisd-new
+        assert_eq!(
+            of("554 5.7.0 Reject, id=12345-01 - INFECTED: Eicar-Test-Signature"),
+            Reason::VirusDetected
+        );
+        // Microsoft 365 group restrictions
+        let c = classify(&Evidence {
+            action: Some(DsnAction::Failed),
+            diagnostic: "550 5.7.1 RCPT TO <group@x.test> This group only accepts messages from people in its organization or on its allowed senders list",
+            ..Evidence::default()
+        });
+        assert_eq!(c.category, Category::SenderNotAllowed);
         // Mercury/32's over-quota wording (an unknown-user 550 without it)
         assert_eq!(
             of("550 Mailbox bob is over its storage limit."),

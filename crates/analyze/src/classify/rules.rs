@@ -408,7 +408,8 @@ pub(crate) static RULES: &[Rule] = &[
             r"reverse (dns )?(name|hostname) (lookup )?(failed|mismatch)",
             r"mismatches client ip",
             r"unverifyable sending ips",
-            r"cannot find your hostname",
+            // Postfix reject_unknown_client_hostname / reject_unknown_reverse_client_hostname
+            r"cannot find your (reverse )?hostname",
             r"(ip|address) name lookup failed",
             r"no (valid )?reverse",
             r"without (a )?valid (sender domain|reverse)",
@@ -475,7 +476,8 @@ pub(crate) static RULES: &[Rule] = &[
             r"sender not authenticated for group",
             r"resolver\.rst\.(notauthorized|restrictedtorecipientspermission|sendernotauthenticated)",
             r"not in (the )?allowed[- ]senders",
-            r"only accepts mail from",
+            // Microsoft 365 `This group only accepts messages from people in its organization`
+            r"only accepts (mail|messages|e-?mail) from",
             r"(not have|no) permission to post",
             r"not (allowed|authorized|permitted) to (post|send|email|e-mail|write)",
             r"not a member of (this|the) (mailing )?(list|group)",
@@ -642,7 +644,8 @@ pub(crate) static RULES: &[Rule] = &[
             r"(mailbox|inbox|mail ?box|mailfolder|mail folder|mail-box) (is |was )?(full|over)",
             r"mailbox full",
             r"out of storage space",
-            r"insufficient (disk|system|mailbox) (storage|space)",
+            // (`insufficient system storage` is the server's disk: system-full)
+            r"insufficient (disk|mailbox) (storage|space)",
             r"exceeded storage allocation",
             r"user has exceeded",
             r"would exceed (the )?.{0,30}(storage|quota|mailbox)",
@@ -1474,6 +1477,8 @@ pub(crate) static RULES: &[Rule] = &[
             r"\bvirus\b[^.]{0,30}\b(reject|block|refus)",
             r"potentially executable attachment",
             r"used by recent viruses",
+            // amavisd-new `554 5.7.0 Reject, id=... - INFECTED: Eicar-Test-Signature`
+            r"\binfected: \S",
         ],
     ),
     // ---- Content judged as spam ------------------------------------------------------------
