@@ -446,6 +446,24 @@ pub fn assess(s: &Signals<'_>) -> Authenticity {
         }
     }
 
+    // A display name that claims the recipient's own domain ("example.org Mail Administrator",
+    // "Postmaster of example.org") on a notice sent from an unrelated domain: phishing that
+    // poses as the reader's own mail service.
+    let name_low = s.top.from_name.to_ascii_lowercase();
+    if !name_low.is_empty() && !name_low.contains('@') && !from_dom.is_empty() {
+        let own_claimed = s.top.to.iter().map(|t| domain_of(t)).find(|d| {
+            let b = base(d);
+            b.contains('.') && name_low.contains(&b) && family(d) != family(from_dom)
+        });
+        if let Some(d) = own_claimed {
+            score += 3;
+            reasons.push(format!(
+                "Its sender's name \"{}\" claims your own domain {d}, but it was sent from {from_dom}.",
+                s.top.from_name
+            ));
+        }
+    }
+
     // Claims about incoming mail.
     if let Some(w) = incoming_claim(s) {
         score += 3;

@@ -107,6 +107,15 @@ fn a_fake_quota_notice_with_a_link_is_suspicious_and_its_link_is_no_recipient() 
         "{:?}",
         a.authenticity
     );
+    // it poses as the reader's own domain's postmaster
+    assert!(
+        a.authenticity
+            .reasons
+            .iter()
+            .any(|r| r.contains("claims your own domain sender.test")),
+        "{:?}",
+        a.authenticity
+    );
 }
 
 /// A fake bounce whose "undelivered message" is a zip archive: suspicious, with the

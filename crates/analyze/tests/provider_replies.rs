@@ -11,7 +11,7 @@ use mailerd_analyze::analyze;
 fn report(id: &str, reply: &str) -> Vec<u8> {
     // The enhanced status the reply carries, else its class.
     let status = reply
-        .split(|c: char| c == ' ' || c == '-')
+        .split([' ', '-'])
         .find(|w| {
             let p: Vec<&str> = w.split('.').collect();
             p.len() == 3
