@@ -66,7 +66,16 @@ impl Summary {
             if let Some((_, d)) = addr.rsplit_once('@') {
                 self.failed_domains.insert(d.to_string());
             }
-            if r.hard_bounce && a.authenticity.verdict != Verdict::Backscatter {
+            // The addresses to stop mailing: hard bounces, and any address or domain said not
+            // to exist for good (a text notice's unknown user is Sisimai's `filtered`, not a
+            // hard bounce, when it names no SMTP command).
+            let gone = r.hard_bounce
+                || (r.permanent
+                    && matches!(
+                        r.category,
+                        Category::AddressNotFound | Category::DomainNotFound
+                    ));
+            if gone && a.authenticity.verdict != Verdict::Backscatter {
                 self.hard.insert(addr.clone());
             }
             if matches!(
@@ -134,7 +143,11 @@ impl Summary {
         if !self.hard.is_empty() {
             let shown: Vec<&str> = self.hard.iter().take(LISTED).map(String::as_str).collect();
             let more = self.hard.len().saturating_sub(LISTED);
-            write!(out, "  Hard bounces, stop sending to: {}", shown.join(", "))?;
+            write!(
+                out,
+                "  Addresses that do not exist, stop mailing them: {}",
+                shown.join(", ")
+            )?;
             if more > 0 {
                 write!(out, " and {more} more")?;
             }
@@ -204,7 +217,7 @@ impl Summary {
         }
         if self.hard.len() >= 3 {
             out.push(format!(
-                "Remove the {} hard-bounced addresses from your address book and lists: \
+                "Remove the {} addresses that do not exist from your address book and lists: \
                  mailing them again harms your sending reputation.",
                 self.hard.len()
             ));
@@ -288,14 +301,17 @@ mod tests {
             "{s}"
         );
         assert!(
-            s.contains("Hard bounces, stop sending to: u0@d0.test, u1@d1.test"),
+            s.contains("Addresses that do not exist, stop mailing them: u0@d0.test, u1@d1.test"),
             "{s}"
         );
         assert!(
             s.contains("7 bounces of messages to 7 different domains. If those"),
             "{s}"
         );
-        assert!(s.contains("Remove the 6 hard-bounced addresses"), "{s}");
+        assert!(
+            s.contains("Remove the 6 addresses that do not exist"),
+            "{s}"
+        );
         assert!(
             !s.contains("phishing") && !s.contains("forged as the sender of"),
             "{s}"
@@ -313,7 +329,28 @@ mod tests {
         assert!(s.contains("2 backscatter"), "{s}");
         assert!(s.contains("2 are bounces of mail you did not send"), "{s}");
         assert!(s.contains("[batv] enforce = true"), "{s}");
-        assert!(!s.contains("Hard bounces"), "{s}");
+        assert!(!s.contains("do not exist"), "{s}");
+    }
+
+    /// A text notice's unknown user (Sisimai's `filtered` when no SMTP command is named) is
+    /// still an address to stop mailing.
+    #[test]
+    fn a_text_notices_unknown_user_is_an_address_to_stop_mailing() {
+        let notice = |rcpt: &str| {
+            format!(
+                "Return-Path: <>\r\nFrom: MAILER-DAEMON@mx.sender.test\r\nTo: alice@sender.test\r\n\
+                 Subject: Undeliverable: hi\r\n\r\nYour message could not be delivered to the \
+                 following recipients:\r\n\r\n{rcpt}: 550 Unknown user\r\n"
+            )
+            .into_bytes()
+        };
+        let s = summary(&[notice("gone@d1.test"), notice("left@d2.test")]);
+        assert!(
+            s.contains(
+                "Addresses that do not exist, stop mailing them: gone@d1.test, left@d2.test."
+            ),
+            "{s}"
+        );
     }
 
     #[test]
