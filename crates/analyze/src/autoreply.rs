@@ -36,7 +36,45 @@ const SUBJECTS: &[&str] = &[
     "on leave",
 ];
 
-pub fn decode(msg: &Message<'_>, top: &Top, _human: &str) -> Option<Found> {
+/// The reply's own words: its first paragraph, on one line, at most `MAX_WORDS` bytes (cut at
+/// a word). An out-of-office names the return date or another address to write to; a reply
+/// that the address is no longer used says so here.
+fn first_paragraph(human: &str) -> Option<String> {
+    const MAX_WORDS: usize = 400;
+    let mut out = String::new();
+    for l in crate::text::lines(human).take(40) {
+        let t = l.trim();
+        if t.is_empty() {
+            if !out.is_empty() {
+                break;
+            }
+            continue;
+        }
+        // a quoted copy of the message answered is not the reply's words
+        if t.starts_with('>') || (t.starts_with("On ") && t.ends_with("wrote:")) {
+            break;
+        }
+        if !out.is_empty() {
+            out.push(' ');
+        }
+        out.push_str(t);
+        if out.len() > MAX_WORDS {
+            break;
+        }
+    }
+    if out.len() > MAX_WORDS {
+        let mut cut = MAX_WORDS;
+        while !out.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        let cut = out[..cut].rfind(' ').unwrap_or(cut);
+        out.truncate(cut);
+        out.push_str(" ...");
+    }
+    (!out.is_empty()).then_some(out)
+}
+
+pub fn decode(msg: &Message<'_>, top: &Top, human: &str) -> Option<Found> {
     let h = |n: &str| msg.header_raw(n).map(|s| s.trim().to_ascii_lowercase());
     let auto_submitted = h("Auto-Submitted").is_some_and(|v| v.starts_with("auto-replied"));
     let flagged = auto_submitted
@@ -54,5 +92,30 @@ pub fn decode(msg: &Message<'_>, top: &Top, _human: &str) -> Option<Found> {
     }
     let mut f = Found::new(top.from_addr.clone(), "RFC3834");
     f.hint = Some(Reason::Vacation);
+    f.diagnostic = first_paragraph(human);
     Some(f)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::first_paragraph;
+
+    #[test]
+    fn the_first_paragraph_without_the_quoted_message() {
+        assert_eq!(
+            first_paragraph("\nI am away until Monday.\nWrite to carol@x.test.\n\nBob\n")
+                .as_deref(),
+            Some("I am away until Monday. Write to carol@x.test.")
+        );
+        assert_eq!(
+            first_paragraph("Back soon.\n> your message\n").as_deref(),
+            Some("Back soon.")
+        );
+        assert_eq!(first_paragraph("\n\n"), None);
+        let long = "word ".repeat(200);
+        let p = first_paragraph(&long).expect("words");
+        assert!(p.len() <= 404 && p.ends_with(" ..."), "{p}");
+        let wide = "é".repeat(300);
+        assert!(first_paragraph(&wide).is_some_and(|p| p.ends_with(" ...") || p.len() <= 404));
+    }
 }

@@ -179,3 +179,16 @@ fn pasted_and_forwarded_notices() {
     let a = read("fwd-inline.eml");
     assert!(a.original.is_none(), "{:?}", a.original);
 }
+
+/// An automatic reply carries its own words: where it says to write instead.
+#[test]
+fn an_automatic_reply_says_what_it_says() {
+    let dir = format!("{}/tests/data/notices", env!("CARGO_MANIFEST_DIR"));
+    let a = analyze(&std::fs::read(format!("{dir}/autoreply-no-longer.eml")).expect("file"));
+    assert_eq!(a.kind, Kind::AutoReply);
+    let d = a.recipients[0].diagnostic.as_deref().unwrap_or_default();
+    assert!(
+        d.contains("no longer in use") && d.contains("robert@newco.test"),
+        "{d}"
+    );
+}

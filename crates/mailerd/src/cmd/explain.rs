@@ -526,7 +526,9 @@ fn write_text(out: &mut impl Write, name: &str, a: &Analysis) -> io::Result<()> 
         if let Some(d) = &r.diagnostic {
             // Without a reply code the words are the reporting MTA's own (dma's "Could not
             // deliver for the last 432000 seconds. Giving up."), not a server's response.
-            if r.reply_code.is_none() {
+            if a.kind == mailerd_analyze::Kind::AutoReply {
+                writeln!(out, "    What the reply says:")?;
+            } else if r.reply_code.is_none() {
                 writeln!(out, "    What the notice says:")?;
             } else if r.remote_mta.is_some() {
                 writeln!(out, "    The response from the remote server was:")?;
