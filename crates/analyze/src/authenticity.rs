@@ -352,6 +352,17 @@ pub fn assess(s: &Signals<'_>) -> Authenticity {
         score: 0,
         reasons: vec!["Not a bounce: authenticity of bounces does not apply.".into()],
     };
+    // A reply pasted alone is no notice: there is nothing to judge.
+    if !s.recipients.is_empty() && s.recipients.iter().all(|r| r.decoded_by == "Reply") {
+        return Authenticity {
+            verdict: Verdict::Unknown,
+            score: 0,
+            reasons: vec![
+                "A server's reply on its own: there is no notice whose authenticity could be judged."
+                    .into(),
+            ],
+        };
+    }
     let named = matches!(s.kind, Kind::Bounce | Kind::Delay)
         || crate::text::contains_ci(&s.top.from_name, "mail delivery")
         || crate::text::contains_ci(&s.top.from_name, "mailer-daemon");

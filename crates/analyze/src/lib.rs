@@ -200,7 +200,16 @@ pub fn analyze_with(raw: &[u8], options: Options) -> Analysis {
     }
     match mail::Message::parse(bytes) {
         Some(msg) => analyze_message(&msg, 0, options),
-        None => empty(),
+        // Text with no header at all (a notice's or a reply's text, pasted): read as a body.
+        None => {
+            let mut body = Vec::with_capacity(bytes.len() + 1);
+            body.push(b'\n');
+            body.extend_from_slice(bytes);
+            match mail::Message::parse(&body) {
+                Some(msg) => analyze_message(&msg, 0, options),
+                None => empty(),
+            }
+        }
     }
 }
 
@@ -522,6 +531,22 @@ static WEAK_SUBJECT_AC: std::sync::LazyLock<text::Literals> =
     std::sync::LazyLock::new(|| text::Literals::new(WEAK_SUBJECTS));
 static WEAK_BODY_AC: std::sync::LazyLock<text::Literals> =
     std::sync::LazyLock::new(|| text::Literals::new(WEAK_BODY));
+
+/// The input when it is only a server's reply: at most 4 kB of text, with no header field
+/// before it, whose first line starts with a 4xx or 5xx reply code (`550 5.1.1 ...`,
+/// `452-4.2.2 ...`); its lines joined into one.
+fn bare_reply(raw: &[u8]) -> Option<String> {
+    let t = std::str::from_utf8(raw).ok()?.trim();
+    if t.is_empty() || t.len() > 4096 {
+        return None;
+    }
+    let first = t.lines().next()?;
+    let code = text::leading_reply_code(first.trim())?;
+    if !(400..600).contains(&code) {
+        return None;
+    }
+    Some(text::tidy_reply(&text::squash(t)))
+}
 
 /// Is this header block, found in a notice's text, the notice's own (a daemon's From and a
 /// bounce's Subject)?
@@ -916,6 +941,28 @@ fn analyze_message(msg: &mail::Message<'_>, depth: u8, options: Options) -> Anal
             found.push(f);
             kind_hint = Some(Kind::AutoReply);
         }
+    }
+
+    // 6. A server's reply on its own (`552 5.2.2 <a@b>: user is over quota`), as a person
+    //    pastes it from a notice or a mail client's error: no header, a few lines that start
+    //    with a failure reply code. Explained as that reply; the recipient is the address it
+    //    names, if any.
+    if found.is_empty()
+        && kind_hint.is_none()
+        && depth == 0
+        && let Some(reply) = bare_reply(msg.raw_bytes())
+    {
+        let mut f = mta::Found::new(
+            text::first_address(&reply)
+                .map(|a| a.addr)
+                .unwrap_or_default(),
+            "Reply",
+        );
+        // (No action: a reply alone does not say whether anyone retries it.)
+        let temporary = reply.starts_with('4');
+        f.set_diagnostic(&reply);
+        found.push(f);
+        kind_hint = Some(if temporary { Kind::Delay } else { Kind::Bounce });
     }
 
     if a.reporting_mta.is_none() {

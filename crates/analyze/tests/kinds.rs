@@ -86,6 +86,41 @@ fn phishing_bounce_is_suspicious() {
     assert!(a.authenticity.score >= 5, "{:?}", a.authenticity);
 }
 
+/// A server's reply on its own, as a person pastes it from a notice or a mail client's error
+/// message: read as that reply (one recipient, the address it names), not "not a bounce".
+#[test]
+fn a_reply_alone_is_explained_as_the_reply_it_is() {
+    let a = analyze(b"552 5.2.2 <x@y.test>: user is over quota\n");
+    assert_eq!(a.kind, Kind::Bounce);
+    assert_eq!(a.recipients.len(), 1);
+    let r = &a.recipients[0];
+    assert_eq!(r.recipient, "x@y.test");
+    assert_eq!(r.reason, Reason::MailboxFull);
+    assert!(r.permanent);
+    assert_eq!(r.decoded_by, "Reply");
+    // a multi-line reply naming no address; temporary
+    let a = analyze(
+        b"452-4.2.2 The recipient's inbox is out of storage space.\r\n452 4.2.2 Please direct the recipient to https://support.google.com/mail/?p=OverQuotaTemp\r\n",
+    );
+    assert_eq!(a.kind, Kind::Delay);
+    let r = &a.recipients[0];
+    assert_eq!(r.recipient, "");
+    assert!(!r.permanent);
+    assert_eq!(
+        r.diagnostic.as_deref(),
+        Some(
+            "452-4.2.2 The recipient's inbox is out of storage space. Please direct the recipient to https://support.google.com/mail/?p=OverQuotaTemp"
+        )
+    );
+    // a message that starts with headers is not one, nor is a success reply
+    assert!(
+        analyze(b"Subject: 550 5.1.1 user unknown\n\nhello\n")
+            .recipients
+            .is_empty()
+    );
+    assert!(analyze(b"250 2.0.0 Ok: queued\n").recipients.is_empty());
+}
+
 fn notice(file: &str) -> mailerd_analyze::Analysis {
     let p = format!("{}/tests/data/notices/{file}", env!("CARGO_MANIFEST_DIR"));
     analyze(&std::fs::read(&p).unwrap_or_else(|e| panic!("{p}: {e}")))

@@ -442,6 +442,18 @@ fn write_text(out: &mut impl Write, name: &str, a: &Analysis) -> io::Result<()> 
         mailerd_analyze::Kind::Feedback => "a feedback (abuse) report, not a failure",
         mailerd_analyze::Kind::NotABounce => "not a bounce: no delivery report found in it",
     };
+    // A reply pasted alone (`552 5.2.2 ... over quota`): say what it is, not "a bounce".
+    let reply_alone =
+        !a.recipients.is_empty() && a.recipients.iter().all(|r| r.decoded_by == "Reply");
+    let what = if reply_alone {
+        if a.kind == mailerd_analyze::Kind::Delay {
+            "a mail server's reply: a temporary refusal"
+        } else {
+            "a mail server's reply: a refusal"
+        }
+    } else {
+        what
+    };
     write!(out, "  This is {what}")?;
     match &a.reporting_mta {
         Some(m) => writeln!(out, ", written by {m}.")?,
@@ -456,7 +468,12 @@ fn write_text(out: &mut impl Write, name: &str, a: &Analysis) -> io::Result<()> 
         } else {
             " (temporary)"
         };
-        writeln!(out, "  {}: {}{}", r.recipient, r.category.headline(), when)?;
+        let who = if r.recipient.is_empty() {
+            "The recipient"
+        } else {
+            r.recipient.as_str()
+        };
+        writeln!(out, "  {who}: {}{}", r.category.headline(), when)?;
         writeln!(out, "    What it means: {}", r.category.meaning())?;
         if r.reason.is_failure() {
             if r.permanent {
@@ -480,6 +497,7 @@ fn write_text(out: &mut impl Write, name: &str, a: &Analysis) -> io::Result<()> 
         // Still being retried: nothing to resend yet; the category's advice is for when the
         // problem lasts (its own wording may say "resend later").
         if r.action == Some(mailerd_types::DsnAction::Delayed)
+            && !reply_alone
             && !matches!(
                 r.category,
                 Category::TemporaryProblem | Category::RateLimited
@@ -591,6 +609,10 @@ fn write_text(out: &mut impl Write, name: &str, a: &Analysis) -> io::Result<()> 
         }
     }
     writeln!(out)?;
+    if reply_alone {
+        // Nothing to judge: no notice came with it.
+        return Ok(());
+    }
     let v = match a.authenticity.verdict {
         Verdict::Genuine => "looks genuine",
         Verdict::Suspicious => {
@@ -654,6 +676,23 @@ mod tests {
             "{t}"
         );
         assert!(t.contains("mailerd explain -"), "{t}");
+    }
+
+    #[test]
+    fn a_reply_alone_is_told_as_a_reply_without_an_authenticity_verdict() {
+        let t = text("550 5.1.1 <bob@remote.test>: Recipient address rejected: User unknown\n");
+        assert!(
+            t.contains("This is a mail server's reply: a refusal."),
+            "{t}"
+        );
+        assert!(
+            t.contains("bob@remote.test: Address not found (permanent)"),
+            "{t}"
+        );
+        assert!(!t.contains("Authenticity"), "{t}");
+        let t = text("421 4.7.0 Try again later, closing connection.\n");
+        assert!(t.contains("a temporary refusal"), "{t}");
+        assert!(t.contains("The recipient: "), "{t}");
     }
 
     #[test]
