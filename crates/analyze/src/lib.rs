@@ -540,12 +540,17 @@ fn bare_reply(raw: &[u8]) -> Option<String> {
     if t.is_empty() || t.len() > 4096 {
         return None;
     }
-    let first = t.lines().next()?;
-    let code = text::leading_reply_code(first.trim())?;
-    if !(400..600).contains(&code) {
-        return None;
-    }
-    Some(text::tidy_reply(&text::squash(t)))
+    let first = t.lines().next()?.trim();
+    let failure = match text::leading_reply_code(first) {
+        Some(code) => (400..600).contains(&code),
+        // or an enhanced status alone (`5.1.1 User unknown`, `5.7.26`)
+        None => first
+            .split([' ', '\t'])
+            .next()
+            .and_then(|w| EnhancedStatus::parse(w.trim_end_matches([':', ','])).ok())
+            .is_some_and(|s| s.class != mailerd_types::StatusClass::Success),
+    };
+    failure.then(|| text::tidy_reply(&text::squash(t)))
 }
 
 /// Is this header block, found in a notice's text, the notice's own (a daemon's From and a
@@ -960,6 +965,13 @@ fn analyze_message(msg: &mail::Message<'_>, depth: u8, options: Options) -> Anal
         );
         // (No action: a reply alone does not say whether anyone retries it.)
         let temporary = reply.starts_with('4');
+        // A status alone is its own evidence.
+        if text::leading_reply_code(&reply).is_none() {
+            f.status = reply
+                .split(' ')
+                .next()
+                .and_then(|w| EnhancedStatus::parse(w.trim_end_matches([':', ','])).ok());
+        }
         f.set_diagnostic(&reply);
         found.push(f);
         kind_hint = Some(if temporary { Kind::Delay } else { Kind::Bounce });

@@ -112,6 +112,14 @@ fn a_reply_alone_is_explained_as_the_reply_it_is() {
             "452-4.2.2 The recipient's inbox is out of storage space. Please direct the recipient to https://support.google.com/mail/?p=OverQuotaTemp"
         )
     );
+    // an enhanced status alone, as a mail client shows it
+    let a = analyze(b"5.7.26 Unauthenticated email is not accepted\n");
+    assert_eq!(a.recipients.len(), 1);
+    assert_eq!(a.recipients[0].reason, Reason::AuthFailure);
+    assert_eq!(
+        a.recipients[0].status.map(|s| s.to_string()).as_deref(),
+        Some("5.7.26")
+    );
     // a message that starts with headers is not one, nor is a success reply
     assert!(
         analyze(b"Subject: 550 5.1.1 user unknown\n\nhello\n")

@@ -546,6 +546,8 @@ fn write_text(out: &mut impl Write, name: &str, a: &Analysis) -> io::Result<()> 
             // deliver for the last 432000 seconds. Giving up."), not a server's response.
             if a.kind == mailerd_analyze::Kind::AutoReply {
                 writeln!(out, "    What the reply says:")?;
+            } else if reply_alone {
+                writeln!(out, "    The reply:")?;
             } else if r.reply_code.is_none() {
                 writeln!(out, "    What the notice says:")?;
             } else if r.remote_mta.is_some() {
