@@ -27,8 +27,12 @@
 //!    words only from automated senders).
 //! 6. A forwarded bounce (the report inside an attached message), then fallbacks:
 //!    `X-Failed-Recipients`, the returned original's single To, its envelope recipient.
-//! 7. `autoreply`: RFC 3834 auto-replies give one Vacation row for the replier.
-//! 8. Each row goes to `classify::classify`; challenge-response notices are dropped;
+//! 7. `autoreply`: RFC 3834 auto-replies give one Vacation row for the replier (with its first
+//!    paragraph as its words).
+//! 8. A server's reply on its own (text with no header that starts with a 4xx/5xx reply or an
+//!    enhanced status, as a person pastes it): one row, `decoded_by` `Reply`, for the address
+//!    it names (or none).
+//! 9. Each row goes to `classify::classify`; challenge-response notices are dropped;
 //!    `authenticity` scores the message (unless [`analyze_with`] is told not to: a caller
 //!    that does not show the verdict saves that work).
 //!
