@@ -619,6 +619,7 @@ pub(super) static ANCHORS: &[(&str, Option<&[&str]>, bool)] = &[
     ("exceeded permitted limits", Some(&["exceeded permitted limits"]), true),
     ("multiple destination domains per transaction", Some(&["multiple destination domains per transaction"]), true),
     ("receiving mail (too quickly|at a rate)", Some(&["receiving mail "]), false),
+    ("the user you are trying to contact is", Some(&["the user you are trying to contact is"]), true),
     ("unusual rate", Some(&["unusual rate"]), true),
     ("excessive volume", Some(&["excessive volume"]), true),
     ("rate limit(ed|ing)?", Some(&["rate limit"]), false),

@@ -1234,6 +1234,10 @@ pub(crate) static RULES: &[Rule] = &[
         R::Speeding,
         &[
             r"receiving mail (too quickly|at a rate)",
+            // The same Gmail reply as Exim's delay warning cuts it (after ~50 characters):
+            // `450-4.2.1 The user you are trying to contact is re`; Gmail uses the phrase only
+            // in these rate replies.
+            r"the user you are trying to contact is",
             r"unusual rate",
             r"excessive volume",
             r"rate limit(ed|ing)?",
