@@ -462,9 +462,19 @@ pub fn assess(s: &Signals<'_>) -> Authenticity {
     // poses as the reader's own mail service.
     let name_low = s.top.from_name.to_ascii_lowercase();
     if !name_low.is_empty() && !name_low.contains('@') && !from_dom.is_empty() {
+        // The domain as a word of the name (`mail.com` is not claimed by "gmail.com").
+        let names = |b: &str| {
+            name_low.match_indices(b).any(|(i, m)| {
+                let edge = |c: Option<char>| {
+                    !c.is_some_and(|c| c.is_alphanumeric() || c == '.' || c == '-')
+                };
+                edge(name_low[..i].chars().next_back())
+                    && edge(name_low[i + m.len()..].chars().next())
+            })
+        };
         let own_claimed = s.top.to.iter().map(|t| domain_of(t)).find(|d| {
             let b = base(d);
-            b.contains('.') && name_low.contains(&b) && family(d) != family(from_dom)
+            b.contains('.') && names(&b) && family(d) != family(from_dom)
         });
         if let Some(d) = own_claimed {
             score += 3;
@@ -562,6 +572,41 @@ pub fn assess(s: &Signals<'_>) -> Authenticity {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_name_claims_a_domain_only_as_a_whole_word() {
+        use crate::Top;
+        let top = |name: &str| Top {
+            from_name: name.into(),
+            from_addr: "admin@phish.example".into(),
+            to: vec!["alice@mail.com".into()],
+            ..Top::default()
+        };
+        let claims = |name: &str| {
+            let t = top(name);
+            let parts = crate::mime::Parts::default();
+            let s = Signals {
+                kind: Kind::Bounce,
+                top: &t,
+                parts: &parts,
+                human: "",
+                human_low: "",
+                original: None,
+                reporting_mta: None,
+                recipients: &[],
+                has_dsn: false,
+                bounce_subject: true,
+            };
+            assess(&s)
+                .reasons
+                .iter()
+                .any(|r| r.contains("claims your own domain"))
+        };
+        assert!(claims("mail.com Mail Administrator"));
+        assert!(claims("Postmaster (mail.com)"));
+        assert!(!claims("gmail.com Support"));
+        assert!(!claims("hotmail.community team"));
+    }
+
     #[test]
     fn dangerous_attachments_by_type_or_name() {
         use super::is_dangerous_attachment as d;

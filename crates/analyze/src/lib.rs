@@ -234,6 +234,7 @@ fn empty() -> Analysis {
 }
 
 /// The bounce's own headers that matter.
+#[derive(Default)]
 pub struct Top {
     pub subject: String,
     pub from_addr: String,
@@ -545,16 +546,27 @@ fn bare_reply(raw: &[u8]) -> Option<String> {
         return None;
     }
     let first = t.lines().next()?.trim();
-    let failure = match text::leading_reply_code(first) {
-        Some(code) => (400..600).contains(&code),
-        // or an enhanced status alone (`5.1.1 User unknown`, `5.7.26`)
-        None => first
-            .split([' ', '\t'])
-            .next()
-            .and_then(|w| EnhancedStatus::parse(w.trim_end_matches([':', ','])).ok())
-            .is_some_and(|s| s.class != mailerd_types::StatusClass::Success),
+    let mut words = first.splitn(2, [' ', '\t', '-']);
+    let lead = words.next()?;
+    let rest = words.next().unwrap_or("").trim();
+    let flat = text::squash(t);
+    // Shaped like a reply, not any text that starts with a number: an enhanced status, an
+    // address, or words that name a reason (`550 5.1.1 ...`, `550 <a@b> ...`, `550 Unknown
+    // user`); an enhanced status alone may stand by itself (`5.1.1`).
+    let reply_like = || {
+        text::find_status(first, None).is_some()
+            || first.contains('@')
+            || crate::classify::names_reason(&flat)
     };
-    failure.then(|| text::tidy_reply(&text::squash(t)))
+    let failure = match text::leading_reply_code(first) {
+        Some(code) => (400..600).contains(&code) && reply_like(),
+        None => {
+            EnhancedStatus::parse(lead.trim_end_matches([':', ',']))
+                .is_ok_and(|s| s.class != mailerd_types::StatusClass::Success)
+                && (rest.is_empty() || crate::classify::names_reason(&flat))
+        }
+    };
+    failure.then(|| text::tidy_reply(&flat))
 }
 
 /// Is this header block, found in a notice's text, the notice's own (a daemon's From and a

@@ -417,8 +417,8 @@ pub fn quoted_reply(s: &str) -> (String, Option<String>) {
                 && matches!(c[3], b' ' | b'-')
         })
     };
-    for _ in 0..2 {
-        let label = [
+    fn after_label(t: &str) -> Option<&str> {
+        [
             "reason: ",
             "error: ",
             "remote server returned: ",
@@ -426,11 +426,16 @@ pub fn quoted_reply(s: &str) -> (String, Option<String>) {
             "remote smtp server returned: ",
         ]
         .iter()
-        .find_map(|l| strip_prefix_ci(rest, l));
-        if let Some(r) = label.map(str::trim_start)
-            && (starts_with_reply(r) || strip_prefix_ci(r, "remote ").is_some())
-        {
+        .find_map(|l| strip_prefix_ci(t, l))
+        .map(str::trim_start)
+    }
+    // One label, or two (`Reason: Remote SMTP Server Returned: 550 ...`), and only when a
+    // reply follows them.
+    if let Some(r) = after_label(rest) {
+        if starts_with_reply(r) {
             rest = r;
+        } else if let Some(r2) = after_label(r).filter(|r2| starts_with_reply(r2)) {
+            rest = r2;
         }
     }
     if !starts_with_reply(rest)
@@ -672,6 +677,9 @@ fn next_address(s: &str, mut i: usize) -> Option<(FoundAddr, usize)> {
             && let Some(p) = local.rfind(['/', '?', '=', '&'])
         {
             ls += p + 1;
+            while ls < at && b[ls] == b'.' {
+                ls += 1;
+            }
             if ls == at {
                 continue;
             }
@@ -1344,6 +1352,7 @@ mod tests {
             "Failed to deliver to 'bob@remote.test' and `c@d.test'",
             &["bob@remote.test", "c@d.test"],
         );
+        // (an unpaired apostrophe is a legal local-part character: kept)
         check_addrs(
             "o'brien@remote.test 'e@f.test",
             &["o'brien@remote.test", "'e@f.test"],
@@ -1353,6 +1362,7 @@ mod tests {
             "https://verify.example/upgrade?email=alice@sender.test and http://x.example/u/bob@y.test",
             &["alice@sender.test", "bob@y.test"],
         );
+        check_addrs("see http://x.example/u/.bob@y.test", &["bob@y.test"]);
     }
 
     fn check_clean(input: &str, expected: &str) {
@@ -1478,10 +1488,14 @@ mod tests {
         ] {
             assert_eq!(quoted_reply(given), (reply.into(), None), "{given}");
         }
-        // a label without a reply after it stays
+        // a label without a reply after it stays, also before a second label
         assert_eq!(
             quoted_reply("Reason: Message content rejected"),
             ("Reason: Message content rejected".into(), None)
+        );
+        assert_eq!(
+            quoted_reply("Reason: Remote host closed the connection"),
+            ("Reason: Remote host closed the connection".into(), None)
         );
         // several attempts: as written
         let two = "Remote Server at a.example (192.0.2.1) returned '400 4.4.7 Message delayed' 12/7/2026 8:55:00 AM - Remote Server at a.example (192.0.2.1) returned '451 4.7.0 Try later'";

@@ -481,6 +481,11 @@ fn write_text(out: &mut impl Write, name: &str, a: &Analysis) -> io::Result<()> 
                     out,
                     "    Permanent: this will not succeed by retrying unchanged."
                 )?;
+            } else if reply_alone {
+                writeln!(
+                    out,
+                    "    Temporary: a later attempt may succeed; a sending server normally retries such a refusal for a while."
+                )?;
             } else if let Some(until) = &r.will_retry_until {
                 writeln!(
                     out,

@@ -38,7 +38,11 @@ impl Summary {
     pub fn add(&mut self, a: &Analysis) {
         self.messages += 1;
         *self.kinds.entry(kind_name(a.kind)).or_default() += 1;
-        let notice = matches!(a.kind, Kind::Bounce | Kind::Delay);
+        // A server's reply given alone is no notice: it has no verdict and is no bounce of
+        // the set, but its recipient is counted below.
+        let reply_alone =
+            !a.recipients.is_empty() && a.recipients.iter().all(|r| r.decoded_by == "Reply");
+        let notice = matches!(a.kind, Kind::Bounce | Kind::Delay) && !reply_alone;
         match a.authenticity.verdict {
             Verdict::Genuine if notice => self.genuine += 1,
             Verdict::Backscatter => self.backscatter += 1,
@@ -49,8 +53,12 @@ impl Summary {
         if notice && matches!(a.authenticity.verdict, Verdict::Genuine | Verdict::Unknown) {
             self.plain_bounces += 1;
         }
-        if a.authenticity.verdict == Verdict::Suspicious {
-            // A phishing notice's "recipients" are part of the lure, not failures to act on.
+        // A phishing notice's "recipients" are part of the lure, and a backscatter notice's
+        // are the forger's targets: neither are failures of your mail (counted above).
+        if matches!(
+            a.authenticity.verdict,
+            Verdict::Suspicious | Verdict::Backscatter
+        ) {
             return;
         }
         for r in &a.recipients {
@@ -63,7 +71,7 @@ impl Summary {
             }
             *self.categories.entry(r.category.headline()).or_default() += 1;
             let addr = r.recipient.to_ascii_lowercase();
-            if let Some((_, d)) = addr.rsplit_once('@') {
+            if let Some((_, d)) = addr.rsplit_once('@').filter(|(_, d)| !d.is_empty()) {
                 self.failed_domains.insert(d.to_string());
             }
             // The addresses to stop mailing: hard bounces, and any address or domain said not
@@ -75,7 +83,8 @@ impl Summary {
                         r.category,
                         Category::AddressNotFound | Category::DomainNotFound
                     ));
-            if gone && a.authenticity.verdict != Verdict::Backscatter {
+            // (a reply that names no address has nobody to list)
+            if gone && !addr.is_empty() {
                 self.hard.insert(addr.clone());
             }
             if matches!(
@@ -87,7 +96,9 @@ impl Summary {
             ) {
                 self.refused_as_spam += 1;
             }
-            self.distinct_failed.insert(addr);
+            if !addr.is_empty() {
+                self.distinct_failed.insert(addr);
+            }
         }
     }
 
@@ -349,6 +360,32 @@ mod tests {
             s.contains(
                 "Addresses that do not exist, stop mailing them: gone@d1.test, left@d2.test."
             ),
+            "{s}"
+        );
+    }
+
+    /// Backscatter refused as spam is not "your mail refused as spam", and a reply given
+    /// alone is no notice and names nobody to list.
+    #[test]
+    fn backscatter_and_replies_alone_are_not_counted_as_your_failures() {
+        let marked = |rcpt: &str| {
+            let mut m = b"Received: from mx.remote.test by mx.sender.test (mailerd) with ESMTP; Mon, 7 Dec 2026 10:00:00 +0000\r\nX-Mailerd-BATV: none (no signature)\r\n".to_vec();
+            m.extend(bounce(rcpt, "554 5.7.1 Message rejected as spam"));
+            m
+        };
+        let msgs: Vec<Vec<u8>> = (0..4)
+            .map(|i| marked(&format!("v{i}@d{i}.test")))
+            .chain([b"550 5.1.1 User unknown\n".to_vec()])
+            .collect();
+        let s = summary(&msgs);
+        assert!(
+            s.contains("Authenticity of the notices: 4 backscatter."),
+            "{s}"
+        );
+        assert!(!s.contains("refusals of your mail as spam"), "{s}");
+        assert!(!s.contains("stop mailing them"), "{s}");
+        assert!(
+            s.contains("Undelivered recipients: 1 (0 distinct addresses at 0 domains)"),
             "{s}"
         );
     }
