@@ -1123,6 +1123,21 @@ mod tests {
             // Hungarian
             ("A címzett nem létezik.", R::UserUnknown),
             ("A címzett postafiókja megtelt.", R::MailboxFull),
+            // the same languages: domain not found, message too large
+            ("Domena nie istnieje.", R::HostUnknown),
+            ("Wiadomość jest za duża.", R::MesgTooBig),
+            ("Doména neexistuje.", R::HostUnknown),
+            ("Zpráva je příliš velká.", R::MesgTooBig),
+            ("Alan adı bulunamadı.", R::HostUnknown),
+            ("İleti çok büyük.", R::MesgTooBig),
+            ("Domänen finns inte.", R::HostUnknown),
+            ("Meddelandet är för stort.", R::MesgTooBig),
+            ("Domænet findes ikke.", R::HostUnknown),
+            ("Meldingen er for stor.", R::MesgTooBig),
+            ("Verkkotunnusta ei ole olemassa.", R::HostUnknown),
+            ("Viesti on liian suuri.", R::MesgTooBig),
+            ("A domain nem létezik.", R::HostUnknown),
+            ("Az üzenet túl nagy.", R::MesgTooBig),
         ];
         let rcpt = Some(SmtpCommand::Rcpt);
         let bad: Vec<_> = cases

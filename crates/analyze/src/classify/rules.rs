@@ -617,6 +617,18 @@ pub(crate) static RULES: &[Rule] = &[
             r"messaggio (è |e' )?troppo grande",
             r"mensagem (é |e )?(muito|demasiado) grande",
             r"bericht is te groot",
+            // Polish `Wiadomość jest za duża`, Czech `Zpráva je příliš velká`, Turkish `İleti çok
+            // büyük`, Swedish `Meddelandet är för stort`, Danish/Norwegian `Meddelelsen er for
+            // stor` / `Meldingen er for stor`, Finnish `Viesti on liian suuri`, Hungarian `Az
+            // üzenet túl nagy`.
+            r"wiadomość (jest )?(za|zbyt) duża",
+            r"zpráva (je )?příliš velká",
+            // (`İleti`: the dotted capital İ is not lower-cased with ASCII, so the word is matched from its second letter)
+            r"(leti|mesaj) (çok|fazla) büyük",
+            r"meddelandet (är )?för stort",
+            r"(meddelelsen|meldingen) (er )?for stor",
+            r"viesti (on )?liian (suuri|iso)",
+            r"üzenet (túl|nagyon) nagy",
             // Japanese, Chinese, Korean: `メールのサイズが大きすぎます`, `邮件大小超过限制`, `메일 크기가 너무 큽니다`.
             r"サイズが大きすぎ",
             r"サイズ(の)?(制限|上限)を超え",
@@ -918,6 +930,16 @@ pub(crate) static RULES: &[Rule] = &[
             r"域名(不存在|无法解析|無法解析)",
             r"도메인이 존재하지 않",
             r"존재하지 않는 도메인",
+            // Polish `Domena nie istnieje`, Czech/Slovak `Doména neexistuje`, Turkish `Alan adı
+            // bulunamadı`, Swedish/Danish/Norwegian `Domänen finns inte` / `Domænet findes ikke`
+            // / `Domenet finnes ikke`, Finnish `Verkkotunnusta ei ole olemassa`, Hungarian `A
+            // domain nem létezik`.
+            r"domena (\S+ )?nie istnieje",
+            r"doména (\S+ )?neexistuje",
+            r"alan adı (\S+ )?(bulunamadı|mevcut değil)",
+            r"(domänen|domænet|domenet) (\S+ )?(finns inte|findes ikke|finnes ikke)",
+            r"verkkotunnusta (\S+ )?ei (ole olemassa|löydy)",
+            r"domain (\S+ )?nem létezik",
         ],
     ),
     // ---- The recipient's own filter (Sisimai `filtered`) ------------------------------------
