@@ -162,6 +162,8 @@ pub struct Analysis {
     pub subject: Option<String>,
     /// From of the bounce itself.
     pub from: Option<String>,
+    /// Date of the notice itself, as written (unfolded); [`timestamp`] reads it.
+    pub date: Option<String>,
 }
 
 /// What [`analyze_with`] works out beyond the facts every caller needs.
@@ -230,7 +232,16 @@ fn empty() -> Analysis {
         },
         subject: None,
         from: None,
+        date: None,
     }
+}
+
+/// Seconds since the Unix epoch of an RFC 5322 date (`Mon, 7 Dec 2026 10:00:00 +0000`),
+/// when it is one; `None` for anything else.
+pub fn timestamp(date: &str) -> Option<i64> {
+    mail_parser::DateTime::parse_rfc822(date)
+        .filter(|d| d.is_valid())
+        .map(|d| d.to_timestamp())
 }
 
 /// The bounce's own headers that matter.
@@ -714,6 +725,7 @@ fn analyze_message(msg: &mail::Message<'_>, depth: u8, options: Options) -> Anal
 
     let mut a = empty();
     a.subject = msg.subject().map(|s| s.into_owned());
+    a.date = msg.header_raw("Date").map(text::squash);
     a.from =
         mime::display_addr(from_list.as_ref()).or_else(|| msg.header_raw("From").map(text::squash));
 

@@ -361,6 +361,7 @@ fn write_json(out: &mut impl Write, name: &str, a: &Analysis) -> io::Result<()> 
         "reporting_mta": a.reporting_mta,
         "subject": a.subject,
         "from": a.from,
+        "date": a.date,
         "original": a.original,
         "authenticity": a.authenticity,
     });

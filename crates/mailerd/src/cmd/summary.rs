@@ -13,6 +13,9 @@ use mailerd_types::Category;
 /// At most this many hard-bounced addresses are listed by name.
 const LISTED: usize = 10;
 
+/// This many notices within 24 hours are called a flood.
+const FLOOD_PER_DAY: usize = 20;
+
 #[derive(Default)]
 pub struct Summary {
     messages: usize,
@@ -32,6 +35,9 @@ pub struct Summary {
     refused_as_spam: usize,
     /// Bounces and delays whose verdict is not backscatter or suspicious.
     plain_bounces: usize,
+    /// When the notices (bounces and delays of any verdict) were written, as far as their
+    /// `Date` says (seconds since the epoch).
+    dates: Vec<i64>,
 }
 
 impl Summary {
@@ -52,6 +58,9 @@ impl Summary {
         }
         if notice && matches!(a.authenticity.verdict, Verdict::Genuine | Verdict::Unknown) {
             self.plain_bounces += 1;
+        }
+        if notice && let Some(t) = a.date.as_deref().and_then(mailerd_analyze::timestamp) {
+            self.dates.push(t);
         }
         // A phishing notice's "recipients" are part of the lure, and a backscatter notice's
         // are the forger's targets: neither are failures of your mail (counted above).
@@ -151,6 +160,18 @@ impl Summary {
                 list.join(", ")
             )?;
         }
+        if let Some((first, last, busiest)) = self.span() {
+            write!(
+                out,
+                "  Dates of the notices: {} to {}",
+                mailerd_types::rfc5322_date(first),
+                mailerd_types::rfc5322_date(last)
+            )?;
+            if self.dates.len() > 1 {
+                write!(out, "; at most {busiest} within 24 hours")?;
+            }
+            writeln!(out, ".")?;
+        }
         if !self.hard.is_empty() {
             let shown: Vec<&str> = self.hard.iter().take(LISTED).map(String::as_str).collect();
             let more = self.hard.len().saturating_sub(LISTED);
@@ -175,8 +196,37 @@ impl Summary {
         Ok(())
     }
 
+    /// The first and last notice dates, and the most notices within any 24 hours.
+    fn span(&self) -> Option<(u64, u64, usize)> {
+        let mut d = self.dates.clone();
+        d.sort_unstable();
+        let (first, last) = (*d.first()?, *d.last()?);
+        let mut busiest = 0;
+        let mut start = 0;
+        for (end, t) in d.iter().enumerate() {
+            while t - d[start] >= 86_400 {
+                start += 1;
+            }
+            busiest = busiest.max(end + 1 - start);
+        }
+        Some((
+            u64::try_from(first).unwrap_or(0),
+            u64::try_from(last).unwrap_or(0),
+            busiest,
+        ))
+    }
+
     fn advice(&self) -> Vec<String> {
         let mut out = Vec::new();
+        // Many notices in one day: a flood, whatever its cause.
+        if let Some((_, _, busiest)) = self.span()
+            && busiest >= FLOOD_PER_DAY
+        {
+            out.push(format!(
+                "{busiest} notices arrived within 24 hours: a flood. The points below say whether \
+                 it is phishing, your address forged, or mail sent from your account."
+            ));
+        }
         if self.suspicious > 0 {
             out.push(format!(
                 "{} of these {} like phishing: do not click their links, open their \
@@ -386,6 +436,29 @@ mod tests {
         assert!(!s.contains("stop mailing them"), "{s}");
         assert!(
             s.contains("Undelivered recipients: 1 (0 distinct addresses at 0 domains)"),
+            "{s}"
+        );
+    }
+
+    /// The notices' own dates give the span and the busiest day; 20 in a day is a flood.
+    #[test]
+    fn dates_give_the_span_and_a_flood() {
+        let dated = |i: usize, hour: usize| {
+            let mut m = format!("Date: Mon, 7 Dec 2026 {hour:02}:00:00 +0000\r\n").into_bytes();
+            m.extend(bounce(&format!("u{i}@d{i}.test"), "550 5.1.1 User unknown"));
+            m
+        };
+        let few: Vec<Vec<u8>> = (0..3).map(|i| dated(i, 10 + i)).collect();
+        let s = summary(&few);
+        assert!(
+            s.contains("Dates of the notices: Mon, 07 Dec 2026 10:00:00 +0000 to Mon, 07 Dec 2026 12:00:00 +0000; at most 3 within 24 hours."),
+            "{s}"
+        );
+        assert!(!s.contains("a flood"), "{s}");
+        let many: Vec<Vec<u8>> = (0..20).map(|i| dated(i, i)).collect();
+        let s = summary(&many);
+        assert!(
+            s.contains("20 notices arrived within 24 hours: a flood."),
             "{s}"
         );
     }
