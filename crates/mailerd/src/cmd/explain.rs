@@ -24,7 +24,8 @@ pub struct Args {
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Text)]
     format: Format,
-    /// Files, directories (walked recursively, e.g. a Maildir), mbox files, or `-` for stdin.
+    /// Files, directories (walked recursively, e.g. a Maildir), mbox files, or `-` for stdin
+    /// (a whole notice, its text alone, or just a server's reply such as `550 5.1.1 ...`).
     /// With no path, stdin is read.
     paths: Vec<String>,
 }
