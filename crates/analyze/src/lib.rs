@@ -123,6 +123,10 @@ pub struct OriginalMessage {
     pub to: Option<String>,
     pub subject: Option<String>,
     pub date: Option<String>,
+    /// A `Received:` field of the original records an authenticated submission (RFC 3848
+    /// `with ESMTPA`/`ESMTPSA`, Postfix's `(Authenticated sender: ...)`): it was sent by
+    /// someone who logged in to an account, not merely forged.
+    pub authenticated_submission: bool,
 }
 
 /// Is this bounce what it claims to be?

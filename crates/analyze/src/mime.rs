@@ -295,6 +295,26 @@ pub fn display_addr(a: Option<&mail_parser::Address<'_>>) -> Option<String> {
     (!out.is_empty()).then_some(out)
 }
 
+/// Does this `Received:` value record an authenticated submission: the RFC 3848 protocol
+/// names `ESMTPA`/`ESMTPSA` (and `LMTPA`/`LMTPSA`) after `with`, or Postfix's
+/// `(Authenticated sender: name)`?
+fn is_authenticated_submission(received: &str) -> bool {
+    let low = received.to_ascii_lowercase();
+    if low.contains("(authenticated sender:") {
+        return true;
+    }
+    low.match_indices("with ").any(|(i, m)| {
+        let proto = low[i + m.len()..]
+            .split(|c: char| !c.is_ascii_alphanumeric())
+            .next()
+            .unwrap_or("");
+        matches!(
+            proto,
+            "esmtpa" | "esmtpsa" | "lmtpa" | "lmtpsa" | "utf8smtpa" | "utf8smtpsa"
+        )
+    })
+}
+
 /// Reads the interesting headers of a (returned) message.
 pub fn original_of(m: &Message<'_>) -> Original {
     let [
@@ -321,16 +341,20 @@ pub fn original_of(m: &Message<'_>) -> Original {
     let to = m.to();
     let mut recipients = addr_list(to.as_ref());
     recipients.extend(addr_list(m.cc().as_ref()));
-    let info = OriginalMessage {
+    let mut info = OriginalMessage {
         message_id: m.message_id().map(|s| format!("<{s}>")),
         from: display_addr(m.from().as_ref()),
         to: display_addr(to.as_ref()),
         subject: m.subject().map(|s| s.into_owned()),
         date: date.map(|s| s.trim().to_string()),
+        authenticated_submission: false,
     };
     let received_top = received.map(crate::text::squash);
     let mut envelope_for: Vec<String> = Vec::new();
     for v in m.raw_values("Received") {
+        if !info.authenticated_submission && is_authenticated_submission(v) {
+            info.authenticated_submission = true;
+        }
         if let Some(p) = find_ci(v, "for ") {
             let rest = v.get(p + 4..).unwrap_or("").trim_start();
             if let Some(a) =
@@ -631,6 +655,24 @@ pub fn summary_original(human: &str) -> Option<Original> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn authenticated_submissions_in_received() {
+        for yes in [
+            "from [192.0.2.7] by smtp.example.org with ESMTPSA id 4ABC for <b@x>; Mon, 7 Dec 2026",
+            "from pc (pc [192.0.2.7]) (Authenticated sender: alice) by mx.example.org (Postfix)",
+            "from [10.0.0.2] by mail.example.org with esmtpa (Exim 4.96)",
+        ] {
+            assert!(is_authenticated_submission(yes), "{yes}");
+        }
+        for no in [
+            "from mx.example.org by mx.remote.test with ESMTPS id 1",
+            "from a by b with SMTP; authenticated-results are elsewhere",
+            "from x (authenticated bits) by y with ESMTP",
+        ] {
+            assert!(!is_authenticated_submission(no), "{no}");
+        }
+    }
 
     proptest::proptest! {
         /// The markers' matches are those of the Aho-Corasick automaton (standard semantics)

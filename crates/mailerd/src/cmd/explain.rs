@@ -616,6 +616,12 @@ fn write_text(out: &mut impl Write, name: &str, a: &Analysis) -> io::Result<()> 
             writeln!(out)?;
             writeln!(out, "  Your original message: {}.", parts.join(", "))?;
         }
+        if o.authenticated_submission {
+            writeln!(
+                out,
+                "  It was sent by someone logged in to an account (its Received headers record an authenticated submission), not merely forged."
+            )?;
+        }
     }
     writeln!(out)?;
     if reply_alone {

@@ -35,6 +35,8 @@ pub struct Summary {
     refused_as_spam: usize,
     /// Bounces and delays whose verdict is not backscatter or suspicious.
     plain_bounces: usize,
+    /// Of those, the ones whose returned message was submitted after a login.
+    logged_in: usize,
     /// When the notices (bounces and delays of any verdict) were written, as far as their
     /// `Date` says (seconds since the epoch).
     dates: Vec<i64>,
@@ -58,6 +60,12 @@ impl Summary {
         }
         if notice && matches!(a.authenticity.verdict, Verdict::Genuine | Verdict::Unknown) {
             self.plain_bounces += 1;
+            if a.original
+                .as_ref()
+                .is_some_and(|o| o.authenticated_submission)
+            {
+                self.logged_in += 1;
+            }
         }
         if notice && let Some(t) = a.date.as_deref().and_then(mailerd_analyze::timestamp) {
             self.dates.push(t);
@@ -253,6 +261,17 @@ impl Summary {
                 } else {
                     "are bounces"
                 }
+            ));
+        }
+        // Returned messages that were submitted after a login: not forgery.
+        if self.logged_in > 0 {
+            out.push(format!(
+                "{} of the returned messages {} sent by someone logged in to an account (their \
+                 Received headers record an authenticated submission). If you did not send \
+                 them, the account's password is known to someone else: change it now, revoke \
+                 app passwords and open sessions, and remove forwarding rules you did not make.",
+                self.logged_in,
+                if self.logged_in == 1 { "was" } else { "were" }
             ));
         }
         // Many ordinary bounces: forged or sent from the account, and how to tell.
@@ -461,6 +480,34 @@ mod tests {
             s.contains("20 notices arrived within 24 hours: a flood."),
             "{s}"
         );
+    }
+
+    /// Bounces of messages that were submitted after a login: the account sent them.
+    #[test]
+    fn returned_messages_sent_after_a_login_point_at_the_account() {
+        let logged = |i: usize| {
+            String::from_utf8(bounce(&format!("u{i}@d{i}.test"), "550 5.1.1 User unknown"))
+                .expect("utf-8")
+                .replace(
+                    "From: alice@sender.test\r\nTo:",
+                    "Received: from [192.0.2.7] by smtp.sender.test with ESMTPSA id 1; Mon, 7 Dec 2026 10:00:00 +0000\r\nFrom: alice@sender.test\r\nTo:",
+                )
+                .into_bytes()
+        };
+        let s = summary(&[
+            logged(1),
+            logged(2),
+            bounce("x@d3.test", "550 5.1.1 User unknown"),
+        ]);
+        assert!(
+            s.contains("2 of the returned messages were sent by someone logged in to an account"),
+            "{s}"
+        );
+        let s = summary(&[
+            bounce("x@d3.test", "550 5.1.1 User unknown"),
+            bounce("y@d4.test", "550 5.1.1 User unknown"),
+        ]);
+        assert!(!s.contains("logged in"), "{s}");
     }
 
     #[test]
