@@ -619,7 +619,7 @@ fn write_text(out: &mut impl Write, name: &str, a: &Analysis) -> io::Result<()> 
         if o.authenticated_submission {
             writeln!(
                 out,
-                "  It was sent by someone logged in to an account (its Received headers record an authenticated submission), not merely forged."
+                "  It was sent through a logged-in account (its Received headers record an authenticated submission), so it was not forged; if you did not send it, someone else has the account's password."
             )?;
         }
     }
