@@ -299,20 +299,35 @@ pub fn display_addr(a: Option<&mail_parser::Address<'_>>) -> Option<String> {
 /// names `ESMTPA`/`ESMTPSA` (and `LMTPA`/`LMTPSA`) after `with`, or Postfix's
 /// `(Authenticated sender: name)`?
 fn is_authenticated_submission(received: &str) -> bool {
-    let low = received.to_ascii_lowercase();
-    if low.contains("(authenticated sender:") {
+    if find_ci(received, "(authenticated sender:").is_some() {
         return true;
     }
-    low.match_indices("with ").any(|(i, m)| {
-        let proto = low[i + m.len()..]
-            .split(|c: char| !c.is_ascii_alphanumeric())
-            .next()
-            .unwrap_or("");
-        matches!(
-            proto,
-            "esmtpa" | "esmtpsa" | "lmtpa" | "lmtpsa" | "utf8smtpa" | "utf8smtpsa"
-        )
-    })
+    // (No lower-cased copy: every Received of every returned original comes through here.)
+    let b = received.as_bytes();
+    let mut from = 0;
+    while let Some(p) = received.get(from..).and_then(|r| find_ci(r, "with ")) {
+        let start = from + p + 5;
+        let end = b
+            .get(start..)
+            .and_then(|r| r.iter().position(|c| !c.is_ascii_alphanumeric()))
+            .map_or(b.len(), |e| start + e);
+        let proto = received.get(start..end).unwrap_or("");
+        if [
+            "esmtpa",
+            "esmtpsa",
+            "lmtpa",
+            "lmtpsa",
+            "utf8smtpa",
+            "utf8smtpsa",
+        ]
+        .iter()
+        .any(|x| proto.eq_ignore_ascii_case(x))
+        {
+            return true;
+        }
+        from = start;
+    }
+    false
 }
 
 /// Reads the interesting headers of a (returned) message.
