@@ -995,8 +995,6 @@ fn analyze_message(msg: &mail::Message<'_>, depth: u8, options: Options) -> Anal
                 .unwrap_or_default(),
             "Reply",
         );
-        // (No action: a reply alone does not say whether anyone retries it.)
-        let temporary = reply.starts_with('4');
         // A status alone is its own evidence.
         if text::leading_reply_code(&reply).is_none() {
             f.status = reply
@@ -1005,6 +1003,19 @@ fn analyze_message(msg: &mail::Message<'_>, depth: u8, options: Options) -> Anal
                 .and_then(|w| EnhancedStatus::parse(w.trim_end_matches([':', ','])).ok());
         }
         f.set_diagnostic(&reply);
+        // (No action: a reply alone does not say whether anyone retries it, except X.4.7,
+        // "delivery time expired", which is the end of retrying.)
+        let expired = f
+            .status
+            .or(f
+                .diagnostic
+                .as_deref()
+                .and_then(|d| text::find_status(d, text::leading_reply_code(d))))
+            .is_some_and(|s| s.subject == 4 && s.detail == 7);
+        if expired {
+            f.action = Some(DsnAction::Failed);
+        }
+        let temporary = reply.starts_with('4') && !expired;
         found.push(f);
         kind_hint = Some(if temporary { Kind::Delay } else { Kind::Bounce });
     }

@@ -120,6 +120,14 @@ fn a_reply_alone_is_explained_as_the_reply_it_is() {
         a.recipients[0].status.map(|s| s.to_string()).as_deref(),
         Some("5.7.26")
     );
+    // a status that says retrying ended is a failure
+    let a = analyze(b"4.4.7 Delivery time expired\n");
+    assert_eq!(a.kind, Kind::Bounce);
+    assert_eq!(a.recipients[0].reason, Reason::Expired);
+    assert_eq!(
+        a.recipients[0].category,
+        mailerd_types::Category::MessageExpired
+    );
     // text that only starts with a number is no reply
     assert!(
         analyze(b"500 words on the history of mail\n")

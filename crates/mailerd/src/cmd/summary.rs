@@ -155,16 +155,23 @@ impl Summary {
             } else {
                 String::new()
             };
+            let at = if self.distinct_failed.is_empty() {
+                "no address named".to_string()
+            } else {
+                format!(
+                    "{} at {}",
+                    counted(
+                        self.distinct_failed.len(),
+                        "distinct address",
+                        "distinct addresses"
+                    ),
+                    counted(self.failed_domains.len(), "domain", "domains")
+                )
+            };
             writeln!(
                 out,
-                "  Undelivered recipients: {}{delayed} ({} at {}): {}.",
+                "  Undelivered recipients: {}{delayed} ({at}): {}.",
                 self.failed,
-                counted(
-                    self.distinct_failed.len(),
-                    "distinct address",
-                    "distinct addresses"
-                ),
-                counted(self.failed_domains.len(), "domain", "domains"),
                 list.join(", ")
             )?;
         }
@@ -454,7 +461,7 @@ mod tests {
         assert!(!s.contains("refusals of your mail as spam"), "{s}");
         assert!(!s.contains("stop mailing them"), "{s}");
         assert!(
-            s.contains("Undelivered recipients: 1 (0 distinct addresses at 0 domains)"),
+            s.contains("Undelivered recipients: 1 (no address named)"),
             "{s}"
         );
     }
