@@ -301,11 +301,11 @@ fn incoming_claim(s: &Signals<'_>) -> Option<&'static str> {
         .copied()
 }
 
-/// An attachment, as `Parts::foreign` describes it (`type/subtype (file name)`), of a kind a
+/// An attachment outside the report parts, of a kind a
 /// delivery report never carries: archives, executables, scripts, disk images, web pages,
 /// macro-enabled documents. (A web page counts by its file name only: an HTML part without one
 /// is the notice's own text.)
-fn is_dangerous_attachment(described: &str) -> bool {
+fn is_dangerous_attachment(a: &crate::mime::Attachment) -> bool {
     const TYPES: &[&str] = &[
         "application/zip",
         "application/x-zip",
@@ -329,15 +329,11 @@ fn is_dangerous_attachment(described: &str) -> bool {
         "cmd", "msi", "dll", "js", "jse", "vbs", "vbe", "wsf", "hta", "ps1", "jar", "lnk", "iso",
         "img", "vhd", "html", "htm", "shtml", "xhtml", "svg", "docm", "xlsm", "pptm",
     ];
-    let low = described.to_ascii_lowercase();
-    let (ctype, name) = match low.split_once(" (") {
-        Some((t, n)) => (t.trim(), n.trim_end_matches(['.', ')'])),
-        None => (low.trim(), ""),
-    };
+    let ctype = a.content_type.to_ascii_lowercase();
     TYPES.iter().any(|t| ctype.starts_with(t))
-        || name
+        || a.name
             .rsplit_once('.')
-            .is_some_and(|(_, ext)| EXTENSIONS.contains(&ext.trim()))
+            .is_some_and(|(_, ext)| EXTENSIONS.contains(&ext.trim().to_ascii_lowercase().as_str()))
 }
 
 pub fn assess(s: &Signals<'_>) -> Authenticity {
@@ -353,7 +349,7 @@ pub fn assess(s: &Signals<'_>) -> Authenticity {
         reasons: vec!["Not a bounce: authenticity of bounces does not apply.".into()],
     };
     // A reply pasted alone is no notice: there is nothing to judge.
-    if !s.recipients.is_empty() && s.recipients.iter().all(|r| r.decoded_by == "Reply") {
+    if crate::is_reply_alone(s.recipients) {
         return Authenticity {
             verdict: Verdict::Unknown,
             score: 0,
@@ -609,16 +605,21 @@ mod tests {
 
     #[test]
     fn dangerous_attachments_by_type_or_name() {
-        use super::is_dangerous_attachment as d;
-        assert!(d("application/zip (undelivered_message.zip)."));
-        assert!(d("application/octet-stream (Message.HTM)"));
-        assert!(d("application/x-msdownload"));
-        assert!(d("application/octet-stream (returned.pdf.exe)"));
-        assert!(!d("application/ms-tnef (winmail.dat)."));
-        assert!(!d("text/plain (mailheaders-000000022.txt)."));
-        assert!(!d("multipart/alternative"));
-        assert!(!d("text/html"));
-        assert!(!d("message/rfc822 (original.eml)"));
+        let d = |content_type: &str, name: &str| {
+            super::is_dangerous_attachment(&crate::mime::Attachment {
+                content_type: content_type.into(),
+                name: name.into(),
+            })
+        };
+        assert!(d("application/zip", "undelivered_message.zip"));
+        assert!(d("application/octet-stream", "Message.HTM"));
+        assert!(d("application/x-msdownload", ""));
+        assert!(d("application/octet-stream", "returned.pdf.exe"));
+        assert!(!d("application/ms-tnef", "winmail.dat"));
+        assert!(!d("text/plain", "mailheaders-000000022.txt"));
+        assert!(!d("multipart/alternative", ""));
+        assert!(!d("text/html", ""));
+        assert!(!d("message/rfc822", "original.eml"));
     }
 
     use super::*;

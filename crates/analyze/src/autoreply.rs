@@ -63,11 +63,8 @@ fn first_paragraph(human: &str) -> Option<String> {
         }
     }
     if out.len() > MAX_WORDS {
-        let mut cut = MAX_WORDS;
-        while !out.is_char_boundary(cut) {
-            cut -= 1;
-        }
-        let cut = out[..cut].rfind(' ').unwrap_or(cut);
+        let head = crate::prefix(&out, MAX_WORDS);
+        let cut = head.rfind(' ').unwrap_or(head.len());
         out.truncate(cut);
         out.push_str(" ...");
     }

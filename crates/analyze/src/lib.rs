@@ -170,6 +170,23 @@ pub struct Analysis {
     pub date: Option<String>,
 }
 
+/// The `decoded_by` of a recipient read from a server's reply given alone (no notice around
+/// it, as a person pastes `552 5.2.2 ... over quota`).
+pub const DECODED_BY_REPLY: &str = "Reply";
+
+/// Were these recipients read from a server's reply given alone ([`DECODED_BY_REPLY`])? Such
+/// an input is no notice: it has no authenticity to judge and is not a bounce of a set.
+pub fn is_reply_alone(recipients: &[RecipientReport]) -> bool {
+    !recipients.is_empty() && recipients.iter().all(|r| r.decoded_by == DECODED_BY_REPLY)
+}
+
+impl Analysis {
+    /// [`is_reply_alone`] of this analysis's recipients.
+    pub fn is_reply_alone(&self) -> bool {
+        is_reply_alone(&self.recipients)
+    }
+}
+
 /// What [`analyze_with`] works out beyond the facts every caller needs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Options {
@@ -554,8 +571,9 @@ static WEAK_BODY_AC: std::sync::LazyLock<text::Literals> =
 
 /// The input when it is only a server's reply: at most 4 kB of text, with no header field
 /// before it, whose first line starts with a 4xx or 5xx reply code (`550 5.1.1 ...`,
-/// `452-4.2.2 ...`); its lines joined into one.
-fn bare_reply(raw: &[u8]) -> Option<String> {
+/// `452-4.2.2 ...`) or with an enhanced status alone; its lines joined into one, and that
+/// leading status when there is no reply code.
+fn bare_reply(raw: &[u8]) -> Option<(String, Option<EnhancedStatus>)> {
     let t = std::str::from_utf8(raw).ok()?.trim();
     if t.is_empty() || t.len() > 4096 {
         return None;
@@ -573,15 +591,24 @@ fn bare_reply(raw: &[u8]) -> Option<String> {
             || first.contains('@')
             || crate::classify::names_reason(&flat)
     };
-    let failure = match text::leading_reply_code(first) {
-        Some(code) => (400..600).contains(&code) && reply_like(),
+    let status = match text::leading_reply_code(first) {
+        Some(code) => {
+            if !((400..600).contains(&code) && reply_like()) {
+                return None;
+            }
+            None
+        }
         None => {
-            EnhancedStatus::parse(lead.trim_end_matches([':', ',']))
-                .is_ok_and(|s| s.class != mailerd_types::StatusClass::Success)
-                && (rest.is_empty() || crate::classify::names_reason(&flat))
+            let s = EnhancedStatus::parse(lead.trim_end_matches([':', ','])).ok()?;
+            if s.class == mailerd_types::StatusClass::Success
+                || !(rest.is_empty() || crate::classify::names_reason(&flat))
+            {
+                return None;
+            }
+            Some(s)
         }
     };
-    failure.then(|| text::tidy_reply(&flat))
+    Some((text::tidy_reply(&flat), status))
 }
 
 /// Is this header block, found in a notice's text, the notice's own (a daemon's From and a
@@ -987,21 +1014,16 @@ fn analyze_message(msg: &mail::Message<'_>, depth: u8, options: Options) -> Anal
     if found.is_empty()
         && kind_hint.is_none()
         && depth == 0
-        && let Some(reply) = bare_reply(msg.raw_bytes())
+        && let Some((reply, leading_status)) = bare_reply(msg.raw_bytes())
     {
         let mut f = mta::Found::new(
             text::first_address(&reply)
                 .map(|a| a.addr)
                 .unwrap_or_default(),
-            "Reply",
+            DECODED_BY_REPLY,
         );
         // A status alone is its own evidence.
-        if text::leading_reply_code(&reply).is_none() {
-            f.status = reply
-                .split(' ')
-                .next()
-                .and_then(|w| EnhancedStatus::parse(w.trim_end_matches([':', ','])).ok());
-        }
+        f.status = leading_status;
         f.set_diagnostic(&reply);
         // (No action: a reply alone does not say whether anyone retries it, except X.4.7,
         // "delivery time expired", which is the end of retrying.)

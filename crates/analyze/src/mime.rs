@@ -29,8 +29,26 @@ pub struct Parts {
     pub html_raw: String,
     /// Headers of the returned original, when found as a part.
     pub original: Option<Original>,
-    /// Content types / names of parts that are not report parts.
-    pub foreign: Vec<String>,
+    /// Parts that are not report parts.
+    pub foreign: Vec<Attachment>,
+}
+
+/// A part outside the report: its content type and file name (empty when it has none).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Attachment {
+    pub content_type: String,
+    pub name: String,
+}
+
+impl std::fmt::Display for Attachment {
+    /// `type/subtype (file name)`, or the type alone.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.name.is_empty() {
+            f.write_str(&self.content_type)
+        } else {
+            write!(f, "{} ({})", self.content_type, self.name)
+        }
+    }
 }
 
 /// The returned original message's headers.
@@ -143,11 +161,9 @@ pub fn collect(msg: &Message<'_>) -> Parts {
                 // Inline images referenced by the HTML (logos, icons) are decoration.
                 let inline_image = ct.starts_with("image/") && p.content_id().is_some();
                 if !inline_image && (!REPORT_TYPES.contains(&ct) || is_attachment_like(&p)) {
-                    let name = p.attachment_name().unwrap_or_default();
-                    out.foreign.push(if name.is_empty() {
-                        ct.to_string()
-                    } else {
-                        format!("{ct} ({name})")
+                    out.foreign.push(Attachment {
+                        content_type: ct.to_string(),
+                        name: p.attachment_name().unwrap_or_default().to_string(),
                     });
                 }
             }
@@ -169,7 +185,8 @@ pub fn collect(msg: &Message<'_>) -> Parts {
         if !b.is_empty() {
             let cap = b.len().min(plain_limit);
             out.plain = lossy(&b[..cap]).into_owned();
-            out.foreign.retain(|f| !f.starts_with("multipart/"));
+            out.foreign
+                .retain(|f| !f.content_type.starts_with("multipart/"));
         }
     }
     out

@@ -148,6 +148,14 @@ fn a_reply_alone_is_explained_as_the_reply_it_is() {
     assert!(analyze(b"250 2.0.0 Ok: queued\n").recipients.is_empty());
 }
 
+/// Does one of the authenticity reasons hold all these words?
+fn has_reason(a: &mailerd_analyze::Analysis, words: &[&str]) -> bool {
+    a.authenticity
+        .reasons
+        .iter()
+        .any(|r| words.iter().all(|w| r.contains(w)))
+}
+
 fn notice(file: &str) -> mailerd_analyze::Analysis {
     let p = format!("{}/tests/data/notices/{file}", env!("CARGO_MANIFEST_DIR"));
     analyze(&std::fs::read(&p).unwrap_or_else(|e| panic!("{p}: {e}")))
@@ -168,10 +176,7 @@ fn a_fake_quota_notice_with_a_link_is_suspicious_and_its_link_is_no_recipient() 
     );
     // it poses as the reader's own domain's postmaster
     assert!(
-        a.authenticity
-            .reasons
-            .iter()
-            .any(|r| r.contains("claims your own domain sender.test")),
+        has_reason(&a, &["claims your own domain sender.test"]),
         "{:?}",
         a.authenticity
     );
@@ -189,10 +194,7 @@ fn a_fake_bounce_with_an_archive_attached_is_suspicious() {
         a.authenticity
     );
     assert!(
-        a.authenticity
-            .reasons
-            .iter()
-            .any(|r| r.contains("undelivered_message.zip") && r.contains("archive")),
+        has_reason(&a, &["undelivered_message.zip", "archive"]),
         "{:?}",
         a.authenticity
     );

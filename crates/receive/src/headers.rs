@@ -98,16 +98,20 @@ pub(crate) fn has_header(msg: &[u8], name: &str) -> bool {
     count_headers(msg, name) > 0
 }
 
+/// Does this header line start the field `name` (case-insensitive, blanks before the colon
+/// allowed)?
+fn starts_field(line: &[u8], name: &[u8]) -> bool {
+    line.len() > name.len()
+        && line[..name.len()].eq_ignore_ascii_case(name)
+        && line[name.len()..].trim_ascii_start().starts_with(b":")
+}
+
 /// How many fields with this name the header section has.
 pub(crate) fn count_headers(msg: &[u8], name: &str) -> usize {
     let name = name.as_bytes();
     header_section(msg)
         .split(|&b| b == b'\n')
-        .filter(|line| {
-            line.len() > name.len()
-                && line[..name.len()].eq_ignore_ascii_case(name)
-                && line[name.len()..].trim_ascii_start().starts_with(b":")
-        })
+        .filter(|line| starts_field(line, name))
         .count()
 }
 
@@ -117,11 +121,6 @@ pub(crate) fn count_headers(msg: &[u8], name: &str) -> usize {
 pub(crate) fn without_headers(msg: &[u8], name: &str) -> Option<Vec<u8>> {
     let name = name.as_bytes();
     let section = header_section(msg);
-    let named = |line: &[u8]| {
-        line.len() > name.len()
-            && line[..name.len()].eq_ignore_ascii_case(name)
-            && line[name.len()..].trim_ascii_start().starts_with(b":")
-    };
     // Byte ranges of the fields to drop: a named line and the folded lines after it.
     let mut drop: Vec<(usize, usize)> = Vec::new();
     let mut start = 0;
@@ -134,7 +133,7 @@ pub(crate) fn without_headers(msg: &[u8], name: &str) -> Option<Vec<u8>> {
         let line = &section[start..end];
         let folded = matches!(line.first(), Some(b' ' | b'\t'));
         if !folded {
-            dropping = named(line);
+            dropping = starts_field(line, name);
         }
         if dropping {
             match drop.last_mut() {

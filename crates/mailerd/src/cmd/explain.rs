@@ -445,8 +445,7 @@ fn write_text(out: &mut impl Write, name: &str, a: &Analysis) -> io::Result<()> 
         mailerd_analyze::Kind::NotABounce => "not a bounce: no delivery report found in it",
     };
     // A reply pasted alone (`552 5.2.2 ... over quota`): say what it is, not "a bounce".
-    let reply_alone =
-        !a.recipients.is_empty() && a.recipients.iter().all(|r| r.decoded_by == "Reply");
+    let reply_alone = a.is_reply_alone();
     let what = if reply_alone {
         if a.kind == mailerd_analyze::Kind::Delay {
             "a mail server's reply: a temporary refusal"

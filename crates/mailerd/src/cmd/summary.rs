@@ -48,9 +48,7 @@ impl Summary {
         *self.kinds.entry(kind_name(a.kind)).or_default() += 1;
         // A server's reply given alone is no notice: it has no verdict and is no bounce of
         // the set, but its recipient is counted below.
-        let reply_alone =
-            !a.recipients.is_empty() && a.recipients.iter().all(|r| r.decoded_by == "Reply");
-        let notice = matches!(a.kind, Kind::Bounce | Kind::Delay) && !reply_alone;
+        let notice = matches!(a.kind, Kind::Bounce | Kind::Delay) && !a.is_reply_alone();
         match a.authenticity.verdict {
             Verdict::Genuine if notice => self.genuine += 1,
             Verdict::Backscatter => self.backscatter += 1,
@@ -175,7 +173,8 @@ impl Summary {
                 list.join(", ")
             )?;
         }
-        if let Some((first, last, busiest)) = self.span() {
+        let span = self.span();
+        if let Some((first, last, busiest)) = span {
             write!(
                 out,
                 "  Dates of the notices: {} to {}",
@@ -200,7 +199,7 @@ impl Summary {
             }
             writeln!(out, ".")?;
         }
-        let advice = self.advice();
+        let advice = self.advice(span.map(|(_, _, busiest)| busiest));
         if !advice.is_empty() {
             writeln!(out, "  What this suggests:")?;
             for a in advice {
@@ -231,12 +230,11 @@ impl Summary {
         ))
     }
 
-    fn advice(&self) -> Vec<String> {
+    /// What the set suggests; `busiest` is the most notices within 24 hours, when dated.
+    fn advice(&self, busiest: Option<usize>) -> Vec<String> {
         let mut out = Vec::new();
         // Many notices in one day: a flood, whatever its cause.
-        if let Some((_, _, busiest)) = self.span()
-            && busiest >= FLOOD_PER_DAY
-        {
+        if let Some(busiest) = busiest.filter(|&b| b >= FLOOD_PER_DAY) {
             out.push(format!(
                 "{busiest} notices arrived within 24 hours: a flood. The points below say whether \
                  it is phishing, your address forged, or mail sent from your account."
@@ -357,6 +355,14 @@ mod tests {
         .into_bytes()
     }
 
+    /// [`bounce`] as mailerd's reception delivers it when the return path had no valid
+    /// signature: marked (backscatter).
+    fn marked(rcpt: &str, reply: &str) -> Vec<u8> {
+        let mut m = b"Received: from mx.remote.test by mx.sender.test (mailerd) with ESMTP; Mon, 7 Dec 2026 10:00:00 +0000\r\nX-Mailerd-BATV: none (no signature)\r\n".to_vec();
+        m.extend(bounce(rcpt, reply));
+        m
+    }
+
     fn summary(msgs: &[Vec<u8>]) -> String {
         let mut s = Summary::default();
         for m in msgs {
@@ -407,11 +413,7 @@ mod tests {
 
     #[test]
     fn backscatter_is_explained_as_a_forged_address_and_not_listed_as_hard_bounces() {
-        let marked = |rcpt: &str| {
-            let mut m = b"Received: from mx.remote.test by mx.sender.test (mailerd) with ESMTP; Mon, 7 Dec 2026 10:00:00 +0000\r\nX-Mailerd-BATV: none (no signature)\r\n".to_vec();
-            m.extend(bounce(rcpt, "550 5.1.1 User unknown"));
-            m
-        };
+        let marked = |rcpt: &str| marked(rcpt, "550 5.1.1 User unknown");
         let s = summary(&[marked("a@d1.test"), marked("b@d2.test")]);
         assert!(s.contains("2 backscatter"), "{s}");
         assert!(s.contains("2 are bounces of mail you did not send"), "{s}");
@@ -444,11 +446,7 @@ mod tests {
     /// alone is no notice and names nobody to list.
     #[test]
     fn backscatter_and_replies_alone_are_not_counted_as_your_failures() {
-        let marked = |rcpt: &str| {
-            let mut m = b"Received: from mx.remote.test by mx.sender.test (mailerd) with ESMTP; Mon, 7 Dec 2026 10:00:00 +0000\r\nX-Mailerd-BATV: none (no signature)\r\n".to_vec();
-            m.extend(bounce(rcpt, "554 5.7.1 Message rejected as spam"));
-            m
-        };
+        let marked = |rcpt: &str| marked(rcpt, "554 5.7.1 Message rejected as spam");
         let msgs: Vec<Vec<u8>> = (0..4)
             .map(|i| marked(&format!("v{i}@d{i}.test")))
             .chain([b"550 5.1.1 User unknown\n".to_vec()])
