@@ -614,14 +614,11 @@ fn bare_reply(raw: &[u8]) -> Option<(String, Option<EnhancedStatus>)> {
 /// Is this header block, found in a notice's text, the notice's own (a daemon's From and a
 /// bounce's Subject)?
 fn is_the_notice_itself(o: &mime::Original) -> bool {
-    let (Some(from), Some(subject)) = (o.info.from.as_deref(), o.info.subject.as_deref()) else {
+    let Some(subject) = o.info.subject.as_deref() else {
         return false;
     };
-    let (name, addr) = match (from.rfind('<'), from.rfind('>')) {
-        (Some(a), Some(b)) if a < b => (&from[..a], &from[a + 1..b]),
-        _ => ("", from),
-    };
-    is_mailer_daemon(addr.trim(), name.trim().trim_matches('"'))
+    (!o.from_addr.is_empty() || !o.from_name.is_empty())
+        && is_mailer_daemon(&o.from_addr, &o.from_name)
         && BOUNCE_SUBJECT_AC.is_match(subject.to_ascii_lowercase().as_bytes())
 }
 

@@ -65,6 +65,9 @@ pub struct Original {
     /// ...): its To is the list, not the member whose address failed. (Newsletters sent one
     /// copy per recipient, with only `List-Unsubscribe`/`Precedence: bulk`, are not.)
     pub is_list: bool,
+    /// The first From's address and display name, as parsed (empty when absent).
+    pub from_addr: String,
+    pub from_name: String,
 }
 
 const REPORT_TYPES: &[&str] = &[
@@ -373,9 +376,19 @@ pub fn original_of(m: &Message<'_>) -> Original {
     let to = m.to();
     let mut recipients = addr_list(to.as_ref());
     recipients.extend(addr_list(m.cc().as_ref()));
+    let from = m.from();
+    let first_from = from.as_ref().and_then(|f| f.first());
+    let from_addr = first_from
+        .and_then(|a| a.address.as_deref())
+        .unwrap_or("")
+        .to_string();
+    let from_name = first_from
+        .and_then(|a| a.name.as_deref())
+        .unwrap_or("")
+        .to_string();
     let mut info = OriginalMessage {
         message_id: m.message_id().map(|s| format!("<{s}>")),
-        from: display_addr(m.from().as_ref()),
+        from: display_addr(from.as_ref()),
         to: display_addr(to.as_ref()),
         subject: m.subject().map(|s| s.into_owned()),
         date: date.map(|s| s.trim().to_string()),
@@ -417,6 +430,8 @@ pub fn original_of(m: &Message<'_>) -> Original {
         received_top,
         envelope_for,
         is_list,
+        from_addr,
+        from_name,
     }
 }
 
