@@ -16,6 +16,7 @@
 #   N=20000 SIZE=5000 SESS=20 RUNS=3       workload and repetitions
 #   MAILERD=path/to/mailerd                 skip the release build
 #   MAILERD_EXTRA='...'                     extra TOML appended to mailerd's config
+#   MAILERD_TOP='...'                       extra top-level TOML keys (e.g. threads = 2)
 #   ONLY=mailerd|postfix|sink               run one side only
 #   RUST_LOG=info                           mailerd's log level (default info, like Postfix's
 #                                           per-delivery log lines)
