@@ -312,6 +312,10 @@ fn decide(
             {
                 Reason::Filtered
             }
+            // "Not our customer", "no longer on server" with X.1.1 (bad destination mailbox
+            // address, Comcast `550 5.1.1 <addr> Not our Customer`): the address does not
+            // exist; with 551 or X.1.6 it has moved.
+            Reason::HasMoved if sub == Some((1, 1)) => Reason::UserUnknown,
             // The message is larger than the recipient's own limit (X.2.3).
             Reason::MesgTooBig if sub == Some((2, 3)) => Reason::ExceedLimit,
             // A connection that timed out until the queue gave up (or still retries) is an

@@ -300,6 +300,10 @@ pub(crate) static RULES: &[Rule] = &[
             r"there are multiple [a-z-]+ headers",
             r"bare (lf|line ?feed)s? (are|is)? ?not allowed",
             r"message contains bare",
+            // Gmail `550-5.7.1 Messages missing a valid messageId header are not accepted`, and
+            // the help link of its RFC 5322 refusals (`?p=RfcMessageNonCompliant`)
+            r"missing (a )?valid message-?id",
+            r"p=rfcmessagenoncompliant",
         ],
     ),
     // ---- TLS required -------------------------------------------------------------------
@@ -390,6 +394,14 @@ pub(crate) static RULES: &[Rule] = &[
             r"not permitted to send (e-?mail |mail )?from",
         ],
     ),
+    // Sendmail's `check_rcpt` `550 5.7.1 <addr>... Relaying denied. IP name lookup failed
+    // [ip]`: relaying refused, the failed lookup only says why the client is not known;
+    // before the reverse-DNS rule below, which would take the second sentence.
+    rule(
+        "relay-denied-unknown-client",
+        R::NoRelaying,
+        &[r"relaying denied\. ip name lookup failed"],
+    ),
     // ---- Reverse DNS (Sisimai `requireptr`) -------------------------------------------------
     // Gmail `5.7.25 The IP address sending this message does not have a PTR record setup`,
     // Comcast `must have a PTR record with a valid Reverse DNS entry`, GMX `Bad DNS PTR
@@ -426,7 +438,7 @@ pub(crate) static RULES: &[Rule] = &[
         "relay",
         R::NoRelaying,
         &[
-            r"relay(ing)? (access )?(denied|not permitted|prohibited|not allowed|refused)",
+            r"relay(ing)? (access )?(denied|not permitted|prohibited|not allowed|refused|disallowed)",
             r"unable to relay",
             r"not (permitted|allowed|authorized|configured) to relay",
             r"we do not relay",
@@ -1534,6 +1546,8 @@ pub(crate) static RULES: &[Rule] = &[
             r"ofr_506",
             r"looks like spam",
             r"spam[- ]?(score|filter|detected|content)",
+            // SpamAssassin-style milters `550 5.7.1 Message score too high (8.2 > 5.0)`
+            r"score (is )?too high",
             r"(message|content) (was )?(classified|identified|scored) as",
             r"phishing",
             r"fraud",
