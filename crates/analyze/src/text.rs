@@ -383,6 +383,17 @@ pub fn quoted_reply(s: &str) -> (String, Option<String>) {
     {
         rest = inner.trim();
     }
+    // Office 365 puts the remote host on its own line above: `mx.b.test` / `Remote Server
+    // returned '...'`.
+    if let Some((h, r)) = rest.split_once(' ')
+        && starts_with_ci(r, "remote server returned '")
+        && h.contains('.')
+        && h.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-')
+    {
+        host = Some(h.trim_end_matches('.').to_ascii_lowercase());
+        rest = r;
+    }
     // Exchange / Office 365: `Remote Server returned '550 5.1.1 ...'`, `Remote Server at H
     // (192.0.2.1) returned '...'`; only when that is the whole text (a delay notice lists
     // several attempts, each with its date, and is shown as written).
@@ -447,15 +458,21 @@ pub fn quoted_reply(s: &str) -> (String, Option<String>) {
         rest = &rest[at + 4..];
     }
     // hMailServer's block: `Error Type: SMTP Remote server (192.0.2.9) issued an error.
-    // hMailServer sent: RCPT TO:<a@b> Remote server replied: 552 5.2.2 ...`: the reply after
-    // that label (its first in the first 400 bytes), when nothing before it is a reply.
-    if !starts_with_reply(rest)
-        && find_reply_code(rest).is_some()
-        && let Some(at) = find_ci(crate::prefix(rest, 400), "remote server replied: ")
-        && starts_with_reply(rest[at + 23..].trim_start())
-        && find_reply_code(&rest[..at]).is_none()
-    {
-        rest = rest[at + 23..].trim_start();
+    // hMailServer sent: RCPT TO:<a@b> Remote server replied: 552 5.2.2 ...`, and Kerio
+    // Connect's `... issued an error. hop count: 1 Error description: 550 5.1.1 ...`: the
+    // reply after that label (its first in the first 400 bytes), when nothing before it is a
+    // reply.
+    if !starts_with_reply(rest) && find_reply_code(rest).is_some() {
+        let head = crate::prefix(rest, 400);
+        let found = ["remote server replied: ", "error description: "]
+            .iter()
+            .find_map(|l| find_ci(head, l).map(|at| at + l.len()));
+        if let Some(at) = found
+            && starts_with_reply(rest[at..].trim_start())
+            && find_reply_code(&rest[..at]).is_none()
+        {
+            rest = rest[at..].trim_start();
+        }
     }
     if rest.ends_with(" command)")
         && let Some(at) = rest.rfind("(in reply to ")

@@ -104,7 +104,80 @@ const CASES: &[(&str, &str, &str, &str, Kind, &str)] = &[
         Kind::Delay,
         "421 4.7.0 Try again later",
     ),
+    (
+        "kerio",
+        "bob@remote.test",
+        "userunknown",
+        "address-not-found",
+        Kind::Bounce,
+        "550 5.1.1 <bob@remote.test>: Recipient address rejected: User unknown",
+    ),
+    (
+        "postfix-de",
+        "carol@remote.test",
+        "mailboxfull",
+        "inbox-full",
+        Kind::Bounce,
+        "552 5.2.2 <carol@remote.test>: Mailbox voll",
+    ),
+    (
+        "o365-text",
+        "dave@remote.test",
+        "securityerror",
+        "message-blocked",
+        Kind::Bounce,
+        "554 5.7.1 <dave@remote.test>: Recipient address rejected: Access denied",
+    ),
+    (
+        "sendmail-delay",
+        "ivan@remote.test",
+        "expired",
+        "temporary-problem",
+        Kind::Delay,
+        "Deferred: Connection timed out with mx.remote.test",
+    ),
 ];
+
+/// Notices that list several recipients, each with its own answer: Stalwart's `- <addr>
+/// (host ... rejected command ... with code 550 (5.1.1) '...')` items (one indentation for
+/// all, which an indented continuation line must not swallow) and an Exim notice with a
+/// retry timeout and cPanel's own sentence.
+#[test]
+fn lists_of_recipients_each_with_its_answer() {
+    let dir = format!("{}/tests/data/notices", env!("CARGO_MANIFEST_DIR"));
+    let read = |f: &str| analyze(&std::fs::read(format!("{dir}/{f}")).expect("notice file"));
+    let rows = |f: &str| -> Vec<(String, String, Option<u16>)> {
+        read(f)
+            .recipients
+            .iter()
+            .map(|r| (r.recipient.clone(), r.reason.to_string(), r.reply_code))
+            .collect()
+    };
+    let s = |a: &str, r: &str, c: Option<u16>| (a.to_string(), r.to_string(), c);
+    assert_eq!(
+        rows("stalwart.eml"),
+        [
+            s("erin@remote.test", "userunknown", Some(550)),
+            s("frank@remote.test", "mailboxfull", Some(552))
+        ]
+    );
+    let a = read("stalwart.eml");
+    assert!(
+        a.recipients[0]
+            .diagnostic
+            .as_deref()
+            .is_some_and(|d| d.contains("'Mailbox does not exist'") && !d.contains("frank")),
+        "{:?}",
+        a.recipients[0].diagnostic
+    );
+    assert_eq!(
+        rows("exim-retry.eml"),
+        [
+            s("grace@remote.test", "expired", None),
+            s("heidi@remote.test", "hostunknown", None)
+        ]
+    );
+}
 
 #[test]
 fn notices_in_shapes_the_corpora_lack() {

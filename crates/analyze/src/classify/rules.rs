@@ -1093,7 +1093,13 @@ pub(crate) static RULES: &[Rule] = &[
             r"badrcptto",
             r"no mailbox found",
             r"invalid (recipient|mailbox|user|e-?mail address|address|final delivery)",
-            r"recipient address rejected: (user unknown|access denied|invalid|unknown|undeliverable|no such)",
+            r"recipient address rejected: (user unknown|invalid|unknown|undeliverable|no such)",
+            // Exchange Online's directory-based edge blocking, `550 5.4.1 [addr]: Recipient
+            // address rejected: Access denied. AS(201806281)`, recognised by its X.4.1 or the
+            // AS code; Postfix's own `554 5.7.1 <addr>: Recipient address rejected: Access
+            // denied` (an access map's REJECT) is a refusal, not this
+            r"recipient address rejected: access denied\. as\(",
+            r"5\.4\.1 .{0,100}recipient address rejected: access denied",
             r"recipient address rejected\.",
             r"recipient (is )?(invalid|unknown|not valid)",
             r"address (not found|couldn't be found|could not be found|unknown|invalid|does not exist)",

@@ -147,6 +147,13 @@ fn continues_sentence(prev: &str, rest: &str) -> bool {
     runs_on && goes_on
 }
 
+/// The width of a line's leading blanks: a line indented deeper than a block's address line
+/// continues the block (Exim's `    host ...`); one indented alike starts the next item of
+/// the same list (Stalwart's `    - <addr> (host ... rejected ...)` lines).
+fn indent_of(l: &str) -> usize {
+    l.len() - l.trim_start().len()
+}
+
 fn is_blank(l: &str) -> bool {
     l.trim().is_empty()
 }
@@ -189,6 +196,7 @@ pub fn blocks(ctx: &Ctx<'_>, decoded_by: &'static str) -> Vec<Found> {
                 4096,
             ));
             let bare = diag.trim().is_empty();
+            let indent = indent_of(line);
             let mut j = i + 1;
             // A lone address line may be followed by a blank line and then its reason.
             let mut n = 0;
@@ -212,7 +220,7 @@ pub fn blocks(ctx: &Ctx<'_>, decoded_by: &'static str) -> Vec<Found> {
                 if is_section_line(l)
                     || leading_address(l).is_some_and(|(a, _)| {
                         !ctx.excluded(&a) && !a.eq_ignore_ascii_case(&f.recipient)
-                    }) && !l.starts_with("    ")
+                    }) && (!l.starts_with("    ") || indent_of(l) <= indent)
                 {
                     break;
                 }
