@@ -376,6 +376,17 @@ pub fn quoted_reply(s: &str) -> (String, Option<String>) {
         }
         rest = after.trim_start();
     }
+    // Stalwart's `(host 'mx.b.test' rejected command 'RCPT TO:<a@b.test>' with code 550
+    // (5.1.1) 'Mailbox does not exist')`: the host, and the reply as a server writes it.
+    let stalwart = stalwart_reply(rest);
+    if let Some((h, _)) = &stalwart {
+        host = Some(h.to_ascii_lowercase());
+    }
+    let owned;
+    if let Some((_, reply)) = stalwart {
+        owned = reply;
+        rest = &owned;
+    }
     // Sendmail's summary: `(reason: 554 5.7.1 Message rejected as spam)`.
     if let Some(r) = strip_prefix_ci(rest, "(reason: ")
         && let Some(inner) = r.strip_suffix(')')
@@ -485,6 +496,40 @@ pub fn quoted_reply(s: &str) -> (String, Option<String>) {
         tidy_bare_reply(rest)
     };
     (tidy, host)
+}
+
+/// Stalwart's account of a reply, `(host 'H' rejected command 'C' with code 550 (5.1.1)
+/// 'text')` (the status optional): the host and `550 5.1.1 text`.
+fn stalwart_reply(s: &str) -> Option<(String, String)> {
+    let t = s.strip_prefix('(').unwrap_or(s);
+    let t = strip_prefix_ci(t, "host '")?;
+    let (h, t) = t.split_once('\'')?;
+    if h.is_empty() || h.contains(' ') {
+        return None;
+    }
+    let at = find_ci(crate::prefix(t, 400), " with code ")?;
+    let t = &t[at + 11..];
+    let code = t
+        .get(..3)
+        .filter(|c| c.bytes().all(|b| b.is_ascii_digit()))?;
+    let mut t = t[3..].trim_start();
+    let mut status = "";
+    if let Some(r) = t.strip_prefix('(')
+        && let Some((st, after)) = r.split_once(')')
+        && EnhancedStatus::parse(st).is_ok()
+    {
+        status = st;
+        t = after.trim_start();
+    }
+    let text = t.strip_suffix(')').unwrap_or(t).trim_end();
+    let text = text.strip_prefix('\'')?.strip_suffix('\'')?;
+    let reply = [code, status, text]
+        .iter()
+        .filter(|p| !p.is_empty())
+        .copied()
+        .collect::<Vec<_>>()
+        .join(" ");
+    Some((h.to_string(), reply))
 }
 
 /// Collapses runs of whitespace (including folded line breaks) into one space and trims.
