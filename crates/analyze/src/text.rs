@@ -470,14 +470,19 @@ pub fn quoted_reply(s: &str) -> (String, Option<String>) {
     }
     // hMailServer's block: `Error Type: SMTP Remote server (192.0.2.9) issued an error.
     // hMailServer sent: RCPT TO:<a@b> Remote server replied: 552 5.2.2 ...`, and Kerio
-    // Connect's `... issued an error. hop count: 1 Error description: 550 5.1.1 ...`: the
+    // Connect's `... issued an error. hop count: 1 Error description: 550 5.1.1 ...`, a
+    // sentence in the notice's language before `Remote server said: 550 ...`: the
     // reply after that label (its first in the first 400 bytes), when nothing before it is a
     // reply.
     if !starts_with_reply(rest) && find_reply_code(rest).is_some() {
         let head = crate::prefix(rest, 400);
-        let found = ["remote server replied: ", "error description: "]
-            .iter()
-            .find_map(|l| find_ci(head, l).map(|at| at + l.len()));
+        let found = [
+            "remote server replied: ",
+            "error description: ",
+            "remote server said: ",
+        ]
+        .iter()
+        .find_map(|l| find_ci(head, l).map(|at| at + l.len()));
         if let Some(at) = found
             && starts_with_reply(rest[at..].trim_start())
             && find_reply_code(&rest[..at]).is_none()

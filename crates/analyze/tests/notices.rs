@@ -136,6 +136,49 @@ const CASES: &[(&str, &str, &str, &str, Kind, &str)] = &[
         Kind::Delay,
         "Deferred: Connection timed out with mx.remote.test",
     ),
+    (
+        "exchange-de",
+        "bob@remote.test",
+        "mailboxfull",
+        "inbox-full",
+        Kind::Bounce,
+        "554 5.2.2 mailbox full; STOREDRV.Deliver.Exception:QuotaExceededException",
+    ),
+    (
+        "exchange-fr",
+        "carol@remote.test",
+        "userunknown",
+        "address-not-found",
+        Kind::Bounce,
+        "550 5.1.10 RESOLVER.ADR.RecipientNotFound",
+    ),
+    (
+        "exchange-es",
+        "dave@remote.test",
+        "blocked",
+        "message-blocked",
+        Kind::Bounce,
+        "550 5.7.1 Service unavailable; Client host [192.0.2.1] blocked using zen.spamhaus.org",
+    ),
+    // The address does not exist, in Chinese and in Russian; with no SMTP command named and
+    // a status that is not X.1.x, the reason is Sisimai's `filtered` (as Sisimai says), the
+    // category the person sees is the notice's.
+    (
+        "qq-zh",
+        "erin@remote.test",
+        "filtered",
+        "address-not-found",
+        Kind::Bounce,
+        "收件人邮箱不存在 (550 Mailbox not found or access denied)",
+    ),
+    (
+        "yandex-ru",
+        "frank@remote.test",
+        "filtered",
+        "address-not-found",
+        Kind::Bounce,
+        "550 5.7.1 No such user!",
+    ),
 ];
 
 /// Notices that list several recipients, each with its own answer: Stalwart's `- <addr>

@@ -33,7 +33,14 @@ pub fn leading_address(line: &str) -> Option<(String, &str)> {
     }
     // `Label: addr` — `Undeliverable Address: a@b`, `Recipient: [SMTP:a@b]`,
     // `Delivery failed 20 attempts: a@b`.
-    let p = crate::prefix(t, 64).find(':')?;
+    // the colon ASCII or full-width (`收件人：a@b`, Chinese and Japanese notices)
+    let head = crate::prefix(t, 64);
+    let (p, colon) = match (head.find(':'), head.find('：')) {
+        (Some(a), Some(b)) if b < a => (b, '：'.len_utf8()),
+        (Some(a), _) => (a, 1),
+        (None, Some(b)) => (b, '：'.len_utf8()),
+        (None, None) => return None,
+    };
     let label = t.get(..p)?;
     let low = label.to_ascii_lowercase();
     if label.is_empty()
@@ -66,7 +73,7 @@ pub fn leading_address(line: &str) -> Option<(String, &str)> {
     {
         return None;
     }
-    let (a, rest) = address_at_start(t.get(p + 1..)?.trim_start())?;
+    let (a, rest) = address_at_start(t.get(p + colon..)?.trim_start())?;
     let local = a.split('@').next().unwrap_or("").to_ascii_lowercase();
     if local == "postmaster" || local == "mailer-daemon" {
         return None;

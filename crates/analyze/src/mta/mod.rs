@@ -430,15 +430,29 @@ fn reason_parts(ls: &[&str], recipient: &str) -> Option<(String, String)> {
     let own = ls[at].replace(recipient, " ");
     let own = own
         .trim()
-        .trim_matches(['<', '>', ':', '*', '-', ' ', '\t', '.']);
-    let own = if own.len() > 8 { own } else { "" };
+        .trim_matches(['<', '>', ':', '：', '*', '-', ' ', '\t', '.']);
+    let own = if own.chars().count() > 8 { own } else { "" };
     let mut out = String::new();
     let mut n = 0;
     let mut started = false;
     for l in ls.iter().skip(at + 1).take(12) {
         if l.trim().is_empty() {
-            if started {
+            // A heading of its own gives way to its paragraph: a short line that ends in a
+            // colon (`because:`, `Reason:`) or is written without Latin letters (QQ's
+            // `退信原因`, "reason for the bounce").
+            let heading = n == 1
+                && out.chars().count() <= 24
+                && (out.ends_with(':')
+                    || out.ends_with('：')
+                    || !out.bytes().any(|b| b.is_ascii_alphabetic()))
+                && !crate::classify::names_reason(&out);
+            if started && !heading {
                 break;
+            }
+            if heading {
+                out.clear();
+                n = 0;
+                started = false;
             }
             continue;
         }
