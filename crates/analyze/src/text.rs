@@ -487,6 +487,12 @@ pub fn quoted_reply(s: &str) -> (String, Option<String>) {
             && starts_with_reply(rest[at..].trim_start())
             && find_reply_code(&rest[..at]).is_none()
         {
+            // Kerio names the server: `Remote server 192.0.2.5 (mx.b.test) issued an error.`
+            if host.is_none()
+                && let Some(h) = issuing_host(&rest[..at])
+            {
+                host = Some(h);
+            }
             rest = rest[at..].trim_start();
         }
     }
@@ -501,6 +507,23 @@ pub fn quoted_reply(s: &str) -> (String, Option<String>) {
         tidy_bare_reply(rest)
     };
     (tidy, host)
+}
+
+/// The host name in `Remote server 192.0.2.5 (mx.b.test) issued an error.` (Kerio Connect);
+/// none when the parentheses hold only an address (hMailServer's `Remote server (192.0.2.9)`).
+fn issuing_host(s: &str) -> Option<String> {
+    let at = find_ci(s, "remote server ")?;
+    let t = &s[at + 14..];
+    let end = find_ci(crate::prefix(t, 120), " issued an error")?;
+    let t = &t[..end];
+    let inner = t.rsplit_once('(')?.1.strip_suffix(')')?;
+    let name = inner.trim().trim_end_matches('.');
+    (name.contains('.')
+        && name.bytes().any(|b| b.is_ascii_alphabetic())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-'))
+    .then(|| name.to_ascii_lowercase())
 }
 
 /// Stalwart's account of a reply, `(host 'H' rejected command 'C' with code 550 (5.1.1)
