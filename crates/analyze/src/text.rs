@@ -379,13 +379,9 @@ pub fn quoted_reply(s: &str) -> (String, Option<String>) {
     // Stalwart's `(host 'mx.b.test' rejected command 'RCPT TO:<a@b.test>' with code 550
     // (5.1.1) 'Mailbox does not exist')`: the host, and the reply as a server writes it.
     let stalwart = stalwart_reply(rest);
-    if let Some((h, _)) = &stalwart {
+    if let Some((h, reply)) = &stalwart {
         host = Some(h.to_ascii_lowercase());
-    }
-    let owned;
-    if let Some((_, reply)) = stalwart {
-        owned = reply;
-        rest = &owned;
+        rest = reply;
     }
     // Sendmail's summary: `(reason: 554 5.7.1 Message rejected as spam)`.
     if let Some(r) = strip_prefix_ci(rest, "(reason: ")
@@ -398,9 +394,7 @@ pub fn quoted_reply(s: &str) -> (String, Option<String>) {
     // returned '...'`.
     if let Some((h, r)) = rest.split_once(' ')
         && starts_with_ci(r, "remote server returned '")
-        && h.contains('.')
-        && h.bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-')
+        && is_host_name(h)
     {
         host = Some(h.trim_end_matches('.').to_ascii_lowercase());
         rest = r;
@@ -518,12 +512,15 @@ fn issuing_host(s: &str) -> Option<String> {
     let t = &t[..end];
     let inner = t.rsplit_once('(')?.1.strip_suffix(')')?;
     let name = inner.trim().trim_end_matches('.');
-    (name.contains('.')
-        && name.bytes().any(|b| b.is_ascii_alphabetic())
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-'))
-    .then(|| name.to_ascii_lowercase())
+    (is_host_name(name) && name.bytes().any(|b| b.is_ascii_alphabetic()))
+        .then(|| name.to_ascii_lowercase())
+}
+
+/// A dotted name of letters, digits and hyphens (`mx.b.test`, or an IPv4 address).
+fn is_host_name(h: &str) -> bool {
+    h.contains('.')
+        && h.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-')
 }
 
 /// Stalwart's account of a reply, `(host 'H' rejected command 'C' with code 550 (5.1.1)
